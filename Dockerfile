@@ -1,0 +1,22 @@
+# The production image: web (gunicorn), worker and beat all run from it (docker-compose.yml).
+FROM python:3.11-slim-bookworm
+
+# WeasyPrint renders PDFs with Pango; fonts for Dutch and English text.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DSAR_VAR_DIR=/var/lib/dsar
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY dsar ./dsar
+COPY controllers ./controllers
+RUN pip install --no-cache-dir .
+COPY . .
+RUN useradd --system --home /app dsar && mkdir -p /var/lib/dsar && chown dsar /var/lib/dsar
+USER dsar
+# collectstatic needs settings but no database or secret of the deployment.
+RUN DJANGO_SECRET_KEY=build-only-not-used-at-runtime-0123456789abcdefghijklmnopqrstuv \
+    python manage.py collectstatic --noinput
+EXPOSE 8000
+CMD ["gunicorn", "dsar.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,316 @@
+"""What each controller has declared in its privacy statement, and who works its requests.
+
+Nothing here is specific to one controller: the five real ones come from their policy files in
+``controllers/policies/`` through ``manage.py load_policies`` (see ``controllers/policy.py``).
+"""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from dsar.deadlines import COUNTRY_TIME_ZONES, Period, Unit
+
+
+class Country(models.TextChoices):
+    NL = "NL", _("Netherlands")
+    BE = "BE", _("Belgium")
+
+
+class Right(models.TextChoices):
+    """The rights a data subject can exercise through a request, in the order of the GDPR."""
+
+    ACCESS = "access", _("Access (Art. 15)")
+    RECTIFICATION = "rectification", _("Rectification (Art. 16)")
+    ERASURE = "erasure", _("Erasure (Art. 17)")
+    RESTRICTION = "restriction", _("Restriction of processing (Art. 18)")
+    PORTABILITY = "portability", _("Data portability (Art. 20)")
+    OBJECTION = "objection", _("Objection (Art. 21)")
+    AUTOMATED_DECISIONS = "automated_decisions", _("Automated decisions (Art. 22)")
+    WITHDRAW_CONSENT = "withdraw_consent", _("Withdrawal of consent (Art. 7(3))")
+
+
+RIGHT_ARTICLES: dict[str, str] = {
+    Right.ACCESS: "Art. 15",
+    Right.RECTIFICATION: "Art. 16",
+    Right.ERASURE: "Art. 17",
+    Right.RESTRICTION: "Art. 18",
+    Right.PORTABILITY: "Art. 20",
+    Right.OBJECTION: "Art. 21",
+    Right.AUTOMATED_DECISIONS: "Art. 22",
+    Right.WITHDRAW_CONSENT: "Art. 7(3)",
+}
+
+
+class Offer(models.TextChoices):
+    OFFERED = "offered", _("Offered")
+    CONDITIONAL = "conditional", _("Offered with a condition")
+    NOT_DECLARED = "not_declared", _("Not declared")
+
+
+class PeriodUnit(models.TextChoices):
+    HOURS = Unit.HOURS.value, _("hours")
+    DAYS = Unit.DAYS.value, _("days")
+    WEEKS = Unit.WEEKS.value, _("weeks")
+    MONTHS = Unit.MONTHS.value, _("months")
+
+
+class Verification(models.TextChoices):
+    EMAIL = "email", _("Confirmation link to the email address")
+    ID_DOCUMENT = "id_document", _("Copy of an ID document")
+    MATCH_HELD_DATA = "match_held_data", _("Match against data the controller holds")
+
+
+class MaskField(models.TextChoices):
+    """What the subject is told to black out on an ID copy (EDPB 01/2022 §§74–75, KopieID)."""
+
+    PHOTO = "photo", _("passport photo")
+    BSN = "bsn", _("citizen service number (BSN)")
+    MRZ = "mrz", _("machine-readable zone (MRZ)")
+    DOCUMENT_NUMBER = "document_number", _("document number")
+
+
+class LegalBasis(models.TextChoices):
+    CONSENT = "consent", _("Consent (Art. 6(1)(a))")
+    CONTRACT = "contract", _("Contract (Art. 6(1)(b))")
+    LEGAL_OBLIGATION = "legal_obligation", _("Legal obligation (Art. 6(1)(c))")
+    VITAL_INTERESTS = "vital_interests", _("Vital interests (Art. 6(1)(d))")
+    PUBLIC_TASK = "public_task", _("Public task (Art. 6(1)(e))")
+    LEGITIMATE_INTERESTS = "legitimate_interests", _("Legitimate interests (Art. 6(1)(f))")
+
+
+class RecipientKind(models.TextChoices):
+    PROCESSOR = "processor", _("Processor")
+    GROUP_COMPANY = "group_company", _("Group company")
+    THIRD_PARTY = "third_party", _("Third party")
+    AUTHORITY = "authority", _("Public authority")
+
+
+class Tristate(models.TextChoices):
+    YES = "yes", _("yes")
+    NO = "no", _("no")
+    UNKNOWN = "unknown", _("not stated")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(_("%(value)s is not an IANA time zone"), params={"value": value})
+
+
+class SupervisoryAuthority(models.Model):
+    """Where a subject can complain (Art. 77). Seeded by migration: AP (NL), GBA/APD (BE)."""
+
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    country = models.CharField(_("country"), max_length=2, choices=Country.choices)
+    website = models.URLField(_("website"), blank=True)
+    complaint_url = models.URLField(_("complaint URL"))
+    email = models.EmailField(_("email"), blank=True)
+    address = models.TextField(_("address"), blank=True)
+
+    class Meta:
+        verbose_name = _("supervisory authority")
+        verbose_name_plural = _("supervisory authorities")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Controller(models.Model):
+    """A company that answers requests, as its privacy statement describes it."""
+
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    legal_name = models.CharField(_("legal name"), max_length=200)
+    trade_names = models.JSONField(_("trade names"), default=list, blank=True)
+    address = models.TextField(_("address"), blank=True)
+    registry_kind = models.CharField(
+        _("registry"), max_length=10, blank=True, help_text=_("KvK (NL) or KBO (BE)")
+    )
+    registry_number = models.CharField(_("registry number"), max_length=40, blank=True)
+    country = models.CharField(_("country"), max_length=2, choices=Country.choices)
+    time_zone = models.CharField(_("time zone"), max_length=64, validators=[validate_time_zone])
+    privacy_emails = models.JSONField(_("privacy contact addresses"), default=list, blank=True)
+    postal_address = models.TextField(_("postal address for requests"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    dpo_name = models.CharField(_("data protection officer"), max_length=200, blank=True)
+    dpo_email = models.EmailField(_("data protection officer email"), blank=True)
+    supervisory_authority = models.ForeignKey(
+        SupervisoryAuthority,
+        on_delete=models.PROTECT,
+        related_name="controllers",
+        verbose_name=_("supervisory authority"),
+    )
+    complaint_right = models.TextField(
+        _("right to complain, as stated"), blank=True, help_text=_("Empty: not declared.")
+    )
+    automated_decisions = models.TextField(
+        _("automated decision-making, as stated"), blank=True, help_text=_("Empty: silent.")
+    )
+    eea_transfers = models.TextField(
+        _("transfers outside the EEA, as stated"), blank=True, help_text=_("Empty: silent.")
+    )
+    statement_date = models.DateField(_("date of the statement"), null=True, blank=True)
+    statement_source = models.CharField(_("source of the statement"), max_length=200, blank=True)
+    extra_holidays = models.JSONField(
+        _("extra non-working days"),
+        default=list,
+        blank=True,
+        help_text=_("ISO dates a royal decree treats as holidays for time limits; off by default."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("controller")
+        verbose_name_plural = _("controllers")
+        ordering = ["legal_name"]
+
+    def __str__(self) -> str:
+        return self.legal_name
+
+    def clean(self) -> None:
+        if self.country and not self.time_zone:
+            self.time_zone = COUNTRY_TIME_ZONES[self.country]
+
+    def declaration(self, right: str) -> RightDeclaration | None:
+        """The declaration for one right; uses the prefetched set when there is one."""
+        for declaration in self.rights.all():
+            if declaration.right == right:
+                return declaration
+        return None
+
+
+class RightDeclaration(models.Model):
+    """One right as the statement declares it: offered or not, how fast, how identity is checked."""
+
+    controller = models.ForeignKey(Controller, on_delete=models.CASCADE, related_name="rights")
+    right = models.CharField(_("right"), max_length=30, choices=Right.choices)
+    offer = models.CharField(_("declared"), max_length=20, choices=Offer.choices)
+    condition = models.TextField(_("condition"), blank=True)
+    quote = models.TextField(_("statement's words"), blank=True)
+    promise_amount = models.PositiveIntegerField(_("promised within"), null=True, blank=True)
+    promise_unit = models.CharField(
+        _("unit"), max_length=10, choices=PeriodUnit.choices, blank=True
+    )
+    promise_quote = models.TextField(_("promise, as stated"), blank=True)
+    clock_pauses = models.BooleanField(
+        _("clock pauses while waiting for the subject"), default=True
+    )
+    verification = models.CharField(
+        _("identity check"), max_length=20, choices=Verification.choices, default="email"
+    )
+    verification_quote = models.TextField(_("identity rule, as stated"), blank=True)
+    mask_fields = models.JSONField(_("fields to black out"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("declared right")
+        verbose_name_plural = _("declared rights")
+        constraints = [
+            models.UniqueConstraint(fields=["controller", "right"], name="one_declaration_a_right"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(promise_amount__isnull=True, promise_unit="")
+                    | models.Q(promise_amount__gte=1) & ~models.Q(promise_unit="")
+                ),
+                name="promise_amount_and_unit_together",
+            ),
+        ]
+        ordering = ["controller", "right"]
+
+    def __str__(self) -> str:
+        return f"{self.controller}: {self.get_right_display()}"
+
+    @property
+    def promise(self) -> Period | None:
+        if self.promise_amount is None or not self.promise_unit:
+            return None
+        return Period(self.promise_amount, Unit(self.promise_unit))
+
+    @property
+    def is_offered(self) -> bool:
+        return self.offer != Offer.NOT_DECLARED
+
+    def clean(self) -> None:
+        if (self.promise_amount is None) != (not self.promise_unit):
+            raise ValidationError(_("A promise needs both an amount and a unit."))
+        if self.offer == Offer.CONDITIONAL and not self.condition.strip():
+            raise ValidationError({"condition": _("A conditional right names its condition.")})
+        unknown = set(self.mask_fields) - set(MaskField.values)
+        if unknown:
+            raise ValidationError({"mask_fields": _("Unknown fields: %s") % sorted(unknown)})
+
+
+class DataCategory(models.Model):
+    controller = models.ForeignKey(
+        Controller, on_delete=models.CASCADE, related_name="data_categories"
+    )
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(_("name"), max_length=300)
+    examples = models.JSONField(_("examples"), default=list, blank=True)
+    purposes = models.JSONField(_("purposes"), default=list, blank=True)
+    legal_bases = models.JSONField(_("legal bases"), default=list, blank=True)
+    retention = models.TextField(_("retention, as stated"), blank=True)
+    retention_amount = models.PositiveIntegerField(_("retention period"), null=True, blank=True)
+    retention_unit = models.CharField(
+        _("unit"), max_length=10, choices=PeriodUnit.choices, blank=True
+    )
+    retention_after = models.CharField(_("counted from"), max_length=300, blank=True)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("data category")
+        verbose_name_plural = _("data categories")
+        ordering = ["controller", "position"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Recipient(models.Model):
+    controller = models.ForeignKey(Controller, on_delete=models.CASCADE, related_name="recipients")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(_("name"), max_length=300)
+    kind = models.CharField(_("kind"), max_length=20, choices=RecipientKind.choices)
+    purpose = models.TextField(_("purpose"), blank=True)
+    outside_eea = models.CharField(
+        _("outside the EEA"), max_length=10, choices=Tristate.choices, default=Tristate.UNKNOWN
+    )
+    safeguards = models.TextField(_("transfer safeguards"), blank=True)
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
+        ordering = ["controller", "position"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OFFICER = "officer", _("Privacy officer")
+    AUDITOR = "auditor", _("Auditor")
+
+
+class Membership(models.Model):
+    """Ties a staff user to a controller: officers work its requests, auditors only read them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    controller = models.ForeignKey(Controller, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "controller"], name="one_role_a_controller")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.controller} ({self.get_role_display()})"

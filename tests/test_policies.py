@@ -1,0 +1,335 @@
+"""The controller registry: the five policy files, their loader and exporter, and bad files."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from controllers.models import Controller, MaskField, Offer, Right, Verification
+from controllers.policy import dump_policy, load_policy_files, policy_data
+
+POLICY_DIR = Path(settings.POLICY_DIR)
+SEEDS = Path(settings.BASE_DIR).parent / "shared" / "seeds"
+ALL_MASKS = {MaskField.PHOTO, MaskField.MRZ, MaskField.DOCUMENT_NUMBER, MaskField.BSN}
+
+
+def offered(controller: Controller) -> dict[str, object]:
+    return {d.right: d for d in controller.rights.all() if d.is_offered}
+
+
+def snapshot() -> dict[str, dict]:
+    return {c.slug: policy_data(c) for c in Controller.objects.all()}
+
+
+# --- What the five statements declare, read back from the database.
+
+
+def test_the_five_controllers_load_from_their_files(loaded_controllers):
+    assert set(loaded_controllers) == {
+        "smart-site",
+        "smartphoto",
+        "contractstatus",
+        "smartlockr",
+        "defero",
+    }
+    for controller in loaded_controllers.values():
+        assert controller.rights.count() == len(Right.values)  # silence is explicit
+
+
+def test_smartlockr_promises_48_hours_and_asks_an_id_copy_for_access(loaded_controllers):
+    controller = loaded_controllers["smartlockr"]
+    assert controller.country == "NL" and controller.supervisory_authority.code == "AP"
+    assert controller.privacy_emails == ["support@smartlockr.eu"]
+    assert controller.dpo_email == "fg@smartlockr.eu"
+    rights = offered(controller)
+    assert set(rights) == {
+        Right.ACCESS,
+        Right.RECTIFICATION,
+        Right.ERASURE,
+        Right.PORTABILITY,
+        Right.OBJECTION,
+        Right.WITHDRAW_CONSENT,
+    }
+    for declaration in rights.values():
+        assert (declaration.promise_amount, declaration.promise_unit) == (48, "hours")
+        assert "48 uur" in declaration.promise_quote
+    access = rights[Right.ACCESS]
+    assert access.verification == Verification.ID_DOCUMENT
+    assert set(access.mask_fields) == ALL_MASKS
+    assert "verzoek tot inzage" in access.verification_quote
+    # Read literally, the statement asks an ID copy for access only.
+    assert {r for r, d in rights.items() if d.verification == Verification.ID_DOCUMENT} == {
+        Right.ACCESS
+    }
+
+
+def test_defero_promises_four_weeks_and_asks_an_id_copy_for_access(loaded_controllers):
+    controller = loaded_controllers["defero"]
+    assert "SMART Websites" in controller.trade_names
+    assert controller.privacy_emails == ["privacy@defero.nl"]
+    rights = offered(controller)
+    assert Right.RESTRICTION not in rights
+    for declaration in rights.values():
+        assert (declaration.promise_amount, declaration.promise_unit) == (4, "weeks")
+    assert rights[Right.ACCESS].verification == Verification.ID_DOCUMENT
+    assert set(rights[Right.ACCESS].mask_fields) == ALL_MASKS
+    assert rights[Right.ERASURE].verification == Verification.EMAIL
+    retention = {
+        c.name: (c.retention_amount, c.retention_unit) for c in controller.data_categories.all()
+    }
+    assert retention["Financiële administratie"] == (84, "months")
+
+
+def test_smartphoto_is_belgian_conditional_and_asks_an_id_card_for_everything(loaded_controllers):
+    controller = loaded_controllers["smartphoto"]
+    assert controller.country == "BE" and controller.time_zone == "Europe/Brussels"
+    assert controller.supervisory_authority.code == "GBA"
+    assert (controller.registry_kind, controller.registry_number) == ("KBO", "0405.706.755")
+    rights = offered(controller)
+    assert set(rights) == set(Right.values)
+    conditional = {r for r, d in rights.items() if d.offer == Offer.CONDITIONAL}
+    assert conditional == {Right.ERASURE, Right.RESTRICTION, Right.PORTABILITY}
+    for right in conditional:
+        assert "beperkte toezegging" in rights[right].condition
+    assert all(d.verification == Verification.ID_DOCUMENT for d in rights.values())
+    assert all(d.promise is None for d in rights.values())
+
+
+@pytest.mark.parametrize("slug", ["smart-site", "contractstatus"])
+def test_statements_without_promise_or_id_rule_get_the_law_s_defaults(loaded_controllers, slug):
+    rights = offered(loaded_controllers[slug])
+    assert rights
+    assert all(d.promise is None for d in rights.values())
+    assert all(d.verification == Verification.EMAIL for d in rights.values())
+
+
+def test_statement_dates_are_transcribed(loaded_controllers):
+    assert str(loaded_controllers["smart-site"].statement_date) == "2018-05-25"
+    assert str(loaded_controllers["contractstatus"].statement_date) == "2018-05-13"
+    assert loaded_controllers["smartlockr"].statement_date is None  # the statement has none
+
+
+def _normal(text: str) -> str:
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # markdown links in the extraction
+    text = re.sub(r"<(https?://[^>]*)>", r"\1", text)  # markdown autolinks
+    text = re.sub(r"[\\*]", "", text)
+    # Extraction broke lines inside words and URLs: compare without any white space.
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.parametrize("path", sorted(POLICY_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_quote_is_the_statement_s_own_words(path):
+    """Faithful transcription: each quoted passage stands in the seed statement."""
+    if not SEEDS.is_dir():
+        pytest.fail(f"the seed statements are missing at {SEEDS}")
+    data = tomllib.loads(path.read_text())
+    seed = _normal((SEEDS / data["statement_source"]).read_text())
+    quotes = [data["complaint_right"], data["automated_decisions"], data["eea_transfers"]]
+    for right in data["rights"].values():
+        quotes += [right.get("quote", ""), right.get("verification_quote", "")]
+        quotes.append(right.get("promise", {}).get("quote", ""))
+        if right["status"] == "conditional":
+            quotes.append(right["condition"])
+    for quote in filter(None, quotes):
+        for passage in quote.split("\n\n"):  # separate passages are joined by a blank line
+            assert _normal(passage) in seed, f"{path.name}: not in the statement: {passage!r}"
+
+
+# --- Round trip.
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", sorted(POLICY_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_export_reproduces_the_policy_file_byte_for_byte(path):
+    (controller,) = load_policy_files([path])
+    assert dump_policy(controller) == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.django_db
+def test_export_policy_command_writes_a_file_that_loads_back_identically(tmp_path):
+    (controller,) = load_policy_files([POLICY_DIR / "smartphoto.toml"])
+    before = policy_data(controller)
+    target = tmp_path / "out.toml"
+    call_command("export_policy", "smartphoto", "--output", str(target))
+    out = io.StringIO()
+    call_command("export_policy", "smartphoto", stdout=out)
+    assert out.getvalue() == target.read_text()
+    Controller.objects.all().delete()
+    call_command("load_policies", str(target), stdout=io.StringIO())
+    assert policy_data(Controller.objects.get(slug="smartphoto")) == before
+
+
+@pytest.mark.django_db
+def test_export_of_an_unknown_controller_is_a_clear_error(loaded_controllers):
+    with pytest.raises(CommandError, match=r"no controller 'acme' \(known: .*defero"):
+        call_command("export_policy", "acme")
+
+
+@pytest.mark.django_db
+def test_load_policies_loads_every_file_by_default():
+    out = io.StringIO()
+    call_command("load_policies", stdout=out)
+    assert Controller.objects.count() == 5
+    assert "loaded smartlockr: Smartlockr B.V." in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_reloading_an_edited_file_updates_the_controller(tmp_path):
+    path = tmp_path / "defero.toml"
+    data = tomllib.loads((POLICY_DIR / "defero.toml").read_text())
+    load_policy_files([POLICY_DIR / "defero.toml"])
+    data["rights"]["access"]["promise"]["amount"] = 2
+    data["data_categories"] = data["data_categories"][:1]
+    path.write_text(tomli_w.dumps(data))
+    load_policy_files([path])
+    controller = Controller.objects.get(slug="defero")
+    assert controller.declaration("access").promise_amount == 2
+    assert controller.data_categories.count() == 1
+    assert Controller.objects.count() == 1
+
+
+# --- Bad files: a clear error naming file and key, and nothing changed.
+
+
+def _mutated(tmp_path: Path, mutate, name: str = "defero.toml") -> Path:
+    data = tomllib.loads((POLICY_DIR / "defero.toml").read_text())
+    mutate(data)
+    path = tmp_path / name
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def _set(path: str, value):
+    def mutate(data):
+        *parents, last = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        if value is KeyError:
+            del node[last]
+        else:
+            node[last] = value
+
+    return mutate
+
+
+BAD = [
+    ("rights.access.status", _set("rights.access.status", "maybe"), "'maybe' is not one of"),
+    ("rights.restriction", _set("rights.restriction", KeyError), "missing"),
+    ("rights.access.promise.unit", _set("rights.access.promise.unit", "fortnights"), "fortnights"),
+    ("rights.access.promise.amount", _set("rights.access.promise.amount", 0), "at least 1"),
+    ("rights.access.promise.amount", _set("rights.access.promise.amount", "48"), "whole number"),
+    (
+        "rights.access.verification",
+        _set("rights.access.verification", "dna"),
+        "'dna' is not one of",
+    ),
+    ("rights.access.mask_fields[0]", _set("rights.access.mask_fields", ["face"]), "'face'"),
+    ("rights.access.clock_pauses", _set("rights.access.clock_pauses", "yes"), "true or false"),
+    ("privacy_emails[0]", _set("privacy_emails", ["not-an-address"]), "not an email address"),
+    ("time_zone", _set("time_zone", "Mars/Olympus"), "not an IANA time zone"),
+    ("country", _set("country", "DE"), "'DE' is not one of"),
+    (
+        "rights.erasure.condition",
+        _set("rights.erasure.status", "conditional"),
+        "names its condition",
+    ),
+    (
+        "rights.restriction.promise",
+        _set("rights.restriction.promise", {"amount": 1, "unit": "days"}),
+        "no promise",
+    ),
+    ("legal_name", _set("legal_name", "x" * 301), "at most 300"),
+    ("slug", _set("slug", "has spaces"), "letters, digits"),
+    ("statement_date", _set("statement_date", "last spring"), "expected a date"),
+    ("extra_holidays[0]", _set("extra_holidays", ["2026-02-30"]), "not a date"),
+    ("supervisory_authority", _set("supervisory_authority", "CNIL"), "unknown authority"),
+    ("colour", _set("colour", "blue"), "unknown key"),
+    ("rights.access.promise.quote", _set("rights.access.promise.quote", 48), "expected a string"),
+    (
+        "data_categories[0].legal_bases[0]",
+        _set("data_categories", [{"name": "x", "legal_bases": ["whim"]}]),
+        "'whim'",
+    ),
+    ("schema", _set("schema", 2), "unsupported version"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("key", "mutate", "message"), BAD, ids=[b[0] + ":" + b[2] for b in BAD])
+def test_a_bad_file_is_refused_naming_file_and_key_and_changes_nothing(
+    loaded_controllers, tmp_path, key, mutate, message
+):
+    before = snapshot()
+    path = _mutated(tmp_path, mutate)
+    with pytest.raises(CommandError) as error:
+        call_command("load_policies", str(path), stdout=io.StringIO())
+    assert str(error.value).startswith(f"{path}: {key}: ")
+    assert message in str(error.value)
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"slug = 'x'\n[rights\n", "not valid TOML"),
+        (b"\xff\xfe\x00b", "not UTF-8 text"),
+        (b"", "schema: missing"),
+    ],
+)
+def test_unreadable_files_are_refused(loaded_controllers, tmp_path, content, message):
+    before = snapshot()
+    path = tmp_path / "broken.toml"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=re.escape(message)) as error:
+        call_command("load_policies", str(path), stdout=io.StringIO())
+    assert str(path) in str(error.value)
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CommandError, match=re.escape("nope.toml: cannot read")):
+        call_command("load_policies", str(tmp_path / "nope.toml"))
+
+
+@pytest.mark.django_db
+def test_one_bad_file_among_good_ones_loads_none_of_them(tmp_path):
+    good = _mutated(tmp_path, _set("legal_name", "Defero Renamed"), "good.toml")
+    shutil.copy(POLICY_DIR / "smartlockr.toml", tmp_path / "smartlockr.toml")
+    bad = _mutated(tmp_path, lambda d: d.update(slug="other", country="XX"), "bad.toml")
+    with pytest.raises(CommandError, match=re.escape("bad.toml: country")):
+        call_command("load_policies", str(good), str(tmp_path / "smartlockr.toml"), str(bad))
+    assert Controller.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_database_failure_midway_rolls_back_every_file(loaded_controllers, tmp_path):
+    """Validation passes, the second file fails at the database: the first is rolled back."""
+    before = snapshot()
+    renamed = _mutated(tmp_path, _set("legal_name", "Defero Renamed"), "first.toml")
+    unknown_authority = tmp_path / "second.toml"
+    data = tomllib.loads((POLICY_DIR / "smartlockr.toml").read_text())
+    data["supervisory_authority"] = "EDPS"
+    unknown_authority.write_text(tomli_w.dumps(data))
+    with pytest.raises(CommandError, match=re.escape("second.toml: supervisory_authority")):
+        call_command("load_policies", str(renamed), str(unknown_authority))
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_two_files_with_the_same_slug_are_refused(tmp_path):
+    first = _mutated(tmp_path, lambda d: None, "a.toml")
+    second = _mutated(tmp_path, lambda d: None, "b.toml")
+    with pytest.raises(CommandError, match=re.escape("b.toml: slug: 'defero' is also in")):
+        call_command("load_policies", str(first), str(second))
+    assert Controller.objects.count() == 0

@@ -1,0 +1,207 @@
+"""The project as a newcomer meets it: settings from the environment, the two commands, compose."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shlex
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import CommandError, call_command
+
+from controllers.models import Controller, Membership, Role
+
+from .procs import BIN, ROOT, Proc, demo_env, free_port, run
+
+SETTINGS_PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
+    "'broker': s.CELERY_BROKER_URL, 'email': s.EMAIL_BACKEND, 'anymail': s.ANYMAIL, "
+    "'debug': s.DEBUG, 'demo': s.DEMO, 'hosts': s.ALLOWED_HOSTS}))"
+)
+
+
+def probe(tmp_path: Path, **env: str) -> dict:
+    result = run([str(BIN / "python"), "-c", SETTINGS_PROBE], demo_env(tmp_path, **env))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_it_runs_on_embedded_defaults_without_any_environment(tmp_path):
+    settings = probe(tmp_path, DJANGO_SETTINGS_MODULE="dsar.settings")
+    assert settings["engine"] == "django.db.backends.sqlite3"
+    assert settings["broker"] == "filesystem://"
+    assert settings["email"] == "django.core.mail.backends.filebased.EmailBackend"
+    assert settings["demo"] is True
+    assert (tmp_path / "broker" / "queue").is_dir()
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # not readable by others
+
+
+def test_environment_switches_to_postgresql_redis_and_a_mail_provider(tmp_path):
+    settings = probe(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="dsar.settings",
+        DATABASE_URL="postgres://u:p@db.example:5432/dsar",
+        REDIS_URL="redis://cache.example:6379/2",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="dsar.example.org",
+        EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        ANYMAIL_POSTMARK_SERVER_TOKEN="token-123",
+    )
+    assert settings["engine"] == "django.db.backends.postgresql"
+    assert settings["broker"] == "redis://cache.example:6379/2"
+    assert settings["email"] == "anymail.backends.postmark.EmailBackend"
+    assert settings["anymail"] == {"POSTMARK_SERVER_TOKEN": "token-123"}
+    assert settings["debug"] is False and settings["demo"] is False
+    assert settings["hosts"] == ["dsar.example.org"]
+
+
+def test_a_malformed_setting_fails_loudly(tmp_path):
+    result = run(
+        [str(BIN / "python"), "-c", SETTINGS_PROBE],
+        demo_env(tmp_path, DJANGO_SETTINGS_MODULE="dsar.settings", DEBUG="maybe"),
+    )
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_production_without_a_secret_key_refuses_to_start(tmp_path):
+    result = run(
+        [str(BIN / "python"), "-c", SETTINGS_PROBE],
+        demo_env(tmp_path, DJANGO_SETTINGS_MODULE="dsar.settings", DSAR_DEMO="0"),
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
+    env = demo_env(
+        tmp_path,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="dsar.example.org",
+    )
+    result = run(
+        [str(BIN / "python"), "manage.py", "check", "--deploy", "--fail-level", "DEBUG"], env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_setup_demo_loads_controllers_and_prints_the_demo_logins(capsys):
+    call_command("setup_demo")
+    out = capsys.readouterr().out
+    assert Controller.objects.count() == 5
+    for username in ["admin", "auditor", *(f"officer-{c.slug}" for c in Controller.objects.all())]:
+        assert username in out
+        assert authenticate(username=username, password="dsar-demo-2026") is not None
+    officer = get_user_model().objects.get(username="officer-smartlockr")
+    assert list(officer.memberships.values_list("controller__slug", "role")) == [
+        ("smartlockr", Role.OFFICER)
+    ]
+    assert Membership.objects.filter(user__username="auditor", role=Role.AUDITOR).count() == 5
+
+
+@pytest.mark.django_db
+def test_setup_demo_is_idempotent_and_keeps_a_changed_password():
+    call_command("setup_demo")
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("changed-by-the-user-42")
+    admin.save()
+    call_command("setup_demo")
+    assert get_user_model().objects.count() == 7
+    assert Membership.objects.count() == 10
+    assert Controller.objects.count() == 5
+    assert authenticate(username="admin", password="changed-by-the-user-42") is not None
+
+
+@pytest.mark.django_db
+def test_setup_demo_refuses_outside_the_demo(settings):
+    settings.DEMO = False
+    with pytest.raises(CommandError, match="demo only"):
+        call_command("setup_demo")
+    assert get_user_model().objects.count() == 0
+
+
+def test_make_run_serves_web_worker_and_beat_on_embedded_defaults(tmp_path):
+    """The serving half of `make run` (its Procfile) from a fresh var/: all three come up."""
+    env = demo_env(tmp_path, DSAR_PORT=str(port := free_port()))
+    setup = run([str(BIN / "python"), "manage.py", "setup_demo"], env, timeout=180)
+    assert setup.returncode == 0, setup.stderr
+    assert "officer-smartlockr" in setup.stdout
+    with Proc([str(BIN / "honcho"), "--procfile", "Procfile", "start"], env) as proc:
+        proc.wait_for(r"celery@\S+ ready", timeout=90)
+        proc.wait_for(r"beat: Starting", timeout=60)
+        proc.wait_for(rf"127\.0\.0\.1:{port}", timeout=60)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as page:
+            assert page.status == 200
+            assert b"csrfmiddlewaretoken" in page.read()
+        # A task sent through the filesystem broker is consumed by the worker.
+        send = run(
+            [
+                str(BIN / "python"),
+                "-c",
+                "from dsar.celery import app; app.send_task('celery.backend_cleanup')",
+            ],
+            env,
+        )
+        assert send.returncode == 0, send.stderr
+        proc.wait_for(r"Task celery\.backend_cleanup\[[0-9a-f-]+\] succeeded", timeout=60)
+        # One Ctrl-C (SIGINT to the group, as a terminal sends it) stops all three.
+        assert proc.stop() is not None
+    for name in ("web.1", "worker.1", "beat.1"):
+        assert re.search(rf"\| {re.escape(name)} stopped", proc.output), proc.output[-2000:]
+
+
+def test_docker_compose_parses_and_every_command_exists():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"db", "redis", "web", "worker", "beat", "mail"} <= set(services)
+    assert (ROOT / "Dockerfile").is_file()
+    for name in ("web", "worker", "beat"):
+        service = services[name]
+        assert service["build"] == "."
+        env = service["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith(
+            "redis://"
+        )
+        command = service["command"]
+        words = shlex.split(command[-1]) if command[0] == "sh" else command
+        programs = [w for w in words if w in {"python", "gunicorn", "celery"}]
+        assert programs, f"{name}: no known program in {command}"
+        for program in programs:
+            assert shutil.which(program, path=str(BIN)), f"{name}: {program} is not installed"
+        if "manage.py" in words:
+            for index, word in enumerate(words):
+                if word == "manage.py":
+                    sub = words[index + 1]
+                    help_ = run(
+                        [str(BIN / "python"), "manage.py", sub, "--help"], demo_env(ROOT / "var")
+                    )
+                    assert help_.returncode == 0, f"{name}: manage.py {sub} does not exist"
+        if "gunicorn" in words:
+            module = words[words.index("gunicorn") + 1]
+            assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
+        if "celery" in words:
+            assert (
+                words[words.index("-A") + 1] == "dsar" and (ROOT / "dsar" / "celery.py").is_file()
+            )
+    for name in ("db", "redis", "mail"):
+        assert services[name]["image"]
+
+
+def test_procfile_matches_what_make_run_serves():
+    processes = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
+    )
+    assert set(processes) == {"web", "worker", "beat"}
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^run:.*\n(\t.*\n)*\t.*setup_demo", makefile, re.M)
+    assert re.search(r"^run:.*\n(\t.*\n)*\t.*honcho --procfile Procfile start", makefile, re.M)
+    assert re.search(r"^test:.*\n\t.*pytest", makefile, re.M)

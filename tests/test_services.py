@@ -1,0 +1,67 @@
+"""The real parts: PostgreSQL when DATABASE_URL is set, Redis, and a Celery worker process."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+from django.db import connection
+
+from .conftest import require_service
+from .procs import BIN, Proc, demo_env, run
+
+
+@pytest.mark.django_db
+def test_tests_run_on_postgresql_when_database_url_is_set():
+    url = os.environ.get("DATABASE_URL", "")
+    require_service(url.startswith(("postgres://", "postgresql://")), "DATABASE_URL is not set")
+    assert connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("select version()")
+        assert "PostgreSQL" in cursor.fetchone()[0]
+
+
+def test_redis_answers(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    assert client.ping() is True
+
+
+def test_a_celery_worker_consumes_from_redis(redis_url, tmp_path):
+    """A real worker process on the Redis broker answers a ping and runs a task sent to it."""
+    env = demo_env(tmp_path, REDIS_URL=redis_url)
+    hostname = f"ci-{os.getpid()}@%h"
+    with Proc(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "dsar",
+            "worker",
+            "--loglevel=INFO",
+            "--pool=solo",
+            "-n",
+            hostname,
+        ],
+        env,
+    ) as worker:
+        worker.wait_for(r"ready\.", timeout=60)
+        ping = run(
+            [
+                str(BIN / "python"),
+                "-c",
+                "from dsar.celery import app; print(app.control.ping(timeout=5))",
+            ],
+            env,
+        )
+        assert ping.returncode == 0, ping.stderr
+        assert "'ok': 'pong'" in ping.stdout
+        send = run(
+            [
+                str(BIN / "python"),
+                "-c",
+                "from dsar.celery import app; app.send_task('celery.backend_cleanup')",
+            ],
+            env,
+        )
+        assert send.returncode == 0, send.stderr
+        worker.wait_for(r"Task celery\.backend_cleanup\[[0-9a-f-]+\] succeeded", timeout=30)
