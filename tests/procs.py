@@ -44,6 +44,19 @@ def run(
     )
 
 
+def with_celery_app(code: str, env: Mapping[str, str]) -> str:
+    """Run ``code`` with ``app`` bound to dsar's Celery app, in a process of ``env``; its stdout."""
+    result = run([str(BIN / "python"), "-c", f"from dsar.celery import app; {code}"], env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def assert_worker_runs_a_task(worker: Proc, env: Mapping[str, str], timeout: float = 60) -> None:
+    """Send Celery's built-in cleanup task through the broker and see the worker finish it."""
+    with_celery_app("app.send_task('celery.backend_cleanup')", env)
+    worker.wait_for(r"Task celery\.backend_cleanup\[[0-9a-f-]+\] succeeded", timeout=timeout)
+
+
 class Proc:
     """A process group whose combined output is collected while it runs."""
 

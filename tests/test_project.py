@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 
 from controllers.models import Controller, Membership, Role
 
-from .procs import BIN, ROOT, Proc, demo_env, free_port, run
+from .procs import BIN, ROOT, Proc, assert_worker_runs_a_task, demo_env, free_port, run
 
 SETTINGS_PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
@@ -143,16 +143,7 @@ def test_make_run_serves_web_worker_and_beat_on_embedded_defaults(tmp_path):
             assert page.status == 200
             assert b"csrfmiddlewaretoken" in page.read()
         # A task sent through the filesystem broker is consumed by the worker.
-        send = run(
-            [
-                str(BIN / "python"),
-                "-c",
-                "from dsar.celery import app; app.send_task('celery.backend_cleanup')",
-            ],
-            env,
-        )
-        assert send.returncode == 0, send.stderr
-        proc.wait_for(r"Task celery\.backend_cleanup\[[0-9a-f-]+\] succeeded", timeout=60)
+        assert_worker_runs_a_task(proc, env)
         # One Ctrl-C (SIGINT to the group, as a terminal sends it) stops all three.
         assert proc.stop() is not None
     for name in ("web.1", "worker.1", "beat.1"):

@@ -9,7 +9,7 @@ import redis
 from django.db import connection
 
 from .conftest import require_service
-from .procs import BIN, Proc, demo_env, run
+from .procs import BIN, Proc, assert_worker_runs_a_task, demo_env, with_celery_app
 
 
 @pytest.mark.django_db
@@ -45,23 +45,6 @@ def test_a_celery_worker_consumes_from_redis(redis_url, tmp_path):
         env,
     ) as worker:
         worker.wait_for(r"ready\.", timeout=60)
-        ping = run(
-            [
-                str(BIN / "python"),
-                "-c",
-                "from dsar.celery import app; print(app.control.ping(timeout=5))",
-            ],
-            env,
-        )
-        assert ping.returncode == 0, ping.stderr
-        assert "'ok': 'pong'" in ping.stdout
-        send = run(
-            [
-                str(BIN / "python"),
-                "-c",
-                "from dsar.celery import app; app.send_task('celery.backend_cleanup')",
-            ],
-            env,
-        )
-        assert send.returncode == 0, send.stderr
-        worker.wait_for(r"Task celery\.backend_cleanup\[[0-9a-f-]+\] succeeded", timeout=30)
+        replies = with_celery_app("print(app.control.ping(timeout=5))", env)
+        assert "'ok': 'pong'" in replies
+        assert_worker_runs_a_task(worker, env, timeout=30)
