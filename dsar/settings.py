@@ -77,6 +77,22 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (_demo_secret_key() if DEMO else ""
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set outside the demo (DSAR_DEMO=0)")
 
+
+def _demo_id_document_key() -> str:
+    from cryptography.fernet import Fernet
+
+    path = VAR_DIR / "id_document_key"
+    if not path.exists():
+        path.write_bytes(Fernet.generate_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Wraps the per-document keys of ID copies (dsar/iddocs.py). A Fernet key: 32 url-safe base64 bytes.
+ID_DOCUMENT_KEY = env_str("DSAR_ID_DOCUMENT_KEY") or (_demo_id_document_key() if DEMO else "")
+if not ID_DOCUMENT_KEY:
+    raise ImproperlyConfigured("DSAR_ID_DOCUMENT_KEY must be set outside the demo")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -98,8 +114,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dsar.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "dsar.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -191,11 +208,26 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Publishing must not hang a web request when the broker is down: the row is stored either way
+# and the unsent-mail sweep sends it later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Shared by every web process in production (the intake rate limit counts there).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 # --- Mail: files under var/mail for the demo; any Django/anymail backend by settings alone.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
@@ -236,6 +268,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Intake: at most this many submissions an hour from one IP address (0 switches it off).
+INTAKE_RATE_LIMIT = env_int("DSAR_INTAKE_RATE_LIMIT", 10)
+# The largest request body the public site reads: an ID copy (10 MB) plus the form.
+PUBLIC_MAX_BODY = 11 * 1024 * 1024
 
 # Where the controllers' policy files live; `load_policies` reads them all by default.
 POLICY_DIR = BASE_DIR / "controllers" / "policies"

@@ -1,6 +1,15 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from . import views
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("c/<slug:slug>/", views.controller_detail, name="controller"),
+    path("c/<slug:slug>/request/", views.request_form, name="request_form"),
+    path("c/<slug:slug>/sent/", views.submitted, name="submitted"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("s/<str:reference>/<str:token>/", views.status, name="status"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -51,3 +51,68 @@ def loaded_controllers(db):
     from controllers.policy import load_policy_files, policy_files
 
     return {c.slug: c for c in load_policy_files(policy_files(settings.POLICY_DIR))}
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    """In-process tests run tasks at once (after commit); real workers are tested separately."""
+    from dsar.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 costs ~0.7 s a password here; tests that create users would spend minutes on it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    # ID documents are written under MEDIA_ROOT: each test gets its own folder.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run a block as if its transaction committed: on-commit work (mail tasks) runs."""
+
+    def run(function, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return function(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def cast(loaded_controllers):
+    from .cast import make_cast
+
+    return make_cast(loaded_controllers)
+
+
+@pytest.fixture
+def submit(committed):
+    """Receive a request through intake, its on-commit work run; returns the Request."""
+    from dsar.intake import receive_request
+
+    def make(controller, right="access", *, confirm=True, **fields):
+        from dsar.workflow import Actor, perform
+
+        values = {"name": "Jan Jansen", "email": "jan@example.org", "language": "nl"}
+        values.update(fields)
+        request = committed(receive_request, controller=controller, right=right, **values)
+        if confirm:
+            request = committed(
+                perform,
+                request,
+                "confirm_email",
+                actor=Actor.subject(),
+                has_id_document=request.id_documents.exists(),
+            )
+        return request
+
+    return make

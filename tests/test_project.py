@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
@@ -50,6 +51,7 @@ def test_environment_switches_to_postgresql_redis_and_a_mail_provider(tmp_path):
         DATABASE_URL="postgres://u:p@db.example:5432/dsar",
         REDIS_URL="redis://cache.example:6379/2",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DSAR_ID_DOCUMENT_KEY=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="dsar.example.org",
         EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
         ANYMAIL_POSTMARK_SERVER_TOKEN="token-123",
@@ -71,6 +73,15 @@ def test_a_malformed_setting_fails_loudly(tmp_path):
     assert "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_production_without_an_id_document_key_refuses_to_start(tmp_path):
+    result = run(
+        [str(BIN / "python"), "-c", SETTINGS_PROBE],
+        demo_env(tmp_path, DJANGO_SETTINGS_MODULE="dsar.settings", DJANGO_SECRET_KEY="x" * 60),
+    )
+    assert result.returncode != 0
+    assert "DSAR_ID_DOCUMENT_KEY must be set" in result.stderr
+
+
 def test_production_without_a_secret_key_refuses_to_start(tmp_path):
     result = run(
         [str(BIN / "python"), "-c", SETTINGS_PROBE],
@@ -84,6 +95,7 @@ def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
     env = demo_env(
         tmp_path,
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DSAR_ID_DOCUMENT_KEY=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="dsar.example.org",
     )
     result = run(

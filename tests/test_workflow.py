@@ -1,0 +1,288 @@
+"""The state machine: who may take which step, what each step records, and the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django_fsm import TransitionNotAllowed
+
+from dsar.models import CaseEvent, Message, RefusalGround, Request, State, Suspension
+from dsar.workflow import Actor, StepNotAllowed, available_steps, perform, send_message
+
+AMS = ZoneInfo("Europe/Amsterdam")
+pytestmark = pytest.mark.django_db
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=AMS)
+
+
+def events(request: Request) -> list[str]:
+    return list(CaseEvent.objects.filter(request=request).values_list("action", flat=True))
+
+
+def test_the_state_field_cannot_be_assigned_directly(cast, submit):
+    request = submit(cast.a)
+    with pytest.raises(AttributeError, match="Direct state modification is not allowed"):
+        request.state = State.COMPLETED
+
+
+def test_a_request_goes_from_receipt_to_completion_one_event_a_step(cast, submit, committed):
+    request = submit(cast.a)
+    officer = Actor.officer(cast.officer_a)
+    for step, arguments in [
+        ("ask_subject", {"message": "Which email address do you use with us?"}),
+        ("answer", {}),
+        ("prepare_response", {"response": "Here is your data."}),
+        ("reopen", {}),
+        ("prepare_response", {"response": "Here is all of your data."}),
+        ("complete", {}),
+    ]:
+        actor = Actor.subject() if step == "answer" else officer
+        before = CaseEvent.objects.filter(request=request).count()
+        request = committed(perform, request, step, actor=actor, **arguments)
+        assert CaseEvent.objects.filter(request=request).count() == before + 1
+    assert request.state == State.COMPLETED and request.closed_at is not None
+    assert events(request) == [
+        "receive",
+        "confirm_email",
+        "ask_subject",
+        "answer",
+        "prepare_response",
+        "reopen",
+        "prepare_response",
+        "complete",
+    ]
+    last = CaseEvent.objects.filter(request=request).last()
+    assert (last.from_state, last.to_state, last.actor_label) == ("ready", "completed", "officer_a")
+    assert "Here is all of your data." in mail.outbox[-1].body
+
+
+@pytest.mark.parametrize("who", ["officer_b", "auditor_a", "staff_without_membership"])
+def test_only_the_controller_s_officers_may_act(cast, submit, who):
+    request = submit(cast.a)
+    with pytest.raises(PermissionDenied):
+        perform(request, "ask_subject", actor=Actor.officer(getattr(cast, who)), message="?")
+    request.refresh_from_db()
+    assert request.state == State.IN_PROGRESS
+    assert events(request) == ["receive", "confirm_email"]
+
+
+def test_an_inactive_officer_may_not_act(cast, submit):
+    request = submit(cast.a)
+    cast.officer_a.is_active = False
+    cast.officer_a.save()
+    with pytest.raises(PermissionDenied):
+        perform(request, "approve_identity", actor=Actor.officer(cast.officer_a))
+
+
+def test_a_subject_may_not_take_an_officer_s_step(cast, submit):
+    request = submit(cast.a)
+    with pytest.raises(PermissionDenied):
+        perform(request, "complete", actor=Actor.subject())
+    with pytest.raises(PermissionDenied):
+        perform(request, "refuse", actor=Actor.subject(), ground="other", reason="x")
+
+
+def test_a_step_from_the_wrong_state_changes_nothing(cast, submit):
+    request = submit(cast.a)
+    with pytest.raises(StepNotAllowed):
+        perform(request, "complete", actor=Actor.officer(cast.officer_a))
+    with pytest.raises(StepNotAllowed):
+        perform(request, "no_such_step", actor=Actor.officer(cast.officer_a))
+    with pytest.raises(TransitionNotAllowed):
+        request.complete(now=at("2026-03-05T10:00"))  # the model itself refuses too
+    request.refresh_from_db()
+    assert request.state == State.IN_PROGRESS and len(events(request)) == 2
+
+
+def test_available_steps_are_exactly_what_the_actor_may_take_now(cast, submit):
+    request = submit(cast.a)
+    assert available_steps(request, Actor.officer(cast.officer_a)) == [
+        "ask_identity",
+        "ask_subject",
+        "extend",
+        "prepare_response",
+        "refuse",
+        "withdraw",
+    ]
+    assert available_steps(request, Actor.officer(cast.officer_b)) == []
+    assert available_steps(request, Actor.subject()) == ["withdraw"]
+
+
+def test_asking_the_subject_pauses_the_clock_and_the_answer_adds_the_days(cast, submit):
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    assert request.effective_deadline == at("2026-04-07T23:59:59")
+    officer = Actor.officer(cast.officer_a)
+    request = perform(
+        request, "ask_subject", actor=officer, message="Which one?", now=at("2026-03-10T09:00")
+    )
+    assert request.paused_since == at("2026-03-10T09:00")
+    assert request.effective_deadline == at("2026-04-07T23:59:59")  # unchanged while paused
+    request = perform(request, "answer", actor=Actor.subject(), now=at("2026-03-16T20:00"))
+    assert request.paused_since is None and request.paused_days == 6
+    # 5 April + 6 days = 11 April, a Saturday: moved to Monday 13 April.
+    assert request.statutory_deadline == at("2026-04-13T23:59:59")
+    assert request.effective_deadline == at("2026-04-13T23:59:59")
+    (suspension,) = Suspension.objects.filter(request=request)
+    assert suspension.days == 6
+
+
+def test_the_clock_does_not_pause_where_the_controller_says_so(cast, submit):
+    cast.a.rights.update(clock_pauses=False)
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    officer = Actor.officer(cast.officer_a)
+    request = perform(
+        request, "ask_subject", actor=officer, message="?", now=at("2026-03-10T09:00")
+    )
+    assert request.paused_since is None
+    request = perform(request, "answer", actor=Actor.subject(), now=at("2026-03-20T09:00"))
+    assert request.paused_days == 0
+    assert request.effective_deadline == at("2026-04-07T23:59:59")
+
+
+def test_an_extension_within_the_first_month_with_reasons(cast, submit):
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    officer = Actor.officer(cast.officer_a)
+    with pytest.raises(ValidationError):
+        perform(request, "extend", actor=officer, reason="  ", now=at("2026-03-20T10:00"))
+    request = perform(
+        request,
+        "extend",
+        actor=officer,
+        reason="Data in twelve systems",
+        now=at("2026-03-20T10:00"),
+    )
+    assert request.state == State.IN_PROGRESS
+    assert request.effective_deadline == request.extended_deadline == at("2026-06-05T23:59:59")
+    event = CaseEvent.objects.filter(request=request).last()
+    assert event.action == "extend" and event.data == {"reason": "Data in twelve systems"}
+    with pytest.raises(ValidationError, match="already been extended"):
+        perform(request, "extend", actor=officer, reason="again", now=at("2026-03-21T10:00"))
+
+
+def test_an_extension_after_the_first_month_is_refused(cast, submit):
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    with pytest.raises(ValidationError, match="within the first month"):
+        perform(
+            request,
+            "extend",
+            actor=Actor.officer(cast.officer_a),
+            reason="Too late",
+            now=at("2026-04-08T00:00"),
+        )
+    request.refresh_from_db()
+    assert request.extended_at is None
+
+
+def test_a_declared_promise_is_the_effective_deadline(cast, submit):
+    # Defero promises four weeks.
+    request = submit(cast.b, right="erasure", received_at=at("2026-03-05T10:00"))
+    assert request.declared_deadline == at("2026-04-02T23:59:59")
+    assert request.effective_deadline == request.declared_deadline
+
+
+def test_a_refusal_needs_a_ground_and_other_needs_a_text(cast, submit):
+    request = submit(cast.a)
+    officer = Actor.officer(cast.officer_a)
+    with pytest.raises(ValidationError):
+        perform(request, "refuse", actor=officer, ground="because", reason="")
+    with pytest.raises(ValidationError):
+        perform(request, "refuse", actor=officer, ground=RefusalGround.OTHER, reason=" ")
+    request = perform(
+        request, "refuse", actor=officer, ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE, reason=""
+    )
+    assert request.state == State.REFUSED
+    event = CaseEvent.objects.filter(request=request).last()
+    assert event.ground == RefusalGround.UNFOUNDED_OR_EXCESSIVE
+
+
+def test_a_refusal_mails_the_art_12_4_notice_with_the_authority(cast, submit, committed):
+    request = submit(cast.b)
+    committed(
+        perform,
+        request,
+        "refuse",
+        actor=Actor.officer(cast.officer_b),
+        ground=RefusalGround.RIGHTS_OF_OTHERS,
+        reason="The recording also shows other customers.",
+    )
+    notice = mail.outbox[-1]
+    assert "Autoriteit Persoonsgegevens" in notice.body
+    assert cast.b.supervisory_authority.complaint_url in notice.body
+    assert "The recording also shows other customers." in notice.body
+
+
+def test_a_partial_refusal_on_completion_records_its_ground(cast, submit, committed):
+    request = submit(cast.a)
+    officer = Actor.officer(cast.officer_a)
+    perform(request, "prepare_response", actor=officer, response="Most of it.")
+    request = committed(
+        perform,
+        request,
+        "complete",
+        actor=officer,
+        partial_ground=RefusalGround.RIGHTS_OF_OTHERS,
+        partial_reason="Notes about other people are left out.",
+    )
+    assert request.partial_refusal is True
+    assert CaseEvent.objects.filter(request=request).last().ground == RefusalGround.RIGHTS_OF_OTHERS
+    with_translation = mail.outbox[-1].body
+    assert "Notes about other people are left out." in with_translation
+
+
+def test_a_rollback_after_a_step_leaves_nothing_and_sends_nothing(cast, submit, committed):
+    from django.db import transaction
+
+    request = submit(cast.a)
+    sent = len(mail.outbox)
+
+    def step_then_fail():
+        with transaction.atomic():
+            perform(request, "ask_subject", actor=Actor.officer(cast.officer_a), message="?")
+            raise RuntimeError("something later in the same transaction failed")
+
+    with pytest.raises(RuntimeError):
+        committed(step_then_fail)
+    request.refresh_from_db()
+    assert request.state == State.IN_PROGRESS
+    assert events(request) == ["receive", "confirm_email"]
+    assert not Message.objects.filter(request=request).exists()
+    assert len(mail.outbox) == sent
+
+
+def test_a_new_request_like_an_open_one_is_linked_as_a_duplicate(cast, submit):
+    first = submit(cast.a, email="Jan@Example.org")
+    second = submit(cast.a, email="jan@example.org", confirm=False)
+    assert second.duplicate_of == first
+    event = CaseEvent.objects.filter(request=second).first()
+    assert event.data["duplicate_of"] == first.reference
+    other_right = submit(cast.a, right="erasure", confirm=False)
+    assert other_right.duplicate_of is None
+    perform(first, "withdraw", actor=Actor.subject())
+    after_close = submit(cast.a, confirm=False)
+    assert after_close.duplicate_of == second  # the closed one no longer counts
+
+
+def test_an_officer_message_is_recorded_and_mailed(cast, submit, committed):
+    request = submit(cast.a)
+    committed(send_message, request, actor=Actor.officer(cast.officer_a), body="We are on it.")
+    assert events(request)[-1] == "message"
+    assert "We are on it." in mail.outbox[-1].body
+    with pytest.raises(PermissionDenied):
+        send_message(request, actor=Actor.officer(cast.officer_b), body="Hello")
+    with pytest.raises(ValidationError):
+        send_message(request, actor=Actor.officer(cast.officer_a), body=" ")
+
+
+def test_an_unconfirmed_request_expires_by_the_system_only(cast, submit):
+    request = submit(cast.a, confirm=False)
+    with pytest.raises(PermissionDenied):
+        perform(request, "expire", actor=Actor.officer(cast.officer_a))
+    request = perform(request, "expire", actor=Actor.system())
+    assert request.state == State.EXPIRED
+    assert CaseEvent.objects.filter(request=request).last().actor_label == "system"
