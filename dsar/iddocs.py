@@ -23,7 +23,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps
@@ -86,7 +87,9 @@ def _reencode(data: bytes, kind: str) -> bytes:
             image = ImageOps.exif_transpose(image)  # keep it upright once EXIF is gone
     except ValidationError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationError(_("The image is too large."), code="bomb") from None
+    except (OSError, SyntaxError, ValueError, Warning):
         raise ValidationError(_("The image could not be read."), code="image") from None
     out = io.BytesIO()
     if kind == "image/jpeg":
@@ -126,6 +129,18 @@ def store(request: Request, document: CheckedDocument) -> IdDocument:
 def read(document: IdDocument) -> bytes:
     key = _master().decrypt(bytes(document.wrapped_key))
     return Fernet(key).decrypt((_folder() / document.file_name).read_bytes())
+
+
+def read_for(document: IdDocument, user: AbstractBaseUser | AnonymousUser) -> bytes:
+    """The document's content for a user allowed to see it: an officer of its controller.
+
+    Auditors never see ID documents (LEGAL.md §2); nor does anyone else.
+    """
+    from .workflow import is_officer
+
+    if not is_officer(user, document.request.controller):
+        raise PermissionDenied("only the controller's officers may see an ID document")
+    return read(document)
 
 
 def destroy(request: Request) -> int:

@@ -191,7 +191,11 @@ class Request(FSMModelMixin, models.Model):
     # --- Transitions. Each is called only by dsar.workflow.perform, which checks the actor's
     # permission before calling and writes the CaseEvent; the bodies set what the step records.
 
-    @transition(field=state, source=State.UNCONFIRMED, target=RETURN_VALUE(*OPEN_STATES))
+    @transition(
+        field=state,
+        source=State.UNCONFIRMED,
+        target=RETURN_VALUE(State.AWAITING_IDENTITY, State.IDENTITY_REVIEW, State.IN_PROGRESS),
+    )
     def confirm_email(self, *, now: dt.datetime, has_id_document: bool) -> str:
         self.confirmed_at = now
         if self.needs_id_document:

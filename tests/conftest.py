@@ -65,6 +65,14 @@ def _eager_celery():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    # The intake rate limit counts in the cache: no test inherits another's submissions.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2 costs ~0.7 s a password here; tests that create users would spend minutes on it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -116,3 +124,12 @@ def submit(committed):
         return request
 
     return make
+
+
+@pytest.fixture
+def english():
+    """Messages in English for assertions (Dutch is the product's default language)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

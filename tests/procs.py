@@ -18,7 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # Variables that would make a child use the developer's or CI's services or secrets.
-_SCRUBBED = ("DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "DSAR_DEMO", "DEBUG", "DSAR_VAR_DIR")
+_SCRUBBED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DJANGO_SECRET_KEY",
+    "DSAR_DEMO",
+    "DEBUG",
+    "DSAR_VAR_DIR",
+    "DSAR_ID_DOCUMENT_KEY",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
 
 
 def demo_env(var_dir: Path, **extra: str) -> dict[str, str]:

@@ -15,6 +15,8 @@ from controllers.policy import policy_data
 
 from .forms import form_data
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def codes(controller) -> list[str]:
     return [finding.code for finding in lint_controller(controller)]
@@ -118,6 +120,7 @@ def test_lint_policies_refuses_an_unknown_controller(loaded_controllers):
 def test_the_admin_shows_the_findings_on_the_controller_page_escaped(loaded_controllers, client):
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "pw-long-enough")
     client.force_login(admin)
+    client.cookies["django_language"] = "en"
     controller = loaded_controllers["smartphoto"]
     controller.rights.filter(right=Right.ERASURE).update(condition="<script>alert(1)</script>")
     page = client.get(reverse("admin:controllers_controller_change", args=[controller.pk]))
@@ -133,6 +136,7 @@ def test_the_admin_shows_the_findings_on_the_controller_page_escaped(loaded_cont
 def test_controllers_are_editable_in_the_admin(loaded_controllers, client):
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "pw-long-enough")
     client.force_login(admin)
+    client.cookies["django_language"] = "en"
     page = client.get(reverse("admin:controllers_controller_changelist"))
     assert page.status_code == 200
     for controller in loaded_controllers.values():
@@ -155,6 +159,7 @@ def test_controllers_are_editable_in_the_admin(loaded_controllers, client):
 def test_an_invalid_edit_in_the_admin_changes_nothing(loaded_controllers, client):
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "pw-long-enough")
     client.force_login(admin)
+    client.cookies["django_language"] = "en"
     controller = loaded_controllers["smartlockr"]
     url = reverse("admin:controllers_controller_change", args=[controller.pk])
     data = form_data(client.get(url).content.decode(), "controller_form")

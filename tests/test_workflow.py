@@ -14,7 +14,7 @@ from dsar.models import CaseEvent, Message, RefusalGround, Request, State, Suspe
 from dsar.workflow import Actor, StepNotAllowed, available_steps, perform, send_message
 
 AMS = ZoneInfo("Europe/Amsterdam")
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def at(text: str) -> dt.datetime:

@@ -1,0 +1,135 @@
+"""The subject's journey in a real browser (Debian's Chromium driven by Playwright), in both
+languages: form → confirmation link from the sent mail → status page → answer → withdraw."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+from django.core import mail
+
+from dsar.models import Request, State
+from dsar.workflow import Actor, perform
+
+from .conftest import require_service
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+TEXT = {
+    "nl": {
+        "make": "Verzoek indienen",
+        "name": "Uw naam",
+        "email": "Uw e-mailadres",
+        "sent": "Kijk in uw e-mail",
+        "confirm": "Mijn verzoek bevestigen",
+        "answer": "Uw antwoord",
+        "send_answer": "Antwoord versturen",
+        "answered": "Bedankt, uw antwoord is verzonden.",
+        "withdraw_box": "Ja, trek mijn verzoek in",
+        "withdraw": "Verzoek intrekken",
+        "withdrawn": "U hebt dit verzoek ingetrokken.",
+    },
+    "en": {
+        "make": "Make a request",
+        "name": "Your name",
+        "email": "Your email address",
+        "sent": "Check your email",
+        "confirm": "Confirm my request",
+        "answer": "Your answer",
+        "send_answer": "Send answer",
+        "answered": "Thank you, your answer has been sent.",
+        "withdraw_box": "Yes, withdraw my request",
+        "withdraw": "Withdraw request",
+        "withdrawn": "You withdrew this request.",
+    },
+}
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between page actions are ordinary synchronous ones. Only for the test's duration.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    require_service(os.path.exists(CHROMIUM), f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def path_of(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+# serialized_rollback: the flush after a live-server test must not take the migrations' seed data.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_subject_journey_in_the_browser(live_server, browser, language, cast, settings):
+    settings.INTAKE_RATE_LIMIT = 0
+    text = TEXT[language]
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(live_server.url + "/")
+    if language == "en":
+        page.select_option("#language", "en")
+        page.get_by_role("button", name="Wisselen").click()  # the page is Dutch until then
+        page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == language
+
+    page.get_by_role("link", name="OpJeFoon V.O.F.").click()
+    page.get_by_role("link", name=text["make"]).click()
+
+    # Keyboard alone: every control is reachable with Tab, and Enter sends the form.
+    page.locator("input[name=right]").first.focus()
+    page.keyboard.press("Space")  # selects the focused radio (access)
+    reached = set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("document.activeElement.name || document.activeElement.type"))
+    assert {"name", "email", "details", "submit"} <= reached
+    assert "website" not in reached  # the honeypot is out of the tab order
+    page.get_by_label(text["name"]).fill("Jan <b>Jansen</b>")
+    page.get_by_label(text["email"]).fill(f"jan-{language}@example.org")
+    page.get_by_label(text["email"]).press("Enter")
+    page.get_by_role("heading", name=text["sent"]).wait_for()
+
+    request = Request.objects.get(email=f"jan-{language}@example.org")
+    assert request.language == language and request.state == State.UNCONFIRMED
+    (confirmation,) = [m for m in mail.outbox if m.to == [request.email]]
+    link = re.search(r"https?://\S+/confirm/\S+/", confirmation.body).group(0)
+    page.goto(live_server.url + path_of(link))
+    page.get_by_role("button", name=text["confirm"]).click()
+    page.wait_for_url(re.compile(r"/s/DSAR-"))
+    assert "<b>" not in page.content().split("<main")[1].replace("&lt;b&gt;", "")
+
+    request.refresh_from_db()
+    perform(request, "ask_subject", actor=Actor.officer(cast.officer_a), message="Welk account?")
+    page.reload()
+    assert page.get_by_text("Welk account?").is_visible()
+    page.get_by_label(text["answer"]).fill("Het account met nummer 42.")
+    page.get_by_role("button", name=text["send_answer"]).click()
+    page.get_by_text(text["answered"]).wait_for()
+    request.refresh_from_db()
+    assert request.state == State.IN_PROGRESS
+
+    page.get_by_label(text["withdraw_box"]).check()
+    page.get_by_role("button", name=text["withdraw"]).click()
+    page.get_by_text(text["withdrawn"]).first.wait_for()
+    request.refresh_from_db()
+    assert request.state == State.WITHDRAWN
+    page.close()

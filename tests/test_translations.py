@@ -1,0 +1,50 @@
+"""Every string is translated into Dutch, and the compiled catalogue matches its source."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polib
+
+from .conftest import require_service
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "locale" / "nl" / "LC_MESSAGES" / "django.po"
+MO = PO.with_suffix(".mo")
+
+
+def test_every_dutch_entry_is_translated_and_none_is_fuzzy():
+    catalogue = polib.pofile(str(PO))
+    assert [e.msgid for e in catalogue.untranslated_entries()] == []
+    assert [e.msgid for e in catalogue.fuzzy_entries()] == []
+
+
+def test_the_compiled_catalogue_is_the_source_compiled():
+    source = {(e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural for e in polib.pofile(str(PO))}
+    compiled = {
+        (e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural
+        for e in polib.mofile(str(MO))
+        if e.msgid  # the header
+    }
+    assert compiled == source, "run: msgfmt -o locale/nl/LC_MESSAGES/django.mo <the .po>"
+
+
+def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
+    """makemessages on a copy of the project finds exactly the entries the catalogue has."""
+    require_service(bool(shutil.which("xgettext")), "GNU gettext (xgettext) is not installed")
+    for name in ("dsar", "controllers", "templates", "locale"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "manage.py", tmp_path / "manage.py")
+    subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "nl", "--no-obsolete"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    fresh = {e.msgid for e in polib.pofile(str(tmp_path / "locale/nl/LC_MESSAGES/django.po"))}
+    committed = {e.msgid for e in polib.pofile(str(PO))}
+    assert fresh - committed == set(), "new strings: run makemessages -l nl and translate them"
+    assert committed - fresh == set(), "stale strings: run makemessages -l nl --no-obsolete"
