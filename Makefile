@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean-demo
+.PHONY: run test lint install clean-demo messages
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "dsar needs Python 3.11: set PYTHON=/path/to/python3.11")'
@@ -30,3 +30,8 @@ lint: $(STAMP)
 # Removes the demo's database, broker folder and mail; the next `make run` starts afresh.
 clean-demo:
 	rm -rf var/
+
+# After changing any translatable string: refresh the Dutch catalogue, translate, then compile.
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l nl --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
+	$(BIN)/python manage.py compilemessages -l nl

@@ -75,19 +75,19 @@ class RequestForm(AccessibleForm):
         help_text=_("We send a link to this address to confirm that it is yours."),
     )
     customer_number = forms.CharField(
-        label=_("Customer or account number (if you have one)"),
+        label=_("Customer or account number"),
         max_length=100,
         required=False,
         validators=[single_line],
     )
     phone = forms.CharField(
-        label=_("Phone number known to the company (optional)"),
+        label=_("Phone number known to the company"),
         max_length=40,
         required=False,
         validators=[single_line],
     )
     postal_address = forms.CharField(
-        label=_("Postal address known to the company (optional)"),
+        label=_("Postal address known to the company"),
         max_length=500,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -164,7 +164,7 @@ class IdentityForm(AccessibleForm):
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
     )
     note = forms.CharField(
-        label=_("Note (optional)"),
+        label=_("Note"),
         max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
