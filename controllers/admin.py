@@ -1,4 +1,8 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -39,14 +43,51 @@ class RecipientInline(admin.TabularInline):
     extra = 0
 
 
+class SuperuserEditsMixin:
+    """Registry data: administrators (superusers) change it; members may only look."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+
+def _memberships(user: Any) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(user=user)
+        if user.is_active and user.is_staff
+        else Membership.objects.none()
+    )
+
+
 @admin.register(Controller)
-class ControllerAdmin(admin.ModelAdmin):
+class ControllerAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     list_display = ["legal_name", "slug", "country", "supervisory_authority", "statement_date"]
     list_filter = ["country"]
     search_fields = ["legal_name", "slug", "trade_names"]
     list_select_related = ["supervisory_authority"]
     readonly_fields = ["policy_findings"]
     inlines = [RightDeclarationInline, DataCategoryInline, RecipientInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Controller]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=_memberships(request.user).values("controller"))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or _memberships(request.user).exists()
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if request.user.is_superuser:
+            return True
+        members = _memberships(request.user)
+        return members.filter(controller=obj).exists() if obj else members.exists()
+
     fieldsets = [
         (_("Findings"), {"fields": ["policy_findings"]}),
         (
@@ -108,12 +149,12 @@ class ControllerAdmin(admin.ModelAdmin):
 
 
 @admin.register(SupervisoryAuthority)
-class SupervisoryAuthorityAdmin(admin.ModelAdmin):
+class SupervisoryAuthorityAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     list_display = ["code", "name", "country", "complaint_url"]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     list_display = ["user", "controller", "role"]
     list_filter = ["role", "controller"]
     autocomplete_fields = ["user"]

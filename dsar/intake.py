@@ -18,7 +18,7 @@ from .audit import record_event
 from .links import new_status_salt
 from .mail import queue_mail
 from .models import OPEN_STATES, Channel, ReferenceCounter, Request, State
-from .workflow import Actor
+from .workflow import Actor, perform
 
 
 def next_reference(year: int) -> str:
@@ -47,7 +47,12 @@ def receive_request(
     id_document: iddocs.CheckedDocument | None = None,
     actor: Actor | None = None,
 ) -> Request:
-    """Store a new request in the awaiting-confirmation state and mail the confirmation link."""
+    """Store a new request in the awaiting-confirmation state and mail the confirmation link.
+
+    An officer recording a request that reached the controller by phone, post or email (``actor``
+    an officer, ``channel`` not web) confirms it at once: no confirmation mail goes out, the
+    clock starts at ``received_at`` (the real time of receipt, not of data entry).
+    """
     received_at = received_at or timezone.now()
     actor = actor or Actor.subject()
     with transaction.atomic():
@@ -92,5 +97,14 @@ def receive_request(
             at=received_at,
             data=data,
         )
-        queue_mail(request, "confirm")
+        if actor.kind == "officer" and channel != Channel.WEB:
+            request = perform(
+                request,
+                "confirm_email",
+                actor=actor,
+                has_id_document=id_document is not None,
+                now=timezone.now(),
+            )
+        else:
+            queue_mail(request, "confirm")
     return request

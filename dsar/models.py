@@ -106,6 +106,14 @@ class Request(FSMModelMixin, models.Model):
     # credential is stored and every mail can carry the link; a new salt revokes old links.
     status_salt = models.CharField(max_length=32, editable=False)
     confirmed_at = models.DateTimeField(_("email confirmed"), null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_requests",
+        verbose_name=_("assigned to"),
+    )
     duplicate_of = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,

@@ -1,7 +1,14 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
 
 from . import views
+
+if settings.ADMIN_2FA:
+    # django-otp's documented switch: the admin login then asks for a TOTP token, and only users
+    # with a confirmed device get in.
+    admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("", views.home, name="home"),

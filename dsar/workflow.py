@@ -25,7 +25,7 @@ from controllers.models import Controller, Membership, Role
 from . import iddocs
 from .audit import record_event
 from .mail import queue_mail
-from .models import Direction, Message, RefusalGround, Request, State
+from .models import Channel, Direction, Message, RefusalGround, Request, State
 
 ActorKind = Literal["subject", "officer", "system"]
 
@@ -91,6 +91,10 @@ def check_actor(request: Request, step: str, actor: Actor) -> None:
         "system": SYSTEM_STEPS,
         "officer": OFFICER_STEPS,
     }[actor.kind]
+    # An officer who records a request received by phone, post or email stands in for the
+    # subject's confirmation: the channel itself was the controller's own.
+    if actor.kind == "officer" and step == "confirm_email" and request.channel != Channel.WEB:
+        allowed = allowed | {"confirm_email"}
     if step not in allowed:
         raise PermissionDenied(f"a {actor.kind} may not {step}")
     if actor.kind == "officer" and not is_officer(actor.user, request.controller):
@@ -225,3 +229,34 @@ def send_message(request: Request, *, actor: Actor, body: str) -> Message:
         )
         queue_mail(locked, "message", message=body)
     return sent
+
+
+def assign(request: Request, *, actor: Actor, assignee: AbstractBaseUser | None) -> Request:
+    """Give a request to an officer of its controller (or to nobody); recorded as an event."""
+    with transaction.atomic():
+        locked = (
+            Request.objects.select_for_update(of=("self",))
+            .select_related("controller")
+            .get(pk=request.pk)
+        )
+        if actor.kind != "officer" or not is_officer(actor.user, locked.controller):
+            raise PermissionDenied("only the controller's officers assign its requests")
+        if assignee is not None and not is_officer(assignee, locked.controller):
+            raise ValidationError(
+                _("%(user)s is not an officer of %(controller)s.")
+                % {"user": assignee.get_username(), "controller": locked.controller}
+            )
+        if locked.assigned_to_id == (assignee.pk if assignee else None):
+            return locked
+        locked.assigned_to = assignee
+        locked.save(update_fields=["assigned_to"])
+        record_event(
+            locked,
+            actor=actor,
+            action="assign",
+            from_state=locked.state,
+            to_state=locked.state,
+            data={"assigned_to": assignee.get_username() if assignee else None},
+            at=timezone.now(),
+        )
+    return locked

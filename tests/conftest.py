@@ -133,3 +133,9 @@ def english():
 
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _no_lockout(settings):
+    # django-axes counts failed logins; the lockout test switches it back on.
+    settings.AXES_ENABLED = False

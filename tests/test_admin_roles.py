@@ -1,0 +1,190 @@
+"""The role matrix: every admin URL of the request queue for every role, allowed or refused."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from dsar import iddocs
+from dsar.models import CaseEvent, Request, State
+from dsar.workflow import Actor, perform
+
+pytestmark = pytest.mark.django_db
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+ROLES = ["officer_a", "officer_b", "auditor_a", "staff_without_membership", "anonymous"]
+
+
+@pytest.fixture
+def case(cast, submit):
+    """A request of controller A under identity review, with an ID document."""
+    request = submit(cast.a)
+    request = perform(request, "ask_identity", actor=Actor.officer(cast.officer_a), message="ID?")
+    iddocs.store(request, iddocs.CheckedDocument(PDF, "application/pdf"))
+    return perform(request, "submit_identity", actor=Actor.subject())
+
+
+def login(client, cast, role):
+    if role != "anonymous":
+        client.force_login(getattr(cast, role))
+        client.cookies["django_language"] = "en"
+    return client
+
+
+def snapshot(request: Request) -> tuple:
+    request.refresh_from_db()
+    return (
+        request.state,
+        request.assigned_to_id,
+        request.extended_at,
+        CaseEvent.objects.filter(request=request).count(),
+        request.id_documents.count(),
+    )
+
+
+def refused(response) -> bool:
+    if response.status_code in (403, 404, 405):
+        return True
+    location = response.get("Location", "")
+    return response.status_code == 302 and ("/login/" in location or location == "/admin/")
+
+
+def urls(case):
+    step = lambda name: reverse("admin:dsar_request_step", args=[case.pk, name])  # noqa: E731
+    document = case.id_documents.get()
+    return {
+        "list": ("get", reverse("admin:dsar_request_changelist"), {}),
+        "change": ("get", reverse("admin:dsar_request_change", args=[case.pk]), {}),
+        "history": ("get", reverse("admin:dsar_request_history", args=[case.pk]), {}),
+        "delete": ("get", reverse("admin:dsar_request_delete", args=[case.pk]), {}),
+        "add": ("get", reverse("admin:dsar_request_add"), {}),
+        "document": (
+            "get",
+            reverse("admin:dsar_request_document", args=[case.pk, document.pk]),
+            {},
+        ),
+        "step-get": ("get", step("approve_identity"), {}),
+        "approve": ("post", step("approve_identity"), {"name_matches": "on"}),
+        "ask": ("post", step("ask_identity"), {"message": "Again?"}),
+        "extend": ("post", step("extend"), {"reason": "Many systems"}),
+        "refuse": ("post", step("refuse"), {"ground": "unfounded_or_excessive"}),
+        "withdraw": ("post", step("withdraw"), {}),
+        "message": ("post", step("message"), {"message": "Hello"}),
+        "complete-now": ("post", step("complete"), {}),  # not possible from identity review
+        "action-assign": (
+            "post",
+            reverse("admin:dsar_request_changelist"),
+            {"action": "assign_to_me", "_selected_action": [case.pk]},
+        ),
+        "action-refuse": (
+            "post",
+            reverse("admin:dsar_request_changelist"),
+            {
+                "action": "bulk_refuse",
+                "_selected_action": [case.pk],
+                "apply": "1",
+                "ground": "unfounded_or_excessive",
+            },
+        ),
+        "controller": (
+            "get",
+            reverse("admin:controllers_controller_change", args=[case.controller_id]),
+            {},
+        ),
+        "memberships": ("get", reverse("admin:controllers_membership_changelist"), {}),
+    }
+
+
+# What each role gets; everything not listed for a role is refused and changes nothing.
+ALLOWED = {
+    "officer_a": {"list", "change", "history", "add", "document", "step-get", "controller"},
+    "officer_b": {"list", "add"},
+    "auditor_a": {"list", "change", "history", "controller"},
+    "staff_without_membership": set(),
+    "anonymous": set(),
+}
+# Allowed POSTs each change the case; they are tried one by one on fresh cases below.
+OFFICER_A_POSTS = [
+    "approve",
+    "ask",
+    "extend",
+    "refuse",
+    "withdraw",
+    "message",
+    "action-assign",
+    "action-refuse",
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_exactly_its_urls(cast, case, client, role):
+    login(client, cast, role)
+    before = snapshot(case)
+    for name, (method, url, data) in urls(case).items():
+        if role == "officer_a" and name in OFFICER_A_POSTS:
+            continue
+        response = getattr(client, method)(url, data)
+        allowed = name in ALLOWED[role]
+        if allowed:
+            assert response.status_code == 200, f"{role} {name}: {response.status_code}"
+        elif name.startswith("action-") and role in ("officer_b", "auditor_a"):
+            # The list answers, but the case is outside the action's scope: nothing happens.
+            assert response.status_code in (200, 302), f"{role} {name}"
+        else:
+            assert refused(response), f"{role} {name}: {response.status_code} should be refused"
+        assert snapshot(case) == before, f"{role} {name} changed the case"
+
+
+def test_an_officer_s_list_shows_only_their_controllers_requests(cast, case, client, submit):
+    other = submit(cast.b)
+    login(client, cast, "officer_b")
+    html = client.get(reverse("admin:dsar_request_changelist")).content.decode()
+    assert other.reference in html and case.reference not in html
+    login(client, cast, "auditor_a")
+    html = client.get(reverse("admin:dsar_request_changelist")).content.decode()
+    assert case.reference in html and other.reference not in html
+
+
+def test_the_auditor_sees_the_case_but_no_document_and_no_steps(cast, case, client):
+    login(client, cast, "auditor_a")
+    html = client.get(reverse("admin:dsar_request_change", args=[case.pk])).content.decode()
+    assert case.reference in html
+    assert "Open the ID document" not in html
+    assert "What you can do now" not in html
+    assert reverse("admin:dsar_request_step", args=[case.pk, "approve_identity"]) not in html
+
+
+@pytest.mark.parametrize("name", OFFICER_A_POSTS)
+def test_each_allowed_post_of_the_officer_works(cast, case, client, name):
+    login(client, cast, "officer_a")
+    before = snapshot(case)
+    _method, url, data = urls(case)[name]
+    response = client.post(url, data)
+    assert response.status_code in (200, 302), response.status_code
+    assert snapshot(case) != before, f"{name} changed nothing"
+    assert CaseEvent.objects.filter(request=case).count() == before[3] + 1
+
+
+def test_a_step_the_state_does_not_allow_is_refused_with_403(cast, case, client):
+    login(client, cast, "officer_a")
+    before = snapshot(case)
+    response = client.post(reverse("admin:dsar_request_step", args=[case.pk, "complete"]), {})
+    assert response.status_code == 403
+    assert snapshot(case) == before
+    response = client.post(reverse("admin:dsar_request_step", args=[case.pk, "no_such_step"]), {})
+    assert response.status_code == 403
+
+
+def test_the_officer_opens_the_document_and_the_approval_deletes_it(cast, case, client):
+    login(client, cast, "officer_a")
+    document = case.id_documents.get()
+    response = client.get(reverse("admin:dsar_request_document", args=[case.pk, document.pk]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PDF
+    assert "no-store" in response["Cache-Control"]
+    client.post(
+        reverse("admin:dsar_request_step", args=[case.pk, "approve_identity"]),
+        {"name_matches": "on"},
+    )
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS and not case.id_documents.exists()
