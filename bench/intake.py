@@ -2,7 +2,7 @@
 Django view that inserts one row, both measured in the same run on the same server.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/14 \
-        .venv/bin/python bench/intake.py [--requests 400] [--clients 8]
+        .venv/bin/python -m bench.intake [--requests 400] [--clients 8]
 
 It creates (and afterwards drops) its own database, `<name>_bench`, so it never touches the
 database named in DATABASE_URL; mail tasks go to the Redis database of REDIS_URL and are purged.

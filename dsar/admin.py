@@ -1,7 +1,8 @@
 """The officer's queue: the Django admin as the place where requests get worked.
 
-Scope is decided here once (``visible_requests``) and used by every view: the list, the detail
-page, history, steps, actions, document downloads and autocomplete. Officers act on requests of
+Scope is decided here once (``_roles``: the user's role per controller, read once a request) and
+used by every view through ``get_queryset`` and the permission methods: the list, the case page,
+history, steps, actions, document downloads, filters and search. Officers act on requests of
 their controllers; auditors see the same scope read-only and never see ID documents. Nothing here
 changes a request except through ``dsar.workflow`` — the stock django-fsm admin mixin is not used,
 because it executes a transition it hides (django-fsm-2 4.2.4).
@@ -25,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from controllers.models import Controller, Role
+from controllers.models import Controller, Membership, Role
 
 from . import iddocs
 from .admin_forms import AssignForm, BulkRefuseForm, StaffEntryForm, StepForm
@@ -57,19 +58,31 @@ def member_controllers(user: Any, roles: tuple[str, ...] = (Role.OFFICER, Role.A
     return Controller.objects.filter(memberships__user=user, memberships__role__in=roles)
 
 
-def visible_requests(user: Any) -> QuerySet[Request]:
-    """Every request this user may see: their controllers', whatever their role."""
-    if not user.is_active or not user.is_staff:
-        return Request.objects.none()
-    if user.is_superuser:
-        return Request.objects.all()
-    return Request.objects.filter(
-        controller__in=Controller.objects.filter(memberships__user=user).values("pk")
-    )
-
-
 def officer_controllers(user: Any) -> Any:
     return member_controllers(user, roles=(Role.OFFICER,))
+
+
+def _roles(request: HttpRequest) -> dict[int, str]:
+    """The user's role per controller id, read once a request: the admin asks many times."""
+    cached = getattr(request, "_dsar_roles", None)
+    if cached is None:
+        user = request.user
+        if not user.is_active or not user.is_staff:
+            cached = {}
+        elif user.is_superuser:
+            cached = dict.fromkeys(Controller.objects.values_list("pk", flat=True), Role.OFFICER)
+        else:
+            cached = dict(Membership.objects.filter(user=user).values_list("controller_id", "role"))
+        request._dsar_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _is_member(request: HttpRequest) -> bool:
+    return bool(_roles(request))
+
+
+def _is_officer_somewhere(request: HttpRequest) -> bool:
+    return Role.OFFICER in _roles(request).values()
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -95,7 +108,8 @@ class ControllerFilter(admin.SimpleListFilter):
     parameter_name = "controller"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(c.pk), c.legal_name) for c in member_controllers(request.user).distinct()]
+        controllers = Controller.objects.filter(pk__in=_roles(request)).only("pk", "legal_name")
+        return [(str(c.pk), c.legal_name) for c in controllers]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Request]) -> QuerySet[Request]:
         if self.value():
@@ -187,6 +201,8 @@ class RequestAdmin(admin.ModelAdmin):
     search_fields = ["reference", "email"]
     ordering = ["effective_deadline", "pk"]
     list_per_page = 50
+    # One COUNT(*) of the filtered queue is enough; the unfiltered total costs a second scan.
+    show_full_result_count = False
     actions = ["assign_to_me", "assign_to_someone", "bulk_refuse"]
 
     class Media:
@@ -195,29 +211,33 @@ class RequestAdmin(admin.ModelAdmin):
     # --- Scope and permissions: membership decides, not Django's model permissions.
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Request]:
-        return visible_requests(request.user).select_related("controller", "assigned_to")
+        if request.user.is_active and request.user.is_staff and request.user.is_superuser:
+            visible = Request.objects.all()
+        else:
+            visible = Request.objects.filter(controller_id__in=list(_roles(request)))
+        return visible.select_related("controller", "assigned_to")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return member_controllers(request.user).exists()
+        return _is_member(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Request | None = None) -> bool:
         if obj is None:
-            return member_controllers(request.user).exists()
-        return visible_requests(request.user).filter(pk=obj.pk).exists()
+            return _is_member(request)
+        return obj.controller_id in _roles(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Request | None = None) -> bool:
         if obj is None:
-            return officer_controllers(request.user).exists()
-        return is_officer(request.user, obj.controller)
+            return _is_officer_somewhere(request)
+        return _roles(request).get(obj.controller_id) == Role.OFFICER
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return officer_controllers(request.user).exists()
+        return _is_officer_somewhere(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Request | None = None) -> bool:
         return False  # requests are records: they are closed, never deleted
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        if not officer_controllers(request.user).exists():
+        if not _is_officer_somewhere(request):
             return {}
         return super().get_actions(request)
 

@@ -3,12 +3,14 @@ languages: form → confirmation link from the sent mail → status page → ans
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from dsar.models import Request, State
 from dsar.workflow import Actor, perform
@@ -132,4 +134,62 @@ def test_the_subject_journey_in_the_browser(live_server, browser, language, cast
     page.get_by_text(text["withdrawn"]).first.wait_for()
     request.refresh_from_db()
     assert request.state == State.WITHDRAWN
+    page.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_officer_works_a_request_through_verification_in_the_browser(
+    live_server, browser, cast, submit
+):
+    from dsar import iddocs
+
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    officer = cast.officer_b  # Defero asks an ID copy for access
+    officer.set_password("pw-for-tests-2026")
+    officer.save()
+    urgent = submit(cast.b, confirm=False, received_at=timezone.now() - dt.timedelta(days=20))
+    iddocs.store(urgent, iddocs.CheckedDocument(pdf, "application/pdf"))
+    urgent = perform(urgent, "confirm_email", actor=Actor.subject(), has_id_document=True)
+    later = submit(cast.b, email="later@example.org", right="objection", details="Marketing")
+
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Username").fill("officer_b")
+    page.get_by_label("Password").fill("pw-for-tests-2026")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(live_server.url + "/admin/dsar/request/")
+    rows = page.locator("#result_list tbody tr th a").all_inner_texts()
+    assert rows == [urgent.reference, later.reference]  # the most urgent first
+
+    page.get_by_role("link", name=urgent.reference).click()
+    with page.expect_popup() as popup:
+        page.get_by_role("link", name="Open the ID document").click()
+    assert popup.value.url.endswith(f"/document/{urgent.id_documents.get().pk}/")
+    popup.value.close()
+    page.get_by_role("link", name="Approve identity").click()
+    page.get_by_label("The name on the document matches the request").check()
+    page.get_by_role("button", name="Approve identity").click()
+    page.get_by_text("Approve identity: done.").wait_for()
+    page.get_by_role("link", name="Prepare the response").click()
+    page.get_by_label("The response to the subject").fill("Attached is a copy of your data.")
+    page.get_by_role("button", name="Prepare the response").click()
+    page.get_by_role("link", name="Approve and send the response").click()
+    page.get_by_role("button", name="Approve and send the response").click()
+    page.get_by_text("Approve and send the response: done.").wait_for()
+
+    urgent.refresh_from_db()
+    assert urgent.state == State.COMPLETED
+    assert not urgent.id_documents.exists()
+    actions = list(urgent.events.values_list("action", flat=True))
+    assert actions[-3:] == ["approve_identity", "prepare_response", "complete"]
+    assert violations == []
     page.close()
