@@ -31,13 +31,14 @@ from controllers.models import Controller, Membership, Role
 from . import iddocs
 from .admin_forms import AssignForm, BulkRefuseForm, StaffEntryForm, StepForm
 from .intake import receive_request
-from .models import FINAL_STATES, IdDocument, Request, State
+from .models import FINAL_STATES, IdDocument, RefusalGround, Request, State
 from .workflow import Actor, StepNotAllowed, assign, available_steps, is_officer, perform
 from .workflow import send_message as send_message_to_subject
 
 STEP_LABELS = {
     "ask_identity": gettext_lazy("Ask for proof of identity"),
     "approve_identity": gettext_lazy("Approve identity"),
+    "reject_identity": gettext_lazy("Reject identity (refuse, Art. 12(6))"),
     "ask_subject": gettext_lazy("Ask the subject a question"),
     "extend": gettext_lazy("Extend the period"),
     "prepare_response": gettext_lazy("Prepare the response"),
@@ -170,6 +171,16 @@ def deadline_badge(request: Request, now: dt.datetime) -> tuple[str, str]:
     return level, _("%(time)s left") % {"time": _human(left)}
 
 
+def _admin_steps(obj: Request, actor: Actor) -> list[str]:
+    """The workflow's steps for this officer now, plus the admin's two conveniences."""
+    steps = available_steps(obj, actor)
+    if "approve_identity" in steps:
+        steps.insert(steps.index("approve_identity") + 1, "reject_identity")
+    if obj.state not in (State.UNCONFIRMED, State.EXPIRED):
+        steps.append("message")
+    return steps
+
+
 def _human(delta: dt.timedelta) -> str:
     if delta.days >= 1:
         return _("%(n)d d") % {"n": delta.days}
@@ -293,9 +304,7 @@ class RequestAdmin(admin.ModelAdmin):
         obj = self._get_visible(request, pk)
         actor = Actor.officer(request.user)
         officer = is_officer(request.user, obj.controller)
-        steps = available_steps(obj, actor) if officer else []
-        if officer and obj.state not in (State.UNCONFIRMED, State.EXPIRED):
-            steps.append("message")
+        steps = _admin_steps(obj, actor) if officer else []
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -324,12 +333,20 @@ class RequestAdmin(admin.ModelAdmin):
         # are the workflow's to say, not the UI's (the stock fsm admin mixin gets this wrong).
         if not is_officer(request.user, obj.controller):
             raise PermissionDenied
-        if step != "message" and step not in available_steps(obj, actor):
+        if step not in _admin_steps(obj, actor):
             raise PermissionDenied
         if posted and form.is_valid():
             try:
                 if step == "message":
                     send_message_to_subject(obj, actor=actor, body=form.cleaned_data["message"])
+                elif step == "reject_identity":
+                    perform(
+                        obj,
+                        "refuse",
+                        actor=actor,
+                        ground=RefusalGround.IDENTITY_NOT_CONFIRMED,
+                        **form.arguments(),
+                    )
                 else:
                     perform(obj, step, actor=actor, **form.arguments())
             except (StepNotAllowed, PermissionDenied):
@@ -346,7 +363,9 @@ class RequestAdmin(admin.ModelAdmin):
             "obj": obj,
             "form": form,
             "step": step,
-            "documents": obj.id_documents.all() if step == "approve_identity" else None,
+            "documents": obj.id_documents.all()
+            if step in ("approve_identity", "reject_identity")
+            else None,
         }
         status = 400 if posted else 200
         return TemplateResponse(request, "admin/dsar/request/step.html", context, status=status)

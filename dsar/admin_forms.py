@@ -56,6 +56,13 @@ class StepForm(forms.Form):
                 label=_("Nothing beyond what is needed is readable (photo, BSN, MRZ masked)"),
                 required=False,
             )
+        elif step == "reject_identity":
+            fields["reason"] = forms.CharField(
+                label=_("Why the document does not confirm the identity (sent to the subject)"),
+                widget=forms.Textarea(attrs={"rows": 4}),
+                validators=[multi_line],
+            )
+            fields["message"] = message_field(request, required=False)
         elif step == "extend":
             fields["reason"] = forms.CharField(
                 label=_("Reasons for the extension (sent to the subject)"),

@@ -68,6 +68,7 @@ def urls(case):
         "ask": ("post", step("ask_identity"), {"message": "Again?"}),
         "extend": ("post", step("extend"), {"reason": "Many systems"}),
         "refuse": ("post", step("refuse"), {"ground": "unfounded_or_excessive"}),
+        "reject": ("post", step("reject_identity"), {"reason": "Another name"}),
         "withdraw": ("post", step("withdraw"), {}),
         "message": ("post", step("message"), {"message": "Hello"}),
         "complete-now": ("post", step("complete"), {}),  # not possible from identity review
@@ -106,6 +107,7 @@ ALLOWED = {
 # Allowed POSTs each change the case; they are tried one by one on fresh cases below.
 OFFICER_A_POSTS = [
     "approve",
+    "reject",
     "ask",
     "extend",
     "refuse",
@@ -188,3 +190,15 @@ def test_the_officer_opens_the_document_and_the_approval_deletes_it(cast, case, 
     )
     case.refresh_from_db()
     assert case.state == State.IN_PROGRESS and not case.id_documents.exists()
+
+
+def test_rejecting_identity_refuses_with_art_12_6_and_deletes_the_copy(cast, case, client):
+    login(client, cast, "officer_a")
+    response = client.post(
+        reverse("admin:dsar_request_step", args=[case.pk, "reject_identity"]),
+        {"reason": "The document shows another name."},
+    )
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.state == State.REFUSED and case.refusal_ground == "identity_not_confirmed"
+    assert not case.id_documents.exists()
