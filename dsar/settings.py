@@ -233,6 +233,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Static schedule: beat only sweeps for what is due; after an outage the next sweep catches up.
+CELERY_BEAT_SCHEDULE = {
+    "resend-unsent-mail": {"task": "dsar.tasks.resend_unsent_mail", "schedule": 60.0},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Shared by every web process in production (the intake rate limit counts there).

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
+from django.utils import timezone
 
 from . import mail
+from .models import MailStatus, OutgoingMail
 
 
 @shared_task(
@@ -17,3 +21,23 @@ from . import mail
 )
 def send_mail(mail_id: int) -> bool:
     return mail.deliver(mail_id)
+
+
+# A row younger than this is still on its normal path (published after commit); older and still
+# queued means the broker was down or the task was lost, and the sweep publishes it again.
+UNSENT_GRACE = dt.timedelta(seconds=60)
+
+
+@shared_task(acks_late=True)
+def resend_unsent_mail(batch: int = 500) -> int:
+    """Publish again every queued mail older than the grace period. Safe to overlap with itself
+    and with the normal path: ``deliver`` sends a row once, whoever gets it first."""
+    cutoff = timezone.now() - UNSENT_GRACE
+    ids = list(
+        OutgoingMail.objects.filter(status=MailStatus.QUEUED, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for mail_id in ids:
+        send_mail.delay(mail_id)
+    return len(ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +30,8 @@ from .links import (
 )
 from .models import FINAL_STATES, WAITING_STATES, Direction, Request, State
 from .workflow import Actor, StepNotAllowed, perform
+
+log = logging.getLogger(__name__)
 
 
 def _controllers():
@@ -65,11 +69,15 @@ def _rate_limited(request: HttpRequest) -> bool:
     if not limit:
         return False
     key = f"intake-rate:{_client_ip(request)}:{timezone.now():%Y%m%d%H}"
-    cache.add(key, 0, timeout=3600)
     try:
+        cache.add(key, 0, timeout=3600)
         return cache.incr(key) > limit
     except ValueError:  # evicted between add and incr
         cache.set(key, 1, timeout=3600)
+        return False
+    except Exception:
+        # Fail open: a lost submission is worse than a missed bot while the cache is down.
+        log.warning("rate-limit cache unavailable; accepting the submission", exc_info=True)
         return False
 
 

@@ -1,0 +1,137 @@
+"""Faults with real parts: a broker that is down while a subject submits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from dsar.models import MailStatus, OutgoingMail, Request
+
+from .conftest import require_service
+from .procs import BIN, Proc, demo_env, free_port, run
+
+SUBMIT = """
+from django.test import Client
+response = Client(HTTP_HOST="127.0.0.1").post(
+    "/c/smart-site/request/",
+    {"right": "access", "name": "Jan", "email": "jan@example.org", "details": ""},
+)
+print("STATUS", response.status_code)
+"""
+
+
+class PrivateRedis:
+    """A Redis server of the test's own, on a free port, that the test may stop and start."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.dir = tmp
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def worker_env(tmp_path, live_db_url):
+    return demo_env(
+        tmp_path,
+        DATABASE_URL=live_db_url,
+        DJANGO_SETTINGS_MODULE="dsar.settings",
+    )
+
+
+@pytest.fixture
+def live_db_url(transactional_db):
+    """The test database as a URL, for worker processes: PostgreSQL only (SQLite is in memory)."""
+    url = os.environ.get("DATABASE_URL", "")
+    require_service(url.startswith(("postgres://", "postgresql://")), "DATABASE_URL is not set")
+    name = connection.settings_dict["NAME"]
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_submission_while_redis_is_down_is_stored_and_mailed_when_it_is_back(
+    loaded_controllers, tmp_path, worker_env
+):
+    require_service(bool(shutil.which("redis-server")), "redis-server is not installed")
+    redis = PrivateRedis(tmp_path)
+    env = {
+        **worker_env,
+        "REDIS_URL": redis.url,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+    }
+
+    # Redis is down: the subject still sees success, and the request and its mail row exist.
+    started = time.monotonic()
+    result = run([str(BIN / "python"), "manage.py", "shell", "-c", SUBMIT], env)
+    assert "STATUS 302" in result.stdout, result.stdout + result.stderr
+    assert time.monotonic() - started < 30
+    request = Request.objects.get()
+    (mail,) = OutgoingMail.objects.filter(request=request)
+    assert mail.status == MailStatus.QUEUED
+
+    # Redis is back; a worker and the unsent-mail sweep deliver it, once.
+    redis.start()
+    try:
+        OutgoingMail.objects.filter(pk=mail.pk).update(
+            created_at=mail.created_at.replace(year=2000)
+        )
+        with Proc(
+            [str(BIN / "celery"), "-A", "dsar", "worker", "--pool=solo", "--loglevel=INFO"], env
+        ) as worker:
+            worker.wait_for(r"ready\.", timeout=60)
+            run(
+                [
+                    str(BIN / "python"),
+                    "-c",
+                    "from dsar.celery import app; app.send_task('dsar.tasks.resend_unsent_mail')",
+                ],
+                env,
+            )
+            worker.wait_for(r"Task dsar\.tasks\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
+    finally:
+        redis.stop()
+    mail.refresh_from_db()
+    assert mail.status == MailStatus.SENT and mail.attempts == 1
+    sent = list((Path(env["DSAR_VAR_DIR"]) / "mail").glob("*.log"))
+    assert len(sent) == 1 and request.reference in sent[0].read_text()
