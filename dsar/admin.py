@@ -70,10 +70,13 @@ def _roles(request: HttpRequest) -> dict[int, str]:
         user = request.user
         if not user.is_active or not user.is_staff:
             cached = {}
-        elif user.is_superuser:
-            cached = dict.fromkeys(Controller.objects.values_list("pk", flat=True), Role.OFFICER)
         else:
             cached = dict(Membership.objects.filter(user=user).values_list("controller_id", "role"))
+            if user.is_superuser:
+                # Administrators see every controller's queue; they act only where they are
+                # officers (see dsar.workflow.is_officer).
+                for pk in Controller.objects.values_list("pk", flat=True):
+                    cached.setdefault(pk, Role.AUDITOR)
         request._dsar_roles = cached  # type: ignore[attr-defined]
     return cached
 
@@ -347,6 +350,14 @@ class RequestAdmin(admin.ModelAdmin):
                         ground=RefusalGround.IDENTITY_NOT_CONFIRMED,
                         **form.arguments(),
                     )
+                elif step == "confirm_email":
+                    perform(
+                        obj,
+                        step,
+                        actor=actor,
+                        has_id_document=obj.id_documents.exists(),
+                        **form.arguments(),
+                    )
                 else:
                     perform(obj, step, actor=actor, **form.arguments())
             except (StepNotAllowed, PermissionDenied):
@@ -374,8 +385,16 @@ class RequestAdmin(admin.ModelAdmin):
         obj = self._get_visible(request, pk)
         doc = get_object_or_404(IdDocument, pk=document, request=obj)
         content = iddocs.read_for(doc, request.user)  # PermissionDenied for auditors and others
-        response = FileResponse(iter([content]), content_type=doc.content_type, as_attachment=False)
-        response["Content-Disposition"] = f'inline; filename="id-{obj.reference}"'
+        # A PDF can carry script the content check cannot see (compressed streams): it is
+        # downloaded, never rendered from this origin. Images show inline, sandboxed.
+        is_pdf = doc.content_type == "application/pdf"
+        extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+        response = FileResponse(iter([content]), content_type=doc.content_type)
+        response["Content-Disposition"] = (
+            f"{'attachment' if is_pdf else 'inline'}; "
+            f'filename="id-{obj.reference}.{extension[doc.content_type]}"'
+        )
+        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
         response["Cache-Control"] = "no-store"
         response["X-Content-Type-Options"] = "nosniff"
         return response
@@ -473,6 +492,8 @@ class RequestAdmin(admin.ModelAdmin):
             "action": action,
             "queryset": queryset,
             "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            # "Select all N" must survive the intermediate page, or a spam wave stays unrefused.
+            "select_across": request.POST.get("select_across") == "1",
         }
         return TemplateResponse(request, "admin/dsar/request/action.html", context)
 

@@ -16,6 +16,7 @@ from .forms import multi_line, single_line
 from .models import Channel, Language, RefusalGround, Request
 
 LANGUAGE_NAMES = dict(Language.choices)
+GDPR_APPLIES = dt.datetime(2018, 5, 25, tzinfo=dt.UTC)
 
 
 def message_field(request: Request | None, *, required: bool, label: Any = None) -> forms.Field:
@@ -103,11 +104,14 @@ class StepForm(forms.Form):
             fields["message"] = message_field(request, required=True)
         self.fields.update(fields)
 
+    CHECKLIST = ("name_matches", "masked")
+
     def arguments(self) -> dict[str, Any]:
-        """The cleaned data as keyword arguments for perform (checklist fields are not)."""
-        data = dict(self.cleaned_data)
-        data.pop("name_matches", None)
-        data.pop("masked", None)
+        """The cleaned data as keyword arguments for perform; the checklist goes in ``record``."""
+        data = {k: v for k, v in self.cleaned_data.items() if k not in self.CHECKLIST}
+        checklist = {k: self.cleaned_data[k] for k in self.CHECKLIST if k in self.cleaned_data}
+        if checklist:
+            data["record"] = {"checklist": checklist}
         return data
 
 
@@ -143,6 +147,8 @@ class StaffEntryForm(forms.Form):
         received = self.cleaned_data["received_at"]
         if received > timezone.now():
             raise forms.ValidationError(_("The time of receipt cannot be in the future."))
+        if received < GDPR_APPLIES:
+            raise forms.ValidationError(_("The GDPR applies to requests from 25 May 2018 on."))
         return received
 
 

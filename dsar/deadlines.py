@@ -347,8 +347,13 @@ def compute_deadlines(
     # LEGAL.md: a declared promise longer than the law allows is flagged ...
     exceeds = declared_end is not None and declared_end > statutory
     # ... and the earlier deadline counts, so an over-long promise leaves the legal one in force.
-    legal = extended_end if extended else statutory
-    effective = legal if declared_end is None else min(declared_end, legal)
+    # Once the controller has extended under Art. 12(3) (notified, with reasons), the extended
+    # deadline is the one it answers by: its own faster promise no longer holds, and keeping it
+    # would tell the subject a date that the extension notice just moved.
+    if extended:
+        effective = extended_end
+    else:
+        effective = statutory if declared_end is None else min(declared_end, statutory)
     return Deadlines(
         declared=declared_end,
         statutory=statutory,

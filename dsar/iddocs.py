@@ -134,7 +134,8 @@ def read(document: IdDocument) -> bytes:
 def read_for(document: IdDocument, user: AbstractBaseUser | AnonymousUser) -> bytes:
     """The document's content for a user allowed to see it: an officer of its controller.
 
-    Auditors never see ID documents (LEGAL.md §2); nor does anyone else.
+    Auditors never see ID documents (LEGAL.md §2); nor do administrators without an officer
+    membership of that controller, nor anyone else.
     """
     from .workflow import is_officer
 

@@ -207,7 +207,12 @@ class Request(FSMModelMixin, models.Model):
     def confirm_email(self, *, now: dt.datetime, has_id_document: bool) -> str:
         self.confirmed_at = now
         if self.needs_id_document:
-            return State.IDENTITY_REVIEW if has_id_document else State.AWAITING_IDENTITY
+            if has_id_document:
+                return State.IDENTITY_REVIEW
+            # Only a request recorded by an officer arrives here without the copy its rule asks
+            # for: the controller now waits for the subject, so the clock may pause (EDPB §159).
+            self._pause(now)
+            return State.AWAITING_IDENTITY
         return State.IN_PROGRESS
 
     @transition(field=state, source=State.UNCONFIRMED, target=State.EXPIRED)
@@ -238,12 +243,35 @@ class Request(FSMModelMixin, models.Model):
     def answer(self, *, now: dt.datetime) -> None:
         self._resume(now)
 
-    @transition(field=state, source=list(OPEN_STATES), target=RETURN_VALUE(*OPEN_STATES))
+    def can_extend(self, now: dt.datetime | None = None) -> bool:
+        """Art. 12(3): once, and notified within the first month (lengthened by suspensions,
+        the running one included)."""
+        return self.extended_at is None and (now or timezone.now()) <= self.notice_by_now(now)
+
+    def notice_by_now(self, now: dt.datetime | None = None) -> dt.datetime:
+        """The notice date counting the days of a suspension still running."""
+        if self.paused_since is None:
+            return self.notice_by
+        running = (self.local_date(now or timezone.now()) - self.local_date(self.paused_since)).days
+        return compute_deadlines(
+            self.received_at,
+            country=self.controller.country,
+            tz=self.controller.time_zone,
+            paused_days=self.paused_days + max(running, 0),
+            extra_holidays=[dt.date.fromisoformat(d) for d in self.controller.extra_holidays],
+        ).notice_by
+
+    @transition(
+        field=state,
+        source=list(OPEN_STATES),
+        target=RETURN_VALUE(*OPEN_STATES),
+        conditions=[lambda request: request.can_extend()],
+    )
     def extend(self, *, now: dt.datetime, reason: str) -> str:
         # Art. 12(3): once, with reasons, told to the subject within the first month.
         if self.extended_at is not None:
             raise ValidationError(_("The period has already been extended."))
-        if now > self.notice_by:
+        if now > self.notice_by_now(now):
             raise ValidationError(_("An extension must be notified within the first month."))
         if not reason.strip():
             raise ValidationError(_("An extension needs its reasons."))
@@ -307,11 +335,12 @@ def _zone(name: str) -> dt.tzinfo:
 
 
 def _check_ground(ground: str, reason: str) -> None:
-    """LEGAL.md section 4: a structured ground; "other" must be explained."""
+    """LEGAL.md section 4: a structured ground, and the reasons Art. 12(4) says the subject is
+    told (for Art. 12(5) the controller must be able to show why)."""
     if ground not in RefusalGround.values:
         raise ValidationError(_("Choose a refusal ground."))
-    if ground == RefusalGround.OTHER and not reason.strip():
-        raise ValidationError(_('Explain the refusal when the ground is "other".'))
+    if not reason.strip():
+        raise ValidationError(_("Explain the refusal: the subject is told the reasons."))
 
 
 class Suspension(models.Model):

@@ -236,6 +236,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Static schedule: beat only sweeps for what is due; after an outage the next sweep catches up.
 CELERY_BEAT_SCHEDULE = {
     "resend-unsent-mail": {"task": "dsar.tasks.resend_unsent_mail", "schedule": 60.0},
+    "expire-unconfirmed": {"task": "dsar.tasks.expire_unconfirmed", "schedule": 600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import mail
-from .models import MailStatus, OutgoingMail
+from .models import MailStatus, OutgoingMail, Request, State
 
 
 @shared_task(
@@ -41,3 +41,28 @@ def resend_unsent_mail(batch: int = 500) -> int:
     for mail_id in ids:
         send_mail.delay(mail_id)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def expire_unconfirmed(batch: int = 500) -> int:
+    """Close requests whose email was never confirmed within the link's 7 days.
+
+    Expiry is what deletes the ID copy a never-confirmed request (a bot's, a typo's) came with.
+    """
+    from .links import CONFIRMATION_MAX_AGE
+    from .workflow import Actor, StepNotAllowed, perform
+
+    cutoff = timezone.now() - CONFIRMATION_MAX_AGE
+    ids = list(
+        Request.objects.filter(state=State.UNCONFIRMED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    expired = 0
+    for pk in ids:
+        try:
+            perform(pk, "expire", actor=Actor.system())
+            expired += 1
+        except StepNotAllowed:
+            pass  # confirmed or withdrawn since it was read: nothing to do
+    return expired

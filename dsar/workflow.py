@@ -77,11 +77,11 @@ class StepNotAllowed(Exception):
 
 
 def is_officer(user: AbstractBaseUser | AnonymousUser | None, controller: Controller) -> bool:
-    """Whether the user may act on the controller's requests: an active officer, or a superuser."""
+    """Whether the user may act on the controller's requests: an active staff officer of it."""
     if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
         return False
-    if user.is_superuser:
-        return True
+    # Administrators manage controllers and memberships; acting on a controller's requests (and
+    # seeing its ID copies) takes an officer membership, superuser or not.
     return Membership.objects.filter(user=user, controller=controller, role=Role.OFFICER).exists()
 
 
@@ -121,9 +121,14 @@ def perform(
     actor: Actor,
     message: str = "",
     now: dt.datetime | None = None,
+    record: dict[str, Any] | None = None,
     **arguments: Any,
 ) -> Request:
-    """Take one step; PermissionDenied, StepNotAllowed or ValidationError change nothing."""
+    """Take one step; PermissionDenied, StepNotAllowed or ValidationError change nothing.
+
+    ``record`` is what the step's event keeps beside its own data (e.g. the officer's identity
+    checklist): evidence for the audit trail, not an argument of the transition.
+    """
     all_steps = SUBJECT_STEPS | SYSTEM_STEPS | OFFICER_STEPS
     if step not in all_steps:
         raise StepNotAllowed(step)
@@ -141,6 +146,7 @@ def perform(
             raise StepNotAllowed(f"cannot {step} a request that is {locked.get_state_display()}")
         source = locked.state
         had_documents = locked.id_documents.exists()
+        paused_before = (locked.paused_since, locked.paused_days)
         method(now=now, **arguments)
         locked.recompute_deadlines()
         locked.save()
@@ -154,8 +160,22 @@ def perform(
                 author=actor.user if actor.kind == "officer" else None,
                 created_at=now,
             )
-        data: dict[str, Any] = {}
-        if step in DESTROYS_ID_DOCUMENTS and had_documents:
+        data: dict[str, Any] = dict(record or {})
+        if paused_before[0] is not None and locked.paused_since is None:
+            # The suspension is part of the chain: when it ran and the days it added.
+            data["suspension"] = {
+                "since": paused_before[0].isoformat(),
+                "days_added": locked.paused_days - paused_before[1],
+            }
+        if locked.paused_since is not None and paused_before[0] is None:
+            data["clock_paused"] = True
+        if step in ("refuse", "complete") and locked.refusal_ground and now > locked.notice_by:
+            # Art. 12(4): a refusal is due within the first month; a late one is flagged.
+            data["late_refusal"] = True
+        destroys = step in DESTROYS_ID_DOCUMENTS or (
+            step == "ask_identity" and source == State.IDENTITY_REVIEW
+        )
+        if destroys and had_documents:
             result = _id_result(step, source, arguments)
             count = iddocs.destroy(locked)
             # What stays of the document (LEGAL.md §2): who checked it, when, and the result.
@@ -180,6 +200,8 @@ def perform(
 def _id_result(step: str, source: str, arguments: dict[str, Any]) -> str:
     if step == "approve_identity":
         return "approved"
+    if step == "ask_identity":
+        return "not accepted; a new document was asked for"
     if step == "refuse" and arguments.get("ground") == RefusalGround.IDENTITY_NOT_CONFIRMED:
         return "rejected"
     return f"not decided ({step} from {source})"

@@ -287,3 +287,63 @@ def test_the_queue_of_100000_requests_renders_in_queries_that_do_not_grow_with_p
         counts[size] = len(queries)
     assert counts[20] == counts[200], counts
     assert counts[20] <= 15, counts
+
+
+def test_staff_entry_refuses_a_time_before_the_gdpr(cast, officer):
+    response = officer.post(
+        reverse("admin:dsar_request_add"),
+        {
+            "controller": cast.a.pk,
+            "right": "access",
+            "channel": Channel.POST,
+            "received_at": "0001-01-01T00:05",
+            "name": "Piet",
+            "email": "piet@example.org",
+            "language": "nl",
+        },
+    )
+    assert response.status_code == 400 and "25 May 2018" in response.content.decode()
+    assert not Request.objects.exists()
+
+
+def test_staff_entry_for_a_right_that_needs_an_id_copy_waits_for_it_with_the_clock_paused(
+    cast, client
+):
+    client.force_login(cast.officer_b)  # Defero asks an ID copy for access
+    client.cookies["django_language"] = "en"
+    response = client.post(
+        reverse("admin:dsar_request_add"),
+        {
+            "controller": cast.b.pk,
+            "right": "access",
+            "channel": Channel.POST,
+            "received_at": "2026-03-05T10:00",
+            "name": "Piet",
+            "email": "piet@example.org",
+            "language": "nl",
+        },
+    )
+    assert response.status_code == 302
+    request = Request.objects.get()
+    assert request.state == State.AWAITING_IDENTITY and request.paused_since is not None
+
+
+def test_bulk_refuse_of_all_selected_across_pages(cast, submit, officer):
+    spam = [submit(cast.a, email=f"bot{i}@example.org") for i in range(3)]
+    page = officer.post(
+        reverse(QUEUE),
+        {"action": "bulk_refuse", "_selected_action": [spam[0].pk], "select_across": "1"},
+    )
+    assert 'name="select_across" value="1"' in page.content.decode()
+    officer.post(
+        reverse(QUEUE),
+        {
+            "action": "bulk_refuse",
+            "_selected_action": [spam[0].pk],
+            "select_across": "1",
+            "apply": "1",
+            "ground": "unfounded_or_excessive",
+            "reason": "Automated submissions.",
+        },
+    )
+    assert {r.state for r in Request.objects.filter(pk__in=[r.pk for r in spam])} == {State.REFUSED}

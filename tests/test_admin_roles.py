@@ -67,7 +67,11 @@ def urls(case):
         "approve": ("post", step("approve_identity"), {"name_matches": "on"}),
         "ask": ("post", step("ask_identity"), {"message": "Again?"}),
         "extend": ("post", step("extend"), {"reason": "Many systems"}),
-        "refuse": ("post", step("refuse"), {"ground": "unfounded_or_excessive"}),
+        "refuse": (
+            "post",
+            step("refuse"),
+            {"ground": "unfounded_or_excessive", "reason": "The tenth identical request today."},
+        ),
         "reject": ("post", step("reject_identity"), {"reason": "Another name"}),
         "withdraw": ("post", step("withdraw"), {}),
         "message": ("post", step("message"), {"message": "Hello"}),
@@ -85,6 +89,7 @@ def urls(case):
                 "_selected_action": [case.pk],
                 "apply": "1",
                 "ground": "unfounded_or_excessive",
+                "reason": "Automated submissions.",
             },
         ),
         "controller": (
@@ -202,3 +207,74 @@ def test_rejecting_identity_refuses_with_art_12_6_and_deletes_the_copy(cast, cas
     case.refresh_from_db()
     assert case.state == State.REFUSED and case.refusal_ground == "identity_not_confirmed"
     assert not case.id_documents.exists()
+
+
+def test_the_identity_checklist_is_kept_in_the_event(cast, case, client):
+    login(client, cast, "officer_a")
+    client.post(
+        reverse("admin:dsar_request_step", args=[case.pk, "approve_identity"]),
+        {"name_matches": "on", "masked": "on"},
+    )
+    event = CaseEvent.objects.filter(request=case).last()
+    assert event.data["checklist"] == {"name_matches": True, "masked": True}
+    assert event.data["id_document"]["result"] == "approved"
+
+
+def test_asking_for_a_new_document_deletes_the_one_under_review(cast, case, client):
+    login(client, cast, "officer_a")
+    client.post(
+        reverse("admin:dsar_request_step", args=[case.pk, "ask_identity"]),
+        {"message": "Unreadable."},
+    )
+    case.refresh_from_db()
+    assert case.state == State.AWAITING_IDENTITY and not case.id_documents.exists()
+    assert (
+        "new document was asked for"
+        in CaseEvent.objects.filter(request=case).last().data["id_document"]["result"]
+    )
+
+
+def test_a_pdf_is_downloaded_never_rendered_from_the_admin_origin(cast, case, client):
+    login(client, cast, "officer_a")
+    document = case.id_documents.get()
+    response = client.get(reverse("admin:dsar_request_document", args=[case.pk, document.pk]))
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "sandbox" in response["Content-Security-Policy"]
+
+
+def test_an_administrator_sees_every_queue_but_no_id_copy_and_no_steps(cast, case, client):
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser(
+        "root", "root@example.org", "pw-for-tests-2026"
+    )
+    client.force_login(root)
+    client.cookies["django_language"] = "en"
+    assert case.reference in client.get(reverse("admin:dsar_request_changelist")).content.decode()
+    html = client.get(reverse("admin:dsar_request_change", args=[case.pk])).content.decode()
+    assert "What you can do now" not in html and "Open the ID document" not in html
+    document = case.id_documents.get()
+    response = client.get(reverse("admin:dsar_request_document", args=[case.pk, document.pk]))
+    assert response.status_code == 403
+
+
+def test_an_officer_confirms_a_request_that_arrived_by_email(cast, client, committed):
+    from dsar.intake import receive_request
+
+    request = committed(
+        receive_request,
+        controller=cast.a,
+        right="access",
+        name="Per mail",
+        email="mail@example.org",
+        language="nl",
+        channel="email",
+    )
+    assert request.state == State.UNCONFIRMED
+    login(client, cast, "officer_a")
+    response = client.post(
+        reverse("admin:dsar_request_step", args=[request.pk, "confirm_email"]), {}
+    )
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.state == State.IN_PROGRESS

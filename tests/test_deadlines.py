@@ -548,3 +548,14 @@ def test_compute_deadlines_invariants(
     assert d.effective == min(d.declared, d.statutory)
     assert d.declared_exceeds_statutory == (d.declared > d.statutory)
     assert d.effective <= d.statutory
+
+
+def test_an_extension_supersedes_a_faster_declared_promise() -> None:
+    # Defero promises four weeks (2 April 2026); once it extends, it answers by the
+    # three-month date, and that is the date the subject is told.
+    weeks = Period(4, Unit.WEEKS)
+    before = compute_deadlines(at(2026, 3, 5), country="NL", declared=weeks)
+    assert before.effective == before.declared
+    after = compute_deadlines(at(2026, 3, 5), country="NL", declared=weeks, extended=True)
+    assert after.effective == after.extended.replace() == before.extended
+    assert after.declared == before.declared  # still recorded beside it

@@ -225,4 +225,5 @@ def test_a_bad_upload_on_the_status_page_is_refused(cast, submit, client):
     assert response.status_code == 400 and "The image is too large." in response.content.decode()
     request.refresh_from_db()
     assert request.state == State.AWAITING_IDENTITY
-    assert request.id_documents.count() == 1  # only the first, already checked one
+    # The refused upload stored nothing (and asking again deleted the first copy).
+    assert request.id_documents.count() == 0

@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django_fsm import TransitionNotAllowed
@@ -148,35 +149,53 @@ def test_the_clock_does_not_pause_where_the_controller_says_so(cast, submit):
 def test_an_extension_within_the_first_month_with_reasons(cast, submit):
     request = submit(cast.a, received_at=at("2026-03-05T10:00"))
     officer = Actor.officer(cast.officer_a)
-    with pytest.raises(ValidationError):
-        perform(request, "extend", actor=officer, reason="  ", now=at("2026-03-20T10:00"))
-    request = perform(
-        request,
-        "extend",
-        actor=officer,
-        reason="Data in twelve systems",
-        now=at("2026-03-20T10:00"),
-    )
-    assert request.state == State.IN_PROGRESS
-    assert request.effective_deadline == request.extended_deadline == at("2026-06-05T23:59:59")
-    event = CaseEvent.objects.filter(request=request).last()
-    assert event.action == "extend" and event.data == {"reason": "Data in twelve systems"}
-    with pytest.raises(ValidationError, match="already been extended"):
-        perform(request, "extend", actor=officer, reason="again", now=at("2026-03-21T10:00"))
-
-
-def test_an_extension_after_the_first_month_is_refused(cast, submit):
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
-    with pytest.raises(ValidationError, match="within the first month"):
-        perform(
+    with time_machine.travel(at("2026-03-20T10:00"), tick=False):
+        with pytest.raises(ValidationError):
+            perform(request, "extend", actor=officer, reason="  ", now=at("2026-03-20T10:00"))
+        request = perform(
             request,
             "extend",
-            actor=Actor.officer(cast.officer_a),
-            reason="Too late",
-            now=at("2026-04-08T00:00"),
+            actor=officer,
+            reason="Data in twelve systems",
+            now=at("2026-03-20T10:00"),
         )
+        assert request.state == State.IN_PROGRESS
+        assert request.effective_deadline == request.extended_deadline == at("2026-06-05T23:59:59")
+        event = CaseEvent.objects.filter(request=request).last()
+        assert event.action == "extend" and event.data == {"reason": "Data in twelve systems"}
+        # Used once: no longer offered, and refused if posted anyway.
+        assert "extend" not in available_steps(request, officer)
+        with pytest.raises(StepNotAllowed):
+            perform(request, "extend", actor=officer, reason="again", now=at("2026-03-21T10:00"))
+
+
+def test_an_extension_after_the_first_month_is_neither_offered_nor_taken(cast, submit):
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    officer = Actor.officer(cast.officer_a)
+    with time_machine.travel(at("2026-04-08T00:00"), tick=False):
+        assert "extend" not in available_steps(request, officer)
+        with pytest.raises(StepNotAllowed):
+            perform(request, "extend", actor=officer, reason="Too late")
     request.refresh_from_db()
     assert request.extended_at is None
+
+
+def test_a_running_suspension_keeps_the_extension_open(cast, submit):
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    officer = Actor.officer(cast.officer_a)
+    perform(request, "ask_subject", actor=officer, message="?", now=at("2026-03-30T10:00"))
+    # 8 April is past the unsuspended notice date (7 April), but 9 days of pause have run.
+    with time_machine.travel(at("2026-04-08T12:00"), tick=False):
+        request = perform(request, "extend", actor=officer, reason="Waiting on the subject")
+    assert request.extended_at is not None
+
+
+def test_an_extension_supersedes_the_declared_promise(cast, submit):
+    request = submit(cast.b, right="erasure", received_at=at("2026-03-05T10:00"))  # Defero
+    assert request.effective_deadline == at("2026-04-02T23:59:59")
+    with time_machine.travel(at("2026-03-20T10:00"), tick=False):
+        request = perform(request, "extend", actor=Actor.officer(cast.officer_b), reason="Archive")
+    assert request.effective_deadline == at("2026-06-05T23:59:59")
 
 
 def test_a_declared_promise_is_the_effective_deadline(cast, submit):
@@ -186,15 +205,23 @@ def test_a_declared_promise_is_the_effective_deadline(cast, submit):
     assert request.effective_deadline == request.declared_deadline
 
 
-def test_a_refusal_needs_a_ground_and_other_needs_a_text(cast, submit):
+def test_a_refusal_needs_a_ground_and_its_reasons(cast, submit):
     request = submit(cast.a)
     officer = Actor.officer(cast.officer_a)
     with pytest.raises(ValidationError):
         perform(request, "refuse", actor=officer, ground="because", reason="")
     with pytest.raises(ValidationError):
         perform(request, "refuse", actor=officer, ground=RefusalGround.OTHER, reason=" ")
+    with pytest.raises(ValidationError, match="subject is told the reasons"):
+        perform(
+            request, "refuse", actor=officer, ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE, reason=""
+        )
     request = perform(
-        request, "refuse", actor=officer, ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE, reason=""
+        request,
+        "refuse",
+        actor=officer,
+        ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE,
+        reason="The same request for the twelfth time this month.",
     )
     assert request.state == State.REFUSED
     event = CaseEvent.objects.filter(request=request).last()
@@ -286,3 +313,59 @@ def test_an_unconfirmed_request_expires_by_the_system_only(cast, submit):
     request = perform(request, "expire", actor=Actor.system())
     assert request.state == State.EXPIRED
     assert CaseEvent.objects.filter(request=request).last().actor_label == "system"
+
+
+def test_the_suspension_is_recorded_in_the_chain(cast, submit):
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    officer = Actor.officer(cast.officer_a)
+    perform(request, "ask_subject", actor=officer, message="?", now=at("2026-03-10T09:00"))
+    assert CaseEvent.objects.filter(request=request).last().data == {"clock_paused": True}
+    perform(request, "answer", actor=Actor.subject(), now=at("2026-03-16T20:00"))
+    assert CaseEvent.objects.filter(request=request).last().data["suspension"] == {
+        "since": "2026-03-10T08:00:00+00:00",  # stored in UTC
+        "days_added": 6,
+    }
+
+
+def test_a_refusal_after_the_first_month_is_flagged_late(cast, submit):
+    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    perform(
+        request,
+        "refuse",
+        actor=Actor.officer(cast.officer_a),
+        ground=RefusalGround.NOT_APPLICABLE,
+        reason="No data about you.",
+        now=at("2026-04-10T10:00"),
+    )
+    assert CaseEvent.objects.filter(request=request).last().data["late_refusal"] is True
+
+
+def test_a_superuser_without_membership_acts_on_nothing(cast, submit):
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser(
+        "root", "root@example.org", "pw-for-tests-2026"
+    )
+    request = submit(cast.a)
+    with pytest.raises(PermissionDenied):
+        perform(request, "ask_subject", actor=Actor.officer(root), message="?")
+
+
+def test_unconfirmed_requests_expire_after_seven_days_and_lose_their_id_copy(
+    cast, submit, committed
+):
+    from dsar import iddocs
+    from dsar.tasks import expire_unconfirmed
+
+    with time_machine.travel(at("2026-03-01T10:00"), tick=False):
+        old = submit(cast.b, confirm=False)
+        iddocs.store(old, iddocs.CheckedDocument(b"%PDF-1.4\n%%EOF", "application/pdf"))
+    with time_machine.travel(at("2026-03-07T10:00"), tick=False):
+        recent = submit(cast.b, confirm=False, email="recent@example.org")
+    with time_machine.travel(at("2026-03-08T10:01"), tick=False):
+        assert committed(expire_unconfirmed) == 1
+        assert committed(expire_unconfirmed) == 0
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.state == State.EXPIRED and not old.id_documents.exists()
+    assert recent.state == State.UNCONFIRMED
