@@ -278,3 +278,85 @@ def test_an_officer_confirms_a_request_that_arrived_by_email(cast, client, commi
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.state == State.IN_PROGRESS
+
+
+def _case_in(cast, submit, committed, state: str) -> Request:
+    """A request of controller A in the given state, reached through the workflow."""
+    from dsar.intake import receive_request
+
+    officer = Actor.officer(cast.officer_a)
+    if state == "unconfirmed_email":
+        return committed(
+            receive_request,
+            controller=cast.a,
+            right="access",
+            name="Mail",
+            email="m@example.org",
+            language="nl",
+            channel="email",
+        )
+    request = submit(cast.a)
+    if state == "identity_review":
+        request = perform(request, "ask_identity", actor=officer, message="ID?")
+        iddocs.store(request, iddocs.CheckedDocument(PDF, "application/pdf"))
+        request = perform(request, "submit_identity", actor=Actor.subject())
+    if state == "ready":
+        request = perform(request, "prepare_response", actor=officer, response="Here.")
+    return request
+
+
+# step -> (state it is taken from, form data)
+STEPS = {
+    "confirm_email": ("unconfirmed_email", {}),
+    "ask_identity": ("in_progress", {"message": "ID please"}),
+    "approve_identity": ("identity_review", {"name_matches": "on"}),
+    "reject_identity": ("identity_review", {"reason": "Another name"}),
+    "ask_subject": ("in_progress", {"message": "Which account?"}),
+    "extend": ("in_progress", {"reason": "Twelve systems"}),
+    "prepare_response": ("in_progress", {"response": "Your data."}),
+    "reopen": ("ready", {}),
+    "complete": ("ready", {}),
+    "refuse": ("in_progress", {"ground": "not_applicable", "reason": "No data."}),
+    "withdraw": ("in_progress", {}),
+    "message": ("in_progress", {"message": "Hello"}),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("step", list(STEPS))
+def test_every_step_for_every_role(cast, submit, committed, client, role, step):
+    state, data = STEPS[step]
+    request = _case_in(cast, submit, committed, state)
+    login(client, cast, role)
+    before = snapshot(request)
+    url = reverse("admin:dsar_request_step", args=[request.pk, step])
+    get = client.get(url)
+    post = client.post(url, data)
+    if role == "officer_a":
+        assert get.status_code == 200
+        assert post.status_code == 302, post.content.decode()[:2000]
+        assert snapshot(request)[3] == before[3] + 1  # exactly one event
+    else:
+        assert refused(get) and refused(post), (get.status_code, post.status_code)
+        assert snapshot(request) == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_assign_to_someone_for_every_role(cast, submit, client, role):
+    request = submit(cast.a)
+    login(client, cast, role)
+    before = snapshot(request)
+    client.post(
+        reverse("admin:dsar_request_changelist"),
+        {
+            "action": "assign_to_someone",
+            "_selected_action": [request.pk],
+            "apply": "1",
+            "assignee": cast.officer_a.pk,
+        },
+    )
+    after = snapshot(request)
+    if role == "officer_a":
+        assert after[1] == cast.officer_a.pk
+    else:
+        assert after == before
