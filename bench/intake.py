@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench.common import bench_database
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -91,21 +93,8 @@ def run_load(port: int, path: str, count: int, clients: int, expect: int) -> flo
     return per_client * clients / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
-
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-    parsed = urllib.parse.urlparse(base)
-    bench_db = (parsed.path.lstrip("/") or "postgres") + "_bench"
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}"')
-        conn.execute(f'CREATE DATABASE "{bench_db}"')
-    database_url = parsed._replace(path=f"/{bench_db}").geturl()
+def measure(database_url: str, args: argparse.Namespace) -> tuple[float, float]:
+    """Serve the bench settings with gunicorn on the given database; return both rates."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -118,7 +107,6 @@ def main() -> None:
     subprocess.run([*manage, "load_policies"], cwd=ROOT, env=env, check=True, capture_output=True)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_row (id bigserial PRIMARY KEY, payload text)")
-
     port = free_port()
     server = subprocess.Popen(
         [
@@ -150,14 +138,24 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
         subprocess.run(
             [str(BIN / "celery"), "-A", "dsar", "purge", "-f"],
             cwd=ROOT,
             env=env,
             capture_output=True,
         )
+    return bare, intake
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    with bench_database() as database_url:
+        bare, intake = measure(database_url, args)
     print(f"bare insert view : {bare:8.1f} requests/s")
     print(f"intake form POST : {intake:8.1f} requests/s")
     print(f"ratio intake/bare: {intake / bare:8.3f}")

@@ -13,10 +13,9 @@ import os
 import statistics
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
-import psycopg
+from bench.common import bench_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,15 +27,17 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=30)
     args = parser.parse_args()
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-    parsed = urllib.parse.urlparse(base)
-    bench_db = (parsed.path.lstrip("/") or "postgres") + "_bench"
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{bench_db}"')
+    with bench_database() as database_url:
+        stock, queue = measure(database_url, args)
+    print(f"requests in the table     : {args.requests}")
+    print(f"stock changelist (median) : {stock:8.1f} ms")
+    print(f"officer queue (median)    : {queue:8.1f} ms")
+    print(f"ratio queue/stock         : {queue / stock:8.3f}")
+
+
+def measure(database_url: str, args: argparse.Namespace) -> tuple[float, float]:
     os.environ.update(
-        DATABASE_URL=parsed._replace(path=f"/{bench_db}").geturl(),
+        DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="bench.settings",
         DSAR_VAR_DIR=str(ROOT / "var" / "bench"),
     )
@@ -81,12 +82,7 @@ def main() -> None:
         queue = median_ms("/admin/dsar/request/")
     finally:
         connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
-    print(f"requests in the table     : {args.requests}")
-    print(f"stock changelist (median) : {stock:8.1f} ms")
-    print(f"officer queue (median)    : {queue:8.1f} ms")
-    print(f"ratio queue/stock         : {queue / stock:8.3f}")
+    return stock, queue
 
 
 if __name__ == "__main__":

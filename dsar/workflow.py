@@ -223,18 +223,24 @@ def _notify(request: Request, step: str, message: str) -> None:
         queue_mail(request, "withdrawn")
 
 
+def _lock_for_officer(request: Request, actor: Actor) -> Request:
+    """Lock the row for a change that is not a transition, by one of its controller's officers."""
+    locked = (
+        Request.objects.select_for_update(of=("self",))
+        .select_related("controller")
+        .get(pk=request.pk)
+    )
+    if actor.kind != "officer" or not is_officer(actor.user, locked.controller):
+        raise PermissionDenied("only the controller's officers may do this")
+    return locked
+
+
 def send_message(request: Request, *, actor: Actor, body: str) -> Message:
     """A message to the subject that changes no state; recorded as an event all the same."""
     if not body.strip():
         raise ValidationError(_("Write a message."))
     with transaction.atomic():
-        locked = (
-            Request.objects.select_for_update(of=("self",))
-            .select_related("controller")
-            .get(pk=request.pk)
-        )
-        if actor.kind != "officer" or not is_officer(actor.user, locked.controller):
-            raise PermissionDenied("only the controller's officers write to the subject")
+        locked = _lock_for_officer(request, actor)
         if locked.state in (State.UNCONFIRMED, State.EXPIRED):
             raise StepNotAllowed("the subject's email address is not confirmed")
         sent = Message.objects.create(
@@ -256,13 +262,7 @@ def send_message(request: Request, *, actor: Actor, body: str) -> Message:
 def assign(request: Request, *, actor: Actor, assignee: AbstractBaseUser | None) -> Request:
     """Give a request to an officer of its controller (or to nobody); recorded as an event."""
     with transaction.atomic():
-        locked = (
-            Request.objects.select_for_update(of=("self",))
-            .select_related("controller")
-            .get(pk=request.pk)
-        )
-        if actor.kind != "officer" or not is_officer(actor.user, locked.controller):
-            raise PermissionDenied("only the controller's officers assign its requests")
+        locked = _lock_for_officer(request, actor)
         if assignee is not None and not is_officer(assignee, locked.controller):
             raise ValidationError(
                 _("%(user)s is not an officer of %(controller)s.")

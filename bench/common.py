@@ -1,0 +1,30 @@
+"""What both benchmarks share: a PostgreSQL database of their own, created and dropped."""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """Create `<name>_bench` next to DATABASE_URL's database; yield its URL; drop it after.
+
+    The benchmark never touches the database DATABASE_URL names.
+    """
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    parsed = urllib.parse.urlparse(base)
+    name = (parsed.path.lstrip("/") or "postgres") + "_bench"
+    maintenance = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parsed._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
