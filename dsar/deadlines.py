@@ -362,3 +362,28 @@ def compute_deadlines(
         effective=effective,
         declared_exceeds_statutory=exceeds,
     )
+
+
+def working_days_before(
+    moment: datetime,
+    days: int,
+    *,
+    country: str,
+    tz: str | None = None,
+    extra_holidays: Iterable[date] = (),
+) -> datetime:
+    """The start (00:00 local) of the day ``days`` working days before ``moment``'s local date.
+
+    Used for reminders ("three working days before the deadline"), not for legal periods.
+    """
+    _require_aware(moment)
+    code = _country(country)
+    zone = _zone(code, tz)
+    extra = _as_dates(extra_holidays)
+    day = moment.astimezone(zone).date()
+    remaining = days
+    while remaining > 0:
+        day -= timedelta(days=1)
+        if is_working_day(day, code, extra=extra):
+            remaining -= 1
+    return datetime.combine(day, time(0, 0), tzinfo=zone)

@@ -135,6 +135,9 @@ class Request(FSMModelMixin, models.Model):
     extended_deadline = models.DateTimeField(_("extended deadline"))
     notice_by = models.DateTimeField(_("extension or refusal notice by"))
     effective_deadline = models.DateTimeField(_("deadline"), db_index=True)
+    # When the deadline sweep next has something to send for this request (dsar/reminders.py);
+    # None when nothing is pending. Indexed so a sweep reads only what is due.
+    next_milestone_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     refusal_ground = models.CharField(
         _("refusal ground"), max_length=30, choices=RefusalGround.choices, blank=True
@@ -192,6 +195,9 @@ class Request(FSMModelMixin, models.Model):
         self.extended_deadline = deadlines.extended
         self.notice_by = deadlines.notice_by
         self.effective_deadline = deadlines.effective
+        from .reminders import next_due  # reminders builds on this model
+
+        self.next_milestone_at = next_due(self)
 
     def local_date(self, moment: dt.datetime) -> dt.date:
         return timezone.localtime(moment, timezone=_zone(self.controller.time_zone)).date()
@@ -356,6 +362,23 @@ class Suspension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.days} day(s) from {self.started_at:%Y-%m-%d}"
+
+
+class Milestone(models.Model):
+    """A reminder that was sent. The unique constraint is what makes "once" hold when two sweeps
+    run at the same time or beat restarts: the second insert fails and sends nothing."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="milestones")
+    kind = models.CharField(max_length=30)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "kind"], name="one_milestone_a_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind}"
 
 
 class ReferenceCounter(models.Model):

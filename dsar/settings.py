@@ -237,6 +237,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "resend-unsent-mail": {"task": "dsar.tasks.resend_unsent_mail", "schedule": 60.0},
     "expire-unconfirmed": {"task": "dsar.tasks.expire_unconfirmed", "schedule": 600.0},
+    "sweep-deadlines": {"task": "dsar.tasks.sweep_deadlines", "schedule": 300.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from . import mail
+from .mail import queue_mail
 from .models import MailStatus, OutgoingMail, Request, State
 
 
@@ -66,3 +68,35 @@ def expire_unconfirmed(batch: int = 500) -> int:
         except StepNotAllowed:
             pass  # confirmed or withdrawn since it was read: nothing to do
     return expired
+
+
+CONFIRM_REMINDER_AFTER = dt.timedelta(hours=24)
+
+
+@shared_task(acks_late=True)
+def sweep_deadlines(batch: int = 1000) -> int:
+    """Send the reminders that are due, each once (see dsar/reminders.py). Returns how many."""
+    from .links import CONFIRMATION_MAX_AGE
+    from .reminders import claim, process
+
+    now = timezone.now()
+    sent = 0
+    due = (
+        Request.objects.filter(next_milestone_at__lte=now)
+        .order_by("next_milestone_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for pk in list(due):
+        sent += len(process(pk, now))
+    # The subject who has not confirmed after a day gets one reminder with a fresh link.
+    unconfirmed = Request.objects.filter(
+        state=State.UNCONFIRMED,
+        received_at__lte=now - CONFIRM_REMINDER_AFTER,
+        received_at__gt=now - CONFIRMATION_MAX_AGE,
+    ).exclude(milestones__kind="confirm_reminder")
+    for request in unconfirmed.select_related("controller")[:batch]:
+        with transaction.atomic():
+            if claim(request, "confirm_reminder"):
+                queue_mail(request, "confirm")
+                sent += 1
+    return sent
