@@ -271,6 +271,8 @@ class RequestAdmin(admin.ModelAdmin):
             marks.append(("extended", _("extended")))
         if obj.duplicate_of_id:
             marks.append(("duplicate", _("duplicate")))
+        if obj.mail_bounced:
+            marks.append(("bounced", _("mail bounced")))
         return format_html_join(" ", '<span class="dsar-mark dsar-{}">{}</span>', marks)
 
     # --- Views.

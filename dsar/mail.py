@@ -13,6 +13,7 @@ the reference alone, never from user text.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from functools import partial
 from typing import Any
@@ -99,4 +100,51 @@ def deliver(mail_id: int) -> bool:
         mail.status = MailStatus.SENT
         mail.sent_at = timezone.now()
         mail.save(update_fields=["attempts", "provider_message_id", "status", "sent_at"])
+    return True
+
+
+# Provider events that say the subject did not get the mail.
+UNDELIVERED = {"bounced", "rejected", "failed", "complained"}
+
+
+def record_delivery(
+    *, message_id: str, event_type: str, esp_name: str, timestamp: dt.datetime | None
+) -> bool:
+    """Apply a provider's tracking event to its mail row, once; returns whether it changed it.
+
+    Called from anymail's tracking signal (dsar/apps.py). A bounce or rejection flags the request
+    for the officer; every change is a CaseEvent, so the mail's fate is part of the record.
+    """
+    from .audit import record_event
+    from .workflow import Actor
+
+    if not message_id:
+        return False
+    with transaction.atomic():
+        mail = (
+            OutgoingMail.objects.select_for_update(of=("self",))
+            .filter(provider_message_id=message_id)
+            .first()
+        )
+        if mail is None or mail.delivery_status == event_type:
+            return False  # not ours, or a repeated webhook
+        mail.delivery_status = event_type
+        mail.delivery_updated_at = timestamp or timezone.now()
+        mail.save(update_fields=["delivery_status", "delivery_updated_at"])
+        request = mail.request
+        if request is None:
+            return True
+        request = Request.objects.select_for_update(of=("self",)).get(pk=request.pk)
+        if event_type in UNDELIVERED and mail.to == request.email and not request.mail_bounced:
+            request.mail_bounced = True
+            request.save(update_fields=["mail_bounced"])
+        record_event(
+            request,
+            actor=Actor.system(),
+            action=f"mail_{event_type}",
+            from_state=request.state,
+            to_state=request.state,
+            at=timezone.now(),
+            data={"mail": mail.pk, "kind": mail.kind, "to": mail.to, "provider": esp_name},
+        )
     return True

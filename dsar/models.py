@@ -146,6 +146,8 @@ class Request(FSMModelMixin, models.Model):
     partial_refusal = models.BooleanField(_("partly refused"), default=False)
     response = models.TextField(_("response to the subject"), blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Set when mail to the subject bounced or was rejected: the officer must find another way.
+    mail_bounced = models.BooleanField(_("mail to the subject bounced"), default=False)
 
     class Meta:
         verbose_name = _("request")
@@ -523,8 +525,11 @@ class OutgoingMail(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
-    provider_message_id = models.CharField(max_length=200, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
     last_error = models.TextField(blank=True)
+    # The provider's last word on it (anymail's event type: delivered, bounced, rejected, ...).
+    delivery_status = models.CharField(max_length=20, blank=True)
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -18,5 +18,7 @@ urlpatterns = [
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("s/<str:reference>/<str:token>/", views.status, name="status"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Provider webhooks (tracking), protected by ANYMAIL["WEBHOOK_SECRET"] (basic auth).
+    path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),
 ]
