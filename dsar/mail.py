@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from email.utils import make_msgid
 from functools import partial
 from typing import Any
 
@@ -78,6 +79,7 @@ def render(mail: OutgoingMail) -> EmailMultiAlternatives:
     message.attach_alternative(html, "text/html")
     if request is not None:
         message.extra_headers["X-DSAR-Reference"] = request.reference
+    message.extra_headers["Message-ID"] = mail.message_id_header or make_msgid(domain="dsar")
     return message
 
 
@@ -93,13 +95,23 @@ def deliver(mail_id: int) -> bool:
         if mail is None or mail.status != MailStatus.QUEUED:
             return False
         mail.attempts += 1
+        if not mail.message_id_header:
+            mail.message_id_header = make_msgid(domain="dsar")
         message = render(mail)
         message.send()
         status = getattr(message, "anymail_status", None)
         mail.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
         mail.status = MailStatus.SENT
         mail.sent_at = timezone.now()
-        mail.save(update_fields=["attempts", "provider_message_id", "status", "sent_at"])
+        mail.save(
+            update_fields=[
+                "attempts",
+                "provider_message_id",
+                "status",
+                "sent_at",
+                "message_id_header",
+            ]
+        )
     return True
 
 

@@ -527,6 +527,8 @@ class OutgoingMail(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
     last_error = models.TextField(blank=True)
+    # Our Message-ID header, so a reply's In-Reply-To finds its request.
+    message_id_header = models.CharField(max_length=250, blank=True, db_index=True)
     # The provider's last word on it (anymail's event type: delivered, bounced, rejected, ...).
     delivery_status = models.CharField(max_length=20, blank=True)
     delivery_updated_at = models.DateTimeField(null=True, blank=True)
@@ -537,3 +539,24 @@ class OutgoingMail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to} ({self.status})"
+
+
+class InboundMail(models.Model):
+    """A message that reached a controller's privacy address, stored raw, processed once."""
+
+    message_id = models.CharField(max_length=250, unique=True)
+    received_at = models.DateTimeField()
+    sender = models.EmailField(max_length=254, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    raw = models.BinaryField()
+    request = models.ForeignKey(
+        Request, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_mail"
+    )
+    # reply, new_request, unmatched (a reference from the wrong sender), unrouted (no controller)
+    outcome = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.outcome})"

@@ -61,7 +61,7 @@ def next_due(request: Request, sent: set[str] | None = None) -> dt.datetime | No
     return min(pending) if pending else None
 
 
-def _recipients(request: Request, kind: str) -> list[str]:
+def officer_addresses(request: Request, kind: str) -> list[str]:
     if request.assigned_to_id and request.assigned_to.email:
         addresses = [request.assigned_to.email]
     else:
@@ -104,7 +104,7 @@ def process(request_id: int, now: dt.datetime) -> list[str]:
             if claim(request, kind):
                 done.add(kind)
                 sent_now.append(kind)
-                for address in _recipients(request, kind):
+                for address in officer_addresses(request, kind):
                     queue_mail(request, "officer_reminder", to=address, milestone=kind)
         request.next_milestone_at = next_due(request, done)
         request.save(update_fields=["next_milestone_at"])

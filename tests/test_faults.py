@@ -15,7 +15,7 @@ from django.db import connection
 from dsar.models import MailStatus, OutgoingMail, Request
 
 from .conftest import require_service
-from .procs import BIN, Proc, demo_env, free_port, run
+from .procs import BIN, Proc, demo_env, free_port, run, with_celery_app
 
 SUBMIT = """
 from django.test import Client
@@ -135,3 +135,47 @@ def test_a_submission_while_redis_is_down_is_stored_and_mailed_when_it_is_back(
     assert mail.status == MailStatus.SENT and mail.attempts == 1
     sent = list((Path(env["DSAR_VAR_DIR"]) / "mail").glob("*.log"))
     assert len(sent) == 1 and request.reference in sent[0].read_text()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_killed_while_sending_leaves_the_mail_to_be_sent_exactly_once(
+    cast, submit, tmp_path, worker_env, redis_url
+):
+    import signal
+
+    request = submit(cast.a, confirm=False)
+    mail = OutgoingMail.objects.create(
+        request=request, to=request.email, kind="confirm", language="nl"
+    )
+    stall = tmp_path / "stall"
+    stall.mkdir()
+    env = {
+        **worker_env,
+        "REDIS_URL": redis_url,
+        "EMAIL_BACKEND": "tests.backends.StallingEmailBackend",
+        "DSAR_STALL_DIR": str(stall),
+    }
+    worker_args = [str(BIN / "celery"), "-A", "dsar", "worker", "--pool=solo", "--loglevel=INFO"]
+    with Proc(worker_args, env) as worker:
+        worker.wait_for(r"ready\.", timeout=60)
+        with_celery_app(f"app.send_task('dsar.tasks.send_mail', args=[{mail.pk}])", env)
+        for _ in range(300):
+            if (stall / "stalled").exists():
+                break
+            time.sleep(0.1)
+        assert (stall / "stalled").exists(), worker.output[-3000:]
+        worker.stop(signal.SIGKILL)  # mid-send: the row's transaction dies with the process
+    mail.refresh_from_db()
+    assert mail.status == MailStatus.QUEUED and mail.attempts == 0
+
+    OutgoingMail.objects.filter(pk=mail.pk).update(created_at=mail.created_at.replace(year=2000))
+    with Proc(worker_args, env) as worker:
+        worker.wait_for(r"ready\.", timeout=60)
+        with_celery_app("app.send_task('dsar.tasks.resend_unsent_mail')", env)
+        worker.wait_for(r"Task dsar\.tasks\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
+        # Whatever the broker redelivers later finds the row sent and does nothing.
+        with_celery_app(f"app.send_task('dsar.tasks.send_mail', args=[{mail.pk}])", env)
+        worker.wait_for(r"succeeded in [0-9.]+s: False", timeout=60)
+    mail.refresh_from_db()
+    assert mail.status == MailStatus.SENT and mail.attempts == 1
+    assert len(list(stall.glob("sent-*.eml"))) == 1
