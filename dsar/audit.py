@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db import transaction
+
 from .models import CaseEvent, Request
 
 if TYPE_CHECKING:
@@ -54,6 +56,31 @@ def record_event(
     event.hash = event.compute_hash()
     event.save()
     return event
+
+
+def note(
+    request: Request,
+    *,
+    actor: Actor,
+    action: str,
+    at: dt.datetime,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """Record something that happened to a request without changing its state (a reply by mail,
+    a provider's delivery report): lock the row, append the event."""
+    with transaction.atomic():
+        locked = Request.objects.select_for_update(of=("self",)).get(pk=request.pk)
+        return record_event(
+            locked,
+            actor=actor,
+            action=action,
+            from_state=locked.state,
+            to_state=locked.state,
+            at=at,
+            message=message,
+            data=data,
+        )
 
 
 def _json_roundtrip(value: Any) -> Any:

@@ -31,7 +31,7 @@ from django.utils import timezone
 from controllers.models import Controller, Right
 
 from . import iddocs
-from .audit import record_event
+from .audit import note
 from .intake import receive_request
 from .mail import queue_mail
 from .models import Direction, InboundMail, Message, OutgoingMail, Request, State
@@ -115,17 +115,13 @@ def _route(
     if target is not None:
         if sender != target.email.lower():
             # Told to the officers as a fact, without the (possibly forged) text.
-            with transaction.atomic():
-                locked = Request.objects.select_for_update(of=("self",)).get(pk=target.pk)
-                record_event(
-                    locked,
-                    actor=Actor.system(),
-                    action="mail_unmatched",
-                    from_state=locked.state,
-                    to_state=locked.state,
-                    at=received_at,
-                    data={"from": sender, "subject": subject},
-                )
+            note(
+                target,
+                actor=Actor.system(),
+                action="mail_unmatched",
+                at=received_at,
+                data={"from": sender, "subject": subject},
+            )
             return "unmatched", target
         _attach_reply(target, message, received_at)
         return "reply", target
@@ -183,18 +179,15 @@ def _attach_reply(request: Request, message: EmailMessage, received_at: dt.datet
         )
     else:
         with transaction.atomic():
-            locked = Request.objects.select_for_update(of=("self",)).get(pk=request.pk)
             Message.objects.create(
-                request=locked, direction=Direction.FROM_SUBJECT, body=body, created_at=received_at
+                request=request, direction=Direction.FROM_SUBJECT, body=body, created_at=received_at
             )
-            record_event(
-                locked,
+            note(
+                request,
                 actor=Actor.subject(),
                 action="mail_reply",
-                from_state=locked.state,
-                to_state=locked.state,
-                message=body,
                 at=received_at,
+                message=body,
                 data={"attachments": attachments},
             )
     for address in officer_addresses(request, "reply"):

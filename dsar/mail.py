@@ -127,7 +127,7 @@ def record_delivery(
     Called from anymail's tracking signal (dsar/apps.py). A bounce or rejection flags the request
     for the officer; every change is a CaseEvent, so the mail's fate is part of the record.
     """
-    from .audit import record_event
+    from .audit import note
     from .workflow import Actor
 
     if not message_id:
@@ -146,16 +146,12 @@ def record_delivery(
         request = mail.request
         if request is None:
             return True
-        request = Request.objects.select_for_update(of=("self",)).get(pk=request.pk)
-        if event_type in UNDELIVERED and mail.to == request.email and not request.mail_bounced:
-            request.mail_bounced = True
-            request.save(update_fields=["mail_bounced"])
-        record_event(
+        if event_type in UNDELIVERED and mail.to == request.email:
+            Request.objects.filter(pk=request.pk).update(mail_bounced=True)
+        note(
             request,
             actor=Actor.system(),
             action=f"mail_{event_type}",
-            from_state=request.state,
-            to_state=request.state,
             at=timezone.now(),
             data={"mail": mail.pk, "kind": mail.kind, "to": mail.to, "provider": esp_name},
         )
