@@ -6,6 +6,7 @@ Nothing here is specific to one controller: the five real ones come from their p
 
 from __future__ import annotations
 
+import datetime as dt
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -176,6 +177,11 @@ class Controller(models.Model):
     def clean(self) -> None:
         if self.country and not self.time_zone:
             self.time_zone = COUNTRY_TIME_ZONES[self.country]
+
+    @property
+    def holiday_dates(self) -> list[dt.date]:
+        """The extra non-working days as dates (stored as ISO strings, validated on load)."""
+        return [dt.date.fromisoformat(day) for day in self.extra_holidays]
 
     def declaration(self, right: str) -> RightDeclaration | None:
         """The declaration for one right; uses the prefetched set when there is one."""

@@ -190,7 +190,7 @@ class Request(FSMModelMixin, models.Model):
             declared=promise,
             paused_days=self.paused_days,
             extended=self.extended_at is not None,
-            extra_holidays=[dt.date.fromisoformat(d) for d in self.controller.extra_holidays],
+            extra_holidays=self.controller.holiday_dates,
         )
         self.declared_deadline = deadlines.declared
         self.statutory_deadline = deadlines.statutory
@@ -266,7 +266,7 @@ class Request(FSMModelMixin, models.Model):
             country=self.controller.country,
             tz=self.controller.time_zone,
             paused_days=self.paused_days + max(running, 0),
-            extra_holidays=[dt.date.fromisoformat(d) for d in self.controller.extra_holidays],
+            extra_holidays=self.controller.holiday_dates,
         ).notice_by
 
     @transition(

@@ -32,7 +32,7 @@ def schedule(request: Request) -> dict[str, dt.datetime]:
     if request.state not in OPEN_STATES or request.paused_since is not None:
         return {}
     country, tz = request.controller.country, request.controller.time_zone
-    extra = [dt.date.fromisoformat(d) for d in request.controller.extra_holidays]
+    extra = request.controller.holiday_dates
     deadline = request.effective_deadline
     times = {
         "halfway": request.received_at + (deadline - request.received_at) / 2,

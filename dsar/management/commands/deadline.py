@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 declared=declaration.promise if declaration and declaration.is_offered else None,
                 paused_days=options["paused_days"],
                 extended=options["extended"],
-                extra_holidays=[dt.date.fromisoformat(d) for d in controller.extra_holidays],
+                extra_holidays=controller.holiday_dates,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
