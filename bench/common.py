@@ -1,4 +1,4 @@
-"""What both benchmarks share: a PostgreSQL database of their own, created and dropped."""
+"""What the benchmarks share: a PostgreSQL database of their own, created and dropped."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import psycopg
 
 @contextmanager
 def bench_database() -> Iterator[str]:
-    """Create `<name>_bench` next to DATABASE_URL's database; yield its URL; drop it after.
+    """Create `<name>_bench_<pid>` next to DATABASE_URL's database; yield its URL; drop it after.
 
-    The benchmark never touches the database DATABASE_URL names.
+    The benchmark never touches the database DATABASE_URL names, and two benchmarks (or two
+    test workers running their smoke tests) never share one.
     """
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
     parsed = urllib.parse.urlparse(base)
-    name = (parsed.path.lstrip("/") or "postgres") + "_bench"
+    name = f"{parsed.path.lstrip('/') or 'postgres'}_bench_{os.getpid()}"
     maintenance = parsed._replace(path="/postgres").geturl()
     with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

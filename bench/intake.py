@@ -1,10 +1,11 @@
 """Intake throughput: the request form's POST under gunicorn on PostgreSQL, against a bare
 Django view that inserts one row, both measured in the same run on the same server.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/14 \
-        .venv/bin/python -m bench.intake [--requests 400] [--clients 8]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/15 \
+        .venv/bin/python -m bench.intake [--requests 400] [--clients 8] [--existing 100000]
 
-It creates (and afterwards drops) its own database, `<name>_bench`, so it never touches the
+It fills the table with --existing cases first (intake must not slow down as they grow). It
+creates (and afterwards drops) its own database, `<name>_bench_<pid>`, so it never touches the
 database named in DATABASE_URL; mail tasks go to the Redis database of REDIS_URL and are purged.
 """
 
@@ -37,11 +38,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class CountingConnection(http.client.HTTPConnection):
+    """Counts the TCP connections it opens: a keep-alive client opens one."""
+
+    opened = 0
+
+    def connect(self) -> None:
+        CountingConnection.opened += 1
+        super().connect()
+
+
 class Client:
     """One keep-alive HTTP connection with its own CSRF cookie, as a browser would have."""
 
     def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn = CountingConnection("127.0.0.1", port, timeout=30)
         self.conn.request("GET", "/c/smart-site/request/")
         response = self.conn.getresponse()
         body = response.read().decode()
@@ -65,6 +76,7 @@ def run_load(port: int, path: str, count: int, clients: int, expect: int) -> flo
     """Send `count` POSTs from `clients` threads; return requests per second."""
     per_client = count // clients
     connections = [Client(port) for _ in range(clients)]
+    CountingConnection.opened = 0
     failures: list[int] = []
 
     def work(client: Client, index: int) -> None:
@@ -90,6 +102,10 @@ def run_load(port: int, path: str, count: int, clients: int, expect: int) -> flo
     elapsed = time.perf_counter() - start
     if failures:
         raise SystemExit(f"{path}: {len(failures)} unexpected statuses, e.g. {failures[:5]}")
+    if CountingConnection.opened:
+        # A new TCP connection per request would measure the handshake, not the view.
+        reopened = CountingConnection.opened
+        raise SystemExit(f"{path}: the server closed keep-alive connections {reopened} times")
     return per_client * clients / elapsed
 
 
@@ -98,13 +114,21 @@ def measure(database_url: str, args: argparse.Namespace) -> tuple[float, float]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
         "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DSAR_VAR_DIR": str(ROOT / "var" / "bench"),
+        "DSAR_VAR_DIR": args.var_dir,
     }
     manage = [str(BIN / "python"), "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*manage, "load_policies"], cwd=ROOT, env=env, check=True, capture_output=True)
+    if args.existing:
+        # Intake at scale: the duplicate lookup must not read the cases already there.
+        subprocess.run(
+            [str(BIN / "python"), "-m", "bench.fill", str(args.existing)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_row (id bigserial PRIMARY KEY, payload text)")
     port = free_port()
@@ -116,6 +140,13 @@ def measure(database_url: str, args: argparse.Namespace) -> tuple[float, float]:
             f"127.0.0.1:{port}",
             "--workers",
             str(args.workers),
+            # Threaded workers keep connections alive (gunicorn's sync workers close each one).
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.clients),
+            "--keep-alive",
+            "30",
             "--log-level",
             "warning",
         ],
@@ -152,10 +183,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--var-dir", default=str(ROOT / "var" / "bench"))
+    parser.add_argument(
+        "--existing", type=int, default=100_000, help="cases in the table before it measures"
+    )
     args = parser.parse_args()
 
     with bench_database() as database_url:
         bare, intake = measure(database_url, args)
+    print(f"cases in the table: {args.existing}")
     print(f"bare insert view : {bare:8.1f} requests/s")
     print(f"intake form POST : {intake:8.1f} requests/s")
     print(f"ratio intake/bare: {intake / bare:8.3f}")

@@ -1,9 +1,10 @@
 """Queue render time: the officer's changelist against the stock changelist of the same model,
-both over the same 100,000 requests on PostgreSQL, measured in the same run.
+both over the same 100,000 cases on PostgreSQL, measured in the same run (DEBUG off).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python -m bench.queue
 
-It creates and drops its own database, `<name>_bench`.
+It creates and drops its own database (bench.common). The pages are rendered by Django's test
+client in this process: what is measured is the server's work, not HTTP.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--renders", type=int, default=30)
+    parser.add_argument("--var-dir", default=str(ROOT / "var" / "bench"))
     args = parser.parse_args()
 
     with bench_database() as database_url:
@@ -39,28 +41,29 @@ def measure(database_url: str, args: argparse.Namespace) -> tuple[float, float]:
     os.environ.update(
         DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="bench.settings",
-        DSAR_VAR_DIR=str(ROOT / "var" / "bench"),
+        DSAR_VAR_DIR=args.var_dir,
     )
     os.environ.pop("REDIS_URL", None)
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.db import connections
+    from django.db import connection, connections
     from django.test import Client
 
-    from controllers.models import Controller
-    from tests.test_admin_queue import _bulk_requests
+    from bench.rows import clone_cases, confirmed_template
+    from dsar.celery import app
 
+    assert not settings.DEBUG, "measure what production runs"
+    app.conf.broker_url = "memory://"  # the template's mail is not what is measured
     try:
         call_command("migrate", verbosity=0)
         call_command("load_policies", stdout=open(os.devnull, "w"))  # noqa: SIM115
-        _bulk_requests(Controller.objects.get(slug="smart-site"), args.requests)
-        call_command(
-            "shell",
-            command="from django.db import connection; connection.cursor().execute('ANALYZE')",
-        )
+        clone_cases(confirmed_template("Bulk"), args.requests - 1)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         admin = get_user_model().objects.create_superuser(
             "bench", "bench@example.org", "bench-pw-123"
         )
@@ -78,8 +81,8 @@ def measure(database_url: str, args: argparse.Namespace) -> tuple[float, float]:
                 assert response.status_code == 200
             return statistics.median(times)
 
-        stock = median_ms("/stock-admin/dsar/request/")
-        queue = median_ms("/admin/dsar/request/")
+        stock = median_ms("/stock-admin/dsar/case/")
+        queue = median_ms("/admin/dsar/case/")
     finally:
         connections.close_all()
     return stock, queue

@@ -6,12 +6,12 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from dsar.models import Request
+from cases.models import Case
 from dsar.urls import urlpatterns as product
 
 # The baseline of bench/queue.py: the stock changelist of the same model, nothing customised.
 stock_site = admin.AdminSite(name="stock")
-stock_site.register(Request)
+stock_site.register(Case)
 
 
 @csrf_exempt

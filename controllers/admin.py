@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from . import access
 from .lint import lint_controller
 from .models import (
     Controller,
@@ -47,21 +48,13 @@ class SuperuserEditsMixin:
     """Registry data: administrators (superusers) change it; members may only look."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return access.is_administrator(request.user)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return access.is_administrator(request.user)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_active and request.user.is_superuser
-
-
-def _memberships(user: Any) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(user=user)
-        if user.is_active and user.is_staff
-        else Membership.objects.none()
-    )
+        return access.is_administrator(request.user)
 
 
 @admin.register(Controller)
@@ -74,19 +67,18 @@ class ControllerAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     inlines = [RightDeclarationInline, DataCategoryInline, RecipientInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Controller]:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(pk__in=_memberships(request.user).values("controller"))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=access.visible_controllers(request.user).values("pk"))
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser or _memberships(request.user).exists()
+        return access.visible_controllers(request.user).exists()
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if request.user.is_superuser:
-            return True
-        members = _memberships(request.user)
-        return members.filter(controller=obj).exists() if obj else members.exists()
+        visible = access.visible_controllers(request.user)
+        return visible.filter(pk=obj.pk).exists() if obj else visible.exists()
 
     fieldsets = [
         (_("Findings"), {"fields": ["policy_findings"]}),

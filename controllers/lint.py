@@ -7,13 +7,15 @@ page, so an officer sees what the statement gets wrong before a subject runs int
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from dsar.deadlines import compute_deadlines
+from legalclock import compute_deadlines
 
 from .models import (
     RIGHT_ARTICLES,
@@ -48,6 +50,25 @@ class Finding:
 ID_COPY_REFERENCE = (
     "EDPB Guidelines 01/2022 §§73–79; AP fine on DPG Media (EUR 525,000); GBA DOS-2020-05314"
 )
+
+# A condition that puts a right under the controller's own interests ("onze eigen rechtmatige
+# belangen"): no article of the GDPR lets a controller's own interest limit access, and the
+# others only on their own terms.
+OWN_INTERESTS = re.compile(
+    r"(eigen|onze)\s+(\w+\s+)?(rechtmatig|gerechtvaardigd)e?\s+belang|legitimate\s+interest",
+    re.IGNORECASE,
+)
+OWN_INTERESTS_GROUNDS = {
+    Right.ACCESS: gettext_lazy(
+        "access is limited only by the rights and freedoms of others (Art. 15(4)) and a "
+        "manifestly unfounded or excessive request (Art. 12(5))"
+    ),
+    Right.ERASURE: gettext_lazy("only the exceptions of Art. 17(3) apply"),
+    Right.OBJECTION: gettext_lazy(
+        "only compelling legitimate grounds that override the subject's may be shown "
+        "(Art. 21(1)), and never against direct marketing (Art. 21(3))"
+    ),
+}
 
 CORE_RIGHTS = (
     Right.ACCESS,
@@ -146,6 +167,25 @@ def lint_controller(controller: Controller) -> list[Finding]:
         )
 
     for declaration in offered:
+        if declaration.offer == Offer.CONDITIONAL and OWN_INTERESTS.search(declaration.condition):
+            access = declaration.right == Right.ACCESS
+            findings.append(
+                Finding(
+                    Severity.ERROR if access else Severity.WARNING,
+                    "own-interests-limit-a-right",
+                    _(
+                        "%(right)s is made subject to the controller's own (legitimate) "
+                        "interests. Those are no ground to limit it: %(grounds)s."
+                    )
+                    % {
+                        "right": declaration.get_right_display(),
+                        "grounds": OWN_INTERESTS_GROUNDS.get(
+                            declaration.right, _("only the GDPR's own conditions apply")
+                        ),
+                    },
+                    f"GDPR {RIGHT_ARTICLES[declaration.right]}",
+                )
+            )
         if declaration.offer == Offer.CONDITIONAL:
             findings.append(
                 Finding(

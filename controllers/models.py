@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from dsar.deadlines import COUNTRY_TIME_ZONES, Period, Unit
+from legalclock import COUNTRY_TIME_ZONES, Deadlines, Period, Unit, compute_deadlines
 
 
 class Country(models.TextChoices):
@@ -71,8 +71,24 @@ class MaskField(models.TextChoices):
 
     PHOTO = "photo", _("passport photo")
     BSN = "bsn", _("citizen service number (BSN)")
+    # Belgium's counterpart of the BSN.
+    NATIONAL_NUMBER = "national_number", _("national register number (rijksregisternummer)")
     MRZ = "mrz", _("machine-readable zone (MRZ)")
     DOCUMENT_NUMBER = "document_number", _("document number")
+
+
+class MaskRule(models.TextChoices):
+    MAY = "may", _("allowed by the statement")
+    MUST = "must", _("required by the statement")
+
+
+# What every subject is told to black out, whatever the statement lists (EDPB 01/2022 §§74–75):
+# the photo, the national identification number of the country, the machine-readable zone and
+# the document number.
+MASK_ALWAYS: dict[str, list[str]] = {
+    "NL": [MaskField.PHOTO, MaskField.BSN, MaskField.MRZ, MaskField.DOCUMENT_NUMBER],
+    "BE": [MaskField.PHOTO, MaskField.NATIONAL_NUMBER, MaskField.MRZ, MaskField.DOCUMENT_NUMBER],
+}
 
 
 class LegalBasis(models.TextChoices):
@@ -183,6 +199,32 @@ class Controller(models.Model):
         """The extra non-working days as dates (stored as ISO strings, validated on load)."""
         return [dt.date.fromisoformat(day) for day in self.extra_holidays]
 
+    def fields_to_mask(self) -> list[str]:
+        """What a subject is told to black out on an ID copy: the country's usual fields, and
+        whatever else the statement names, in a fixed order."""
+        named = {field for declaration in self.rights.all() for field in declaration.mask_fields}
+        wanted = set(MASK_ALWAYS.get(self.country, [])) | named
+        return [value for value in MaskField.values if value in wanted]
+
+    def deadlines(
+        self, right: str, received: dt.datetime, *, paused_days: int = 0, extended: bool = False
+    ) -> Deadlines:
+        """The deadlines of a request for ``right`` received at ``received``: the controller's
+        own promise where it declares the right, the law's otherwise; suspended days count only
+        where the clock may pause."""
+        declaration = self.declaration(right)
+        offered = declaration is not None and declaration.is_offered
+        pauses = declaration.pauses_clock if declaration is not None else True
+        return compute_deadlines(
+            received,
+            country=self.country,
+            tz=self.time_zone,
+            declared=declaration.promise if offered else None,
+            paused_days=paused_days if pauses else 0,
+            extended=extended,
+            extra_holidays=self.holiday_dates,
+        )
+
     def declaration(self, right: str) -> RightDeclaration | None:
         """The declaration for one right; uses the prefetched set when there is one."""
         for declaration in self.rights.all():
@@ -212,6 +254,11 @@ class RightDeclaration(models.Model):
     )
     verification_quote = models.TextField(_("identity rule, as stated"), blank=True)
     mask_fields = models.JSONField(_("fields to black out"), default=list, blank=True)
+    # Whether the statement lets the subject black them out ("may", Smartlockr) or requires it
+    # ("must", Defero); "" where it names none.
+    mask_rule = models.CharField(
+        _("blacking out is"), max_length=4, choices=MaskRule.choices, blank=True
+    )
 
     class Meta:
         verbose_name = _("declared right")
@@ -241,6 +288,18 @@ class RightDeclaration(models.Model):
     def is_offered(self) -> bool:
         return self.offer != Offer.NOT_DECLARED
 
+    @property
+    def needs_id_document(self) -> bool:
+        """Whether an ID copy is asked. A right the statement does not declare is still the
+        subject's, on the law's terms: email confirmation, nothing more (docs/legal.md §3)."""
+        return self.is_offered and self.verification == Verification.ID_DOCUMENT
+
+    @property
+    def pauses_clock(self) -> bool:
+        """Whether the clock stands still while the controller waits for the subject (EDPB
+        §159): as declared, and by the law's default where the right is not declared."""
+        return self.clock_pauses if self.is_offered else True
+
     def clean(self) -> None:
         if (self.promise_amount is None) != (not self.promise_unit):
             raise ValidationError(_("A promise needs both an amount and a unit."))
@@ -249,6 +308,8 @@ class RightDeclaration(models.Model):
         unknown = set(self.mask_fields) - set(MaskField.values)
         if unknown:
             raise ValidationError({"mask_fields": _("Unknown fields: %s") % sorted(unknown)})
+        if self.mask_rule and not self.mask_fields:
+            raise ValidationError({"mask_rule": _("A rule for blacking out names its fields.")})
 
 
 class DataCategory(models.Model):
@@ -295,6 +356,38 @@ class Recipient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SystemKind(models.TextChoices):
+    SQL = "sql", _("SQL database")
+    HTTP = "http", _("HTTP service")
+    MANUAL = "manual", _("Manual task")
+
+
+class System(models.Model):
+    """One of a controller's systems, as its systems file declares it (controllers/systems.py).
+
+    The file is the truth: ``spec`` is the system's table from it, checked and in canonical form;
+    the connectors read it through ``controllers.systems.spec_of``.
+    """
+
+    controller = models.ForeignKey(Controller, on_delete=models.CASCADE, related_name="systems")
+    name = models.CharField(_("name"), max_length=50)
+    kind = models.CharField(_("kind"), max_length=10, choices=SystemKind.choices)
+    title = models.CharField(_("title"), max_length=300)
+    position = models.PositiveIntegerField(default=0)
+    spec = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["controller", "position"]
+        verbose_name = _("system")
+        verbose_name_plural = _("systems")
+        constraints = [
+            models.UniqueConstraint(fields=["controller", "name"], name="one_system_a_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.controller.slug}/{self.name}"
 
 
 class Role(models.TextChoices):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
@@ -24,26 +23,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email, validate_slug
 from django.db import transaction
 
-from dsar.deadlines import COUNTRY_TIME_ZONES
+from legalclock import COUNTRY_TIME_ZONES
 
-from .models import (
-    Controller,
-    Country,
-    DataCategory,
-    LegalBasis,
-    MaskField,
-    Offer,
-    PeriodUnit,
-    Recipient,
-    RecipientKind,
-    Right,
-    RightDeclaration,
-    SupervisoryAuthority,
-    Tristate,
-    Verification,
-)
-
-SCHEMA_VERSION = 1
+from . import registry
+from .models import Controller, Offer, Right, SupervisoryAuthority, Verification
+from .schema import POLICY, RIGHT, SCHEMA_VERSION, Field, attributes, table_of
+from .validators import has_control_characters
 
 
 class PolicyError(Exception):
@@ -53,85 +38,6 @@ class PolicyError(Exception):
         self.path, self.key, self.message = path, key, message
         super().__init__(f"{path}: {key}: {message}" if key else f"{path}: {message}")
 
-
-# --- A tiny schema language: each field is (kind, required, extra). Kept local because the
-# format is small and error messages must name the exact key path.
-
-
-@dataclass(frozen=True)
-class Field:
-    # str, text, bool, int, date, email, emails, url, choice, choices, strs, table, tables
-    kind: str
-    required: bool = False
-    choices: tuple[str, ...] = ()
-    schema: Mapping[str, Field] | None = None
-
-
-PROMISE = {
-    "amount": Field("int", required=True),
-    "unit": Field("choice", required=True, choices=tuple(PeriodUnit.values)),
-    "quote": Field("text"),
-}
-RIGHT = {
-    "status": Field("choice", required=True, choices=tuple(Offer.values)),
-    "quote": Field("text"),
-    "condition": Field("text"),
-    "promise": Field("table", schema=PROMISE),
-    "clock_pauses": Field("bool"),
-    "verification": Field("choice", choices=tuple(Verification.values)),
-    "verification_quote": Field("text"),
-    "mask_fields": Field("choices", choices=tuple(MaskField.values)),
-}
-RETENTION = {
-    "amount": Field("int", required=True),
-    "unit": Field("choice", required=True, choices=tuple(PeriodUnit.values)),
-    "after": Field("str"),
-}
-CATEGORY = {
-    "name": Field("str", required=True),
-    "examples": Field("strs"),
-    "purposes": Field("strs"),
-    "legal_bases": Field("choices", choices=tuple(LegalBasis.values)),
-    "retention": Field("text"),
-    "retention_period": Field("table", schema=RETENTION),
-    "source": Field("str"),
-}
-RECIPIENT = {
-    "name": Field("str", required=True),
-    "kind": Field("choice", required=True, choices=tuple(RecipientKind.values)),
-    "purpose": Field("text"),
-    "outside_eea": Field("choice", choices=tuple(Tristate.values)),
-    "safeguards": Field("text"),
-}
-DPO = {"name": Field("str"), "email": Field("email")}
-RIGHTS = {right: Field("table", required=True, schema=RIGHT) for right in Right.values}
-POLICY = {
-    "schema": Field("int", required=True),
-    "slug": Field("str", required=True),
-    "legal_name": Field("str", required=True),
-    "trade_names": Field("strs"),
-    "country": Field("choice", required=True, choices=tuple(Country.values)),
-    "time_zone": Field("str"),
-    "address": Field("text"),
-    "registry_kind": Field("str"),
-    "registry_number": Field("str"),
-    "privacy_emails": Field("emails"),
-    "postal_address": Field("text"),
-    "phone": Field("str"),
-    "website": Field("str"),
-    "supervisory_authority": Field("str", required=True),
-    "complaint_right": Field("text"),
-    "automated_decisions": Field("text"),
-    "eea_transfers": Field("text"),
-    "statement_date": Field("date"),
-    "statement_source": Field("str"),
-    "extra_holidays": Field("strs"),
-    "notes": Field("text"),
-    "dpo": Field("table", schema=DPO),
-    "rights": Field("table", required=True, schema=RIGHTS),
-    "data_categories": Field("tables", schema=CATEGORY),
-    "recipients": Field("tables", schema=RECIPIENT),
-}
 
 # Single-line strings are capped so that a stray paste cannot fill a CharField silently.
 _MAX_STR = 300
@@ -145,6 +51,8 @@ def _check(path: str, key: str, field: Field, value: Any) -> None:
     if kind in ("str", "text", "email", "url", "choice"):
         if not isinstance(value, str):
             fail(f"expected a string, got {type(value).__name__}")
+        if has_control_characters(value, multiline=kind == "text"):
+            fail("contains control or invisible characters")
         if kind == "str" and ("\n" in value or len(value) > _MAX_STR):
             fail(f"expected one line of at most {_MAX_STR} characters")
         if kind == "email" and value:
@@ -245,6 +153,8 @@ def validate_policy(data: Mapping[str, Any], path: str) -> None:
             raise PolicyError(path, f"{key}.promise", "a right not declared has no promise")
         if declared.get("mask_fields") and declared.get("verification") != Verification.ID_DOCUMENT:
             raise PolicyError(path, f"{key}.mask_fields", "only an ID document has fields to mask")
+        if declared.get("mask_rule") and not declared.get("mask_fields"):
+            raise PolicyError(path, f"{key}.mask_rule", "a rule for blacking out names its fields")
 
 
 def read_policy_file(path: Path) -> dict[str, Any]:
@@ -281,174 +191,60 @@ def load_policy_files(paths: Iterable[Path]) -> list[Controller]:
         seen[data["slug"]] = str(path)
         parsed.append((str(path), data))
     with transaction.atomic():
-        return [_upsert(data, name) for name, data in parsed]
+        loaded = [_upsert(data, name) for name, data in parsed]
+        # bulk_create sends no signal: tell the processes' registry caches (after commit).
+        transaction.on_commit(registry.invalidate)
+    return loaded
 
 
 def _upsert(data: Mapping[str, Any], path: str) -> Controller:
+    values = attributes(data, POLICY)
+    code = values.pop("supervisory_authority")
     try:
-        authority = SupervisoryAuthority.objects.get(code=data["supervisory_authority"])
+        values["supervisory_authority"] = SupervisoryAuthority.objects.get(code=code)
     except SupervisoryAuthority.DoesNotExist:
         known = ", ".join(SupervisoryAuthority.objects.values_list("code", flat=True))
         raise PolicyError(
             path, "supervisory_authority", f"unknown authority (known: {known})"
         ) from None
-    dpo = data.get("dpo", {})
-    statement_date = data.get("statement_date") or None
-    controller, _ = Controller.objects.update_or_create(
-        slug=data["slug"],
-        defaults={
-            "legal_name": data["legal_name"],
-            "trade_names": list(data.get("trade_names", [])),
-            "country": data["country"],
-            "time_zone": data.get("time_zone") or COUNTRY_TIME_ZONES[data["country"]],
-            "address": data.get("address", ""),
-            "registry_kind": data.get("registry_kind", ""),
-            "registry_number": data.get("registry_number", ""),
-            "privacy_emails": list(data.get("privacy_emails", [])),
-            "postal_address": data.get("postal_address", ""),
-            "phone": data.get("phone", ""),
-            "website": data.get("website", ""),
-            "dpo_name": dpo.get("name", ""),
-            "dpo_email": dpo.get("email", ""),
-            "supervisory_authority": authority,
-            "complaint_right": data.get("complaint_right", ""),
-            "automated_decisions": data.get("automated_decisions", ""),
-            "eea_transfers": data.get("eea_transfers", ""),
-            "statement_date": statement_date,
-            "statement_source": data.get("statement_source", ""),
-            "extra_holidays": list(data.get("extra_holidays", [])),
-            "notes": data.get("notes", ""),
-        },
-    )
-    # Children are replaced wholesale: the file is the truth, and positions keep its order.
-    controller.rights.all().delete()
-    controller.data_categories.all().delete()
-    controller.recipients.all().delete()
-    RightDeclaration.objects.bulk_create(
-        RightDeclaration(
-            controller=controller,
-            right=right,
-            offer=declared["status"],
-            condition=declared.get("condition", ""),
-            quote=declared.get("quote", ""),
-            promise_amount=declared.get("promise", {}).get("amount"),
-            promise_unit=declared.get("promise", {}).get("unit", ""),
-            promise_quote=declared.get("promise", {}).get("quote", ""),
-            clock_pauses=declared.get("clock_pauses", True),
-            verification=declared.get("verification", Verification.EMAIL),
-            verification_quote=declared.get("verification_quote", ""),
-            mask_fields=list(declared.get("mask_fields", [])),
+    values["time_zone"] = values["time_zone"] or COUNTRY_TIME_ZONES[values["country"]]
+    controller, _ = Controller.objects.update_or_create(slug=values.pop("slug"), defaults=values)
+    # Rows of their own are replaced wholesale: the file is the truth, positions keep its order.
+    for key, field in POLICY.items():
+        if field.model is None:
+            continue
+        field.model.objects.filter(controller=controller).delete()
+        field.model.objects.bulk_create(
+            field.model(controller=controller, **row) for row in _rows(key, field, data)
         )
-        for right, declared in data["rights"].items()
-    )
-    DataCategory.objects.bulk_create(
-        DataCategory(
-            controller=controller,
-            position=position,
-            name=category["name"],
-            examples=list(category.get("examples", [])),
-            purposes=list(category.get("purposes", [])),
-            legal_bases=list(category.get("legal_bases", [])),
-            retention=category.get("retention", ""),
-            retention_amount=category.get("retention_period", {}).get("amount"),
-            retention_unit=category.get("retention_period", {}).get("unit", ""),
-            retention_after=category.get("retention_period", {}).get("after", ""),
-            source=category.get("source", ""),
-        )
-        for position, category in enumerate(data.get("data_categories", []))
-    )
-    Recipient.objects.bulk_create(
-        Recipient(
-            controller=controller,
-            position=position,
-            name=recipient["name"],
-            kind=recipient["kind"],
-            purpose=recipient.get("purpose", ""),
-            outside_eea=recipient.get("outside_eea", Tristate.UNKNOWN),
-            safeguards=recipient.get("safeguards", ""),
-        )
-        for position, recipient in enumerate(data.get("recipients", []))
-    )
     return controller
+
+
+def _rows(key: str, field: Field, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The attributes of each row a file gives: an array of tables (in the file's order), or the
+    rights, a table keyed by right."""
+    if field.kind == "tables":
+        return [
+            {"position": position, **attributes(item, field.schema or {})}
+            for position, item in enumerate(data.get(key, []))
+        ]
+    return [{"right": right, **attributes(item, RIGHT)} for right, item in data[key].items()]
 
 
 def policy_data(controller: Controller) -> dict[str, Any]:
     """The controller as a policy mapping, every key present (silence written as "")."""
-    data: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "slug": controller.slug,
-        "legal_name": controller.legal_name,
-        "trade_names": list(controller.trade_names),
-        "country": controller.country,
-        "time_zone": controller.time_zone,
-        "address": controller.address,
-        "registry_kind": controller.registry_kind,
-        "registry_number": controller.registry_number,
-        "privacy_emails": list(controller.privacy_emails),
-        "postal_address": controller.postal_address,
-        "phone": controller.phone,
-        "website": controller.website,
-        "supervisory_authority": controller.supervisory_authority.code,
-        "complaint_right": controller.complaint_right,
-        "automated_decisions": controller.automated_decisions,
-        "eea_transfers": controller.eea_transfers,
-        "statement_date": controller.statement_date or "",
-        "statement_source": controller.statement_source,
-        "extra_holidays": list(controller.extra_holidays),
-        "notes": controller.notes,
-        "dpo": {"name": controller.dpo_name, "email": controller.dpo_email},
-        "rights": {},
-        "data_categories": [],
-        "recipients": [],
-    }
+    data = {"schema": SCHEMA_VERSION, **table_of(controller, POLICY)}
     declarations = {d.right: d for d in controller.rights.all()}
-    for right in Right.values:  # the GDPR's order, not the database's
-        declaration = declarations.get(right)
-        if declaration is None:
-            data["rights"][right] = {"status": Offer.NOT_DECLARED.value}
-            continue
-        entry: dict[str, Any] = {
-            "status": declaration.offer,
-            "quote": declaration.quote,
-            "condition": declaration.condition,
-            "clock_pauses": declaration.clock_pauses,
-            "verification": declaration.verification,
-            "verification_quote": declaration.verification_quote,
-            "mask_fields": list(declaration.mask_fields),
-        }
-        if declaration.promise_amount is not None:
-            entry["promise"] = {
-                "amount": declaration.promise_amount,
-                "unit": declaration.promise_unit,
-                "quote": declaration.promise_quote,
-            }
-        data["rights"][right] = entry
-    for category in controller.data_categories.all():
-        entry = {
-            "name": category.name,
-            "examples": list(category.examples),
-            "purposes": list(category.purposes),
-            "legal_bases": list(category.legal_bases),
-            "retention": category.retention,
-            "source": category.source,
-        }
-        if category.retention_amount is not None:
-            entry["retention_period"] = {
-                "amount": category.retention_amount,
-                "unit": category.retention_unit,
-                "after": category.retention_after,
-            }
-        data["data_categories"].append(entry)
-    for recipient in controller.recipients.all():
-        data["recipients"].append(
-            {
-                "name": recipient.name,
-                "kind": recipient.kind,
-                "purpose": recipient.purpose,
-                "outside_eea": recipient.outside_eea,
-                "safeguards": recipient.safeguards,
-            }
-        )
+    data["rights"] = {
+        # The GDPR's order, not the database's; a right missing from the registry is silence.
+        right: table_of(declarations[right], RIGHT)
+        if right in declarations
+        else {"status": Offer.NOT_DECLARED.value}
+        for right in Right.values
+    }
+    for key in ("data_categories", "recipients"):
+        rows = getattr(controller, key).all()
+        data[key] = [table_of(row, POLICY[key].schema or {}) for row in rows]
     return data
 
 

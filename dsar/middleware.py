@@ -21,13 +21,65 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # An officer's export of a manual search may be larger than anything the public sends.
+        limit = (
+            settings.OFFICER_UPLOAD_MAX
+            if request.path.startswith("/admin/fulfilment/")
+            else settings.PUBLIC_MAX_BODY
+        )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            length = settings.PUBLIC_MAX_BODY + 1
-        if length > settings.PUBLIC_MAX_BODY:
+            length = limit + 1
+        if length > limit:
             return render(request, "public/error.html", {"problem": "too_large"}, status=413)
         return self.get_response(request)
+
+
+class RefuseNulMiddleware:
+    """Refuse a request that carries a NUL byte anywhere the application reads: the path, the
+    query, form fields, cookies, headers (and a form body that does not parse at all).
+
+    PostgreSQL refuses NUL in text, so such a value would turn a lookup (a session key, a
+    reference, a filter) into a 500; no honest client sends one. Must come before anything
+    that reads the session or the body into a query (sessions, axes).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _carries_nul(request):
+            return render(request, "public/error.html", {"problem": "bad_request"}, status=400)
+        return self.get_response(request)
+
+
+def _carries_nul(request: HttpRequest) -> bool:
+    texts = [request.path, request.META.get("QUERY_STRING", "")]
+    texts += [v for k, v in request.META.items() if k.startswith("HTTP_") and isinstance(v, str)]
+    for key, value in request.COOKIES.items():
+        texts += [key, value]
+    fields = [request.GET]
+    # A provider's inbound post carries the raw mail, which may hold NUL: mail in cleans it
+    # (mailin.ingest), and refusing it would only make the provider retry it forever.
+    webhook = request.path.startswith("/anymail/")
+    if (
+        request.method == "POST"
+        and not webhook
+        and request.content_type
+        in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        )
+    ):
+        try:
+            fields.append(request.POST)
+        except Exception:  # a body that does not parse is refused like one that carries NUL
+            return True
+    for query in fields:
+        for key, values in query.lists():
+            texts += [key, *values]
+    return any("\x00" in text for text in texts)
 
 
 class LanguageMiddleware:

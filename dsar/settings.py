@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -65,38 +66,52 @@ DEMO = env_bool("DSAR_DEMO", default="DJANGO_SECRET_KEY" not in os.environ)
 DEBUG = env_bool("DEBUG", default=DEMO)
 
 
-def _demo_secret_key() -> str:
-    # Persisted so that sessions and signed links survive a restart of `make run`.
-    path = VAR_DIR / "secret_key"
+def _demo_key(name: str, make: Callable[[], str]) -> str:
+    """A key of the demo's, made once and kept in var/ (owner-only), so that sessions, signed
+    links, encrypted ID copies and the audit chain survive a restart of `make run`."""
+    path = VAR_DIR / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(64))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
 
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (_demo_secret_key() if DEMO else "")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (
+    _demo_key("secret_key", lambda: secrets.token_urlsafe(64)) if DEMO else ""
+)
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set outside the demo (DSAR_DEMO=0)")
 
 
-def _demo_id_document_key() -> str:
-    from cryptography.fernet import Fernet
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet  # settings load on every command: import when used
 
-    path = VAR_DIR / "id_document_key"
-    if not path.exists():
-        path.write_bytes(Fernet.generate_key())
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return Fernet.generate_key().decode()
 
 
-# Wraps the per-document keys of ID copies (dsar/iddocs.py). A Fernet key: 32 url-safe base64 bytes.
-ID_DOCUMENT_KEY = env_str("DSAR_ID_DOCUMENT_KEY") or (_demo_id_document_key() if DEMO else "")
+# Wraps the per-document keys of ID copies (cases/iddocs.py); a Fernet key (32 base64 bytes).
+ID_DOCUMENT_KEY = env_str("DSAR_ID_DOCUMENT_KEY") or (
+    _demo_key("id_document_key", _fernet_key) if DEMO else ""
+)
 if not ID_DOCUMENT_KEY:
     raise ImproperlyConfigured("DSAR_ID_DOCUMENT_KEY must be set outside the demo")
 
+
+# Keys the hash chain of every case's events and its head (cases/audit.py): kept outside the
+# database, so someone who can edit rows cannot rewrite an event and recompute its hash, nor
+# drop the last events and fix the head. Changing it makes every chain fail verification.
+AUDIT_KEY = env_str("DSAR_AUDIT_KEY") or (
+    _demo_key("audit_key", lambda: secrets.token_urlsafe(48)) if DEMO else ""
+)
+if len(AUDIT_KEY) < 32:
+    raise ImproperlyConfigured(
+        "DSAR_AUDIT_KEY must be set outside the demo: a random string of at least 32 characters"
+    )
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEMO else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The public URL that mail links point at; the demo serves on DSAR_PORT (make run, Procfile).
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{env_int('DSAR_PORT', 8000)}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -111,16 +126,27 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "anymail",
+    # The layers, from the bottom (the legal clock, pure Python, is not an app): the registry,
+    # the case core, and the rooms above the core. README, Architecture.
     "controllers",
-    "dsar",
+    "cases",
+    "public",
+    "backoffice",
+    "reminders",
+    "mailin",
+    "fulfilment",
+    # What `make run` needs besides the product (demo accounts and systems, a stub processor).
+    "demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "dsar.middleware.BodySizeLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The visitor's language first (a cookie, no database): the refusals below speak it too.
     "dsar.middleware.LanguageMiddleware",
+    "dsar.middleware.BodySizeLimitMiddleware",
+    "dsar.middleware.RefuseNulMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -235,9 +261,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Static schedule: beat only sweeps for what is due; after an outage the next sweep catches up.
 CELERY_BEAT_SCHEDULE = {
-    "resend-unsent-mail": {"task": "dsar.tasks.resend_unsent_mail", "schedule": 60.0},
-    "expire-unconfirmed": {"task": "dsar.tasks.expire_unconfirmed", "schedule": 600.0},
-    "sweep-deadlines": {"task": "dsar.tasks.sweep_deadlines", "schedule": 300.0},
+    "resend-unsent-mail": {"task": "cases.resend_unsent_mail", "schedule": 60.0},
+    "expire-unconfirmed": {"task": "reminders.tasks.expire_unconfirmed", "schedule": 600.0},
+    "sweep-deadlines": {"task": "reminders.tasks.sweep_deadlines", "schedule": 300.0},
+    # Collections due (a retry, a poll of a processor) or left by a worker that died; packages
+    # whose download link expired.
+    "sweep-collections": {"task": "fulfilment.sweep_collections", "schedule": 60.0},
+    "expire-packages": {"task": "fulfilment.expire_packages", "schedule": 600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -265,6 +295,17 @@ ANYMAIL = {
     for key, value in os.environ.items()
     if key.startswith("ANYMAIL_")
 }
+# The provider whose webhooks (tracking, inbound) are served at /anymail/<provider>/...: by
+# default the one EMAIL_BACKEND names. Only that provider's, and only with the secret
+# (dsar/webhooks.py): a webhook without it would let anyone post a forged reply into a case.
+DSAR_MAIL_PROVIDER = env_str("DSAR_MAIL_PROVIDER") or (
+    EMAIL_BACKEND.split(".")[2] if EMAIL_BACKEND.startswith("anymail.backends.") else ""
+)
+if DSAR_MAIL_PROVIDER and not DEMO and not ANYMAIL.get("WEBHOOK_SECRET"):
+    raise ImproperlyConfigured(
+        f"ANYMAIL_WEBHOOK_SECRET must be set outside the demo: the {DSAR_MAIL_PROVIDER} webhooks "
+        "would accept forged posts (use user:password, and the same in the provider's URL)"
+    )
 
 # --- Security. Production (not the demo) gets the settings `check --deploy` asks for.
 SESSION_COOKIE_HTTPONLY = True
@@ -304,14 +345,40 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # WeasyPrint narrates every step of every PDF at INFO.
+    # httpx logs every request at INFO.
+    "loggers": {
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }
 
-# Intake: at most this many submissions an hour from one IP address (0 switches it off).
+# Intake: at most this many stored requests an hour from one IP address (0 switches it off),
+# and at most this many refused attempts (someone correcting a form is not a bot).
 INTAKE_RATE_LIMIT = env_int("DSAR_INTAKE_RATE_LIMIT", 10)
+INTAKE_FAILED_LIMIT = env_int("DSAR_INTAKE_FAILED_LIMIT", 50)
 # The largest request body the public site reads: an ID copy (10 MB) plus the form.
 PUBLIC_MAX_BODY = 11 * 1024 * 1024
+# ... and the largest an officer uploads: the export file of a manual search.
+OFFICER_UPLOAD_MAX = 100 * 1024 * 1024
 
 # Where the controllers' policy files live; `load_policies` reads them all by default.
 POLICY_DIR = BASE_DIR / "controllers" / "policies"
+# ... and their systems files (`load_systems`).
+SYSTEMS_DIR = BASE_DIR / "controllers" / "systems"
+
+# Fulfilment: the subject's download link lasts this many days; the one-time code mailed before
+# each download, this many minutes and tries.
+PACKAGE_LINK_DAYS = env_int("DSAR_PACKAGE_LINK_DAYS", 7)
+DOWNLOAD_CODE_MINUTES = 10
+# A worker holds a search this long before another may take it up (it renews it while rows
+# stream in); a worker that dies lets go when it ends.
+FULFILMENT_LEASE_SECONDS = env_int("DSAR_FULFILMENT_LEASE_SECONDS", 900)
+DOWNLOAD_CODE_TRIES = 5
+# The demo's stub processor (a system reached over HTTP), which `make run` serves beside the
+# site; systems files name it "{processor}" in a demo_url.
+DEMO_PROCESSOR_PORT = env_int("DSAR_PROCESSOR_PORT", 8001)
+DEMO_PROCESSOR_URL = env_str("DSAR_PROCESSOR_URL", f"http://127.0.0.1:{DEMO_PROCESSOR_PORT}")
 # The demo accounts `setup_demo` creates share this password; the demo only.
 DEMO_PASSWORD = env_str("DSAR_DEMO_PASSWORD", "dsar-demo-2026")

@@ -8,6 +8,7 @@ so CI cannot go green by skipping.
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from urllib.parse import urlparse
@@ -36,21 +37,106 @@ def tcp_reachable(url: str, default_port: int) -> bool:
 
 
 @pytest.fixture
-def redis_url() -> str:
+def redis_url(worker_id) -> str:
+    """A Redis database of this xdist worker's own, emptied: tests on two workers that each
+    start a Celery worker would otherwise share one queue, and one's worker would take the
+    other's task (and run it against the wrong database)."""
+    import redis
+
     url = os.environ.get("REDIS_URL", "")
     require_service(bool(url), "REDIS_URL is not set")
     require_service(tcp_reachable(url, 6379), f"Redis at {url} is not reachable")
-    return url
+    # Databases 1-9 for brokers, 10+ for the workers' caches (_fresh_cache), 15 for benches.
+    number = 1 if worker_id == "master" else int(worker_id.removeprefix("gw")) + 1
+    own = urlparse(url)._replace(path=f"/{number}").geturl()
+    redis.Redis.from_url(own).flushdb()
+    return own
 
 
-@pytest.fixture
-def loaded_controllers(db):
-    """The five real controllers, loaded from their policy files."""
+def _load_policies():
     from django.conf import settings
 
     from controllers.policy import load_policy_files, policy_files
 
-    return {c.slug: c for c in load_policy_files(policy_files(settings.POLICY_DIR))}
+    return load_policy_files(policy_files(settings.POLICY_DIR))
+
+
+def load_systems() -> None:
+    """The five controllers' systems files. Not in the baseline: a case of a controller with
+    systems starts searches, which the core's tests of steps and events do not expect."""
+    from django.conf import settings
+
+    from controllers.systems import load_systems_files, systems_files
+
+    load_systems_files(systems_files(settings.SYSTEMS_DIR))
+
+
+@pytest.fixture
+def systems(loaded_controllers):
+    """The five controllers with their declared systems (rolled back with the test)."""
+    load_systems()
+    return loaded_controllers
+
+
+def _ensure_baseline() -> None:
+    """The migrations' seed data and the five controllers, put back if a transactional test
+    (browser, faults) emptied the database when it ended: the order in which tests run, and
+    which xdist worker runs them, is not ours to rely on."""
+    from django.conf import settings
+    from django.db import connection
+
+    from controllers.models import Controller, SupervisoryAuthority
+    from controllers.policy import policy_files
+
+    if not SupervisoryAuthority.objects.exists():
+        contents = getattr(connection, "_test_serialized_contents", None)
+        if contents:
+            connection.creation.deserialize_db_from_string(contents)
+        else:
+            from django.apps import apps
+
+            seed = importlib.import_module("controllers.migrations.0002_supervisory_authorities")
+            seed.seed(apps, None)
+    if Controller.objects.count() != len(policy_files(settings.POLICY_DIR)):
+        _load_policies()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The five controllers are loaded once a run, into the test database every test starts
+    from (each test's transaction is rolled back to it)."""
+    with django_db_blocker.unblock():
+        _load_policies()
+
+
+@pytest.fixture(autouse=True)
+def _baseline(request):
+    """Every test that uses the database starts from the seed data and the five controllers."""
+    uses_db = request.node.get_closest_marker("django_db") or {
+        "db",
+        "transactional_db",
+        "live_server",
+    } & set(request.fixturenames)
+    if uses_db:
+        request.getfixturevalue("_django_db_helper")
+        _ensure_baseline()
+
+
+@pytest.fixture
+def loaded_controllers(db):
+    """The five real controllers, from their policy files (loaded once a run)."""
+    from controllers.models import Controller
+
+    return {c.slug: c for c in Controller.objects.select_related("supervisory_authority")}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry(_fresh_cache):
+    # The process-wide registry cache must not carry one test's controllers into the next
+    # (a test may change them with update(), which sends no signal).
+    from controllers import registry
+
+    registry.invalidate()
 
 
 @pytest.fixture(autouse=True)
@@ -65,10 +151,17 @@ def _eager_celery():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    # The intake rate limit counts in the cache: no test inherits another's submissions.
+def _fresh_cache(settings, worker_id):
+    # The intake rate limit counts in the cache: no test inherits another's submissions. With
+    # REDIS_URL (CI) the cache is Redis, shared by the xdist workers and by the Celery broker:
+    # each worker gets a Redis database of its own, so one's clear() wipes nobody else's keys.
     from django.core.cache import cache
 
+    location = settings.CACHES["default"].get("LOCATION") or ""
+    if location.startswith("redis"):
+        number = 0 if worker_id == "master" else int(worker_id.removeprefix("gw")) + 1
+        own = urlparse(location)._replace(path=f"/{10 + number}").geturl()
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": own}}
     cache.clear()
 
 
@@ -80,8 +173,11 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
-    # ID documents are written under MEDIA_ROOT: each test gets its own folder.
+    # ID documents, staged searches and packages are written under MEDIA_ROOT, the demo's
+    # systems under VAR_DIR: each test gets folders of its own, never the developer's var/.
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.VAR_DIR = tmp_path / "var"
+    settings.VAR_DIR.mkdir()
 
 
 @pytest.fixture
@@ -105,23 +201,23 @@ def cast(loaded_controllers):
 @pytest.fixture
 def submit(committed):
     """Receive a request through intake, its on-commit work run; returns the Request."""
-    from dsar.intake import receive_request
+    from cases.intake import receive_case
 
     def make(controller, right="access", *, confirm=True, **fields):
-        from dsar.workflow import Actor, perform
+        from cases.actors import Actor
+        from cases.workflow import perform
 
         values = {"name": "Jan Jansen", "email": "jan@example.org", "language": "nl"}
         values.update(fields)
-        request = committed(receive_request, controller=controller, right=right, **values)
+        case = committed(receive_case, controller=controller, right=right, **values)
         if confirm:
-            request = committed(
+            case = committed(
                 perform,
-                request,
+                case,
                 "confirm_email",
                 actor=Actor.subject(),
-                has_id_document=request.id_documents.exists(),
             )
-        return request
+        return case
 
     return make
 

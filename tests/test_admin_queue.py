@@ -13,13 +13,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dsar.admin import deadline_badge
-from dsar.models import CaseEvent, Channel, OutgoingMail, Request, State
-from dsar.workflow import Actor, perform
+from backoffice.admin import CaseAdmin
+from bench.rows import clone_cases
+from cases.actors import Actor
+from cases.models import Case, CaseEvent, Channel, OutgoingMail, State
+from cases.selectors import deadline_badge
+from cases.workflow import perform
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 AMS = ZoneInfo("Europe/Amsterdam")
-QUEUE = "admin:dsar_request_changelist"
+QUEUE = "admin:dsar_case_changelist"
 
 
 def at(text: str) -> dt.datetime:
@@ -75,11 +78,11 @@ def test_deadline_filters(cast, submit, officer):
 
 
 def test_the_badge_is_red_when_overdue_and_amber_under_a_quarter_left():
-    request = Request(received_at=at("2026-03-01T00:00"), effective_deadline=at("2026-03-31T00:00"))
-    request._state.adding = False
-    assert deadline_badge(request, at("2026-03-10T00:00"))[0] == "ok"
-    assert deadline_badge(request, at("2026-03-25T00:00"))[0] == "amber"
-    assert deadline_badge(request, at("2026-04-01T00:00"))[0] == "overdue"
+    case = Case(received_at=at("2026-03-01T00:00"), effective_deadline=at("2026-03-31T00:00"))
+    case._state.adding = False
+    assert deadline_badge(case, at("2026-03-10T00:00"))[0] == "ok"
+    assert deadline_badge(case, at("2026-03-25T00:00"))[0] == "amber"
+    assert deadline_badge(case, at("2026-04-01T00:00"))[0] == "overdue"
 
 
 def test_assignee_controller_right_and_channel_filters_and_search(cast, submit, officer):
@@ -107,7 +110,7 @@ def test_a_duplicate_is_marked(cast, submit, officer):
 
 def test_staff_entry_records_the_real_time_of_receipt(cast, officer):
     response = officer.post(
-        reverse("admin:dsar_request_add"),
+        reverse("admin:dsar_case_add"),
         {
             "controller": cast.a.pk,
             "right": "access",
@@ -120,15 +123,15 @@ def test_staff_entry_records_the_real_time_of_receipt(cast, officer):
         },
     )
     assert response.status_code == 302
-    request = Request.objects.get()
-    assert request.channel == Channel.PHONE
-    assert request.received_at == at("2026-03-05T10:00")
-    assert request.effective_deadline == at("2026-04-07T23:59:59")
-    assert request.state == State.IN_PROGRESS
+    case = Case.objects.get()
+    assert case.channel == Channel.PHONE
+    assert case.received_at == at("2026-03-05T10:00")
+    assert case.effective_deadline == at("2026-04-07T23:59:59")
+    assert case.state == State.IN_PROGRESS
     # The officer's record stands for confirmation: no confirmation link, the status link instead.
-    kinds = list(OutgoingMail.objects.filter(request=request).values_list("kind", flat=True))
-    assert kinds == ["confirmed"]
-    first, second = CaseEvent.objects.filter(request=request)
+    kinds = list(OutgoingMail.objects.filter(case=case).values_list("kind", flat=True))
+    assert kinds == ["recorded"]  # recorded, not "thank you for confirming"
+    first, second = CaseEvent.objects.filter(case=case)
     assert (first.action, first.actor_label, first.data["channel"]) == (
         "receive",
         "officer_a",
@@ -147,12 +150,12 @@ def test_staff_entry_refuses_a_future_time_and_other_controllers(cast, officer):
         "email": "piet@example.org",
         "language": "nl",
     }
-    response = officer.post(reverse("admin:dsar_request_add"), data)
+    response = officer.post(reverse("admin:dsar_case_add"), data)
     assert response.status_code == 400 and "cannot be in the future" in response.content.decode()
     data.update(received_at="2026-03-01T10:00", controller=cast.b.pk)  # not officer_a's
-    response = officer.post(reverse("admin:dsar_request_add"), data)
+    response = officer.post(reverse("admin:dsar_case_add"), data)
     assert response.status_code == 400
-    assert not Request.objects.exists()
+    assert not Case.objects.exists()
 
 
 def test_bulk_refuse_goes_through_the_workflow_for_each_request(cast, submit, officer, committed):
@@ -175,23 +178,23 @@ def test_bulk_refuse_goes_through_the_workflow_for_each_request(cast, submit, of
         follow=True,
     )
     html = response.content.decode()
-    assert "3 request(s) done." in html
+    assert "3 requests refused." in html
     assert done.reference in html  # reported as refused: it is already completed
-    for request in spam:
-        request.refresh_from_db()
-        assert request.state == State.REFUSED and request.refusal_ground == "unfounded_or_excessive"
-        assert CaseEvent.objects.filter(request=request, action="refuse").count() == 1
+    for case in spam:
+        case.refresh_from_db()
+        assert case.state == State.REFUSED and case.refusal_ground == "unfounded_or_excessive"
+        assert CaseEvent.objects.filter(case=case, action="refuse").count() == 1
     assert len(mail.outbox) == sent + 3
 
 
 def test_bulk_refuse_first_asks_for_the_ground(cast, submit, officer):
-    request = submit(cast.a)
+    case = submit(cast.a)
     response = officer.post(
-        reverse(QUEUE), {"action": "bulk_refuse", "_selected_action": [request.pk]}
+        reverse(QUEUE), {"action": "bulk_refuse", "_selected_action": [case.pk]}
     )
     assert response.status_code == 200 and 'name="ground"' in response.content.decode()
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
 
 
 def test_assign_to_offers_only_officers_of_the_controller(cast, submit, officer):
@@ -201,9 +204,9 @@ def test_assign_to_offers_only_officers_of_the_controller(cast, submit, officer)
 
     colleague = get_user_model().objects.create_user("colleague", is_staff=True)
     Membership.objects.create(user=colleague, controller=cast.a, role=Role.OFFICER)
-    request = submit(cast.a)
+    case = submit(cast.a)
     page = officer.post(
-        reverse(QUEUE), {"action": "assign_to_someone", "_selected_action": [request.pk]}
+        reverse(QUEUE), {"action": "assign_to_someone", "_selected_action": [case.pk]}
     )
     html = page.content.decode()
     assert "colleague" in html and "officer_b" not in html and "auditor_a" not in html
@@ -211,78 +214,47 @@ def test_assign_to_offers_only_officers_of_the_controller(cast, submit, officer)
         reverse(QUEUE),
         {
             "action": "assign_to_someone",
-            "_selected_action": [request.pk],
+            "_selected_action": [case.pk],
             "apply": "1",
             "assignee": colleague.pk,
         },
     )
-    request.refresh_from_db()
-    assert request.assigned_to == colleague
+    case.refresh_from_db()
+    assert case.assigned_to == colleague
     officer.post(
         reverse(QUEUE),
         {
             "action": "assign_to_someone",
-            "_selected_action": [request.pk],
+            "_selected_action": [case.pk],
             "apply": "1",
             "assignee": cast.officer_b.pk,
         },
     )
-    request.refresh_from_db()
-    assert request.assigned_to == colleague  # officer_b is not a choice
+    case.refresh_from_db()
+    assert case.assigned_to == colleague  # officer_b is not a choice
 
 
 def test_a_step_form_shows_the_subject_s_language_and_refuses_bad_input(cast, submit, officer):
-    request = submit(cast.a, language="en")
-    url = reverse("admin:dsar_request_step", args=[request.pk, "refuse"])
+    case = submit(cast.a, language="en")
+    url = reverse("admin:dsar_case_step", args=[case.pk, "refuse"])
     page = officer.get(url).content.decode()
     assert "Write it in English, the language the subject used." in page
     response = officer.post(url, {"ground": "other", "reason": ""})
     assert response.status_code == 400 and "Explain the refusal" in response.content.decode()
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS
-
-
-def _bulk_requests(controller, count: int) -> None:
-    """Rows straight into the table: the queue's cost is what is measured, not intake's."""
-    start = at("2026-01-05T09:00")
-    rows = []
-    for number in range(count):
-        received = start + dt.timedelta(minutes=number)
-        rows.append(
-            Request(
-                reference=f"DSAR-2025-{number:06d}",
-                controller=controller,
-                right="access",
-                channel="web",
-                language="nl",
-                received_at=received,
-                name="Bulk",
-                email=f"bulk{number}@example.org",
-                status_salt="x",
-                statutory_deadline=received + dt.timedelta(days=31),
-                extended_deadline=received + dt.timedelta(days=92),
-                notice_by=received + dt.timedelta(days=31),
-                effective_deadline=received + dt.timedelta(days=31),
-            )
-        )
-    Request.objects.bulk_create(rows, batch_size=5000)
-    Request.objects.update(state=State.IN_PROGRESS)
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
 
 
 def test_the_queue_of_100000_requests_renders_in_queries_that_do_not_grow_with_page_size(
-    cast, officer, settings
+    cast, submit, officer, monkeypatch
 ):
-    _bulk_requests(cast.a, 100_000)
+    clone_cases(submit(cast.a), 100_000 - 1)
+    assert Case.objects.filter(state=State.IN_PROGRESS).count() == 100_000
     counts = {}
     for size in (20, 200):
-        from dsar.admin import RequestAdmin
-
-        RequestAdmin.list_per_page = size
-        try:
-            with CaptureQueriesContext(connection) as queries:
-                html = queue(officer)
-        finally:
-            RequestAdmin.list_per_page = 50
+        monkeypatch.setattr(CaseAdmin, "list_per_page", size)
+        with CaptureQueriesContext(connection) as queries:
+            html = queue(officer)
         assert len(references(html)) == size
         counts[size] = len(queries)
     assert counts[20] == counts[200], counts
@@ -291,7 +263,7 @@ def test_the_queue_of_100000_requests_renders_in_queries_that_do_not_grow_with_p
 
 def test_staff_entry_refuses_a_time_before_the_gdpr(cast, officer):
     response = officer.post(
-        reverse("admin:dsar_request_add"),
+        reverse("admin:dsar_case_add"),
         {
             "controller": cast.a.pk,
             "right": "access",
@@ -303,7 +275,7 @@ def test_staff_entry_refuses_a_time_before_the_gdpr(cast, officer):
         },
     )
     assert response.status_code == 400 and "25 May 2018" in response.content.decode()
-    assert not Request.objects.exists()
+    assert not Case.objects.exists()
 
 
 def test_staff_entry_for_a_right_that_needs_an_id_copy_waits_for_it_with_the_clock_paused(
@@ -312,7 +284,7 @@ def test_staff_entry_for_a_right_that_needs_an_id_copy_waits_for_it_with_the_clo
     client.force_login(cast.officer_b)  # Defero asks an ID copy for access
     client.cookies["django_language"] = "en"
     response = client.post(
-        reverse("admin:dsar_request_add"),
+        reverse("admin:dsar_case_add"),
         {
             "controller": cast.b.pk,
             "right": "access",
@@ -324,8 +296,8 @@ def test_staff_entry_for_a_right_that_needs_an_id_copy_waits_for_it_with_the_clo
         },
     )
     assert response.status_code == 302
-    request = Request.objects.get()
-    assert request.state == State.AWAITING_IDENTITY and request.paused_since is not None
+    case = Case.objects.get()
+    assert case.state == State.AWAITING_IDENTITY and case.paused_since is not None
 
 
 def test_bulk_refuse_of_all_selected_across_pages(cast, submit, officer):
@@ -346,4 +318,14 @@ def test_bulk_refuse_of_all_selected_across_pages(cast, submit, officer):
             "reason": "Automated submissions.",
         },
     )
-    assert {r.state for r in Request.objects.filter(pk__in=[r.pk for r in spam])} == {State.REFUSED}
+    assert {r.state for r in Case.objects.filter(pk__in=[r.pk for r in spam])} == {State.REFUSED}
+
+
+def test_links_from_before_the_rename_lead_to_the_case(cast, submit, officer):
+    case = submit(cast.a)
+    response = officer.get(f"/admin/dsar/request/{case.pk}/change/")
+    assert response.status_code == 301
+    assert response["Location"] == reverse("admin:dsar_case_change", args=[case.pk])
+    assert officer.get(response["Location"]).status_code == 200
+    listed = officer.get("/admin/dsar/request/?state=all")
+    assert listed["Location"] == reverse(QUEUE) + "?state=all"

@@ -5,23 +5,26 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dsar import iddocs
-from dsar.models import CaseEvent, Request, State
-from dsar.workflow import Actor, perform
+from cases import iddocs
+from cases.actors import Actor
+from cases.models import Case, CaseEvent, State
+from cases.workflow import perform
+
+from .pdfs import MINIMAL_PDF
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = MINIMAL_PDF
 ROLES = ["officer_a", "officer_b", "auditor_a", "staff_without_membership", "anonymous"]
 
 
 @pytest.fixture
 def case(cast, submit):
     """A request of controller A under identity review, with an ID document."""
-    request = submit(cast.a)
-    request = perform(request, "ask_identity", actor=Actor.officer(cast.officer_a), message="ID?")
-    iddocs.store(request, iddocs.CheckedDocument(PDF, "application/pdf"))
-    return perform(request, "submit_identity", actor=Actor.subject())
+    case = submit(cast.a)
+    case = perform(case, "ask_identity", actor=Actor.officer(cast.officer_a), message="ID?")
+    iddocs.store(case, iddocs.CheckedDocument(PDF, "application/pdf"))
+    return perform(case, "submit_identity", actor=Actor.subject())
 
 
 def login(client, cast, role):
@@ -31,14 +34,14 @@ def login(client, cast, role):
     return client
 
 
-def snapshot(request: Request) -> tuple:
-    request.refresh_from_db()
+def snapshot(case: Case) -> tuple:
+    case.refresh_from_db()
     return (
-        request.state,
-        request.assigned_to_id,
-        request.extended_at,
-        CaseEvent.objects.filter(request=request).count(),
-        request.id_documents.count(),
+        case.state,
+        case.assigned_to_id,
+        case.extended_at,
+        CaseEvent.objects.filter(case=case).count(),
+        case.id_documents.count(),
     )
 
 
@@ -50,17 +53,17 @@ def refused(response) -> bool:
 
 
 def urls(case):
-    step = lambda name: reverse("admin:dsar_request_step", args=[case.pk, name])  # noqa: E731
+    step = lambda name: reverse("admin:dsar_case_step", args=[case.pk, name])  # noqa: E731
     document = case.id_documents.get()
     return {
-        "list": ("get", reverse("admin:dsar_request_changelist"), {}),
-        "change": ("get", reverse("admin:dsar_request_change", args=[case.pk]), {}),
-        "history": ("get", reverse("admin:dsar_request_history", args=[case.pk]), {}),
-        "delete": ("get", reverse("admin:dsar_request_delete", args=[case.pk]), {}),
-        "add": ("get", reverse("admin:dsar_request_add"), {}),
+        "list": ("get", reverse("admin:dsar_case_changelist"), {}),
+        "change": ("get", reverse("admin:dsar_case_change", args=[case.pk]), {}),
+        "history": ("get", reverse("admin:dsar_case_history", args=[case.pk]), {}),
+        "delete": ("get", reverse("admin:dsar_case_delete", args=[case.pk]), {}),
+        "add": ("get", reverse("admin:dsar_case_add"), {}),
         "document": (
             "get",
-            reverse("admin:dsar_request_document", args=[case.pk, document.pk]),
+            reverse("admin:dsar_case_document", args=[case.pk, document.pk]),
             {},
         ),
         "step-get": ("get", step("approve_identity"), {}),
@@ -78,12 +81,12 @@ def urls(case):
         "complete-now": ("post", step("complete"), {}),  # not possible from identity review
         "action-assign": (
             "post",
-            reverse("admin:dsar_request_changelist"),
+            reverse("admin:dsar_case_changelist"),
             {"action": "assign_to_me", "_selected_action": [case.pk]},
         ),
         "action-refuse": (
             "post",
-            reverse("admin:dsar_request_changelist"),
+            reverse("admin:dsar_case_changelist"),
             {
                 "action": "bulk_refuse",
                 "_selected_action": [case.pk],
@@ -145,20 +148,20 @@ def test_each_role_reaches_exactly_its_urls(cast, case, client, role):
 def test_an_officer_s_list_shows_only_their_controllers_requests(cast, case, client, submit):
     other = submit(cast.b)
     login(client, cast, "officer_b")
-    html = client.get(reverse("admin:dsar_request_changelist")).content.decode()
+    html = client.get(reverse("admin:dsar_case_changelist")).content.decode()
     assert other.reference in html and case.reference not in html
     login(client, cast, "auditor_a")
-    html = client.get(reverse("admin:dsar_request_changelist")).content.decode()
+    html = client.get(reverse("admin:dsar_case_changelist")).content.decode()
     assert case.reference in html and other.reference not in html
 
 
 def test_the_auditor_sees_the_case_but_no_document_and_no_steps(cast, case, client):
     login(client, cast, "auditor_a")
-    html = client.get(reverse("admin:dsar_request_change", args=[case.pk])).content.decode()
+    html = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
     assert case.reference in html
     assert "Open the ID document" not in html
     assert "What you can do now" not in html
-    assert reverse("admin:dsar_request_step", args=[case.pk, "approve_identity"]) not in html
+    assert reverse("admin:dsar_case_step", args=[case.pk, "approve_identity"]) not in html
 
 
 @pytest.mark.parametrize("name", OFFICER_A_POSTS)
@@ -169,28 +172,28 @@ def test_each_allowed_post_of_the_officer_works(cast, case, client, name):
     response = client.post(url, data)
     assert response.status_code in (200, 302), response.status_code
     assert snapshot(case) != before, f"{name} changed nothing"
-    assert CaseEvent.objects.filter(request=case).count() == before[3] + 1
+    assert CaseEvent.objects.filter(case=case).count() == before[3] + 1
 
 
 def test_a_step_the_state_does_not_allow_is_refused_with_403(cast, case, client):
     login(client, cast, "officer_a")
     before = snapshot(case)
-    response = client.post(reverse("admin:dsar_request_step", args=[case.pk, "complete"]), {})
+    response = client.post(reverse("admin:dsar_case_step", args=[case.pk, "complete"]), {})
     assert response.status_code == 403
     assert snapshot(case) == before
-    response = client.post(reverse("admin:dsar_request_step", args=[case.pk, "no_such_step"]), {})
+    response = client.post(reverse("admin:dsar_case_step", args=[case.pk, "no_such_step"]), {})
     assert response.status_code == 403
 
 
 def test_the_officer_opens_the_document_and_the_approval_deletes_it(cast, case, client):
     login(client, cast, "officer_a")
     document = case.id_documents.get()
-    response = client.get(reverse("admin:dsar_request_document", args=[case.pk, document.pk]))
+    response = client.get(reverse("admin:dsar_case_document", args=[case.pk, document.pk]))
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == PDF
     assert "no-store" in response["Cache-Control"]
     client.post(
-        reverse("admin:dsar_request_step", args=[case.pk, "approve_identity"]),
+        reverse("admin:dsar_case_step", args=[case.pk, "approve_identity"]),
         {"name_matches": "on"},
     )
     case.refresh_from_db()
@@ -200,7 +203,7 @@ def test_the_officer_opens_the_document_and_the_approval_deletes_it(cast, case, 
 def test_rejecting_identity_refuses_with_art_12_6_and_deletes_the_copy(cast, case, client):
     login(client, cast, "officer_a")
     response = client.post(
-        reverse("admin:dsar_request_step", args=[case.pk, "reject_identity"]),
+        reverse("admin:dsar_case_step", args=[case.pk, "reject_identity"]),
         {"reason": "The document shows another name."},
     )
     assert response.status_code == 302
@@ -212,10 +215,10 @@ def test_rejecting_identity_refuses_with_art_12_6_and_deletes_the_copy(cast, cas
 def test_the_identity_checklist_is_kept_in_the_event(cast, case, client):
     login(client, cast, "officer_a")
     client.post(
-        reverse("admin:dsar_request_step", args=[case.pk, "approve_identity"]),
+        reverse("admin:dsar_case_step", args=[case.pk, "approve_identity"]),
         {"name_matches": "on", "masked": "on"},
     )
-    event = CaseEvent.objects.filter(request=case).last()
+    event = CaseEvent.objects.filter(case=case).last()
     assert event.data["checklist"] == {"name_matches": True, "masked": True}
     assert event.data["id_document"]["result"] == "approved"
 
@@ -223,21 +226,21 @@ def test_the_identity_checklist_is_kept_in_the_event(cast, case, client):
 def test_asking_for_a_new_document_deletes_the_one_under_review(cast, case, client):
     login(client, cast, "officer_a")
     client.post(
-        reverse("admin:dsar_request_step", args=[case.pk, "ask_identity"]),
+        reverse("admin:dsar_case_step", args=[case.pk, "ask_identity"]),
         {"message": "Unreadable."},
     )
     case.refresh_from_db()
     assert case.state == State.AWAITING_IDENTITY and not case.id_documents.exists()
     assert (
         "new document was asked for"
-        in CaseEvent.objects.filter(request=case).last().data["id_document"]["result"]
+        in CaseEvent.objects.filter(case=case).last().data["id_document"]["result"]
     )
 
 
 def test_a_pdf_is_downloaded_never_rendered_from_the_admin_origin(cast, case, client):
     login(client, cast, "officer_a")
     document = case.id_documents.get()
-    response = client.get(reverse("admin:dsar_request_document", args=[case.pk, document.pk]))
+    response = client.get(reverse("admin:dsar_case_document", args=[case.pk, document.pk]))
     assert response["Content-Disposition"].startswith("attachment;")
     assert "sandbox" in response["Content-Security-Policy"]
 
@@ -250,19 +253,19 @@ def test_an_administrator_sees_every_queue_but_no_id_copy_and_no_steps(cast, cas
     )
     client.force_login(root)
     client.cookies["django_language"] = "en"
-    assert case.reference in client.get(reverse("admin:dsar_request_changelist")).content.decode()
-    html = client.get(reverse("admin:dsar_request_change", args=[case.pk])).content.decode()
+    assert case.reference in client.get(reverse("admin:dsar_case_changelist")).content.decode()
+    html = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
     assert "What you can do now" not in html and "Open the ID document" not in html
     document = case.id_documents.get()
-    response = client.get(reverse("admin:dsar_request_document", args=[case.pk, document.pk]))
+    response = client.get(reverse("admin:dsar_case_document", args=[case.pk, document.pk]))
     assert response.status_code == 403
 
 
 def test_an_officer_confirms_a_request_that_arrived_by_email(cast, client, committed):
-    from dsar.intake import receive_request
+    from cases.intake import receive_case
 
-    request = committed(
-        receive_request,
+    case = committed(
+        receive_case,
         controller=cast.a,
         right="access",
         name="Per mail",
@@ -270,24 +273,22 @@ def test_an_officer_confirms_a_request_that_arrived_by_email(cast, client, commi
         language="nl",
         channel="email",
     )
-    assert request.state == State.UNCONFIRMED
+    assert case.state == State.UNCONFIRMED
     login(client, cast, "officer_a")
-    response = client.post(
-        reverse("admin:dsar_request_step", args=[request.pk, "confirm_email"]), {}
-    )
+    response = client.post(reverse("admin:dsar_case_step", args=[case.pk, "confirm_email"]), {})
     assert response.status_code == 302
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
 
 
-def _case_in(cast, submit, committed, state: str) -> Request:
+def _case_in(cast, submit, committed, state: str) -> Case:
     """A request of controller A in the given state, reached through the workflow."""
-    from dsar.intake import receive_request
+    from cases.intake import receive_case
 
     officer = Actor.officer(cast.officer_a)
     if state == "unconfirmed_email":
         return committed(
-            receive_request,
+            receive_case,
             controller=cast.a,
             right="access",
             name="Mail",
@@ -295,14 +296,14 @@ def _case_in(cast, submit, committed, state: str) -> Request:
             language="nl",
             channel="email",
         )
-    request = submit(cast.a)
+    case = submit(cast.a)
     if state == "identity_review":
-        request = perform(request, "ask_identity", actor=officer, message="ID?")
-        iddocs.store(request, iddocs.CheckedDocument(PDF, "application/pdf"))
-        request = perform(request, "submit_identity", actor=Actor.subject())
+        case = perform(case, "ask_identity", actor=officer, message="ID?")
+        iddocs.store(case, iddocs.CheckedDocument(PDF, "application/pdf"))
+        case = perform(case, "submit_identity", actor=Actor.subject())
     if state == "ready":
-        request = perform(request, "prepare_response", actor=officer, response="Here.")
-    return request
+        case = perform(case, "prepare_response", actor=officer, response="Here.")
+    return case
 
 
 # step -> (state it is taken from, form data)
@@ -326,36 +327,36 @@ STEPS = {
 @pytest.mark.parametrize("step", list(STEPS))
 def test_every_step_for_every_role(cast, submit, committed, client, role, step):
     state, data = STEPS[step]
-    request = _case_in(cast, submit, committed, state)
+    case = _case_in(cast, submit, committed, state)
     login(client, cast, role)
-    before = snapshot(request)
-    url = reverse("admin:dsar_request_step", args=[request.pk, step])
+    before = snapshot(case)
+    url = reverse("admin:dsar_case_step", args=[case.pk, step])
     get = client.get(url)
     post = client.post(url, data)
     if role == "officer_a":
         assert get.status_code == 200
         assert post.status_code == 302, post.content.decode()[:2000]
-        assert snapshot(request)[3] == before[3] + 1  # exactly one event
+        assert snapshot(case)[3] == before[3] + 1  # exactly one event
     else:
         assert refused(get) and refused(post), (get.status_code, post.status_code)
-        assert snapshot(request) == before
+        assert snapshot(case) == before
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_assign_to_someone_for_every_role(cast, submit, client, role):
-    request = submit(cast.a)
+    case = submit(cast.a)
     login(client, cast, role)
-    before = snapshot(request)
+    before = snapshot(case)
     client.post(
-        reverse("admin:dsar_request_changelist"),
+        reverse("admin:dsar_case_changelist"),
         {
             "action": "assign_to_someone",
-            "_selected_action": [request.pk],
+            "_selected_action": [case.pk],
             "apply": "1",
             "assignee": cast.officer_a.pk,
         },
     )
-    after = snapshot(request)
+    after = snapshot(case)
     if role == "officer_a":
         assert after[1] == cast.officer_a.pk
     else:

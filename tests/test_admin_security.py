@@ -49,6 +49,7 @@ def test_production_settings_require_two_factor_login(tmp_path):
             DJANGO_SETTINGS_MODULE="dsar.settings",
             DJANGO_SECRET_KEY="x" * 60,
             DSAR_ID_DOCUMENT_KEY="YnVpbGQtb25seS1ub3QtdXNlZC1hdC1ydW50aW1lLTA=",
+            DSAR_AUDIT_KEY="k" * 40,
         ),
     )
     assert production.stdout.strip() == "True", production.stderr
@@ -61,7 +62,7 @@ def test_with_two_factors_a_password_alone_does_not_open_the_admin(cast, client,
     device = TOTPDevice.objects.create(user=officer, name="phone", confirmed=True)
     response = client.post(LOGIN, {"username": "officer_a", "password": "pw-for-tests-2026"})
     assert response.status_code == 200  # the form again, asking for the token
-    assert client.get(reverse("admin:dsar_request_changelist")).status_code == 302
+    assert client.get(reverse("admin:dsar_case_changelist")).status_code == 302
     response = client.post(
         LOGIN,
         {
@@ -71,7 +72,7 @@ def test_with_two_factors_a_password_alone_does_not_open_the_admin(cast, client,
             "otp_token": "000000",
         },
     )
-    assert client.get(reverse("admin:dsar_request_changelist")).status_code == 302
+    assert client.get(reverse("admin:dsar_case_changelist")).status_code == 302
     device.refresh_from_db()
     device.throttle_reset()  # django-otp slows retries after a wrong token; not what is tested
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
@@ -86,7 +87,7 @@ def test_with_two_factors_a_password_alone_does_not_open_the_admin(cast, client,
         },
     )
     assert response.status_code == 302
-    assert client.get(reverse("admin:dsar_request_changelist")).status_code == 200
+    assert client.get(reverse("admin:dsar_case_changelist")).status_code == 200
 
 
 def test_repeated_failures_lock_the_login_for_a_finite_time(cast, client, settings):
@@ -99,23 +100,23 @@ def test_repeated_failures_lock_the_login_for_a_finite_time(cast, client, settin
             client.post(LOGIN, {"username": "officer_a", "password": "wrong"})
         locked = client.post(LOGIN, {"username": "officer_a", "password": "pw-for-tests-2026"})
         assert locked.status_code == 429
-        assert client.get(reverse("admin:dsar_request_changelist")).status_code == 302
+        assert client.get(reverse("admin:dsar_case_changelist")).status_code == 302
     with time_machine.travel("2026-03-05 10:31 +0000", tick=False):
         response = client.post(LOGIN, {"username": "officer_a", "password": "pw-for-tests-2026"})
         assert response.status_code == 302
-        assert client.get(reverse("admin:dsar_request_changelist")).status_code == 200
+        assert client.get(reverse("admin:dsar_case_changelist")).status_code == 200
 
 
 def test_an_idle_session_expires(cast, client, settings):
     with time_machine.travel("2026-03-05 10:00 +0000", tick=False):
         client.force_login(cast.officer_a)
-        assert client.get(reverse("admin:dsar_request_changelist")).status_code == 200
+        assert client.get(reverse("admin:dsar_case_changelist")).status_code == 200
     with time_machine.travel("2026-03-05 10:25 +0000", tick=False):
-        assert client.get(reverse("admin:dsar_request_changelist")).status_code == 200  # renews
+        assert client.get(reverse("admin:dsar_case_changelist")).status_code == 200  # renews
     with time_machine.travel("2026-03-05 10:54 +0000", tick=False):
-        assert client.get(reverse("admin:dsar_request_changelist")).status_code == 200
+        assert client.get(reverse("admin:dsar_case_changelist")).status_code == 200
     with time_machine.travel("2026-03-05 11:25 +0000", tick=False):
-        assert client.get(reverse("admin:dsar_request_changelist")).status_code == 302
+        assert client.get(reverse("admin:dsar_case_changelist")).status_code == 302
 
 
 def test_security_headers_are_on_every_response(client):

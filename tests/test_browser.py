@@ -12,8 +12,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from dsar.models import Request, State
-from dsar.workflow import Actor, perform
+from cases.actors import Actor
+from cases.models import Case, State
+from cases.workflow import perform
 
 from .conftest import require_service
 
@@ -110,30 +111,30 @@ def test_the_subject_journey_in_the_browser(live_server, browser, language, cast
     page.get_by_label(text["email"]).press("Enter")
     page.get_by_role("heading", name=text["sent"]).wait_for()
 
-    request = Request.objects.get(email=f"jan-{language}@example.org")
-    assert request.language == language and request.state == State.UNCONFIRMED
-    (confirmation,) = [m for m in mail.outbox if m.to == [request.email]]
+    case = Case.objects.get(email=f"jan-{language}@example.org")
+    assert case.language == language and case.state == State.UNCONFIRMED
+    (confirmation,) = [m for m in mail.outbox if m.to == [case.email]]
     link = re.search(r"https?://\S+/confirm/\S+/", confirmation.body).group(0)
     page.goto(live_server.url + path_of(link))
     page.get_by_role("button", name=text["confirm"]).click()
     page.wait_for_url(re.compile(r"/s/DSAR-"))
     assert "<b>" not in page.content().split("<main")[1].replace("&lt;b&gt;", "")
 
-    request.refresh_from_db()
-    perform(request, "ask_subject", actor=Actor.officer(cast.officer_a), message="Welk account?")
+    case.refresh_from_db()
+    perform(case, "ask_subject", actor=Actor.officer(cast.officer_a), message="Welk account?")
     page.reload()
     assert page.get_by_text("Welk account?").is_visible()
     page.get_by_label(text["answer"]).fill("Het account met nummer 42.")
     page.get_by_role("button", name=text["send_answer"]).click()
     page.get_by_text(text["answered"]).wait_for()
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
 
     page.get_by_label(text["withdraw_box"]).check()
     page.get_by_role("button", name=text["withdraw"]).click()
     page.get_by_text(text["withdrawn"]).first.wait_for()
-    request.refresh_from_db()
-    assert request.state == State.WITHDRAWN
+    case.refresh_from_db()
+    assert case.state == State.WITHDRAWN
     page.close()
 
 
@@ -141,15 +142,16 @@ def test_the_subject_journey_in_the_browser(live_server, browser, language, cast
 def test_an_officer_works_a_request_through_verification_in_the_browser(
     live_server, browser, cast, submit
 ):
-    from dsar import iddocs
+    from cases import iddocs
 
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    from .pdfs import MINIMAL_PDF as pdf
+
     officer = cast.officer_b  # Defero asks an ID copy for access
     officer.set_password("pw-for-tests-2026")
     officer.save()
     urgent = submit(cast.b, confirm=False, received_at=timezone.now() - dt.timedelta(days=20))
     iddocs.store(urgent, iddocs.CheckedDocument(pdf, "application/pdf"))
-    urgent = perform(urgent, "confirm_email", actor=Actor.subject(), has_id_document=True)
+    urgent = perform(urgent, "confirm_email", actor=Actor.subject())
     later = submit(cast.b, email="later@example.org", right="objection", details="Marketing")
 
     page = browser.new_page()
@@ -166,7 +168,7 @@ def test_an_officer_works_a_request_through_verification_in_the_browser(
     page.get_by_label("Username").fill("officer_b")
     page.get_by_label("Password").fill("pw-for-tests-2026")
     page.get_by_role("button", name="Log in").click()
-    page.goto(live_server.url + "/admin/dsar/request/")
+    page.goto(live_server.url + "/admin/dsar/case/")
     rows = page.locator("#result_list tbody tr th a").all_inner_texts()
     assert rows == [urgent.reference, later.reference]  # the most urgent first
 
@@ -192,4 +194,26 @@ def test_an_officer_works_a_request_through_verification_in_the_browser(
     actions = list(urgent.events.values_list("action", flat=True))
     assert actions[-3:] == ["approve_identity", "prepare_response", "complete"]
     assert violations == []
+    page.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_switching_language_keeps_what_was_typed(live_server, browser, loaded_controllers):
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(live_server.url + "/c/defero/request/")
+    page.locator("input[name=right][value=objection]").check()
+    page.get_by_label("Uw naam").fill("Anneke de Vries")
+    page.get_by_label("Uw e-mailadres").fill("anneke@example.org")
+    page.locator("textarea[name=details]").fill("Geen reclame meer, graag.")
+    page.select_option("#language", "en")
+    page.get_by_role("button", name="Wisselen").click()
+    page.get_by_label("Your name").wait_for()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_label("Your name").input_value() == "Anneke de Vries"
+    assert page.get_by_label("Your email address").input_value() == "anneke@example.org"
+    assert page.locator("textarea[name=details]").input_value() == "Geen reclame meer, graag."
+    assert page.locator("input[name=right][value=objection]").is_checked()
+    page.goto(live_server.url + "/c/defero/request/")  # kept for that one load, then forgotten
+    assert page.get_by_label("Your name").input_value() == ""
     page.close()

@@ -118,3 +118,28 @@ def test_an_extension_makes_the_extended_deadline_effective(loaded_controllers):
 def test_bad_input_is_a_clear_error(loaded_controllers, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("deadline", *args, stdout=io.StringIO())
+
+
+def _json_only(*args: str) -> tuple[dict, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("deadline", *args, stdout=out, stderr=err)
+    return json.loads(out.getvalue()), err.getvalue()  # stdout is the JSON and nothing else
+
+
+def test_a_right_whose_clock_does_not_pause_ignores_paused_days(loaded_controllers):
+    controller = loaded_controllers["smart-site"]
+    controller.rights.filter(right="access").update(clock_pauses=False)
+    args = ["--controller", "smart-site", "--right", "access", "--received", "2026-03-05T10:00"]
+    plain, _ = _json_only(*args)
+    paused, note = _json_only(*args, "--paused-days", "9")
+    assert paused == plain
+    assert "does not pause" in note
+    controller.rights.filter(right="access").update(clock_pauses=True)
+    assert _json_only(*args, "--paused-days", "9")[0]["statutory"] != plain["statutory"]
+
+
+def test_notes_go_to_stderr_and_stdout_is_json(loaded_controllers):
+    result, note = _json_only(
+        "--controller", "smartlockr", "--right", "restriction", "--received", "2026-03-05T10:00"
+    )
+    assert result["declared"] is None and "does not declare restriction" in note

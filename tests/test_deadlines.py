@@ -1,4 +1,4 @@
-"""Tests for dsar.deadlines: the GDPR Art. 12(3) time limits as set out in LEGAL.md section 1.
+"""Tests for the legal clock: the GDPR Art. 12(3) time limits as set out in docs/legal.md §1.
 
 Pure Python: no Django, no database. Weekdays quoted in comments were checked with ``datetime``.
 """
@@ -14,18 +14,18 @@ from dateutil.easter import easter as dateutil_easter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsar.deadlines import (
+from legalclock import (
     COUNTRY_TIME_ZONES,
     EXTENDED,
     STATUTORY,
     Period,
     Unit,
-    _easter_sunday,
     compute_deadlines,
     is_working_day,
     period_end,
     public_holidays,
 )
+from legalclock.workdays import _easter_sunday
 
 AMS = ZoneInfo("Europe/Amsterdam")
 BRU = ZoneInfo("Europe/Brussels")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from dsar.models import MailStatus, OutgoingMail, Request
+from cases.models import Case, MailStatus, OutgoingMail
 
 from .conftest import require_service
 from .procs import BIN, Proc, demo_env, free_port, run, with_celery_app
@@ -106,8 +106,8 @@ def test_a_submission_while_redis_is_down_is_stored_and_mailed_when_it_is_back(
     result = run([str(BIN / "python"), "manage.py", "shell", "-c", SUBMIT], env)
     assert "STATUS 302" in result.stdout, result.stdout + result.stderr
     assert time.monotonic() - started < 30
-    request = Request.objects.get()
-    (mail,) = OutgoingMail.objects.filter(request=request)
+    case = Case.objects.get()
+    (mail,) = OutgoingMail.objects.filter(case=case)
     assert mail.status == MailStatus.QUEUED
 
     # Redis is back; a worker and the unsent-mail sweep deliver it, once.
@@ -124,17 +124,17 @@ def test_a_submission_while_redis_is_down_is_stored_and_mailed_when_it_is_back(
                 [
                     str(BIN / "python"),
                     "-c",
-                    "from dsar.celery import app; app.send_task('dsar.tasks.resend_unsent_mail')",
+                    "from dsar.celery import app; app.send_task('cases.resend_unsent_mail')",
                 ],
                 env,
             )
-            worker.wait_for(r"Task dsar\.tasks\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
+            worker.wait_for(r"Task cases\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
     finally:
         redis.stop()
     mail.refresh_from_db()
     assert mail.status == MailStatus.SENT and mail.attempts == 1
     sent = list((Path(env["DSAR_VAR_DIR"]) / "mail").glob("*.log"))
-    assert len(sent) == 1 and request.reference in sent[0].read_text()
+    assert len(sent) == 1 and case.reference in sent[0].read_text()
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -143,10 +143,8 @@ def test_a_worker_killed_while_sending_leaves_the_mail_to_be_sent_exactly_once(
 ):
     import signal
 
-    request = submit(cast.a, confirm=False)
-    mail = OutgoingMail.objects.create(
-        request=request, to=request.email, kind="confirm", language="nl"
-    )
+    case = submit(cast.a, confirm=False)
+    mail = OutgoingMail.objects.create(case=case, to=case.email, kind="confirm", language="nl")
     stall = tmp_path / "stall"
     stall.mkdir()
     env = {
@@ -158,7 +156,7 @@ def test_a_worker_killed_while_sending_leaves_the_mail_to_be_sent_exactly_once(
     worker_args = [str(BIN / "celery"), "-A", "dsar", "worker", "--pool=solo", "--loglevel=INFO"]
     with Proc(worker_args, env) as worker:
         worker.wait_for(r"ready\.", timeout=60)
-        with_celery_app(f"app.send_task('dsar.tasks.send_mail', args=[{mail.pk}])", env)
+        with_celery_app(f"app.send_task('cases.send_mail', args=[{mail.pk}])", env)
         for _ in range(300):
             if (stall / "stalled").exists():
                 break
@@ -171,10 +169,10 @@ def test_a_worker_killed_while_sending_leaves_the_mail_to_be_sent_exactly_once(
     OutgoingMail.objects.filter(pk=mail.pk).update(created_at=mail.created_at.replace(year=2000))
     with Proc(worker_args, env) as worker:
         worker.wait_for(r"ready\.", timeout=60)
-        with_celery_app("app.send_task('dsar.tasks.resend_unsent_mail')", env)
-        worker.wait_for(r"Task dsar\.tasks\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
+        with_celery_app("app.send_task('cases.resend_unsent_mail')", env)
+        worker.wait_for(r"Task cases\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
         # Whatever the broker redelivers later finds the row sent and does nothing.
-        with_celery_app(f"app.send_task('dsar.tasks.send_mail', args=[{mail.pk}])", env)
+        with_celery_app(f"app.send_task('cases.send_mail', args=[{mail.pk}])", env)
         worker.wait_for(r"succeeded in [0-9.]+s: False", timeout=60)
     mail.refresh_from_db()
     assert mail.status == MailStatus.SENT and mail.attempts == 1

@@ -11,13 +11,16 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from dsar.inbound import ingest
-from dsar.models import CaseEvent, Channel, InboundMail, Message, OutgoingMail, Request, State
-from dsar.workflow import Actor, perform
+from cases.actors import Actor
+from cases.models import Case, CaseEvent, Channel, InboundMail, Message, OutgoingMail, State
+from cases.workflow import perform
+from mailin.ingest import ingest
+
+from .pdfs import MINIMAL_PDF
 
 pytestmark = pytest.mark.django_db
 AMS = ZoneInfo("Europe/Amsterdam")
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = MINIMAL_PDF
 
 
 def at(text: str) -> dt.datetime:
@@ -35,7 +38,7 @@ def eml(
     attachments=(),
 ) -> bytes:
     message = EmailMessage()
-    message["From"] = f"Jan Jansen <{sender}>"
+    message["From"] = sender if "<" in sender or " " in sender else f"Jan Jansen <{sender}>"
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = message_id
@@ -50,68 +53,68 @@ def eml(
 def test_a_reply_by_reference_answers_the_question_and_resumes_the_clock(cast, submit, committed):
     cast.officer_a.email = "officer-a@example.org"
     cast.officer_a.save()
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     perform(
-        request,
+        case,
         "ask_subject",
         actor=Actor.officer(cast.officer_a),
         message="?",
         now=at("2026-03-10T09:00"),
     )
-    raw = eml(subject=f"Re: A message about your request {request.reference}", body="Account 42.")
+    raw = eml(subject=f"Re: A message about your request {case.reference}", body="Account 42.")
     record = committed(ingest, raw, received_at=at("2026-03-16T20:00"))
-    assert record.outcome == "reply" and record.request == request
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS and request.paused_days == 6
-    assert Message.objects.filter(request=request, body="Account 42.").exists()
+    assert record.outcome == "reply" and record.case == case
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS and case.paused_days == 6
+    assert Message.objects.filter(case=case, body="Account 42.").exists()
     assert OutgoingMail.objects.filter(
-        request=request, kind="officer_reply", to="officer-a@example.org"
+        case=case, kind="officer_notice", to="officer-a@example.org"
     ).exists()
     assert committed(ingest, raw) is None  # the same Message-ID again
-    assert CaseEvent.objects.filter(request=request, action="answer").count() == 1
+    assert CaseEvent.objects.filter(case=case, action="answer").count() == 1
 
 
 def test_a_reply_by_in_reply_to_finds_its_request(cast, submit, committed):
-    request = submit(cast.a)
-    sent = OutgoingMail.objects.filter(request=request, kind="confirmed").get()
+    case = submit(cast.a)
+    sent = OutgoingMail.objects.filter(case=case, kind="confirmed").get()
     assert sent.message_id_header
     record = committed(ingest, eml(subject="Re: bedankt", in_reply_to=sent.message_id_header))
     assert record.outcome == "reply"
-    assert CaseEvent.objects.filter(request=request, action="mail_reply").count() == 1
+    assert CaseEvent.objects.filter(case=case, action="mail_reply").count() == 1
 
 
 def test_a_reference_from_another_address_is_not_attached(cast, submit, committed):
-    request = submit(cast.a)
+    case = submit(cast.a)
     record = committed(
-        ingest, eml(sender="mallory@example.net", subject=f"Re: {request.reference}", body="Forged")
+        ingest, eml(sender="mallory@example.net", subject=f"Re: {case.reference}", body="Forged")
     )
     assert record.outcome == "unmatched"
-    assert not Message.objects.filter(request=request, body="Forged").exists()
-    event = CaseEvent.objects.filter(request=request).last()
+    assert not Message.objects.filter(case=case, body="Forged").exists()
+    event = CaseEvent.objects.filter(case=case).last()
     assert event.action == "mail_unmatched" and event.data["from"] == "mallory@example.net"
     assert "Forged" not in str(event.data) and event.message == ""
 
 
 def test_an_id_copy_by_mail_goes_to_review_and_a_bad_attachment_is_refused(cast, submit, committed):
-    request = submit(cast.b, confirm=False)  # Defero asks an ID copy for access
-    from dsar import iddocs
+    case = submit(cast.b, confirm=False)  # Defero asks an ID copy for access
+    from cases import iddocs
 
-    iddocs.store(request, iddocs.CheckedDocument(PDF, "application/pdf"))
-    request = perform(request, "confirm_email", actor=Actor.subject(), has_id_document=True)
-    request = perform(request, "ask_identity", actor=Actor.officer(cast.officer_b), message="Again")
+    iddocs.store(case, iddocs.CheckedDocument(PDF, "application/pdf"))
+    case = perform(case, "confirm_email", actor=Actor.subject())
+    case = perform(case, "ask_identity", actor=Actor.officer(cast.officer_b), message="Again")
     raw = eml(
         to="privacy@defero.nl",
-        subject=f"Re: {request.reference}",
+        subject=f"Re: {case.reference}",
         attachments=[
             ("tool.pdf", b"MZ\x90\x00" + b"\x00" * 64, "application", "pdf"),
             ("id.pdf", PDF, "application", "pdf"),
         ],
     )
     committed(ingest, raw, received_at=at("2026-03-16T20:00"))
-    request.refresh_from_db()
-    assert request.state == State.IDENTITY_REVIEW
-    assert request.id_documents.count() == 1
-    event = CaseEvent.objects.filter(request=request, action="submit_identity").last()
+    case.refresh_from_db()
+    assert case.state == State.IDENTITY_REVIEW
+    assert case.id_documents.count() == 1
+    event = CaseEvent.objects.filter(case=case, action="submit_identity").last()
     names = {a["name"]: a for a in event.data["attachments"]}
     assert "refused" in names["tool.pdf"] and names["id.pdf"]["kept"] == "id_document"
 
@@ -127,20 +130,18 @@ def test_a_new_message_to_a_privacy_address_becomes_a_request_awaiting_confirmat
     )
     with time_machine.travel(at("2026-03-05T10:00"), tick=False):
         record = committed(ingest, raw)
-    request = record.request
+    case = record.case
     assert record.outcome == "new_request"
-    assert request.channel == Channel.EMAIL and request.state == State.UNCONFIRMED
-    assert request.right == "erasure" and request.controller.slug == "defero"
-    assert request.received_at == at("2026-03-05T10:00")
-    assert OutgoingMail.objects.filter(
-        request=request, kind="confirm", to="jan@example.org"
-    ).exists()
+    assert case.channel == Channel.EMAIL and case.state == State.UNCONFIRMED
+    assert case.right == "erasure" and case.controller.slug == "defero"
+    assert case.received_at == at("2026-03-05T10:00")
+    assert OutgoingMail.objects.filter(case=case, kind="confirm", to="jan@example.org").exists()
 
 
 def test_a_message_to_no_known_address_is_kept_unrouted(loaded_controllers, committed):
     record = committed(ingest, eml(to="someone@elsewhere.example", message_id="<x@y>"))
-    assert record.outcome == "unrouted" and record.request is None
-    assert not Request.objects.exists()
+    assert record.outcome == "unrouted" and record.case is None
+    assert not Case.objects.exists()
 
 
 def test_ingest_email_command(loaded_controllers, tmp_path):
@@ -151,11 +152,22 @@ def test_ingest_email_command(loaded_controllers, tmp_path):
     call_command("ingest_email", str(path), stdout=out)
     assert "new_request DSAR-" in out.getvalue() and "seen before, skipped" in out.getvalue()
     assert InboundMail.objects.count() == 1
-    with pytest.raises(CommandError, match="cannot read"):
-        call_command("ingest_email", str(tmp_path / "missing.eml"))
     (tmp_path / "empty.eml").write_bytes(b"")
-    with pytest.raises(CommandError, match="empty file"):
-        call_command("ingest_email", str(tmp_path / "empty.eml"))
+    good = tmp_path / "good.eml"
+    good.write_bytes(eml(to="privacy@defero.nl", message_id="<after@example.org>"))
+    err, out = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="2 of 3 file"):
+        call_command(
+            "ingest_email",
+            str(tmp_path / "missing.eml"),
+            str(tmp_path / "empty.eml"),
+            str(good),
+            stdout=out,
+            stderr=err,
+        )
+    assert "missing.eml: cannot read" in err.getvalue()
+    assert "empty.eml: empty file" in err.getvalue()
+    assert "good.eml: new_request" in out.getvalue()  # the bad files did not stop it
 
 
 def test_anymail_s_inbound_signal_ingests_the_message(loaded_controllers, committed):

@@ -171,3 +171,22 @@ def test_an_invalid_edit_in_the_admin_changes_nothing(loaded_controllers, client
     assert "is not an IANA time zone" in response.content.decode()
     controller.refresh_from_db()
     assert policy_data(controller) == before
+
+
+def test_the_controller_s_own_interests_are_no_ground_to_limit_a_right(loaded_controllers):
+    findings = [f for f in lint_controller(loaded_controllers["smart-site"])]
+    own = {
+        f.message.split(" is made subject")[0]: f
+        for f in findings
+        if f.code == "own-interests-limit-a-right"
+    }
+    assert own["Access (Art. 15)"].severity == "error"
+    assert "Art. 15(4)" in own["Access (Art. 15)"].message
+    assert own["Objection (Art. 21)"].severity == "warning"
+    assert "Art. 21(3)" in own["Objection (Art. 21)"].message
+    # smartphoto's condition names the law's own grounds, not the controller's interests.
+    assert not [
+        f
+        for f in lint_controller(loaded_controllers["smartphoto"])
+        if f.code == "own-interests-limit-a-right"
+    ]

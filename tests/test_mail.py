@@ -8,16 +8,15 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from dsar.mail import deliver
-from dsar.models import MailStatus, OutgoingMail
-from dsar.tasks import resend_unsent_mail
+from cases.mail import deliver, resend_unsent_mail
+from cases.models import MailStatus, OutgoingMail
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_row_is_delivered_once_however_often_it_is_sent(cast, submit):
-    request = submit(cast.a, confirm=False)
-    (row,) = OutgoingMail.objects.filter(request=request)
+    case = submit(cast.a, confirm=False)
+    (row,) = OutgoingMail.objects.filter(case=case)
     assert row.status == MailStatus.SENT  # the normal path, after commit
     outbox = len(mail.outbox)
     assert deliver(row.pk) is False  # a redelivered task
@@ -26,16 +25,12 @@ def test_a_row_is_delivered_once_however_often_it_is_sent(cast, submit):
 
 
 def test_the_sweep_resends_only_rows_left_queued_past_the_grace_period(cast, submit):
-    request = submit(cast.a, confirm=False)
-    old = OutgoingMail.objects.create(
-        request=request, to=request.email, kind="confirm", language="nl"
-    )
+    case = submit(cast.a, confirm=False)
+    old = OutgoingMail.objects.create(case=case, to=case.email, kind="confirm", language="nl")
     OutgoingMail.objects.filter(pk=old.pk).update(
         created_at=timezone.now() - dt.timedelta(minutes=5)
     )
-    fresh = OutgoingMail.objects.create(
-        request=request, to=request.email, kind="confirm", language="nl"
-    )
+    fresh = OutgoingMail.objects.create(case=case, to=case.email, kind="confirm", language="nl")
     outbox = len(mail.outbox)
     assert resend_unsent_mail() == 1
     assert OutgoingMail.objects.get(pk=old.pk).status == MailStatus.SENT

@@ -17,7 +17,9 @@ from controllers.models import Controller, MaskField, Offer, Right, Verification
 from controllers.policy import dump_policy, load_policy_files, policy_data
 
 POLICY_DIR = Path(settings.POLICY_DIR)
-SEEDS = Path(settings.BASE_DIR).parent / "shared" / "seeds"
+# The statements the policies were transcribed from, kept beside them (Dutch originals).
+STATEMENTS = POLICY_DIR / "statements"
+SHIPPED = ["contractstatus", "defero", "smart-site", "smartlockr", "smartphoto"]
 ALL_MASKS = {MaskField.PHOTO, MaskField.MRZ, MaskField.DOCUMENT_NUMBER, MaskField.BSN}
 
 
@@ -125,13 +127,24 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-@pytest.mark.parametrize("path", sorted(POLICY_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def _with_statement() -> list[Path]:
+    """Policies whose statement is kept beside them: their quotes can be checked against it."""
+    return [
+        path
+        for path in sorted(POLICY_DIR.glob("*.toml"))
+        if (STATEMENTS / tomllib.loads(path.read_text()).get("statement_source", "-")).is_file()
+    ]
+
+
+def test_the_shipped_policies_keep_their_statements_in_the_repository():
+    assert [path.stem for path in _with_statement() if path.stem in SHIPPED] == SHIPPED
+
+
+@pytest.mark.parametrize("path", _with_statement(), ids=lambda p: p.stem)
 def test_every_quote_is_the_statement_s_own_words(path):
-    """Faithful transcription: each quoted passage stands in the seed statement."""
-    if not SEEDS.is_dir():
-        pytest.fail(f"the seed statements are missing at {SEEDS}")
+    """Faithful transcription: each quoted passage stands in the statement."""
     data = tomllib.loads(path.read_text())
-    seed = _normal((SEEDS / data["statement_source"]).read_text())
+    statement = _normal((STATEMENTS / data["statement_source"]).read_text())
     quotes = [data["complaint_right"], data["automated_decisions"], data["eea_transfers"]]
     for right in data["rights"].values():
         quotes += [right.get("quote", ""), right.get("verification_quote", "")]
@@ -140,7 +153,7 @@ def test_every_quote_is_the_statement_s_own_words(path):
             quotes.append(right["condition"])
     for quote in filter(None, quotes):
         for passage in quote.split("\n\n"):  # separate passages are joined by a blank line
-            assert _normal(passage) in seed, f"{path.name}: not in the statement: {passage!r}"
+            assert _normal(passage) in statement, f"{path.name}: not in the statement: {passage!r}"
 
 
 # --- Round trip.
@@ -186,6 +199,7 @@ def test_reloading_an_edited_file_updates_the_controller(tmp_path):
     path = tmp_path / "defero.toml"
     data = tomllib.loads((POLICY_DIR / "defero.toml").read_text())
     load_policy_files([POLICY_DIR / "defero.toml"])
+    count = Controller.objects.count()
     data["rights"]["access"]["promise"]["amount"] = 2
     data["data_categories"] = data["data_categories"][:1]
     path.write_text(tomli_w.dumps(data))
@@ -193,7 +207,7 @@ def test_reloading_an_edited_file_updates_the_controller(tmp_path):
     controller = Controller.objects.get(slug="defero")
     assert controller.declaration("access").promise_amount == 2
     assert controller.data_categories.count() == 1
-    assert Controller.objects.count() == 1
+    assert Controller.objects.count() == count  # updated in place, not added
 
 
 # --- Bad files: a clear error naming file and key, and nothing changed.
@@ -307,9 +321,11 @@ def test_one_bad_file_among_good_ones_loads_none_of_them(tmp_path):
     good = _mutated(tmp_path, _set("legal_name", "Defero Renamed"), "good.toml")
     shutil.copy(POLICY_DIR / "smartlockr.toml", tmp_path / "smartlockr.toml")
     bad = _mutated(tmp_path, lambda d: d.update(slug="other", country="XX"), "bad.toml")
+    before = snapshot()
     with pytest.raises(CommandError, match=re.escape("bad.toml: country")):
         call_command("load_policies", str(good), str(tmp_path / "smartlockr.toml"), str(bad))
-    assert Controller.objects.count() == 0
+    assert snapshot() == before
+    assert not Controller.objects.filter(legal_name="Defero Renamed").exists()
 
 
 @pytest.mark.django_db
@@ -329,7 +345,58 @@ def test_a_database_failure_midway_rolls_back_every_file(loaded_controllers, tmp
 @pytest.mark.django_db
 def test_two_files_with_the_same_slug_are_refused(tmp_path):
     first = _mutated(tmp_path, lambda d: None, "a.toml")
-    second = _mutated(tmp_path, lambda d: None, "b.toml")
+    second = _mutated(tmp_path, _set("legal_name", "Defero Twice"), "b.toml")
+    before = snapshot()
     with pytest.raises(CommandError, match=re.escape("b.toml: slug: 'defero' is also in")):
         call_command("load_policies", str(first), str(second))
-    assert Controller.objects.count() == 0
+    assert snapshot() == before
+
+
+def test_the_schema_covers_every_field_the_registry_keeps():
+    """Declared once: a model field the schema does not name would be neither loaded nor
+    exported, silently; a key naming no field would fail at load."""
+    from controllers.models import DataCategory, Recipient, RightDeclaration
+    from controllers.schema import CATEGORY, POLICY, RECIPIENT, RIGHT
+
+    for model, schema, internal in [
+        (Controller, POLICY, {"id"}),
+        (RightDeclaration, RIGHT, {"id", "controller", "right"}),
+        (DataCategory, CATEGORY, {"id", "controller", "position"}),
+        (Recipient, RECIPIENT, {"id", "controller", "position"}),
+    ]:
+        kept = set()
+        for key, field in schema.items():
+            if field.prefix:
+                kept |= {field.prefix + sub for sub in field.schema or {}}
+            elif field.stored and field.model is None:
+                kept.add(field.attr or key)
+        assert kept == {f.name for f in model._meta.concrete_fields} - internal, model
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("key", "value"), [("legal_name", "Defero\x00"), ("notes", "a\x1bb"), ("phone", "06\u202e1")]
+)
+def test_control_characters_in_a_policy_file_are_refused(loaded_controllers, tmp_path, key, value):
+    before = snapshot()
+    path = _mutated(tmp_path, _set(key, value))
+    with pytest.raises(CommandError, match=f"{key}: contains control or invisible characters"):
+        call_command("load_policies", str(path), stdout=io.StringIO())
+    assert snapshot() == before
+
+
+def test_the_transcriptions_corrected_after_the_audit(loaded_controllers):
+    smart = loaded_controllers["smart-site"]
+    conditions = {d.condition for d in smart.rights.all() if d.is_offered}
+    assert {d.offer for d in smart.rights.all() if d.is_offered} == {Offer.CONDITIONAL}
+    assert conditions == {
+        "Deze rechten zijn echter niet absoluut en kunnen onderhevig zijn aan onze eigen "
+        "rechtmatige belangen en wettelijke vereisten."
+    }
+    for slug in ("smart-site", "smartlockr", "defero"):
+        controller = loaded_controllers[slug]
+        assert controller.postal_address and controller.postal_address == controller.address
+    lockr = loaded_controllers["smartlockr"]
+    assert [r.outside_eea for r in lockr.recipients.all() if r.kind == "processor"] == ["unknown"]
+    assert lockr.declaration("access").mask_rule == "may"
+    assert loaded_controllers["defero"].declaration("access").mask_rule == "must"

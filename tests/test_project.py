@@ -24,7 +24,7 @@ SETTINGS_PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
     "'broker': s.CELERY_BROKER_URL, 'email': s.EMAIL_BACKEND, 'anymail': s.ANYMAIL, "
-    "'debug': s.DEBUG, 'demo': s.DEMO, 'hosts': s.ALLOWED_HOSTS}))"
+    "'debug': s.DEBUG, 'demo': s.DEMO, 'hosts': s.ALLOWED_HOSTS, 'site': s.SITE_URL}))"
 )
 
 
@@ -52,14 +52,19 @@ def test_environment_switches_to_postgresql_redis_and_a_mail_provider(tmp_path):
         REDIS_URL="redis://cache.example:6379/2",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DSAR_ID_DOCUMENT_KEY=Fernet.generate_key().decode(),
+        DSAR_AUDIT_KEY="k" * 40,
         ALLOWED_HOSTS="dsar.example.org",
         EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
         ANYMAIL_POSTMARK_SERVER_TOKEN="token-123",
+        ANYMAIL_WEBHOOK_SECRET="hook:secret",
     )
     assert settings["engine"] == "django.db.backends.postgresql"
     assert settings["broker"] == "redis://cache.example:6379/2"
     assert settings["email"] == "anymail.backends.postmark.EmailBackend"
-    assert settings["anymail"] == {"POSTMARK_SERVER_TOKEN": "token-123"}
+    assert settings["anymail"] == {
+        "POSTMARK_SERVER_TOKEN": "token-123",
+        "WEBHOOK_SECRET": "hook:secret",
+    }
     assert settings["debug"] is False and settings["demo"] is False
     assert settings["hosts"] == ["dsar.example.org"]
 
@@ -96,6 +101,7 @@ def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
         tmp_path,
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DSAR_ID_DOCUMENT_KEY=Fernet.generate_key().decode(),
+        DSAR_AUDIT_KEY="k" * 40,
         ALLOWED_HOSTS="dsar.example.org",
     )
     result = run(
@@ -141,9 +147,11 @@ def test_setup_demo_refuses_outside_the_demo(settings):
     assert get_user_model().objects.count() == 0
 
 
-def test_make_run_serves_web_worker_and_beat_on_embedded_defaults(tmp_path):
-    """The serving half of `make run` (its Procfile) from a fresh var/: all three come up."""
-    env = demo_env(tmp_path, DSAR_PORT=str(port := free_port()))
+def test_make_run_serves_web_worker_beat_and_the_stub_processor(tmp_path):
+    """The serving half of `make run` (its Procfile) from a fresh var/: all four come up."""
+    env = demo_env(
+        tmp_path, DSAR_PORT=str(port := free_port()), DSAR_PROCESSOR_PORT=str(stub := free_port())
+    )
     setup = run([str(BIN / "python"), "manage.py", "setup_demo"], env, timeout=180)
     assert setup.returncode == 0, setup.stderr
     assert "officer-smartlockr" in setup.stdout
@@ -151,18 +159,22 @@ def test_make_run_serves_web_worker_and_beat_on_embedded_defaults(tmp_path):
         proc.wait_for(r"celery@\S+ ready", timeout=90)
         proc.wait_for(r"beat: Starting", timeout=60)
         proc.wait_for(rf"127\.0\.0\.1:{port}", timeout=60)
+        proc.wait_for(rf"stub processor on http://127\.0\.0\.1:{stub}", timeout=60)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as page:
             assert page.status == 200
             assert b"csrfmiddlewaretoken" in page.read()
         # A task sent through the filesystem broker is consumed by the worker.
         assert_worker_runs_a_task(proc, env)
         # One Ctrl-C (SIGINT to the group, as a terminal sends it) stops all three.
-        assert proc.stop() is not None
-    for name in ("web.1", "worker.1", "beat.1"):
+        assert proc.stop() == 130  # honcho's own code for SIGINT: stopped, not killed
+    for name in ("web.1", "worker.1", "beat.1", "processor.1"):
         assert re.search(rf"\| {re.escape(name)} stopped", proc.output), proc.output[-2000:]
+    # Each stopped by itself: honcho kills what is still running after 5 s, and a worker killed
+    # mid-task loses it on the demo's filesystem broker.
+    assert "SIGKILL" not in proc.output, proc.output[-2000:]
 
 
-def test_docker_compose_parses_and_every_command_exists():
+def test_docker_compose_parses_and_every_command_exists(tmp_path):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"db", "redis", "web", "worker", "beat", "mail"} <= set(services)
@@ -185,7 +197,7 @@ def test_docker_compose_parses_and_every_command_exists():
                 if word == "manage.py":
                     sub = words[index + 1]
                     help_ = run(
-                        [str(BIN / "python"), "manage.py", sub, "--help"], demo_env(ROOT / "var")
+                        [str(BIN / "python"), "manage.py", sub, "--help"], demo_env(tmp_path)
                     )
                     assert help_.returncode == 0, f"{name}: manage.py {sub} does not exist"
         if "gunicorn" in words:
@@ -203,8 +215,42 @@ def test_procfile_matches_what_make_run_serves():
     processes = dict(
         line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
     )
-    assert set(processes) == {"web", "worker", "beat"}
+    assert set(processes) == {"web", "worker", "beat", "processor"}
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^run:.*\n(\t.*\n)*\t.*setup_demo", makefile, re.M)
     assert re.search(r"^run:.*\n(\t.*\n)*\t.*honcho --procfile Procfile start", makefile, re.M)
     assert re.search(r"^test:.*\n\t.*pytest", makefile, re.M)
+
+
+@pytest.mark.parametrize(
+    ("missing", "env"),
+    [
+        (
+            "ANYMAIL_WEBHOOK_SECRET",  # a provider's webhooks would accept forged posts
+            {"DSAR_AUDIT_KEY": "k" * 40, "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend"},
+        ),
+        ("DSAR_AUDIT_KEY", {"DSAR_AUDIT_KEY": "too short"}),
+    ],
+)
+def test_production_without_a_required_secret_refuses_to_start(tmp_path, missing, env):
+    result = run(
+        [str(BIN / "python"), "-c", SETTINGS_PROBE],
+        demo_env(
+            tmp_path,
+            DJANGO_SETTINGS_MODULE="dsar.settings",
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+            DSAR_ID_DOCUMENT_KEY=Fernet.generate_key().decode(),
+            **env,
+        ),
+    )
+    assert result.returncode != 0
+    assert f"{missing} must be set outside the demo" in result.stderr
+
+
+def test_the_demo_s_mail_links_follow_its_port(tmp_path):
+    assert probe(tmp_path, DJANGO_SETTINGS_MODULE="dsar.settings")["site"] == (
+        "http://127.0.0.1:8000"
+    )
+    assert probe(tmp_path, DJANGO_SETTINGS_MODULE="dsar.settings", DSAR_PORT="8123")["site"] == (
+        "http://127.0.0.1:8123"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dsar.graph import mermaid
+from cases.graph import mermaid
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,11 @@ def test_each_controller_page_shows_its_own_declarations(loaded_controllers, cli
     smartlockr = page(client, "controller", "smartlockr")
     assert "Promises to answer within 48 hours" in smartlockr
     assert "Asks for a copy of an ID document" in smartlockr
-    assert "Restriction of processing" not in smartlockr  # not declared by Smartlockr
+    # Restriction is not declared by Smartlockr: still the subject's, on the law's terms.
+    restriction = smartlockr[smartlockr.index('id="right-restriction"') :]
+    restriction = restriction[: restriction.index("</dd>")]
+    assert "does not mention this right" in restriction
+    assert "Answer within one month at the latest" in restriction
 
     smartphoto = page(client, "controller", "smartphoto")
     assert smartphoto.count("Condition stated by the company") == 3
@@ -44,14 +48,10 @@ def test_each_controller_page_shows_its_own_declarations(loaded_controllers, cli
     assert "Autoriteit Persoonsgegevens" in smart_site
 
 
-def test_the_form_offers_only_declared_rights_and_an_upload_only_where_asked(
-    loaded_controllers, client
-):
+def test_the_form_offers_every_right_and_an_upload_only_where_asked(loaded_controllers, client):
     contractstatus = page(client, "request_form", "contractstatus")
     assert 'value="access"' in contractstatus
-    assert (
-        'value="restriction"' not in contractstatus and 'value="portability"' not in contractstatus
-    )
+    assert 'value="restriction"' in contractstatus and 'value="portability"' in contractstatus
     assert 'name="id_document"' not in contractstatus
 
     defero = page(client, "request_form", "defero")
@@ -73,7 +73,8 @@ def test_dutch_is_the_default_and_english_is_a_switch_away(loaded_controllers, c
 
 def test_every_public_string_is_translated_into_dutch(loaded_controllers, client):
     html = page(client, "request_form", "defero", language="nl")
-    assert "Uw verzoek" in html or "verzoek" in html
+    for dutch in ("Wat wilt u doen?", "Uw naam", "Uw e-mailadres", "Verzoek versturen"):
+        assert dutch in html, f"missing: {dutch}"
     for english in ("What do you want to do?", "Your name", "Send request", "black out"):
         assert english not in html, f"untranslated: {english}"
 
@@ -83,3 +84,89 @@ def test_the_readme_draws_the_state_machine_as_the_code_defines_it():
 
     readme = (settings.BASE_DIR / "README.md").read_text()
     assert mermaid() in readme, "run `manage.py state_graph` and paste it into the README"
+
+
+def test_a_status_link_opened_in_a_fresh_browser_speaks_the_request_s_language(
+    cast, submit, client
+):
+    from cases.links import status_path
+
+    case = submit(cast.a, language="en")
+    client.cookies.clear()
+    response = client.get(status_path(case))
+    assert response["Content-Language"] == "en"
+    html = response.content.decode()
+    assert '<html lang="en">' in html and f"Your request {case.reference}" in html
+    client.cookies["django_language"] = "nl"  # the visitor's own choice wins
+    response = client.get(status_path(case))
+    assert response["Content-Language"] == "nl"
+    assert f"Uw verzoek {case.reference}" in response.content.decode()
+
+
+def test_every_right_can_be_asked_of_every_controller_on_the_law_s_terms(
+    loaded_controllers, client
+):
+    """contractstatus's statement is silent on portability and restriction: they are the
+    subject's all the same, answered within a month, with email confirmation only."""
+    html = page(client, "request_form", "contractstatus")
+    for right in ("portability", "restriction", "automated_decisions", "objection"):
+        assert f'value="{right}"' in html
+    assert "does not mention this right" in html
+    assert 'name="id_document"' not in html
+
+
+def test_a_right_the_statement_omits_gets_the_law_s_deadline_and_no_id_copy(loaded_controllers):
+    from cases.intake import receive_case
+
+    smartlockr = loaded_controllers["smartlockr"]  # 48 hours and an ID copy for what it declares
+    case = receive_case(
+        controller=smartlockr,
+        right="restriction",
+        name="Jan",
+        email="j@example.org",
+        language="nl",
+        details="Stop using my data.",
+    )
+    assert case.declared_deadline is None and not case.needs_id_document
+    assert case.effective_deadline == case.statutory_deadline
+
+
+def test_labels_say_when_a_field_is_required_and_for_what(loaded_controllers, client):
+    html = page(client, "request_form", "defero")
+    assert "(required for: Rectification (Art. 16), Restriction of processing (Art. 18)" in html
+    assert "required for: Access (Art. 15)" in html  # Defero's ID rule is for access only
+    smartphoto = page(client, "request_form", "smartphoto")
+    assert "for every request" in smartphoto and "for some requests" not in smartphoto
+    assert "national register number" in smartphoto and "BSN" not in smartphoto
+    assert "citizen service number (BSN)" in html
+
+
+def test_a_name_ending_in_a_full_stop_does_not_end_a_sentence_with_two(cast, client, mailoutbox):
+    from cases.intake import receive_case
+    from cases.links import confirmation_token
+
+    smartlockr = cast.a.__class__.objects.get(slug="smartlockr")  # Smartlockr B.V.
+    case = receive_case(
+        controller=smartlockr,
+        right="objection",
+        name="Jan",
+        email="j@example.org",
+        language="en",
+        details="Marketing",
+    )
+    from django.core import mail as outbox
+
+    from cases.mail import deliver
+
+    for row in case.outgoing_mail.all():
+        deliver(row.pk)
+    assert outbox.outbox and all(".." not in m.body for m in outbox.outbox)
+    html = client.get(reverse("confirm", args=[confirmation_token(case)])).content.decode()
+    assert "B.V.." not in html
+
+
+def test_the_form_says_whether_the_statement_requires_or_allows_blacking_out(
+    loaded_controllers, client
+):
+    assert "requires you to black these out" in page(client, "request_form", "defero")
+    assert "allows you to black these out" in page(client, "request_form", "smartlockr")

@@ -13,10 +13,10 @@ from django.core import mail
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from dsar.models import Milestone, OutgoingMail, Request
-from dsar.reminders import schedule
-from dsar.tasks import sweep_deadlines
-from dsar.workflow import Actor, perform
+from cases.actors import Actor
+from cases.models import Case, Milestone, OutgoingMail
+from cases.workflow import perform
+from reminders.tasks import sweep_deadlines
 
 from .conftest import require_service
 
@@ -27,10 +27,10 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=AMS)
 
 
-def reminders(request: Request) -> list[tuple[str, str]]:
+def reminders(case: Case) -> list[tuple[str, str]]:
     return sorted(
         (m.context["milestone"], m.to)
-        for m in OutgoingMail.objects.filter(request=request, kind="officer_reminder")
+        for m in OutgoingMail.objects.filter(case=case, kind="officer_reminder")
     )
 
 
@@ -45,8 +45,8 @@ def officers(cast):
 
 @pytest.mark.django_db
 def test_the_schedule_of_a_one_month_request(officers, submit):
-    request = submit(officers.a, received_at=at("2026-03-05T10:00"))
-    times = schedule(request)
+    case = submit(officers.a, received_at=at("2026-03-05T10:00"))
+    times = case.milestone_schedule()
     # Midway between 5 March 10:00 and 7 April 23:59:59 (a DST change in between).
     assert times["halfway"].astimezone(AMS).date() == dt.date(2026, 3, 22)
     # 7 April 2026; back over Easter Monday, the weekend and Good Friday: Tuesday 31 March.
@@ -54,13 +54,13 @@ def test_the_schedule_of_a_one_month_request(officers, submit):
     assert times["notice_due"] == at("2026-03-31T00:00")
     assert times["due_today"] == at("2026-04-07T00:00")
     assert times["overdue"] == at("2026-04-07T23:59:59")
-    assert request.next_milestone_at == times["halfway"]
+    assert case.next_milestone_at == times["halfway"]
 
 
 @pytest.mark.django_db
 def test_a_request_left_alone_gets_each_reminder_once_on_schedule(officers, submit, committed):
     with time_machine.travel(at("2026-03-05T10:00"), tick=False):
-        request = submit(officers.a)
+        case = submit(officers.a)
     steps = [
         ("2026-03-20T10:00", []),
         ("2026-03-22T10:00", [("halfway", "officer-a@example.org")]),
@@ -77,12 +77,12 @@ def test_a_request_left_alone_gets_each_reminder_once_on_schedule(officers, subm
     for moment, expected in steps:
         with time_machine.travel(at(moment), tick=False):
             committed(sweep_deadlines)
-        new = [r for r in reminders(request) if r not in seen]
+        new = [r for r in reminders(case) if r not in seen]
         assert sorted(new) == sorted(expected), moment
         seen += new
-    request.refresh_from_db()
-    assert request.next_milestone_at is None
-    assert Milestone.objects.filter(request=request).count() == 5
+    case.refresh_from_db()
+    assert case.next_milestone_at is None
+    assert Milestone.objects.filter(case=case).count() == 5
     assert all("DSAR-" in m.subject for m in mail.outbox if m.to == ["officer-a@example.org"])
 
 
@@ -94,34 +94,32 @@ def test_overdue_goes_to_the_dpo_too_and_to_the_assignee_only(officers, submit, 
     Membership.objects.create(user=officers.officer_b, controller=smartlockr, role=Role.OFFICER)
     Membership.objects.create(user=officers.officer_a, controller=smartlockr, role=Role.OFFICER)
     with time_machine.travel(at("2026-03-05T10:00"), tick=False):
-        request = submit(smartlockr, right="erasure")  # 48 hours, declared
-        from dsar.workflow import assign
+        case = submit(smartlockr, right="erasure")  # 48 hours, declared
+        from cases.workflow import assign
 
-        assign(request, actor=Actor.officer(officers.officer_b), assignee=officers.officer_b)
+        assign(case, actor=Actor.officer(officers.officer_b), assignee=officers.officer_b)
     with time_machine.travel(at("2026-03-08T10:00"), tick=False):
         committed(sweep_deadlines)
-    overdue = [to for kind, to in reminders(request) if kind == "overdue"]
+    overdue = [to for kind, to in reminders(case) if kind == "overdue"]
     assert overdue == ["fg@smartlockr.eu", "officer-b@example.org"]
-    assert "officer-a@example.org" not in {to for _, to in reminders(request)}
+    assert "officer-a@example.org" not in {to for _, to in reminders(case)}
 
 
 @pytest.mark.django_db
 def test_no_reminder_while_the_clock_is_paused_or_after_closing(officers, submit, committed):
     with time_machine.travel(at("2026-03-05T10:00"), tick=False):
-        request = submit(officers.a)
-        request = perform(
-            request, "ask_subject", actor=Actor.officer(officers.officer_a), message="?"
-        )
-    assert request.next_milestone_at is None
+        case = submit(officers.a)
+        case = perform(case, "ask_subject", actor=Actor.officer(officers.officer_a), message="?")
+    assert case.next_milestone_at is None
     with time_machine.travel(at("2026-04-20T10:00"), tick=False):
         committed(sweep_deadlines)
-        assert reminders(request) == []
-        request = perform(request, "answer", actor=Actor.subject())
-    assert request.next_milestone_at is not None  # running again, with the days added
+        assert reminders(case) == []
+        case = perform(case, "answer", actor=Actor.subject())
+    assert case.next_milestone_at is not None  # running again, with the days added
     with time_machine.travel(at("2026-04-20T10:05"), tick=False):
-        perform(request, "withdraw", actor=Actor.subject())
+        perform(case, "withdraw", actor=Actor.subject())
         committed(sweep_deadlines)
-    assert reminders(request) == []
+    assert reminders(case) == []
 
 
 @pytest.mark.django_db
@@ -143,8 +141,8 @@ def test_the_sweep_reads_only_what_is_due(officers, submit, committed):
 @pytest.mark.django_db
 def test_the_unconfirmed_subject_is_reminded_once_after_a_day(officers, submit, committed):
     with time_machine.travel(at("2026-03-05T10:00"), tick=False):
-        request = submit(officers.a, confirm=False)
-    confirms = lambda: OutgoingMail.objects.filter(request=request, kind="confirm").count()  # noqa: E731
+        case = submit(officers.a, confirm=False)
+    confirms = lambda: OutgoingMail.objects.filter(case=case, kind="confirm").count()  # noqa: E731
     with time_machine.travel(at("2026-03-06T09:00"), tick=False):
         committed(sweep_deadlines)
     assert confirms() == 1
@@ -152,7 +150,7 @@ def test_the_unconfirmed_subject_is_reminded_once_after_a_day(officers, submit, 
         committed(sweep_deadlines)
         committed(sweep_deadlines)
     assert confirms() == 2
-    assert mail.outbox[-1].to == [request.email]
+    assert mail.outbox[-1].to == [case.email]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -162,7 +160,7 @@ def test_two_sweeps_at_the_same_time_send_each_milestone_once(officers, submit):
         "needs PostgreSQL: SQLite serialises writers, so there is no race to test",
     )
     with time_machine.travel(at("2026-03-05T10:00"), tick=False):
-        requests = [submit(officers.a, email=f"s{n}@example.org") for n in range(10)]
+        cases = [submit(officers.a, email=f"s{n}@example.org") for n in range(10)]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -182,8 +180,8 @@ def test_two_sweeps_at_the_same_time_send_each_milestone_once(officers, submit):
         for thread in threads:
             thread.join()
     assert errors == []
-    for request in requests:
-        kinds = [kind for kind, _ in reminders(request)]
+    for case in cases:
+        kinds = [kind for kind, _ in reminders(case)]
         assert (
             sorted(kinds)
             == sorted(set(kinds))

@@ -11,8 +11,9 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django_fsm import TransitionNotAllowed
 
-from dsar.models import CaseEvent, Message, RefusalGround, Request, State, Suspension
-from dsar.workflow import Actor, StepNotAllowed, available_steps, perform, send_message
+from cases.actors import Actor
+from cases.models import Case, CaseEvent, Message, RefusalGround, State, Suspension
+from cases.workflow import StepNotAllowed, available_steps, perform
 
 AMS = ZoneInfo("Europe/Amsterdam")
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -22,18 +23,18 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=AMS)
 
 
-def events(request: Request) -> list[str]:
-    return list(CaseEvent.objects.filter(request=request).values_list("action", flat=True))
+def events(case: Case) -> list[str]:
+    return list(CaseEvent.objects.filter(case=case).values_list("action", flat=True))
 
 
 def test_the_state_field_cannot_be_assigned_directly(cast, submit):
-    request = submit(cast.a)
+    case = submit(cast.a)
     with pytest.raises(AttributeError, match="Direct state modification is not allowed"):
-        request.state = State.COMPLETED
+        case.state = State.COMPLETED
 
 
 def test_a_request_goes_from_receipt_to_completion_one_event_a_step(cast, submit, committed):
-    request = submit(cast.a)
+    case = submit(cast.a)
     officer = Actor.officer(cast.officer_a)
     for step, arguments in [
         ("ask_subject", {"message": "Which email address do you use with us?"}),
@@ -44,11 +45,11 @@ def test_a_request_goes_from_receipt_to_completion_one_event_a_step(cast, submit
         ("complete", {}),
     ]:
         actor = Actor.subject() if step == "answer" else officer
-        before = CaseEvent.objects.filter(request=request).count()
-        request = committed(perform, request, step, actor=actor, **arguments)
-        assert CaseEvent.objects.filter(request=request).count() == before + 1
-    assert request.state == State.COMPLETED and request.closed_at is not None
-    assert events(request) == [
+        before = CaseEvent.objects.filter(case=case).count()
+        case = committed(perform, case, step, actor=actor, **arguments)
+        assert CaseEvent.objects.filter(case=case).count() == before + 1
+    assert case.state == State.COMPLETED and case.closed_at is not None
+    assert events(case) == [
         "receive",
         "confirm_email",
         "ask_subject",
@@ -58,181 +59,180 @@ def test_a_request_goes_from_receipt_to_completion_one_event_a_step(cast, submit
         "prepare_response",
         "complete",
     ]
-    last = CaseEvent.objects.filter(request=request).last()
+    last = CaseEvent.objects.filter(case=case).last()
     assert (last.from_state, last.to_state, last.actor_label) == ("ready", "completed", "officer_a")
     assert "Here is all of your data." in mail.outbox[-1].body
 
 
 @pytest.mark.parametrize("who", ["officer_b", "auditor_a", "staff_without_membership"])
 def test_only_the_controller_s_officers_may_act(cast, submit, who):
-    request = submit(cast.a)
+    case = submit(cast.a)
     with pytest.raises(PermissionDenied):
-        perform(request, "ask_subject", actor=Actor.officer(getattr(cast, who)), message="?")
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS
-    assert events(request) == ["receive", "confirm_email"]
+        perform(case, "ask_subject", actor=Actor.officer(getattr(cast, who)), message="?")
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+    assert events(case) == ["receive", "confirm_email"]
 
 
 def test_an_inactive_officer_may_not_act(cast, submit):
-    request = submit(cast.a)
+    case = submit(cast.a)
     cast.officer_a.is_active = False
     cast.officer_a.save()
     with pytest.raises(PermissionDenied):
-        perform(request, "approve_identity", actor=Actor.officer(cast.officer_a))
+        perform(case, "approve_identity", actor=Actor.officer(cast.officer_a))
 
 
 def test_a_subject_may_not_take_an_officer_s_step(cast, submit):
-    request = submit(cast.a)
+    case = submit(cast.a)
     with pytest.raises(PermissionDenied):
-        perform(request, "complete", actor=Actor.subject())
+        perform(case, "complete", actor=Actor.subject())
     with pytest.raises(PermissionDenied):
-        perform(request, "refuse", actor=Actor.subject(), ground="other", reason="x")
+        perform(case, "refuse", actor=Actor.subject(), ground="other", reason="x")
 
 
 def test_a_step_from_the_wrong_state_changes_nothing(cast, submit):
-    request = submit(cast.a)
+    case = submit(cast.a)
     with pytest.raises(StepNotAllowed):
-        perform(request, "complete", actor=Actor.officer(cast.officer_a))
+        perform(case, "complete", actor=Actor.officer(cast.officer_a))
     with pytest.raises(StepNotAllowed):
-        perform(request, "no_such_step", actor=Actor.officer(cast.officer_a))
+        perform(case, "no_such_step", actor=Actor.officer(cast.officer_a))
     with pytest.raises(TransitionNotAllowed):
-        request.complete(now=at("2026-03-05T10:00"))  # the model itself refuses too
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS and len(events(request)) == 2
+        case.complete(now=at("2026-03-05T10:00"))  # the model itself refuses too
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS and len(events(case)) == 2
 
 
 def test_available_steps_are_exactly_what_the_actor_may_take_now(cast, submit):
-    request = submit(cast.a)
-    assert available_steps(request, Actor.officer(cast.officer_a)) == [
+    case = submit(cast.a)
+    assert available_steps(case, Actor.officer(cast.officer_a)) == [
         "ask_identity",
         "ask_subject",
         "extend",
         "prepare_response",
         "refuse",
         "withdraw",
+        "message",
     ]
-    assert available_steps(request, Actor.officer(cast.officer_b)) == []
-    assert available_steps(request, Actor.subject()) == ["withdraw"]
+    assert available_steps(case, Actor.officer(cast.officer_b)) == []
+    assert available_steps(case, Actor.subject()) == ["withdraw"]
 
 
 def test_asking_the_subject_pauses_the_clock_and_the_answer_adds_the_days(cast, submit):
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
-    assert request.effective_deadline == at("2026-04-07T23:59:59")
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    assert case.effective_deadline == at("2026-04-07T23:59:59")
     officer = Actor.officer(cast.officer_a)
-    request = perform(
-        request, "ask_subject", actor=officer, message="Which one?", now=at("2026-03-10T09:00")
+    case = perform(
+        case, "ask_subject", actor=officer, message="Which one?", now=at("2026-03-10T09:00")
     )
-    assert request.paused_since == at("2026-03-10T09:00")
-    assert request.effective_deadline == at("2026-04-07T23:59:59")  # unchanged while paused
-    request = perform(request, "answer", actor=Actor.subject(), now=at("2026-03-16T20:00"))
-    assert request.paused_since is None and request.paused_days == 6
+    assert case.paused_since == at("2026-03-10T09:00")
+    assert case.effective_deadline == at("2026-04-07T23:59:59")  # unchanged while paused
+    case = perform(case, "answer", actor=Actor.subject(), now=at("2026-03-16T20:00"))
+    assert case.paused_since is None and case.paused_days == 6
     # 5 April + 6 days = 11 April, a Saturday: moved to Monday 13 April.
-    assert request.statutory_deadline == at("2026-04-13T23:59:59")
-    assert request.effective_deadline == at("2026-04-13T23:59:59")
-    (suspension,) = Suspension.objects.filter(request=request)
+    assert case.statutory_deadline == at("2026-04-13T23:59:59")
+    assert case.effective_deadline == at("2026-04-13T23:59:59")
+    (suspension,) = Suspension.objects.filter(case=case)
     assert suspension.days == 6
 
 
 def test_the_clock_does_not_pause_where_the_controller_says_so(cast, submit):
     cast.a.rights.update(clock_pauses=False)
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     officer = Actor.officer(cast.officer_a)
-    request = perform(
-        request, "ask_subject", actor=officer, message="?", now=at("2026-03-10T09:00")
-    )
-    assert request.paused_since is None
-    request = perform(request, "answer", actor=Actor.subject(), now=at("2026-03-20T09:00"))
-    assert request.paused_days == 0
-    assert request.effective_deadline == at("2026-04-07T23:59:59")
+    case = perform(case, "ask_subject", actor=officer, message="?", now=at("2026-03-10T09:00"))
+    assert case.paused_since is None
+    case = perform(case, "answer", actor=Actor.subject(), now=at("2026-03-20T09:00"))
+    assert case.paused_days == 0
+    assert case.effective_deadline == at("2026-04-07T23:59:59")
 
 
 def test_an_extension_within_the_first_month_with_reasons(cast, submit):
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     officer = Actor.officer(cast.officer_a)
     with time_machine.travel(at("2026-03-20T10:00"), tick=False):
         with pytest.raises(ValidationError):
-            perform(request, "extend", actor=officer, reason="  ", now=at("2026-03-20T10:00"))
-        request = perform(
-            request,
+            perform(case, "extend", actor=officer, reason="  ", now=at("2026-03-20T10:00"))
+        case = perform(
+            case,
             "extend",
             actor=officer,
             reason="Data in twelve systems",
             now=at("2026-03-20T10:00"),
         )
-        assert request.state == State.IN_PROGRESS
-        assert request.effective_deadline == request.extended_deadline == at("2026-06-05T23:59:59")
-        event = CaseEvent.objects.filter(request=request).last()
+        assert case.state == State.IN_PROGRESS
+        assert case.effective_deadline == case.extended_deadline == at("2026-06-05T23:59:59")
+        event = CaseEvent.objects.filter(case=case).last()
         assert event.action == "extend" and event.data == {"reason": "Data in twelve systems"}
         # Used once: no longer offered, and refused if posted anyway.
-        assert "extend" not in available_steps(request, officer)
+        assert "extend" not in available_steps(case, officer)
         with pytest.raises(StepNotAllowed):
-            perform(request, "extend", actor=officer, reason="again", now=at("2026-03-21T10:00"))
+            perform(case, "extend", actor=officer, reason="again", now=at("2026-03-21T10:00"))
 
 
 def test_an_extension_after_the_first_month_is_neither_offered_nor_taken(cast, submit):
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     officer = Actor.officer(cast.officer_a)
     with time_machine.travel(at("2026-04-08T00:00"), tick=False):
-        assert "extend" not in available_steps(request, officer)
+        assert "extend" not in available_steps(case, officer)
         with pytest.raises(StepNotAllowed):
-            perform(request, "extend", actor=officer, reason="Too late")
-    request.refresh_from_db()
-    assert request.extended_at is None
+            perform(case, "extend", actor=officer, reason="Too late")
+    case.refresh_from_db()
+    assert case.extended_at is None
 
 
 def test_a_running_suspension_keeps_the_extension_open(cast, submit):
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     officer = Actor.officer(cast.officer_a)
-    perform(request, "ask_subject", actor=officer, message="?", now=at("2026-03-30T10:00"))
+    perform(case, "ask_subject", actor=officer, message="?", now=at("2026-03-30T10:00"))
     # 8 April is past the unsuspended notice date (7 April), but 9 days of pause have run.
     with time_machine.travel(at("2026-04-08T12:00"), tick=False):
-        request = perform(request, "extend", actor=officer, reason="Waiting on the subject")
-    assert request.extended_at is not None
+        case = perform(case, "extend", actor=officer, reason="Waiting on the subject")
+    assert case.extended_at is not None
 
 
 def test_an_extension_supersedes_the_declared_promise(cast, submit):
-    request = submit(cast.b, right="erasure", received_at=at("2026-03-05T10:00"))  # Defero
-    assert request.effective_deadline == at("2026-04-02T23:59:59")
+    case = submit(cast.b, right="erasure", received_at=at("2026-03-05T10:00"))  # Defero
+    assert case.effective_deadline == at("2026-04-02T23:59:59")
     with time_machine.travel(at("2026-03-20T10:00"), tick=False):
-        request = perform(request, "extend", actor=Actor.officer(cast.officer_b), reason="Archive")
-    assert request.effective_deadline == at("2026-06-05T23:59:59")
+        case = perform(case, "extend", actor=Actor.officer(cast.officer_b), reason="Archive")
+    assert case.effective_deadline == at("2026-06-05T23:59:59")
 
 
 def test_a_declared_promise_is_the_effective_deadline(cast, submit):
     # Defero promises four weeks.
-    request = submit(cast.b, right="erasure", received_at=at("2026-03-05T10:00"))
-    assert request.declared_deadline == at("2026-04-02T23:59:59")
-    assert request.effective_deadline == request.declared_deadline
+    case = submit(cast.b, right="erasure", received_at=at("2026-03-05T10:00"))
+    assert case.declared_deadline == at("2026-04-02T23:59:59")
+    assert case.effective_deadline == case.declared_deadline
 
 
 def test_a_refusal_needs_a_ground_and_its_reasons(cast, submit):
-    request = submit(cast.a)
+    case = submit(cast.a)
     officer = Actor.officer(cast.officer_a)
     with pytest.raises(ValidationError):
-        perform(request, "refuse", actor=officer, ground="because", reason="")
+        perform(case, "refuse", actor=officer, ground="because", reason="")
     with pytest.raises(ValidationError):
-        perform(request, "refuse", actor=officer, ground=RefusalGround.OTHER, reason=" ")
+        perform(case, "refuse", actor=officer, ground=RefusalGround.OTHER, reason=" ")
     with pytest.raises(ValidationError, match="subject is told the reasons"):
         perform(
-            request, "refuse", actor=officer, ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE, reason=""
+            case, "refuse", actor=officer, ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE, reason=""
         )
-    request = perform(
-        request,
+    case = perform(
+        case,
         "refuse",
         actor=officer,
         ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE,
         reason="The same request for the twelfth time this month.",
     )
-    assert request.state == State.REFUSED
-    event = CaseEvent.objects.filter(request=request).last()
+    assert case.state == State.REFUSED
+    event = CaseEvent.objects.filter(case=case).last()
     assert event.ground == RefusalGround.UNFOUNDED_OR_EXCESSIVE
 
 
 def test_a_refusal_mails_the_art_12_4_notice_with_the_authority(cast, submit, committed):
-    request = submit(cast.b)
+    case = submit(cast.b)
     committed(
         perform,
-        request,
+        case,
         "refuse",
         actor=Actor.officer(cast.officer_b),
         ground=RefusalGround.RIGHTS_OF_OTHERS,
@@ -245,19 +245,19 @@ def test_a_refusal_mails_the_art_12_4_notice_with_the_authority(cast, submit, co
 
 
 def test_a_partial_refusal_on_completion_records_its_ground(cast, submit, committed):
-    request = submit(cast.a)
+    case = submit(cast.a)
     officer = Actor.officer(cast.officer_a)
-    perform(request, "prepare_response", actor=officer, response="Most of it.")
-    request = committed(
+    perform(case, "prepare_response", actor=officer, response="Most of it.")
+    case = committed(
         perform,
-        request,
+        case,
         "complete",
         actor=officer,
         partial_ground=RefusalGround.RIGHTS_OF_OTHERS,
         partial_reason="Notes about other people are left out.",
     )
-    assert request.partial_refusal is True
-    assert CaseEvent.objects.filter(request=request).last().ground == RefusalGround.RIGHTS_OF_OTHERS
+    assert case.partial_refusal is True
+    assert CaseEvent.objects.filter(case=case).last().ground == RefusalGround.RIGHTS_OF_OTHERS
     with_translation = mail.outbox[-1].body
     assert "Notes about other people are left out." in with_translation
 
@@ -265,20 +265,20 @@ def test_a_partial_refusal_on_completion_records_its_ground(cast, submit, commit
 def test_a_rollback_after_a_step_leaves_nothing_and_sends_nothing(cast, submit, committed):
     from django.db import transaction
 
-    request = submit(cast.a)
+    case = submit(cast.a)
     sent = len(mail.outbox)
 
     def step_then_fail():
         with transaction.atomic():
-            perform(request, "ask_subject", actor=Actor.officer(cast.officer_a), message="?")
+            perform(case, "ask_subject", actor=Actor.officer(cast.officer_a), message="?")
             raise RuntimeError("something later in the same transaction failed")
 
     with pytest.raises(RuntimeError):
         committed(step_then_fail)
-    request.refresh_from_db()
-    assert request.state == State.IN_PROGRESS
-    assert events(request) == ["receive", "confirm_email"]
-    assert not Message.objects.filter(request=request).exists()
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS
+    assert events(case) == ["receive", "confirm_email"]
+    assert not Message.objects.filter(case=case).exists()
     assert len(mail.outbox) == sent
 
 
@@ -286,7 +286,7 @@ def test_a_new_request_like_an_open_one_is_linked_as_a_duplicate(cast, submit):
     first = submit(cast.a, email="Jan@Example.org")
     second = submit(cast.a, email="jan@example.org", confirm=False)
     assert second.duplicate_of == first
-    event = CaseEvent.objects.filter(request=second).first()
+    event = CaseEvent.objects.filter(case=second).first()
     assert event.data["duplicate_of"] == first.reference
     other_right = submit(cast.a, right="erasure", confirm=False)
     assert other_right.duplicate_of is None
@@ -296,48 +296,50 @@ def test_a_new_request_like_an_open_one_is_linked_as_a_duplicate(cast, submit):
 
 
 def test_an_officer_message_is_recorded_and_mailed(cast, submit, committed):
-    request = submit(cast.a)
-    committed(send_message, request, actor=Actor.officer(cast.officer_a), body="We are on it.")
-    assert events(request)[-1] == "message"
+    case = submit(cast.a)
+    committed(
+        perform, case, "message", actor=Actor.officer(cast.officer_a), message="We are on it."
+    )
+    assert events(case)[-1] == "message"
     assert "We are on it." in mail.outbox[-1].body
     with pytest.raises(PermissionDenied):
-        send_message(request, actor=Actor.officer(cast.officer_b), body="Hello")
+        perform(case, "message", actor=Actor.officer(cast.officer_b), message="Hello")
     with pytest.raises(ValidationError):
-        send_message(request, actor=Actor.officer(cast.officer_a), body=" ")
+        perform(case, "message", actor=Actor.officer(cast.officer_a), message=" ")
 
 
 def test_an_unconfirmed_request_expires_by_the_system_only(cast, submit):
-    request = submit(cast.a, confirm=False)
+    case = submit(cast.a, confirm=False)
     with pytest.raises(PermissionDenied):
-        perform(request, "expire", actor=Actor.officer(cast.officer_a))
-    request = perform(request, "expire", actor=Actor.system())
-    assert request.state == State.EXPIRED
-    assert CaseEvent.objects.filter(request=request).last().actor_label == "system"
+        perform(case, "expire", actor=Actor.officer(cast.officer_a))
+    case = perform(case, "expire", actor=Actor.system())
+    assert case.state == State.EXPIRED
+    assert CaseEvent.objects.filter(case=case).last().actor_label == "system"
 
 
 def test_the_suspension_is_recorded_in_the_chain(cast, submit):
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     officer = Actor.officer(cast.officer_a)
-    perform(request, "ask_subject", actor=officer, message="?", now=at("2026-03-10T09:00"))
-    assert CaseEvent.objects.filter(request=request).last().data == {"clock_paused": True}
-    perform(request, "answer", actor=Actor.subject(), now=at("2026-03-16T20:00"))
-    assert CaseEvent.objects.filter(request=request).last().data["suspension"] == {
+    perform(case, "ask_subject", actor=officer, message="?", now=at("2026-03-10T09:00"))
+    assert CaseEvent.objects.filter(case=case).last().data == {"clock_paused": True}
+    perform(case, "answer", actor=Actor.subject(), now=at("2026-03-16T20:00"))
+    assert CaseEvent.objects.filter(case=case).last().data["suspension"] == {
         "since": "2026-03-10T08:00:00+00:00",  # stored in UTC
         "days_added": 6,
     }
 
 
 def test_a_refusal_after_the_first_month_is_flagged_late(cast, submit):
-    request = submit(cast.a, received_at=at("2026-03-05T10:00"))
+    case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     perform(
-        request,
+        case,
         "refuse",
         actor=Actor.officer(cast.officer_a),
         ground=RefusalGround.NOT_APPLICABLE,
         reason="No data about you.",
         now=at("2026-04-10T10:00"),
     )
-    assert CaseEvent.objects.filter(request=request).last().data["late_refusal"] is True
+    assert CaseEvent.objects.filter(case=case).last().data["late_refusal"] is True
 
 
 def test_a_superuser_without_membership_acts_on_nothing(cast, submit):
@@ -346,16 +348,16 @@ def test_a_superuser_without_membership_acts_on_nothing(cast, submit):
     root = get_user_model().objects.create_superuser(
         "root", "root@example.org", "pw-for-tests-2026"
     )
-    request = submit(cast.a)
+    case = submit(cast.a)
     with pytest.raises(PermissionDenied):
-        perform(request, "ask_subject", actor=Actor.officer(root), message="?")
+        perform(case, "ask_subject", actor=Actor.officer(root), message="?")
 
 
 def test_unconfirmed_requests_expire_after_seven_days_and_lose_their_id_copy(
     cast, submit, committed
 ):
-    from dsar import iddocs
-    from dsar.tasks import expire_unconfirmed
+    from cases import iddocs
+    from reminders.tasks import expire_unconfirmed
 
     with time_machine.travel(at("2026-03-01T10:00"), tick=False):
         old = submit(cast.b, confirm=False)

@@ -1,0 +1,52 @@
+"""Where the rooms above the core plug into it, so that the core never imports them.
+
+- ``step_checking``: sent by ``workflow.perform`` inside its transaction, after the permission
+  and state checks and before the transition, with ``case``, ``step`` (its name) and ``actor``.
+  A receiver that raises ``ValidationError`` refuses the step; nothing has changed yet.
+  (Fulfilment: no response while a system's search is unsettled; no release before the package.)
+- ``step_taken``: sent by ``perform`` inside the same transaction, after the step's event, with
+  ``case``, ``step``, ``source`` (the state before) and ``actor``. What a receiver writes is part
+  of the step: it commits or rolls back with it. (Fulfilment: start the searches once identity is
+  settled; build the package; release it.)
+- Panels: a room shows its part of a case on the subject's status page and in the officer's case
+  file by registering a function ``(case, request) -> str`` (HTML it rendered itself, escaped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.dispatch import Signal
+from django.http import HttpRequest
+from django.utils.safestring import SafeString, mark_safe
+
+step_checking = Signal()
+step_taken = Signal()
+
+Panel = Callable[[Any, HttpRequest], str]
+_SUBJECT_PANELS: list[Panel] = []
+_OFFICER_PANELS: list[Panel] = []
+
+
+def add_subject_panel(panel: Panel) -> None:
+    if panel not in _SUBJECT_PANELS:
+        _SUBJECT_PANELS.append(panel)
+
+
+def add_officer_panel(panel: Panel) -> None:
+    if panel not in _OFFICER_PANELS:
+        _OFFICER_PANELS.append(panel)
+
+
+def _render(panels: list[Panel], case: Any, request: HttpRequest) -> list[SafeString]:
+    # Each panel renders a template of its own (autoescaped): its output is already HTML.
+    return [mark_safe(html) for panel in panels if (html := panel(case, request))]  # noqa: S308
+
+
+def subject_panels(case: Any, request: HttpRequest) -> list[SafeString]:
+    return _render(_SUBJECT_PANELS, case, request)
+
+
+def officer_panels(case: Any, request: HttpRequest) -> list[SafeString]:
+    return _render(_OFFICER_PANELS, case, request)

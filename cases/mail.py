@@ -1,0 +1,212 @@
+"""Outgoing mail: a database row first, sent by a Celery task after the transaction commits.
+
+``queue_mail`` is called inside the transaction that causes the message; if that transaction rolls
+back, neither the row nor the task exists. If the broker is down at commit, the row stays queued
+and the unsent-mail sweep sends it later: nothing is lost, nothing is sent twice (the task locks
+the row and skips anything not queued).
+
+A context key starting with ``secret_`` (a one-time code) is dropped from the row once the mail
+is sent. Templates live in ``templates/emails/<kind>/`` as ``subject.txt``, ``body.txt`` and
+``body.html``, rendered in the request's language. They receive the request, its controller
+and the row's context; user text reaches them only as variables, escaped in HTML, and headers
+are built from the reference alone, never from user text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from email.utils import make_msgid
+from functools import partial
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from controllers.validators import has_control_characters
+
+from .actors import Actor
+from .audit import note
+from .links import confirmation_url, status_url
+from .models import Case, MailStatus, OutgoingMail
+from .steps import STEPS
+
+log = logging.getLogger(__name__)
+
+
+def queue_mail(case: Case, kind: str, *, to: str | None = None, **context: Any) -> OutgoingMail:
+    mail = OutgoingMail.objects.create(
+        case=case,
+        to=to or case.email,
+        kind=kind,
+        language=case.language,
+        context=context,
+    )
+    transaction.on_commit(partial(_enqueue, mail.pk))
+    return mail
+
+
+def _enqueue(mail_id: int) -> None:
+    try:
+        send_mail.delay(mail_id)
+    except Exception:
+        log.warning(
+            "broker unavailable; mail %s stays queued for the sweep", mail_id, exc_info=True
+        )
+
+
+def render(mail: OutgoingMail) -> EmailMultiAlternatives:
+    case = mail.case
+    context = {
+        **mail.context,
+        "case": case,
+        "controller": case.controller if case else None,
+        "status_url": status_url(case) if case else "",
+        "site_url": settings.SITE_URL,
+    }
+    if "step" in mail.context and mail.context["step"] in STEPS:
+        # An officer notice names what the subject did, in the words of the steps table.
+        context["notice"] = STEPS[mail.context["step"]].officer_notice
+    if mail.kind == "confirm" and case is not None:
+        # Signed at sending time: the 7 days run from when the subject can see the link.
+        context["confirmation_url"] = confirmation_url(case)
+    with translation.override(mail.language):
+        subject = render_to_string(f"emails/{mail.kind}/subject.txt", context)
+        text = render_to_string(f"emails/{mail.kind}/body.txt", context)
+        html = render_to_string(f"emails/{mail.kind}/body.html", context)
+    # One line, whatever a template does: no header can be injected through the subject.
+    subject = " ".join(subject.split())
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [mail.to])
+    message.attach_alternative(html, "text/html")
+    if case is not None:
+        message.extra_headers["X-DSAR-Reference"] = case.reference
+    message.extra_headers["Message-ID"] = mail.message_id_header or make_msgid(domain="dsar")
+    return message
+
+
+def deliver(mail_id: int) -> bool:
+    """Send one queued row exactly once. Returns whether this call sent it."""
+    with transaction.atomic():
+        mail = (
+            OutgoingMail.objects.select_for_update(of=("self",))
+            .select_related("case__controller")
+            .filter(pk=mail_id)
+            .first()
+        )
+        if mail is None or mail.status != MailStatus.QUEUED:
+            return False
+        if has_control_characters(mail.to):
+            # Every form refuses such an address; should one get here, no header carries it.
+            mail.status, mail.last_error = MailStatus.FAILED, "control characters in the address"
+            mail.save(update_fields=["status", "last_error"])
+            return False
+        mail.attempts += 1
+        if not mail.message_id_header:
+            mail.message_id_header = make_msgid(domain="dsar")
+        message = render(mail)
+        message.send()
+        status = getattr(message, "anymail_status", None)
+        mail.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
+        mail.status = MailStatus.SENT
+        mail.sent_at = timezone.now()
+        # A one-time secret a mail carries (a download code) is not kept once it is sent.
+        mail.context = {k: v for k, v in mail.context.items() if not k.startswith("secret_")}
+        mail.save(
+            update_fields=[
+                "attempts",
+                "provider_message_id",
+                "status",
+                "sent_at",
+                "message_id_header",
+                "context",
+            ]
+        )
+    return True
+
+
+@shared_task(
+    name="cases.send_mail",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def send_mail(mail_id: int) -> bool:
+    """Send one mail row (by id: a late or repeated task re-reads it and does no harm)."""
+    return deliver(mail_id)
+
+
+# A row younger than this is still on its normal path (published after commit); older and still
+# queued means the broker was down or the task was lost, and the sweep publishes it again.
+UNSENT_GRACE = dt.timedelta(seconds=60)
+
+
+@shared_task(name="cases.resend_unsent_mail", acks_late=True)
+def resend_unsent_mail(batch: int = 500) -> int:
+    """Publish again every queued mail older than the grace period. Safe to overlap with itself
+    and with the normal path: ``deliver`` sends a row once, whoever gets it first."""
+    cutoff = timezone.now() - UNSENT_GRACE
+    ids = list(
+        OutgoingMail.objects.filter(status=MailStatus.QUEUED, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for mail_id in ids:
+        send_mail.delay(mail_id)
+    return len(ids)
+
+
+# Provider events that say the subject did not get the mail.
+UNDELIVERED = {"bounced", "rejected", "failed", "complained"}
+
+
+def record_delivery(
+    *, message_id: str, event_type: str, esp_name: str, timestamp: dt.datetime | None
+) -> bool:
+    """Apply a provider's tracking event to its mail row, once; returns whether it changed it.
+
+    Called from anymail's tracking signal (``on_tracking``). A bounce or rejection flags the request
+    for the officer; every change is a CaseEvent, so the mail's fate is part of the record.
+    """
+    if not message_id:
+        return False
+    with transaction.atomic():
+        mail = (
+            OutgoingMail.objects.select_for_update(of=("self",))
+            .filter(provider_message_id=message_id)
+            .first()
+        )
+        if mail is None or mail.delivery_status == event_type:
+            return False  # not ours, or a repeated webhook
+        mail.delivery_status = event_type
+        mail.delivery_updated_at = timestamp or timezone.now()
+        mail.save(update_fields=["delivery_status", "delivery_updated_at"])
+        case = mail.case
+        if case is None:
+            return True
+        if event_type in UNDELIVERED and mail.to == case.email:
+            Case.objects.filter(pk=case.pk).update(mail_bounced=True)
+        note(
+            case,
+            actor=Actor.system(),
+            action=f"mail_{event_type}",
+            at=timezone.now(),
+            data={"mail": mail.pk, "kind": mail.kind, "to": mail.to, "provider": esp_name},
+        )
+    return True
+
+
+def on_tracking(sender: object, event: object, esp_name: str, **kwargs: object) -> None:
+    """anymail's tracking signal (connected in cases.apps): a thin adapter to record_delivery."""
+    record_delivery(
+        message_id=getattr(event, "message_id", "") or "",
+        event_type=str(getattr(event, "event_type", "")),
+        esp_name=esp_name,
+        timestamp=getattr(event, "timestamp", None),
+    )

@@ -1,0 +1,52 @@
+"""The case core's tables, one module a concern.
+
+- ``case``: the case (state machine, deadlines), its suspensions, reminder milestones, references;
+- ``events``: the append-only, hash-chained audit trail;
+- ``messages``: what the controller and the subject wrote to each other;
+- ``documents``: encrypted ID copies;
+- ``mail``: outgoing mail rows and inbound mail as received.
+
+Every table that hangs off a case lives here, in the core; the rooms above it (reminders, mail
+in, fulfilment, reports) own behaviour and their own new tables, never a table of the core.
+"""
+
+from .case import (
+    FINAL_STATES,
+    OPEN_STATES,
+    REFERENCE,
+    WAITING_STATES,
+    Case,
+    Channel,
+    Language,
+    Milestone,
+    ReferenceCounter,
+    RefusalGround,
+    State,
+    Suspension,
+)
+from .documents import IdDocument
+from .events import CaseEvent
+from .mail import InboundMail, MailStatus, OutgoingMail
+from .messages import Direction, Message
+
+__all__ = [
+    "FINAL_STATES",
+    "OPEN_STATES",
+    "REFERENCE",
+    "WAITING_STATES",
+    "Case",
+    "CaseEvent",
+    "Channel",
+    "Direction",
+    "IdDocument",
+    "InboundMail",
+    "Language",
+    "MailStatus",
+    "Message",
+    "Milestone",
+    "OutgoingMail",
+    "ReferenceCounter",
+    "RefusalGround",
+    "State",
+    "Suspension",
+]

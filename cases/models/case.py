@@ -1,0 +1,418 @@
+"""The case: one data subject's request, its state machine and its legal clock.
+
+A case changes state only through the transitions on ``Case`` (django-fsm, protected field), and
+those are called only through ``cases.workflow.perform``, which locks the row, checks who acts,
+writes exactly one ``CaseEvent`` and queues mail in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
+
+from controllers.models import Controller, Right, RightDeclaration
+from legalclock import milestone_times
+
+# How a case's reference reads (cases.intake.next_reference): checked before a reference from a
+# link or a mail subject reaches the database.
+REFERENCE = re.compile(r"DSAR-\d{4}-\d{6,9}")
+
+
+class State(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", _("Awaiting email confirmation")
+    AWAITING_IDENTITY = "awaiting_identity", _("Awaiting proof of identity")
+    IDENTITY_REVIEW = "identity_review", _("Identity under review")
+    IN_PROGRESS = "in_progress", _("In progress")
+    AWAITING_SUBJECT = "awaiting_subject", _("Awaiting your answer")
+    READY = "ready", _("Response ready for approval")
+    COMPLETED = "completed", _("Completed")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    EXPIRED = "expired", _("Expired (never confirmed)")
+
+
+FINAL_STATES = (State.COMPLETED, State.REFUSED, State.WITHDRAWN, State.EXPIRED)
+# Confirmed and not final: the legal clock runs (or is paused) in these.
+OPEN_STATES = (
+    State.AWAITING_IDENTITY,
+    State.IDENTITY_REVIEW,
+    State.IN_PROGRESS,
+    State.AWAITING_SUBJECT,
+    State.READY,
+)
+# States in which the controller waits for the subject: the clock may be suspended (EDPB §159).
+WAITING_STATES = (State.AWAITING_IDENTITY, State.AWAITING_SUBJECT)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web form")
+    EMAIL = "email", _("Email")
+    POST = "post", _("Post")
+    PHONE = "phone", _("Phone")
+
+
+class RefusalGround(models.TextChoices):
+    """The structured grounds of docs/legal.md §4."""
+
+    UNFOUNDED_OR_EXCESSIVE = (
+        "unfounded_or_excessive",
+        _("Manifestly unfounded or excessive (Art. 12(5))"),
+    )
+    CANNOT_IDENTIFY = (
+        "cannot_identify",
+        _("The controller cannot identify the subject (Art. 11(2))"),
+    )
+    IDENTITY_NOT_CONFIRMED = "identity_not_confirmed", _("Identity not confirmed (Art. 12(6))")
+    NOT_APPLICABLE = "not_applicable", _("The right's condition is not met")
+    ERASURE_EXCEPTION = "erasure_exception", _("Exception to erasure (Art. 17(3))")
+    COMPELLING_GROUNDS = "compelling_grounds", _("Compelling legitimate grounds (Art. 21(1))")
+    RIGHTS_OF_OTHERS = "rights_of_others", _("Rights and freedoms of others (Art. 15(4))")
+    OTHER = "other", _("Other (explained in the text)")
+
+
+class Language(models.TextChoices):
+    NL = "nl", "Nederlands"
+    EN = "en", "English"
+
+
+class Case(FSMModelMixin, models.Model):
+    reference = models.CharField(_("reference"), max_length=20, unique=True)
+    controller = models.ForeignKey(
+        Controller, on_delete=models.PROTECT, related_name="cases", verbose_name=_("controller")
+    )
+    right = models.CharField(_("right"), max_length=30, choices=Right.choices)
+    state = FSMField(
+        _("state"), default=State.UNCONFIRMED, choices=State.choices, protected=True, max_length=30
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=5, choices=Language.choices)
+    # The clock starts at receipt (EDPB §159), which for the web form is when it is stored.
+    received_at = models.DateTimeField(_("received"))
+
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), max_length=254)
+    customer_number = models.CharField(_("customer or account number"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    postal_address = models.TextField(_("postal address"), max_length=500, blank=True)
+    details = models.TextField(_("details"), max_length=5000, blank=True)
+
+    # The status link's token is derived from this salt and SECRET_KEY (cases/links.py), so no
+    # credential is stored and every mail can carry the link; a new salt revokes old links.
+    status_salt = models.CharField(max_length=32, editable=False)
+    confirmed_at = models.DateTimeField(_("email confirmed"), null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+        verbose_name=_("assigned to"),
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="duplicates",
+        verbose_name=_("duplicate of"),
+    )
+
+    # Suspension: while paused_since is set the clock stands still; paused_days sums the closed
+    # suspensions (the days from asking to receiving, docs/legal.md §1).
+    paused_since = models.DateTimeField(_("clock paused since"), null=True, blank=True)
+    paused_days = models.PositiveIntegerField(_("days suspended"), default=0)
+    extended_at = models.DateTimeField(_("extended"), null=True, blank=True)
+    extension_reason = models.TextField(_("reason for the extension"), blank=True)
+
+    declared_deadline = models.DateTimeField(_("declared deadline"), null=True, blank=True)
+    statutory_deadline = models.DateTimeField(_("statutory deadline"))
+    extended_deadline = models.DateTimeField(_("extended deadline"))
+    notice_by = models.DateTimeField(_("extension or refusal notice by"))
+    effective_deadline = models.DateTimeField(_("deadline"), db_index=True)
+    # When the deadline sweep next has something to send for this case (reminders/sweep.py);
+    # None when nothing is pending. Indexed so a sweep reads only what is due.
+    next_milestone_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+
+    refusal_ground = models.CharField(
+        _("refusal ground"), max_length=30, choices=RefusalGround.choices, blank=True
+    )
+    refusal_reason = models.TextField(_("refusal reason"), blank=True)
+    partial_refusal = models.BooleanField(_("partly refused"), default=False)
+    response = models.TextField(_("response to the subject"), blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Set when mail to the subject bounced or was rejected: the officer must find another way.
+    mail_bounced = models.BooleanField(_("mail to the subject bounced"), default=False)
+    # The head of the case's hash chain (cases.audit): how many events it has and a keyed hash
+    # of that count and the last event's hash. Dropping the last events, or rewriting one, no
+    # longer matches it, and it cannot be recomputed without the key.
+    audit_count = models.PositiveIntegerField(default=0, editable=False)
+    audit_head = models.CharField(max_length=64, blank=True, editable=False)
+    # The last event's hash, so appending one reads no event (the head vouches for it).
+    audit_last = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("request")
+        verbose_name_plural = _("requests")
+        ordering = ["effective_deadline"]
+        indexes = [
+            models.Index(fields=["state", "effective_deadline"], name="request_state_deadline"),
+            # The duplicate lookup at intake compares addresses case-insensitively: an index on
+            # the lowercased address, or each intake reads every case of the controller.
+            models.Index("controller", "right", Lower("email"), name="case_duplicates_lower_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def declaration(self) -> RightDeclaration | None:
+        return self.controller.declaration(self.right)
+
+    @property
+    def needs_id_document(self) -> bool:
+        declaration = self.declaration
+        return declaration is not None and declaration.needs_id_document
+
+    @property
+    def clock_pauses(self) -> bool:
+        declaration = self.declaration
+        return declaration.pauses_clock if declaration is not None else True
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def recompute_deadlines(self) -> None:
+        """Set the deadline columns from the receipt time, suspensions and extension."""
+        deadlines = self.controller.deadlines(
+            self.right,
+            self.received_at,
+            paused_days=self.paused_days,
+            extended=self.extended_at is not None,
+        )
+        self.declared_deadline = deadlines.declared
+        self.statutory_deadline = deadlines.statutory
+        self.extended_deadline = deadlines.extended
+        self.notice_by = deadlines.notice_by
+        self.effective_deadline = deadlines.effective
+        self.next_milestone_at = self.next_milestone()
+
+    def milestone_schedule(self) -> dict[str, dt.datetime]:
+        """Each reminder milestone of an open, running case and when it falls due.
+
+        While the clock is paused nothing is pending: the deadline is about to move.
+        """
+        if self.state not in OPEN_STATES or self.paused_since is not None:
+            return {}
+        return milestone_times(
+            received=self.received_at,
+            deadline=self.effective_deadline,
+            notice_by=self.notice_by,
+            notice_pending=self.extended_at is None and not self.refusal_ground,
+            country=self.controller.country,
+            tz=self.controller.time_zone,
+            extra_holidays=self.controller.holiday_dates,
+        )
+
+    def next_milestone(self, sent: set[str] | None = None) -> dt.datetime | None:
+        """The earliest milestone not yet sent (``sent``: the kinds already claimed)."""
+        if sent is None:
+            sent = set(self.milestones.values_list("kind", flat=True)) if self.pk else set()
+        pending = [when for kind, when in self.milestone_schedule().items() if kind not in sent]
+        return min(pending) if pending else None
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        return timezone.localtime(moment, timezone=_zone(self.controller.time_zone)).date()
+
+    # --- Transitions. Each is called only by cases.workflow.perform, which checks the actor's
+    # permission before calling and writes the CaseEvent; the bodies set what the step records.
+
+    @transition(
+        field=state,
+        source=State.UNCONFIRMED,
+        target=RETURN_VALUE(State.AWAITING_IDENTITY, State.IDENTITY_REVIEW, State.IN_PROGRESS),
+    )
+    def confirm_email(self, *, now: dt.datetime) -> str:
+        self.confirmed_at = now
+        if self.needs_id_document:
+            if self.id_documents.exists():
+                return State.IDENTITY_REVIEW
+            # Only a request recorded by an officer arrives here without the copy its rule asks
+            # for: the controller now waits for the subject, so the clock may pause (EDPB §159).
+            self._pause(now)
+            return State.AWAITING_IDENTITY
+        return State.IN_PROGRESS
+
+    @transition(field=state, source=State.UNCONFIRMED, target=State.EXPIRED)
+    def expire(self, *, now: dt.datetime) -> None:
+        self.closed_at = now
+
+    @transition(
+        field=state,
+        source=[State.IDENTITY_REVIEW, State.IN_PROGRESS],
+        target=State.AWAITING_IDENTITY,
+    )
+    def ask_identity(self, *, now: dt.datetime) -> None:
+        self._pause(now)
+
+    @transition(field=state, source=State.AWAITING_IDENTITY, target=State.IDENTITY_REVIEW)
+    def submit_identity(self, *, now: dt.datetime) -> None:
+        self._resume(now)
+
+    @transition(field=state, source=State.IDENTITY_REVIEW, target=State.IN_PROGRESS)
+    def approve_identity(self, *, now: dt.datetime) -> None:
+        pass
+
+    @transition(field=state, source=State.IN_PROGRESS, target=State.AWAITING_SUBJECT)
+    def ask_subject(self, *, now: dt.datetime) -> None:
+        self._pause(now)
+
+    @transition(field=state, source=State.AWAITING_SUBJECT, target=State.IN_PROGRESS)
+    def answer(self, *, now: dt.datetime) -> None:
+        self._resume(now)
+
+    def can_extend(self, now: dt.datetime | None = None) -> bool:
+        """Art. 12(3): once, and notified within the first month (lengthened by suspensions,
+        the running one included)."""
+        return self.extended_at is None and (now or timezone.now()) <= self.notice_by_now(now)
+
+    def notice_by_now(self, now: dt.datetime | None = None) -> dt.datetime:
+        """The notice date counting the days of a suspension still running."""
+        if self.paused_since is None:
+            return self.notice_by
+        running = (self.local_date(now or timezone.now()) - self.local_date(self.paused_since)).days
+        return self.controller.deadlines(
+            self.right, self.received_at, paused_days=self.paused_days + max(running, 0)
+        ).notice_by
+
+    @transition(
+        field=state,
+        source=list(OPEN_STATES),
+        target=RETURN_VALUE(*OPEN_STATES),
+        conditions=[lambda case: case.can_extend()],
+    )
+    def extend(self, *, now: dt.datetime, reason: str) -> str:
+        # Art. 12(3): once, with reasons, told to the subject within the first month.
+        if self.extended_at is not None:
+            raise ValidationError(_("The period has already been extended."))
+        if now > self.notice_by_now(now):
+            raise ValidationError(_("An extension must be notified within the first month."))
+        if not reason.strip():
+            raise ValidationError(_("An extension needs its reasons."))
+        self.extended_at = now
+        self.extension_reason = reason
+        return self.state
+
+    @transition(field=state, source=State.IN_PROGRESS, target=State.READY)
+    def prepare_response(self, *, now: dt.datetime, response: str) -> None:
+        if not response.strip():
+            raise ValidationError(_("Write the response to the subject."))
+        self.response = response
+
+    @transition(field=state, source=State.READY, target=State.IN_PROGRESS)
+    def reopen(self, *, now: dt.datetime) -> None:
+        pass
+
+    @transition(field=state, source=State.READY, target=State.COMPLETED)
+    def complete(
+        self, *, now: dt.datetime, partial_ground: str = "", partial_reason: str = ""
+    ) -> None:
+        if partial_ground:
+            _check_ground(partial_ground, partial_reason)
+        self.partial_refusal = bool(partial_ground)
+        self.refusal_ground = partial_ground
+        self.refusal_reason = partial_reason
+        self.closed_at = now
+
+    @transition(field=state, source=list(OPEN_STATES), target=State.REFUSED)
+    def refuse(self, *, now: dt.datetime, ground: str, reason: str) -> None:
+        _check_ground(ground, reason)
+        self._resume(now)
+        self.refusal_ground = ground
+        self.refusal_reason = reason
+        self.closed_at = now
+
+    @transition(field=state, source=[State.UNCONFIRMED, *OPEN_STATES], target=State.WITHDRAWN)
+    def withdraw(self, *, now: dt.datetime) -> None:
+        self._resume(now)
+        self.closed_at = now
+
+    def _pause(self, now: dt.datetime) -> None:
+        if self.clock_pauses and self.paused_since is None:
+            self.paused_since = now
+
+    def _resume(self, now: dt.datetime) -> None:
+        """Close a suspension: add the days from asking to receiving (local dates)."""
+        if self.paused_since is None:
+            return
+        days = (self.local_date(now) - self.local_date(self.paused_since)).days
+        Suspension.objects.create(
+            case=self, started_at=self.paused_since, ended_at=now, days=max(days, 0)
+        )
+        self.paused_days += max(days, 0)
+        self.paused_since = None
+        self.recompute_deadlines()
+
+
+def _zone(name: str) -> dt.tzinfo:
+    return ZoneInfo(name)
+
+
+def _check_ground(ground: str, reason: str) -> None:
+    """docs/legal.md §4: a structured ground, and the reasons Art. 12(4) says the subject is
+    told (for Art. 12(5) the controller must be able to show why)."""
+    if ground not in RefusalGround.values:
+        raise ValidationError(_("Choose a refusal ground."))
+    if not reason.strip():
+        raise ValidationError(_("Explain the refusal: the subject is told the reasons."))
+
+
+class Suspension(models.Model):
+    """A closed suspension of the clock, kept for the record (Art. 5(2))."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="suspensions")
+    started_at = models.DateTimeField(_("information asked"))
+    ended_at = models.DateTimeField(_("information received"))
+    days = models.PositiveIntegerField(_("days added"))
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.days} day(s) from {self.started_at:%Y-%m-%d}"
+
+
+class Milestone(models.Model):
+    """A reminder that was sent. The unique constraint is what makes "once" hold when two sweeps
+    run at the same time or beat restarts: the second insert fails and sends nothing."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="milestones")
+    kind = models.CharField(max_length=30)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind"], name="one_milestone_a_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind}"
+
+
+class ReferenceCounter(models.Model):
+    """The last number handed out in a year: references are DSAR-<year>-<number>."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"

@@ -1,0 +1,474 @@
+"""Systems files: where each controller keeps the data of the people it serves, declared as data.
+
+One TOML file a controller, ``controllers/systems/<slug>.toml``, beside its policy. A system is
+one of three kinds:
+
+- ``sql``: a database reached through SQLAlchemy Core (PostgreSQL, MariaDB/MySQL, SQLite). Its
+  tables, the identity columns that find the subject, the links that lead from those rows to
+  related ones, and for every column its data category (one of the policy's), whether the
+  subject provided it (Art. 20) and what erasure does to it.
+- ``http``: a processor's or SaaS API speaking the OpenDSR-shaped protocol of
+  ``fulfilment.connectors.http``; its tables describe the results it returns.
+- ``manual``: a system without an API (paper files, a mailbox, a SaaS screen): its owner is asked
+  by mail and answers in the case file.
+
+Connection secrets are never in the file: a system names the environment variable that holds
+its URL (``url_env``) and, for HTTP, its signing key (``secret_env``). For the demo only, a
+``demo_url`` (without credentials; ``{var}`` is the demo's folder, ``{processor}`` its stub
+processor's address) is used when the variable is unset.
+
+As with policies: ``load_systems_files`` validates every file before it writes anything and then
+replaces the systems of each controller in one transaction; a ``PolicyError`` names the file,
+the key and the fault. ``dump_systems`` writes the canonical form back (``load → export`` is
+byte for byte). A table the links cannot reach from an identity column is an error, not a
+silent gap. The format is documented in ``controllers/systems/README.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+from django.db import transaction
+
+from .models import Controller, System, SystemKind
+from .policy import PolicyError, _check_table, normalise
+from .schema import Field
+
+SCHEMA_VERSION = 1
+IDENTITY_KINDS = ("email", "customer_number", "phone")
+# What erasure does to a row: delete it, update some of its columns, or keep it (under a
+# stated legal ground, e.g. a statutory retention period: Art. 17(3)(b)).
+TABLE_ERASURE = ("delete", "update", "keep")
+# What an "update" does to a column: empty it, or replace it with a keyed pseudonym.
+COLUMN_ERASURE = ("", "null", "pseudonymise")
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
+_ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,99}")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+DEMO_PLACEHOLDERS = ("var", "processor")
+
+
+def _choice(values: Iterable[str], **kwargs: Any) -> Field:
+    return Field("choice", choices=tuple(values), **kwargs)
+
+
+COLUMN = {
+    "name": Field("str", required=True),
+    "label": Field("str"),  # how the subject's package and the officer's review name it
+    "category": Field("str", required=True),  # one of the policy's data categories
+    "provided": Field("bool"),  # the subject provided it: part of the Art. 20 package
+    "file": Field("bool"),  # its value is the path of a file under the system's files folder
+    "erasure": _choice(COLUMN_ERASURE),
+}
+IDENTITIES = {kind: Field("str") for kind in IDENTITY_KINDS}
+LINK = {
+    "table": Field("str", required=True),  # the parent table
+    "column": Field("str", required=True),  # the column of this table ...
+    "parent_column": Field("str", required=True),  # ... that holds this column's value
+}
+TABLE = {
+    "name": Field("str", required=True),
+    "label": Field("str"),
+    "key": Field("str", required=True),  # a column that tells its rows apart
+    "identities": Field("table", schema=IDENTITIES),
+    "reached_from": Field("table", schema=LINK),
+    "erasure": _choice(TABLE_ERASURE, default="delete"),
+    "keep_ground": Field("text"),  # required when erasure = "keep"
+    "columns": Field("tables", required=True, schema=COLUMN),
+}
+_COMMON = {
+    "name": Field("str", required=True),
+    "title": Field("str", required=True),
+    "kind": _choice(SystemKind.values, required=True),
+    "description": Field("text"),
+    # Who answers for the system: asked by mail for a manual task, told when collection fails.
+    "owner": Field("email"),
+}
+KIND_SCHEMAS: dict[str, dict[str, Field]] = {
+    SystemKind.SQL: {
+        **_COMMON,
+        "url_env": Field("str", required=True),
+        "demo_url": Field("str"),
+        "files_env": Field("str"),
+        "demo_files": Field("str"),
+        "timeout_seconds": Field("int", default=30),
+        "tables": Field("tables", required=True, schema=TABLE),
+    },
+    SystemKind.HTTP: {
+        **_COMMON,
+        "url_env": Field("str", required=True),
+        "demo_url": Field("str"),
+        "secret_env": Field("str", required=True),
+        "timeout_seconds": Field("int", default=30),
+        "tables": Field("tables", required=True, schema=TABLE),
+    },
+    SystemKind.MANUAL: {
+        **_COMMON,
+        "instructions": Field("text"),  # what the owner should search, and how to export it
+        "categories": Field("strs", required=True),
+    },
+}
+# The file's top level; its [[systems]] are each checked by their kind's schema.
+FILE = {"schema": Field("int", required=True), "controller": Field("str", required=True)}
+
+
+# --- Typed views of a stored system, for the connectors.
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    label: str
+    category: str
+    provided: bool
+    file: bool
+    erasure: str
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    table: str
+    column: str
+    parent_column: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    label: str
+    key: str
+    identities: dict[str, str]
+    reached_from: LinkSpec | None
+    erasure: str
+    keep_ground: str
+    columns: tuple[ColumnSpec, ...]
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(column for column in self.columns if column.name == name)
+
+    @property
+    def provided(self) -> tuple[ColumnSpec, ...]:
+        return tuple(column for column in self.columns if column.provided)
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    name: str
+    title: str
+    kind: str
+    description: str
+    owner: str
+    url_env: str
+    demo_url: str
+    files_env: str
+    demo_files: str
+    secret_env: str
+    timeout_seconds: int
+    instructions: str
+    categories: tuple[str, ...]
+    tables: tuple[TableSpec, ...]
+
+    def table(self, name: str) -> TableSpec:
+        return next(table for table in self.tables if table.name == name)
+
+    @property
+    def all_categories(self) -> tuple[str, ...]:
+        """The data categories the system holds, in the file's order."""
+        found = list(self.categories)
+        for table in self.tables:
+            found += [column.category for column in table.columns]
+        return tuple(dict.fromkeys(found))
+
+
+def spec_of(data: Mapping[str, Any]) -> SystemSpec:
+    """The typed view of one system's (canonical) table."""
+
+    def table(item: Mapping[str, Any]) -> TableSpec:
+        link = item.get("reached_from")
+        return TableSpec(
+            name=item["name"],
+            label=item.get("label", "") or item["name"],
+            key=item["key"],
+            identities={k: v for k, v in (item.get("identities") or {}).items() if v},
+            reached_from=LinkSpec(**link) if link else None,
+            erasure=item.get("erasure", "delete"),
+            keep_ground=item.get("keep_ground", ""),
+            columns=tuple(
+                ColumnSpec(
+                    name=c["name"],
+                    label=c.get("label", "") or c["name"],
+                    category=c["category"],
+                    provided=c.get("provided", False),
+                    file=c.get("file", False),
+                    erasure=c.get("erasure", ""),
+                )
+                for c in item["columns"]
+            ),
+        )
+
+    return SystemSpec(
+        name=data["name"],
+        title=data["title"],
+        kind=data["kind"],
+        description=data.get("description", ""),
+        owner=data.get("owner", ""),
+        url_env=data.get("url_env", ""),
+        demo_url=data.get("demo_url", ""),
+        files_env=data.get("files_env", ""),
+        demo_files=data.get("demo_files", ""),
+        secret_env=data.get("secret_env", ""),
+        timeout_seconds=data.get("timeout_seconds", 30),
+        instructions=data.get("instructions", ""),
+        categories=tuple(data.get("categories", ())),
+        tables=tuple(table(item) for item in data.get("tables", ())),
+    )
+
+
+# --- Reading and checking a file.
+
+
+def canonical(data: Mapping[str, Any], schema: Mapping[str, Field]) -> dict[str, Any]:
+    """Every key of the schema in its order, absent ones at their default; an absent table
+    (TOML has no null) and an absent [[tables]] list are left out."""
+    out: dict[str, Any] = {}
+    for key, field in schema.items():
+        if key not in data:
+            if field.kind in ("table", "tables"):
+                continue
+            out[key] = field.absent()
+            continue
+        value = data[key]
+        if field.kind == "table":
+            value = canonical(value, field.schema or {})
+        elif field.kind == "tables":
+            value = [canonical(item, field.schema or {}) for item in value]
+        out[key] = value
+    return out
+
+
+def validate_systems(
+    data: Mapping[str, Any], path: str, categories: Iterable[str] | None = None
+) -> None:
+    """Check one parsed systems file; raises PolicyError. ``categories``: the controller's data
+    categories, when known (the loader passes them)."""
+    _check_table(path, "", FILE, {key: value for key, value in data.items() if key != "systems"})
+    if "systems" not in data:
+        raise PolicyError(path, "systems", "missing")
+    if data["schema"] != SCHEMA_VERSION:
+        raise PolicyError(path, "schema", f"unsupported version {data['schema']}")
+    systems = data["systems"]
+    if not isinstance(systems, list) or not all(isinstance(s, dict) for s in systems):
+        raise PolicyError(path, "systems", "expected an array of tables ([[systems]])")
+    known = set(categories) if categories is not None else None
+    names: set[str] = set()
+    for index, system in enumerate(systems):
+        key = f"systems[{index}]"
+        kind = system.get("kind")
+        if kind not in KIND_SCHEMAS:
+            raise PolicyError(path, f"{key}.kind", f"expected one of {', '.join(KIND_SCHEMAS)}")
+        _check_table(path, key, KIND_SCHEMAS[kind], system)
+        _check_system(path, key, system, known)
+        if system["name"] in names:
+            raise PolicyError(path, f"{key}.name", f"{system['name']!r} is declared twice")
+        names.add(system["name"])
+
+
+def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str] | None) -> None:
+    def fail(sub: str, message: str) -> None:
+        raise PolicyError(path, f"{key}.{sub}", message)
+
+    if not _NAME.fullmatch(system["name"]):
+        fail("name", "use lower-case letters, digits, hyphens and underscores")
+    for env_key in ("url_env", "secret_env", "files_env"):
+        value = system.get(env_key, "")
+        if value and not _ENV.fullmatch(value):
+            fail(env_key, "the name of an environment variable (A-Z, 0-9, _)")
+    for demo_key in ("demo_url", "demo_files"):
+        value = system.get(demo_key, "")
+        unknown = set(_PLACEHOLDER.findall(value)) - set(DEMO_PLACEHOLDERS)
+        if unknown:
+            fail(demo_key, f"unknown placeholder {{{sorted(unknown)[0]}}} (known: var, processor)")
+        if value and urlsplit(value).password:
+            fail(demo_key, "no credentials in the file: they belong in the environment variable")
+    if system.get("timeout_seconds", 30) > 3600:
+        fail("timeout_seconds", "at most 3600")
+    if system["kind"] == SystemKind.MANUAL:
+        if not system["categories"]:
+            fail("categories", "a manual system names the categories it holds")
+        for index, category in enumerate(system["categories"]):
+            if known is not None and category not in known:
+                fail(f"categories[{index}]", f"{category!r} is not a data category of the policy")
+        return
+    tables = system["tables"]
+    if not tables:
+        fail("tables", "a system has at least one table")
+    by_name: dict[str, Mapping[str, Any]] = {}
+    for index, table in enumerate(tables):
+        _check_table_spec(path, f"{key}.tables[{index}]", system["kind"], table, known)
+        if table["name"] in by_name:
+            fail(f"tables[{index}].name", f"{table['name']!r} is declared twice")
+        by_name[table["name"]] = table
+    for index, table in enumerate(tables):
+        link = table.get("reached_from")
+        if not link:
+            continue
+        where = f"tables[{index}].reached_from"
+        parent = by_name.get(link["table"])
+        if parent is None or parent is table:
+            fail(f"{where}.table", f"{link['table']!r} is not another table of this system")
+        if link["parent_column"] not in {c["name"] for c in parent["columns"]}:
+            fail(f"{where}.parent_column", f"{link['parent_column']!r} is not a column of it")
+    for index, table in enumerate(tables):
+        seen = [table["name"]]
+        current = table
+        while not any((current.get("identities") or {}).values()):
+            link = current.get("reached_from")
+            if not link:
+                fail(
+                    f"tables[{index}]",
+                    f"table {table['name']!r} cannot be reached from an identity column "
+                    "(give it identities, or reached_from a table that leads to one)",
+                )
+            if link["table"] in seen:
+                fail(f"tables[{index}].reached_from", f"the links loop: {' -> '.join(seen)}")
+            seen.append(link["table"])
+            current = by_name[link["table"]]
+
+
+def _check_table_spec(
+    path: str, key: str, kind: str, table: Mapping[str, Any], known: set[str] | None
+) -> None:
+    def fail(sub: str, message: str) -> None:
+        raise PolicyError(path, f"{key}.{sub}", message)
+
+    if not _IDENTIFIER.fullmatch(table["name"]):
+        fail("name", "an SQL identifier (letters, digits, underscore)")
+    columns = [c["name"] for c in table["columns"]]
+    if not columns:
+        fail("columns", "a table has at least one column")
+    for index, column in enumerate(table["columns"]):
+        if not _IDENTIFIER.fullmatch(column["name"]):
+            fail(f"columns[{index}].name", "an SQL identifier (letters, digits, underscore)")
+        if column["name"] in columns[:index]:
+            fail(f"columns[{index}].name", f"{column['name']!r} is declared twice")
+        if known is not None and column["category"] not in known:
+            fail(
+                f"columns[{index}].category",
+                f"{column['category']!r} is not a data category of the policy",
+            )
+        if column.get("erasure") and table.get("erasure", "delete") != "update":
+            fail(f"columns[{index}].erasure", 'only a table whose erasure is "update" has one')
+        if kind == SystemKind.HTTP and column.get("file"):
+            fail(f"columns[{index}].file", "an HTTP system returns no files")
+    if table["key"] not in columns:
+        fail("key", f"{table['key']!r} is not a column of the table")
+    for identity, column in (table.get("identities") or {}).items():
+        if column and column not in columns:
+            fail(f"identities.{identity}", f"{column!r} is not a column of the table")
+    link = table.get("reached_from")
+    if link:
+        if kind == SystemKind.HTTP:
+            fail("reached_from", "an HTTP system's rows each carry the identity: no links")
+        if link["column"] not in columns:
+            fail("reached_from.column", f"{link['column']!r} is not a column of the table")
+    if kind == SystemKind.HTTP and not any((table.get("identities") or {}).values()):
+        fail("identities", "every row an HTTP system returns is checked against the identity")
+    erasure = table.get("erasure", "delete")
+    if erasure == "keep" and not table.get("keep_ground", "").strip():
+        fail("keep_ground", "a table kept on erasure names its legal ground")
+    if erasure == "update" and not any(c.get("erasure") for c in table["columns"]):
+        fail("erasure", 'an "update" names the columns it empties or pseudonymises')
+
+
+def read_systems_file(path: Path) -> dict[str, Any]:
+    """Parse and check one file (all that needs no database); failures name the file."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(name, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = normalise(tomllib.loads(raw.decode("utf-8")))
+    except UnicodeDecodeError:
+        raise PolicyError(name, "", "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(name, "", f"not valid TOML: {exc}") from None
+    validate_systems(data, name)
+    return data
+
+
+def systems_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.toml") if p.is_file())
+
+
+def load_systems_files(paths: Iterable[Path]) -> list[tuple[Controller, list[System]]]:
+    """Check every file against its controller's policy, then replace the systems of each
+    controller in one transaction (all or nothing)."""
+    parsed: list[tuple[Controller, dict[str, Any]]] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        data = read_systems_file(path)
+        slug = data["controller"]
+        controller = Controller.objects.filter(slug=slug).first()
+        if controller is None:
+            raise PolicyError(str(path), "controller", f"no controller {slug!r} (load its policy)")
+        if slug in seen:
+            raise PolicyError(str(path), "controller", f"{slug!r} is also in {seen[slug]}")
+        seen[slug] = str(path)
+        categories = controller.data_categories.values_list("name", flat=True)
+        validate_systems(data, str(path), categories)
+        parsed.append((controller, data))
+    loaded = []
+    with transaction.atomic():
+        for controller, data in parsed:
+            kept = []
+            for position, item in enumerate(data["systems"]):
+                spec = canonical(item, KIND_SCHEMAS[item["kind"]])
+                system, _ = System.objects.update_or_create(
+                    controller=controller,
+                    name=spec["name"],
+                    defaults={
+                        "kind": spec["kind"],
+                        "title": spec["title"],
+                        "position": position,
+                        "spec": spec,
+                    },
+                )
+                kept.append(system)
+            # The file is the truth: a system it no longer names is gone from the registry
+            # (cases that searched it keep its name in their record).
+            System.objects.filter(controller=controller).exclude(
+                pk__in=[s.pk for s in kept]
+            ).delete()
+            loaded.append((controller, kept))
+    return loaded
+
+
+def systems_data(controller: Controller) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA_VERSION,
+        "controller": controller.slug,
+        # Re-ordered by the schema: PostgreSQL's jsonb keeps keys in its own order, not the file's.
+        "systems": [
+            canonical(system.spec, KIND_SCHEMAS[system.spec["kind"]])
+            for system in controller.systems.order_by("position")
+        ],
+    }
+
+
+def dump_systems(controller: Controller) -> str:
+    """The canonical TOML text of a controller's systems."""
+    header = (
+        f"# Systems of {controller.legal_name}: where its data about people is kept.\n"
+        "# Format: controllers/systems/README.md. Secrets are never here: only the names of the\n"
+        "# environment variables that hold them.\n"
+    )
+    return header + tomli_w.dumps(normalise(systems_data(controller)), multiline_strings=True)

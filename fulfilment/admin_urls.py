@@ -1,0 +1,28 @@
+"""The officer's fulfilment pages, under /admin/fulfilment/: behind the admin's login (and its
+two-factor check), each view checks scope and role itself (fulfilment.officer)."""
+
+from django.contrib import admin
+from django.urls import path
+
+from . import officer
+
+wrap = admin.site.admin_view
+
+urlpatterns = [
+    path("case/<int:pk>/progress/", wrap(officer.progress_view), name="fulfilment_progress"),
+    path("collection/<int:pk>/retry/", wrap(officer.retry_view), name="fulfilment_retry"),
+    path("collection/<int:pk>/skip/", wrap(officer.skip_view), name="fulfilment_skip"),
+    path("collection/<int:pk>/answer/", wrap(officer.answer_view), name="fulfilment_answer"),
+    path(
+        "collection/<int:pk>/table/<str:table>/",
+        wrap(officer.table_view),
+        name="fulfilment_table",
+    ),
+    path(
+        "collection/<int:pk>/table/<str:table>/withhold/",
+        wrap(officer.withhold_view),
+        name="fulfilment_withhold",
+    ),
+    path("package/<int:pk>/", wrap(officer.package_view), name="fulfilment_package"),
+    path("package/<int:pk>/revoke/", wrap(officer.revoke_view), name="fulfilment_revoke"),
+]

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FulfilmentConfig(AppConfig):
+    """Fulfilment of access and portability requests: a room above the case core, joined to it
+    only through ``cases.extensions`` (the core never imports it)."""
+
+    name = "fulfilment"
+    verbose_name = _("Fulfilment")
+
+    def ready(self) -> None:
+        from cases import events, extensions
+
+        # Importing registers the Celery tasks that live beside their work.
+        from . import collect, hooks, officer, package, views  # noqa: F401
+
+        extensions.step_checking.connect(hooks.on_checking, dispatch_uid="fulfilment-checking")
+        extensions.step_taken.connect(hooks.on_taken, dispatch_uid="fulfilment-taken")
+        extensions.add_subject_panel(views.subject_panel)
+        extensions.add_officer_panel(officer.officer_panel)
+        events.register(hooks.EVENT_TYPES, hooks.RENDERERS)

@@ -1,0 +1,81 @@
+"""What every connector shares: its errors, the identities it searches by, where a system's
+secrets come from, and the check that every row handed back belongs to the subject."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from controllers.systems import SystemSpec, TableSpec
+
+# The identities a search can use, by kind (controllers.systems.IDENTITY_KINDS): the value the
+# subject's request carries for each.
+Identities = Mapping[str, str]
+
+
+class ConnectorError(Exception):
+    """A system could not be searched (down, slow, misconfigured, garbage): says which, and why.
+    A collection that ends in one is retried, then failed with this message for the officer."""
+
+
+class ForeignRows(ConnectorError):
+    """The system handed back rows that do not belong to the subject. Nothing of that search is
+    kept: a system that answers with another person's data is not trusted for the rest."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows of one table, values in the order of the table's declared columns."""
+
+    table: TableSpec
+    rows: Sequence[Sequence[Any]]
+
+
+def _demo_value(template: str) -> str:
+    return template.replace("{var}", str(settings.VAR_DIR)).replace(
+        "{processor}", settings.DEMO_PROCESSOR_URL
+    )
+
+
+def setting(spec: SystemSpec, env_key: str, demo_key: str = "", *, required: bool = True) -> str:
+    """A system's connection setting: the environment variable its file names; in the demo only,
+    the file's demo value when the variable is unset. Never a secret from the file."""
+    variable = getattr(spec, env_key)
+    value = os.environ.get(variable, "") if variable else ""
+    if not value and settings.DEMO and demo_key and getattr(spec, demo_key):
+        value = _demo_value(getattr(spec, demo_key))
+    if not value and required:
+        raise ConnectorError(f"the environment variable {variable} is not set")
+    return value
+
+
+def files_root(spec: SystemSpec) -> Path | None:
+    value = setting(spec, "files_env", "demo_files", required=False)
+    return Path(value) if value else None
+
+
+def normal(kind: str, value: Any) -> str:
+    """How an identity compares: an email address case-insensitively, the rest as text."""
+    text = "" if value is None else str(value).strip()
+    return text.lower() if kind == "email" else text
+
+
+def check_rows(table: TableSpec, rows: Iterable[Sequence[Any]], identities: Identities) -> None:
+    """ForeignRows unless every row of an identity table carries one of the subject's
+    identities in the column declared for it."""
+    positions = {
+        kind: [c.name for c in table.columns].index(column)
+        for kind, column in table.identities.items()
+        if kind in identities
+    }
+    wanted = {kind: normal(kind, identities[kind]) for kind in positions}
+    for row in rows:
+        if not any(normal(kind, row[index]) == wanted[kind] for kind, index in positions.items()):
+            raise ForeignRows(
+                f"{table.name}: the system returned a row that does not belong to the subject"
+            )

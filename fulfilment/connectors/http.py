@@ -1,0 +1,183 @@
+"""The HTTP connector: a processor's or SaaS API, spoken to in the shape of OpenDSR.
+
+The controller names each request (``subject_request_id``, a UUID it keeps, so asking twice is
+asking once) and posts it with the subject's identities and a callback URL::
+
+    POST {base}/opendsr/v1/requests        -> 201 {"request_status": "pending", ...}
+    GET  {base}/opendsr/v1/requests/{id}   -> {"request_status": "pending" | "in_progress"
+                                               | "completed" | "cancelled", "results_url": ...}
+    GET  {results_url}                     -> JSON lines: {"table": "...", "row": {...}}
+
+Every call carries ``X-OpenDSR-Signature``: the hex HMAC-SHA256, under the system's secret, of
+the body (a GET: of ``"GET " + path``); the processor's callbacks are signed the same way and
+refused otherwise. Results are read as a stream, only declared tables and columns are kept,
+every row is checked against the identity, and results are only fetched from the system's own
+address. A fault (no answer, an error status, garbage) is a ``ConnectorError``: the collection
+retries it on its schedule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from django.conf import settings
+
+from controllers.systems import SystemSpec, TableSpec
+
+from .base import Batch, ConnectorError, Identities, check_rows, setting
+
+SIGNATURE = "X-OpenDSR-Signature"
+API_VERSION = "1.0"
+BATCH = 1000
+
+
+def sign(secret: bytes, payload: bytes) -> str:
+    return hmac.new(secret, payload, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, payload: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, payload).encode(), signature.strip().encode())
+
+
+def secret_for(spec: SystemSpec) -> bytes:
+    """The system's signing key: its environment variable; in the demo, when unset, one derived
+    from the site's secret (the demo processor, run with the same settings, derives it too)."""
+    value = setting(spec, "secret_env", required=not settings.DEMO)
+    if value:
+        return value.encode()
+    return (
+        hmac.new(
+            settings.SECRET_KEY.encode(), f"processor:{spec.secret_env}".encode(), hashlib.sha256
+        )
+        .hexdigest()
+        .encode()
+    )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port
+
+
+class HttpSource:
+    def __init__(self, spec: SystemSpec) -> None:
+        self.spec = spec
+        self.base = setting(spec, "url_env", "demo_url").rstrip("/")
+        if urlsplit(self.base).scheme not in ("http", "https"):
+            raise ConnectorError(f"the URL in {spec.url_env} is not an http(s) URL")
+        self.secret = secret_for(spec)
+        self.timeout = httpx.Timeout(spec.timeout_seconds)
+
+    def _call(self, method: str, url: str, body: bytes = b"") -> httpx.Response:
+        payload = body if method == "POST" else f"{method} {urlsplit(url).path}".encode()
+        headers = {SIGNATURE: sign(self.secret, payload), "Content-Type": "application/json"}
+        try:
+            response = httpx.request(
+                method, url, content=body or None, headers=headers, timeout=self.timeout
+            )
+        except httpx.TimeoutException:
+            raise ConnectorError(
+                f"no answer within {self.spec.timeout_seconds} seconds from {self.base}"
+            ) from None
+        except httpx.HTTPError as error:
+            raise ConnectorError(f"cannot reach {self.base}: {type(error).__name__}") from None
+        if response.status_code >= 400:
+            raise ConnectorError(f"the processor answered HTTP {response.status_code}")
+        return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise ConnectorError("the processor answered something that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise ConnectorError("the processor's answer is not a JSON object")
+        return answer
+
+    def submit(
+        self, *, request_id: str, kind: str, identities: Identities, callback_url: str
+    ) -> dict[str, Any]:
+        body = orjson.dumps(
+            {
+                "subject_request_id": request_id,
+                "subject_request_type": kind,
+                "identities": [
+                    {"identity_type": k, "identity_format": "raw", "identity_value": v}
+                    for k, v in identities.items()
+                ],
+                "status_callback_urls": [callback_url],
+                "api_version": API_VERSION,
+            }
+        )
+        return self._json(self._call("POST", f"{self.base}/opendsr/v1/requests", body))
+
+    def status(self, request_id: str) -> dict[str, Any]:
+        answer = self._json(self._call("GET", f"{self.base}/opendsr/v1/requests/{request_id}"))
+        if answer.get("subject_request_id") not in (None, request_id):
+            raise ConnectorError("the processor answered about another request")
+        return answer
+
+    def results(self, url: str, identities: Identities) -> Iterator[Batch]:
+        """The results as batches of declared tables, each row checked against the identity."""
+        if not isinstance(url, str) or _origin(url) != _origin(self.base):
+            raise ConnectorError("the processor offered results from another address")
+        tables = {table.name: table for table in self.spec.tables}
+        pending: dict[str, list[tuple[Any, ...]]] = {}
+        payload = f"GET {urlsplit(url).path}".encode()
+        headers = {SIGNATURE: sign(self.secret, payload)}
+        try:
+            with httpx.stream("GET", url, headers=headers, timeout=self.timeout) as response:
+                if response.status_code >= 400:
+                    raise ConnectorError(f"the processor answered HTTP {response.status_code}")
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    table, row = _parse(line, tables)
+                    rows = pending.setdefault(table.name, [])
+                    rows.append(row)
+                    if len(rows) >= BATCH:
+                        yield self._checked(table, rows, identities)
+                        pending[table.name] = []
+        except httpx.TimeoutException:
+            raise ConnectorError(
+                f"the results stopped coming for {self.spec.timeout_seconds} seconds"
+            ) from None
+        except httpx.HTTPError as error:
+            raise ConnectorError(f"reading the results failed: {type(error).__name__}") from None
+        for name, rows in pending.items():
+            if rows:
+                yield self._checked(tables[name], rows, identities)
+
+    @staticmethod
+    def _checked(table: TableSpec, rows: list[tuple[Any, ...]], identities: Identities) -> Batch:
+        check_rows(table, rows, identities)
+        return Batch(table, rows)
+
+
+def _parse(line: str, tables: dict[str, TableSpec]) -> tuple[TableSpec, tuple[Any, ...]]:
+    try:
+        item = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise ConnectorError("the results hold a line that is not JSON") from None
+    if not isinstance(item, dict) or not isinstance(item.get("row"), dict):
+        raise ConnectorError('the results hold a line that is not {"table": ..., "row": {...}}')
+    table = tables.get(item.get("table"))  # type: ignore[arg-type]
+    if table is None:
+        raise ConnectorError(
+            f"the results name a table that is not declared: {item.get('table')!r}"
+        )
+    row = item["row"]
+    values = []
+    for column in table.columns:
+        value = row.get(column.name)
+        if isinstance(value, dict | list):
+            value = orjson.dumps(value).decode()  # a structure is kept, as its JSON text
+        values.append(value)
+    return table, tuple(values)

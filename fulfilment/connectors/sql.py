@@ -1,0 +1,292 @@
+"""The SQL connector: finds the subject's rows in a PostgreSQL, MariaDB/MySQL or SQLite database
+through SQLAlchemy Core, as the systems file declares it.
+
+Only declared columns are read, in a read-only session, with a timeout on connecting and on each
+statement. A table with identity columns is searched by the subject's identities (an email
+address case-insensitively); a linked table by the values its parent's rows hold. Rows stream
+from a server-side cursor in batches and are never all held at once; every row of an identity
+table is checked against the identity before it is handed on (``base.check_rows``).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from controllers.systems import SystemSpec, TableSpec
+
+from .base import Batch, ConnectorError, ForeignRows, Identities, check_rows, setting
+
+# Values of a parent's column looked up in one IN (...) at most: databases limit parameters.
+IN_CHUNK = 1000
+
+
+def engine_for(spec: SystemSpec) -> Engine:
+    """An engine for one search: no pool (a search is rare and long), read-only where the
+    database can say so, and a time limit on connecting and on every statement."""
+    try:
+        url = sa.make_url(setting(spec, "url_env", "demo_url"))
+    except sa.exc.ArgumentError:
+        raise ConnectorError(f"the URL in {spec.url_env} is not a database URL") from None
+    timeout = spec.timeout_seconds
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        path = Path(url.database or "")
+        if not url.database or not path.is_file():
+            # sqlite3 would create an empty database and find nobody: say the file is missing.
+            raise ConnectorError(f"no SQLite database at {path}")
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+
+        return sa.create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    if backend == "postgresql":
+        if url.get_driver_name() in ("", "psycopg2"):
+            url = url.set(drivername="postgresql+psycopg")
+        options = f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
+        connect_args: dict[str, Any] = {"connect_timeout": min(timeout, 30), "options": options}
+    elif backend in ("mysql", "mariadb"):
+        if url.get_driver_name() in ("", "mysqldb"):
+            url = url.set(drivername=f"{backend}+pymysql")
+        connect_args = {
+            "connect_timeout": min(timeout, 30),
+            "read_timeout": timeout,
+            "write_timeout": timeout,
+            "init_command": "SET SESSION TRANSACTION READ ONLY",
+        }
+    else:
+        raise ConnectorError(
+            f"unsupported database {backend!r} (PostgreSQL, MariaDB/MySQL, SQLite)"
+        )
+    return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+def _reflect(conn: Connection, spec: SystemSpec) -> dict[str, sa.Table]:
+    """The declared tables as the database has them: a declared column it lacks is an error of
+    the systems file, said plainly."""
+    meta = sa.MetaData()
+    tables = {}
+    for table in spec.tables:
+        try:
+            with warnings.catch_warnings():
+                # SQLite's index on lower(email): not reflected, and not needed to search.
+                warnings.simplefilter("ignore", sa.exc.SAWarning)
+                found = sa.Table(table.name, meta, autoload_with=conn)
+        except NoSuchTableError:
+            raise ConnectorError(f"the database has no table {table.name!r}") from None
+        missing = [c.name for c in table.columns if c.name not in found.c]
+        if missing:
+            raise ConnectorError(f"table {table.name!r} has no column {missing[0]!r}")
+        tables[table.name] = found
+    return tables
+
+
+def in_link_order(spec: SystemSpec) -> list[TableSpec]:
+    """Parents before the tables reached from them (the file's check rules out loops)."""
+    ordered: list[TableSpec] = []
+    pending = list(spec.tables)
+    while pending:
+        for table in pending:
+            link = table.reached_from
+            if link is None or link.table in {t.name for t in ordered}:
+                ordered.append(table)
+                pending.remove(table)
+                break
+        else:  # pragma: no cover - validate_systems refuses a file with a loop
+            raise ConnectorError("the links between tables loop")
+    return ordered
+
+
+def _coerce(column: sa.Column, value: str) -> Any:
+    """The identity as the column's type holds it, or None when it cannot be one (a customer
+    number with letters cannot match an integer column)."""
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    if python_type is int:
+        return int(value) if value.isascii() and value.isdigit() else None
+    return value
+
+
+def _identity_clause(
+    conn: Connection, found: sa.Table, table: TableSpec, identities: Identities
+) -> Any:
+    conditions = []
+    for kind, column_name in table.identities.items():
+        if not identities.get(kind):
+            continue
+        column = found.c[column_name]
+        if kind == "email" and conn.dialect.name not in ("mysql", "mariadb"):
+            # MariaDB/MySQL compare case-insensitively already (and keep their index); elsewhere
+            # an index on lower(column) serves this (the loader warns where there is none).
+            conditions.append(sa.func.lower(column) == identities[kind].strip().lower())
+            continue
+        value = _coerce(column, identities[kind].strip())
+        if value is not None:
+            conditions.append(column == value)
+    return sa.or_(*conditions) if conditions else None
+
+
+class SqlSource:
+    """Searches one SQL system for one subject."""
+
+    def __init__(self, spec: SystemSpec, *, batch_size: int = 5000) -> None:
+        self.spec = spec
+        self.batch_size = batch_size
+
+    def search(self, identities: Identities) -> Iterator[Batch]:
+        """Every declared table's rows that hold the subject, in batches, parents first."""
+        try:
+            engine = engine_for(self.spec)
+            with engine.connect() as conn:
+                yield from self._search(conn, identities)
+        except SQLAlchemyError as error:
+            # The driver's message, first line only: it names the fault, never the password.
+            raise ConnectorError(_short(error)) from None
+
+    def _search(self, conn: Connection, identities: Identities) -> Iterator[Batch]:
+        tables = _reflect(conn, self.spec)
+        # The values of each (table, column) that a linked table looks up.
+        needed = {
+            (t.reached_from.table, t.reached_from.parent_column): set()
+            for t in self.spec.tables
+            if t.reached_from
+        }
+        streaming = conn.execution_options(stream_results=True, yield_per=self.batch_size)
+        for table in in_link_order(self.spec):
+            found = tables[table.name]
+            columns = [found.c[c.name] for c in table.columns]
+            names = [c.name for c in table.columns]
+            collect = [
+                (names.index(col), values) for (t, col), values in needed.items() if t == table.name
+            ]
+            if table.identities:
+                clause = _identity_clause(conn, found, table, identities)
+                clauses = [clause] if clause is not None else []
+            else:
+                link = table.reached_from
+                assert link is not None
+                values = sorted(needed[(link.table, link.parent_column)], key=repr)
+                clauses = [
+                    found.c[link.column].in_(values[i : i + IN_CHUNK])
+                    for i in range(0, len(values), IN_CHUNK)
+                ]
+            for clause in clauses:
+                statement = sa.select(*columns).where(clause).order_by(found.c[table.key])
+                for part in streaming.execute(statement).partitions():
+                    rows = [tuple(row) for row in part]
+                    if table.identities:
+                        check_rows(table, rows, identities)
+                    else:
+                        link = table.reached_from
+                        allowed = needed[(link.table, link.parent_column)]
+                        position = names.index(link.column)
+                        if any(row[position] not in allowed for row in rows):
+                            raise _foreign(table)
+                    for position, values in collect:
+                        values.update(row[position] for row in rows)
+                    yield Batch(table, rows)
+
+    def count(self, identities: Identities) -> dict[str, int]:
+        """How many rows of each table hold the subject (for find_subject)."""
+        counts = {table.name: 0 for table in self.spec.tables}
+        for batch in self.search(identities):
+            counts[batch.table.name] += len(batch.rows)
+        return counts
+
+
+def _foreign(table: TableSpec) -> ConnectorError:
+    return ForeignRows(f"{table.name}: the system returned a row its link does not lead to")
+
+
+def _short(error: SQLAlchemyError) -> str:
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {text[0] if text else ''}"[:500]
+
+
+def index_warnings(spec: SystemSpec) -> list[str]:
+    """Where a search would read a whole table: an identity or link column without an index
+    (an email address needs one on lower(column), except on MariaDB/MySQL)."""
+    found: list[str] = []
+    try:
+        engine = engine_for(spec)
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            lower_needed = conn.dialect.name not in ("mysql", "mariadb")
+            for table in spec.tables:
+                indexed, expressions = _indexed(conn, inspector, table.name)
+                wanted = [(kind, column) for kind, column in table.identities.items()]
+                if table.reached_from:
+                    wanted.append(("link", table.reached_from.column))
+                for kind, column in wanted:
+                    if kind == "email" and lower_needed:
+                        ok = f"lower({column.lower()})" in {_bare(e) for e in expressions}
+                        need = f"lower({column})"
+                    else:
+                        ok = column in indexed
+                        need = column
+                    if not ok:
+                        found.append(
+                            f"table {table.name}: no index on {need}: every search reads the "
+                            "whole table"
+                        )
+    except ConnectorError as error:
+        found.append(f"indexes not checked: {error}")
+    except SQLAlchemyError as error:
+        found.append(f"indexes not checked: {_short(error)}")
+    return found
+
+
+def _bare(expression: str) -> str:
+    """An indexed expression without quotes, casts, spaces or doubled parentheses:
+    PostgreSQL's "lower((email)::text)" and SQLite's "lower(email)" both read lower(email)."""
+    text = re.sub(r'[\s"`]|::\w+', "", expression.lower())
+    while "((" in text or "))" in text:
+        text = text.replace("((", "(").replace("))", ")")
+    return text
+
+
+def _indexed(conn: Connection, inspector: Any, table: str) -> tuple[set[str], list[str]]:
+    """The columns that lead an index (or the primary key), and the expressions indexed."""
+    leading: set[str] = set()
+    expressions: list[str] = []
+    primary = inspector.get_pk_constraint(table).get("constrained_columns") or []
+    if primary:
+        leading.add(primary[0])
+    if conn.dialect.name == "sqlite":
+        # SQLAlchemy does not reflect SQLite's expression indexes: read their definitions.
+        definitions = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL",
+            (table,),
+        ).scalars()
+        for definition in definitions:
+            inside = definition[definition.find("(") + 1 :]
+            if inside.lower().lstrip().startswith("lower("):
+                expressions.append(inside[: inside.find(")") + 1])  # its first expression
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sa.exc.SAWarning)  # "skipped expression-based index"
+        indexes = inspector.get_indexes(table)
+        uniques = inspector.get_unique_constraints(table)
+    for index in indexes:
+        names = [n for n in index.get("column_names") or [] if n]
+        exprs = [e for e in index.get("expressions") or [] if e]
+        if names and (not exprs or index["column_names"][0]):
+            leading.add(names[0])
+        if exprs and not (index.get("column_names") or [None])[0]:
+            expressions.append(exprs[0])
+    for unique in uniques:
+        if unique.get("column_names"):
+            leading.add(unique["column_names"][0])
+    return leading, expressions

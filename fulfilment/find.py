@@ -1,0 +1,83 @@
+"""Where is this person's data? The searches of a request, run without one, for an operator.
+
+Only SQL systems can be counted on the spot: an HTTP system (a processor) is asked within a
+request, and a manual system is searched by its owner, so both are reported as such. Beside
+each count stands what the systems file says erasure would do (executed by the next issue's
+machinery; here it is only read out, so the officer sees the plan before anyone asks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from controllers.models import Controller, SystemKind
+from controllers.systems import TableSpec, spec_of
+
+from .connectors.base import ConnectorError, Identities
+from .connectors.sql import SqlSource
+
+
+@dataclass
+class TableFinding:
+    table: str
+    rows: int
+    erasure: str
+
+
+@dataclass
+class SystemFinding:
+    system: str
+    title: str
+    kind: str
+    searched: bool
+    error: str = ""
+    note: str = ""
+    tables: list[TableFinding] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(table.rows for table in self.tables)
+
+
+def erasure_plan(table: TableSpec) -> str:
+    """What the systems file declares erasure does to one table, in words."""
+    if table.erasure == "delete":
+        return "delete the rows"
+    if table.erasure == "keep":
+        return f"keep: {table.keep_ground}"
+    changes = [f"{c.erasure} {c.name}" for c in table.columns if c.erasure]
+    return "update: " + (", ".join(changes) if changes else "nothing declared")
+
+
+def find_subject(controller: Controller, identities: Identities) -> list[SystemFinding]:
+    """Count, per system and table, the rows that hold the subject. A system that cannot be
+    reached is reported with its error; the others are still searched."""
+    findings = []
+    for system in controller.systems.order_by("position"):
+        spec = spec_of(system.spec)
+        finding = SystemFinding(system.name, system.title, system.kind, searched=False)
+        findings.append(finding)
+        if system.kind == SystemKind.HTTP:
+            finding.note = "asked only within a request (the processor answers asynchronously)"
+            continue
+        if system.kind == SystemKind.MANUAL:
+            finding.note = "searched by hand by its owner" + (
+                f" ({spec.owner})" if spec.owner else ""
+            )
+            continue
+        try:
+            counts = SqlSource(spec).count(identities)
+        except ConnectorError as error:
+            finding.error = str(error)
+            continue
+        finding.searched = True
+        finding.tables = [
+            TableFinding(table.name, counts[table.name], erasure_plan(table))
+            for table in spec.tables
+        ]
+    return findings
+
+
+def as_json(findings: list[SystemFinding]) -> list[dict[str, Any]]:
+    return [asdict(finding) | {"rows": finding.rows} for finding in findings]

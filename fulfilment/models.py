@@ -1,0 +1,162 @@
+"""Fulfilment's own tables: the search of each system for a case, what the officer withheld, the
+package built from it, and the one-time codes before each download.
+
+Every step of these is also an event in the case's audit trail (``cases.audit.note``); these
+rows hold the working state (progress, retries, keys), the trail holds the record.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Case
+from controllers.models import System, SystemKind
+
+
+class CollectionStatus(models.TextChoices):
+    PENDING = "pending", _("waiting to run")
+    RUNNING = "running", _("searching")
+    REMOTE = "remote", _("waiting for the processor")
+    MANUAL = "manual", _("waiting for a manual answer")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped")
+
+
+# A collection in one of these lets the response go ahead; any other holds it back.
+SETTLED = (CollectionStatus.DONE, CollectionStatus.SKIPPED)
+
+
+class Collection(models.Model):
+    """One system searched for one case's subject."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="collections")
+    system = models.ForeignKey(System, on_delete=models.SET_NULL, null=True, blank=True)
+    # Kept as they were when the search started: the registry may change or drop the system.
+    system_name = models.CharField(max_length=50)
+    system_title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10, choices=SystemKind.choices)
+    status = models.CharField(
+        max_length=10, choices=CollectionStatus.choices, default=CollectionStatus.PENDING
+    )
+    # The identity kinds searched by (values come from the case, never stored twice).
+    identities = models.JSONField(default=list)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the next try (or poll of a processor) is due; null while none is.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A worker holds a running search until then; past it, the search is taken up again.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    run_id = models.CharField(max_length=32, blank=True)  # the finished run's folder
+    wrapped_key = models.BinaryField(null=True, blank=True)
+    counts = models.JSONField(default=dict)  # rows found, by table
+    file_count = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    # An HTTP system's request, as the processor knows it.
+    remote_id = models.CharField(max_length=100, blank=True)
+    remote_status = models.CharField(max_length=30, blank=True)
+    # A manual answer, or a skip: who, when, what.
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "system_name"], name="one_search_a_system")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}/{self.system_name}: {self.status}"
+
+    @property
+    def settled(self) -> bool:
+        return self.status in SETTLED
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+
+class Withholding(models.Model):
+    """Part of what was found that the subject will not get (e.g. another person's data, Art.
+    15(4)): one record of a table, one field of every record, or one field of one record."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="withholdings")
+    system_name = models.CharField(max_length=50)
+    table = models.CharField(max_length=63)
+    record = models.CharField(max_length=200, blank=True)  # the row's key; "" every row
+    column = models.CharField(max_length=63, blank=True)  # "" the whole record
+    reason = models.TextField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.system_name}.{self.table}[{self.record or '*'}].{self.column or '*'}"
+
+
+class PackageStatus(models.TextChoices):
+    BUILDING = "building", _("being built")
+    READY = "ready", _("ready for release")
+    FAILED = "failed", _("could not be built")
+    RELEASED = "released", _("released to the subject")
+    REVOKED = "revoked", _("withdrawn by an officer")
+    EXPIRED = "expired", _("expired and deleted")
+    SUPERSEDED = "superseded", _("replaced by a newer package")
+
+
+class Package(models.Model):
+    """The ZIP the subject downloads, sealed at rest with its own key."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="packages")
+    status = models.CharField(
+        max_length=10, choices=PackageStatus.choices, default=PackageStatus.BUILDING
+    )
+    kind = models.CharField(max_length=20)  # access or portability
+    file_name = models.CharField(max_length=64, blank=True)
+    wrapped_key = models.BinaryField(null=True, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)  # of the ZIP as the subject gets it
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    file_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)  # revoked or expired
+    downloads = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.kind} {self.status}"
+
+
+class DownloadCode(models.Model):
+    """A one-time code mailed before a download: only its keyed hash is kept."""
+
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    tries_left = models.PositiveSmallIntegerField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"code for package {self.package_id}"

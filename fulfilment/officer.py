@@ -1,0 +1,377 @@
+"""The officer's side of fulfilment, in the admin: a panel on the case file with the search of
+each system (updated in place while searches run), and the pages to act on them.
+
+Every page checks, through ``controllers.access``, that the case is in the user's scope; every
+action, that the user is an officer of its controller. Auditors see the panel, never the data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cases.actors import Actor
+from cases.audit import note
+from cases.models import Case, State
+from controllers import access
+from controllers.systems import spec_of
+from controllers.validators import database_id, multi_line, single_line
+
+from . import collect
+from .models import Collection, Package, PackageStatus, Withholding
+from .package import end, open_package, package_of
+
+# Rows a review page shows at once.
+PAGE = 50
+
+
+def _case(request: HttpRequest, pk: int, *, act: bool = False) -> Case:
+    case = Case.objects.select_related("controller").filter(pk=pk).first() if pk < 2**63 else None
+    if case is None or case.controller_id not in access.roles(request.user):
+        raise Http404
+    if act and not access.is_officer(request.user, case.controller):
+        raise PermissionDenied
+    return case
+
+
+def _collection(request: HttpRequest, pk: int, *, act: bool = False) -> Collection:
+    found = Collection.objects.select_related("case", "system").filter(pk=pk).first()
+    if found is None or pk >= 2**63:
+        raise Http404
+    _case(request, found.case_id, act=act)
+    return found
+
+
+def _back(case: Case) -> HttpResponse:
+    return redirect("admin:dsar_case_change", case.pk)
+
+
+def _progress(case: Case) -> list[dict[str, Any]]:
+    now = timezone.now()
+    return [
+        {
+            "id": c.pk,
+            "title": c.system_title,
+            "kind": c.get_kind_display(),
+            "status": c.status,
+            "status_label": str(c.get_status_display()),
+            "rows": c.rows,
+            "counts": c.counts,
+            "files": c.file_count,
+            "warnings": c.warnings,
+            "error": c.error,
+            "attempts": c.attempts,
+            "next": (
+                timezone.localtime(c.next_attempt_at).strftime("%d-%m %H:%M")
+                if c.next_attempt_at and c.next_attempt_at > now
+                else ""
+            ),
+            "settled": c.settled,
+        }
+        for c in case.collections.all()
+    ]
+
+
+def officer_panel(case: Case, request: HttpRequest) -> str:
+    if not case.collections.exists() and not case.packages.exists():
+        return ""
+    officer = access.is_officer(request.user, case.controller)
+    return render_to_string(
+        "fulfilment/admin/panel.html",
+        {
+            "case": case,
+            "collections": case.collections.all(),
+            "progress": _progress(case),
+            "package": package_of(case),
+            "withholdings": case.withholdings.all(),
+            "officer": officer,
+            "open": case.is_open,
+            "reviewing": case.state == State.IN_PROGRESS,
+        },
+        request=request,
+    )
+
+
+def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
+    case = _case(request, pk)
+    package = package_of(case)
+    return JsonResponse(
+        {
+            "collections": _progress(case),
+            "package": package.status if package else "",
+            "settled": all(c.settled for c in case.collections.all()),
+        }
+    )
+
+
+def _page(
+    request: HttpRequest, template: str, *, status: int = 200, **context: Any
+) -> TemplateResponse:
+    return TemplateResponse(
+        request,
+        f"fulfilment/admin/{template}",
+        {**admin.site.each_context(request), **context},
+        status=status,
+    )
+
+
+def retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    collection = _collection(request, pk, act=True)
+    if request.method != "POST":
+        return _back(collection.case)
+    try:
+        collect.retry(collection, actor=Actor.officer(request.user))
+        messages.success(
+            request, _("%(system)s: searching again.") % {"system": collection.system_title}
+        )
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    return _back(collection.case)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason (kept in the record)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        validators=[multi_line],
+    )
+
+
+def skip_view(request: HttpRequest, pk: int) -> HttpResponse:
+    collection = _collection(request, pk, act=True)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            collect.skip(
+                collection, actor=Actor.officer(request.user), reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _back(collection.case)
+    return _page(
+        request,
+        "form.html",
+        title=_("Skip %(system)s") % {"system": collection.system_title},
+        case=collection.case,
+        form=form,
+        help=_("The response goes ahead without this system. Say why: it goes into the record."),
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+class AnswerForm(forms.Form):
+    found = forms.ChoiceField(
+        label=gettext_lazy("What the search found"),
+        choices=[
+            ("nothing", gettext_lazy("Searched: nothing about this person")),
+            ("file", gettext_lazy("Found: the export file is attached")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    export = forms.FileField(label=gettext_lazy("Export file"), required=False)
+    note = forms.CharField(
+        label=gettext_lazy("Note (who searched where; kept in the record)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("found") == "file" and not data.get("export"):
+            self.add_error("export", _("Attach the export file."))
+        if data.get("found") == "nothing" and data.get("export"):
+            self.add_error("export", _("Nothing was found: attach no file."))
+        return data
+
+
+def answer_view(request: HttpRequest, pk: int) -> HttpResponse:
+    collection = _collection(request, pk, act=True)
+    form = AnswerForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data.get("export")
+        try:
+            collect.answer_manually(
+                collection,
+                actor=Actor.officer(request.user),
+                found=form.cleaned_data["found"] == "file",
+                note_text=form.cleaned_data["note"],
+                file_name=upload.name if upload else "",
+                chunks=upload.chunks() if upload else None,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _back(collection.case)
+    spec = spec_of(collection.system.spec) if collection.system else None
+    return _page(
+        request,
+        "form.html",
+        title=_("Answer the search of %(system)s") % {"system": collection.system_title},
+        case=collection.case,
+        form=form,
+        multipart=True,
+        help=spec.instructions if spec else "",
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
+    """What one search found in one table, page by page, with what may be withheld."""
+    collection = _collection(request, pk, act=True)
+    stage = collect.reader(collection)
+    spec = spec_of(collection.system.spec) if collection.system else None
+    declared = next((t for t in spec.tables if t.name == table), None) if spec else None
+    if stage is None or declared is None or table not in collection.counts:
+        raise Http404
+    number = database_id(request.GET.get("page", "1")) or 1
+    first = (number - 1) * PAGE
+    rows = []
+    for index, row in enumerate(stage.rows(table)):
+        if index >= first + PAGE:
+            break
+        if index >= first:
+            rows.append((str(row.get(declared.key)), [row.get(c.name) for c in declared.columns]))
+    pages = Paginator(range(collection.counts[table]), PAGE).get_page(number)
+    return _page(
+        request,
+        "table.html",
+        title=f"{collection.system_title} — {declared.label}",
+        case=collection.case,
+        collection=collection,
+        table=declared,
+        rows=rows,
+        pages=pages,
+        withholdings=collection.case.withholdings.filter(
+            system_name=collection.system_name, table=table
+        ),
+        reviewing=collection.case.state == State.IN_PROGRESS,
+        form=WithholdForm(),
+    )
+
+
+class WithholdForm(forms.Form):
+    record = forms.CharField(required=False, max_length=200, validators=[single_line])
+    column = forms.CharField(required=False, max_length=63, validators=[single_line])
+    reason = forms.CharField(
+        label=gettext_lazy("Why it is withheld (e.g. another person's data, Art. 15(4))"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
+    )
+
+
+def withhold_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
+    collection = _collection(request, pk, act=True)
+    spec = spec_of(collection.system.spec) if collection.system else None
+    declared = next((t for t in spec.tables if t.name == table), None) if spec else None
+    if declared is None or request.method != "POST":
+        raise Http404
+    form = WithholdForm(request.POST)
+    back = redirect("fulfilment_table", collection.pk, table)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason; the record and field must be one line."))
+        return back
+    case = collection.case
+    data = form.cleaned_data
+    if data["column"] and data["column"] not in {c.name for c in declared.columns}:
+        messages.error(request, _("No such field."))
+        return back
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        if locked.state != State.IN_PROGRESS:
+            messages.error(request, _("Reopen the response to change what is withheld."))
+            return back
+        now = timezone.now()
+        Withholding.objects.create(
+            case=locked,
+            system_name=collection.system_name,
+            table=table,
+            record=data["record"],
+            column=data["column"],
+            reason=data["reason"],
+            by=request.user,
+            at=now,
+        )
+        note(
+            locked,
+            actor=Actor.officer(request.user),
+            action="withheld",
+            at=now,
+            data={
+                "system": collection.system_title,
+                "table": declared.label,
+                "record": data["record"],
+                "column": data["column"],
+                "reason": data["reason"],
+            },
+        )
+    messages.success(request, _("Withheld. It will not be in the package."))
+    return back
+
+
+def package_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The package as the subject gets it, for the officer to check before release."""
+    package = Package.objects.select_related("case").filter(pk=pk).first() if pk < 2**63 else None
+    if package is None:
+        raise Http404
+    _case(request, package.case_id, act=True)
+    if package.status not in (PackageStatus.READY, PackageStatus.RELEASED):
+        raise Http404
+    response = StreamingHttpResponse(open_package(package), content_type="application/zip")
+    response["Content-Length"] = str(package.size)
+    response["Content-Disposition"] = (
+        f'attachment; filename="{package.case.reference}-{package.kind}.zip"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    package = Package.objects.select_related("case").filter(pk=pk).first() if pk < 2**63 else None
+    if package is None:
+        raise Http404
+    case = _case(request, package.case_id, act=True)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if end(
+            package,
+            status=PackageStatus.REVOKED,
+            actor=Actor.officer(request.user),
+            now=timezone.now(),
+            reason=form.cleaned_data["reason"],
+        ):
+            messages.success(request, _("The download link was withdrawn and the package deleted."))
+        else:
+            messages.error(request, _("This package is not available for download."))
+        return _back(case)
+    return _page(
+        request,
+        "form.html",
+        title=_("Withdraw the download link"),
+        case=case,
+        form=form,
+        help=_("The subject can no longer download the package; it is deleted."),
+        status=400 if request.method == "POST" else 200,
+    )

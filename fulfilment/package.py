@@ -1,0 +1,547 @@
+"""The package the subject downloads: built from the finished searches, reviewed, released.
+
+When the officer prepares the response to an access or portability request (every search
+settled), the package is built in a Celery task: a ZIP streamed straight into a sealed file
+(``vault``), never held in memory. For access it holds ``index.html`` (readable offline, in the
+subject's language: a summary, then each system's data as tables with each field's category and
+purpose), the Art. 15(1) letter as HTML and PDF, ``data/<system>/<table>.json`` and ``.csv`` for
+every table, the files rows name, manual exports, and ``manifest.json`` with the SHA-256 of every
+file. For portability: ``portability/<system>/<table>.json`` and ``.csv`` with only the columns
+the subject provided. What the officer withheld (a record, a field) is left out of every file and
+counted in the letter. Releasing is the ``complete`` step; the download is ``delivery``'s.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from stream_zip import NO_COMPRESSION_64, ZIP_64, stream_zip
+
+from cases.actors import Actor
+from cases.audit import note
+from cases.models import Case
+from cases.pdf import render_pdf
+from controllers.models import Right
+from controllers.systems import TableSpec, spec_of
+
+from . import vault
+from .collect import reader
+from .letter import letter_context
+from .models import Collection, CollectionStatus, Package, PackageStatus, Withholding
+from .staging import StageReader
+
+log = logging.getLogger(__name__)
+
+# Rows of each table the readable index.html shows; every row is in the table's JSON and CSV.
+PREVIEW_ROWS = 100
+# Fast deflate: measured in bench/RESULTS.md (level 6 halves the speed for ~10% smaller files).
+COMPRESS_LEVEL = 1
+_STORED = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".pdf", ".zip", ".gz", ".mp4", ".heic")
+
+
+@dataclass
+class TableView:
+    """One table of one system as the package shows it."""
+
+    system: str
+    name: str
+    label: str
+    spec: TableSpec
+    path: str  # the folder of its files in the ZIP: data/<system> or portability/<system>
+    columns: list[dict[str, str]]
+    rows: int = 0
+    withheld_records: int = 0
+    withheld_fields: list[str] = field(default_factory=list)
+    preview: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass
+class Rules:
+    """What the officer withheld of one table."""
+
+    whole_table: bool = False
+    records: set[str] = field(default_factory=set)  # every field of these rows
+    columns: set[str] = field(default_factory=set)  # this field of every row
+    fields: set[tuple[str, str]] = field(default_factory=set)  # (record, column)
+
+    def __bool__(self) -> bool:
+        return self.whole_table or bool(self.records or self.columns or self.fields)
+
+
+def rules_for(case: Case) -> dict[tuple[str, str], Rules]:
+    rules: dict[tuple[str, str], Rules] = {}
+    for item in Withholding.objects.filter(case=case):
+        rule = rules.setdefault((item.system_name, item.table), Rules())
+        if not item.record and not item.column:
+            rule.whole_table = True
+        elif not item.column:
+            rule.records.add(item.record)
+        elif not item.record:
+            rule.columns.add(item.column)
+        else:
+            rule.fields.add((item.record, item.column))
+    return rules
+
+
+# --- Building.
+
+
+def request_build(case: Case) -> Package:
+    """Start building the package of a case (in the transaction of the step that asks for it);
+    an earlier one that was not released is superseded."""
+    supersede(case)
+    kind = Right.PORTABILITY if case.right == Right.PORTABILITY else Right.ACCESS
+    package = Package.objects.create(case=case, kind=kind)
+    transaction.on_commit(lambda: _enqueue(package.pk))
+    return package
+
+
+def supersede(case: Case) -> None:
+    for package in case.packages.filter(
+        status__in=[PackageStatus.BUILDING, PackageStatus.READY, PackageStatus.FAILED]
+    ):
+        package.status = PackageStatus.SUPERSEDED
+        package.ended_at = timezone.now()
+        package.save(update_fields=["status", "ended_at"])
+        _delete_file_after_commit(package)
+
+
+def _enqueue(package_id: int) -> None:
+    try:
+        build_task.delay(package_id)
+    except Exception:
+        log.warning("broker unavailable; package %s waits for the sweep", package_id)
+
+
+def _path(package: Package) -> Path:
+    return vault.root() / "packages" / package.file_name
+
+
+def _delete_file_after_commit(package: Package) -> None:
+    if package.file_name:
+        path = _path(package)
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+def build(package_id: int) -> None:
+    """Build a package that is waiting to be built (again: idempotent)."""
+    package = Package.objects.select_related("case__controller").filter(pk=package_id).first()
+    if package is None or package.status != PackageStatus.BUILDING:
+        return
+    case = package.case
+    key = vault.new_key()
+    name = f"{uuid.uuid4().hex}.zip"
+    path = vault.root() / "packages" / name
+    digest = hashlib.sha256()
+    now = timezone.now()
+    try:
+        assembly = Assembly(case, package.kind, now)
+        with vault.Writer(path, key) as writer:
+            for chunk in assembly.zip():
+                digest.update(chunk)
+                writer.write(chunk)
+    except Exception as error:
+        log.exception("package %s could not be built", package_id)
+        with transaction.atomic():
+            updated = Package.objects.filter(pk=package_id, status=PackageStatus.BUILDING).update(
+                status=PackageStatus.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
+            )
+            if updated:
+                note(
+                    case,
+                    actor=Actor.system(),
+                    action="package_failed",
+                    at=timezone.now(),
+                    data={"error": f"{type(error).__name__}: {error}"[:500]},
+                )
+        return
+    with transaction.atomic():
+        updated = Package.objects.filter(pk=package_id, status=PackageStatus.BUILDING).update(
+            status=PackageStatus.READY,
+            file_name=name,
+            wrapped_key=vault.wrap(key),
+            size=writer.size,
+            sha256=digest.hexdigest(),
+            manifest_sha256=assembly.manifest_sha256,
+            file_count=len(assembly.hashes),
+            built_at=now,
+        )
+        if not updated:  # superseded while it was being built
+            path.unlink(missing_ok=True)
+            return
+        note(
+            case,
+            actor=Actor.system(),
+            action="package_built",
+            at=now,
+            data={
+                "package": package.kind,
+                "files": len(assembly.hashes),
+                "size": writer.size,
+                "sha256": digest.hexdigest(),
+                "manifest": assembly.manifest_sha256,
+                **({"withheld": assembly.withheld_summary()} if assembly.withheld else {}),
+            },
+        )
+
+
+class Assembly:
+    """The members of one package, streamed in order; the manifest comes last."""
+
+    def __init__(self, case: Case, kind: str, now: dt.datetime) -> None:
+        self.case = case
+        self.kind = kind
+        self.now = now
+        self.hashes: dict[str, dict[str, Any]] = {}
+        self.rules = rules_for(case)
+        self.views: list[TableView] = []
+        self.systems: list[dict[str, Any]] = []
+        self.withheld: list[dict[str, Any]] = []
+        self.manifest_sha256 = ""
+        collections = list(Collection.objects.filter(case=case).select_related("system"))
+        self.collections = [(c, reader(c)) for c in collections]
+
+    # The ZIP itself.
+
+    def zip(self) -> Iterator[bytes]:
+        modified = timezone.localtime(self.now).replace(tzinfo=None)
+
+        def members() -> Iterator[tuple[str, dt.datetime, int, Any, Iterable[bytes]]]:
+            for name, chunks in self._members():
+                method = NO_COMPRESSION_64 if name.lower().endswith(_STORED) else ZIP_64
+                yield name, modified, 0o600, method, self._hashed(name, chunks)
+
+        return stream_zip(
+            members(),
+            chunk_size=1 << 16,
+            get_compressobj=lambda: zlib.compressobj(level=COMPRESS_LEVEL, wbits=-zlib.MAX_WBITS),
+        )
+
+    def _hashed(self, name: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            yield chunk
+        self.hashes[name] = {"sha256": digest.hexdigest(), "size": size}
+
+    def _members(self) -> Iterator[tuple[str, Iterable[bytes]]]:
+        base = "portability" if self.kind == Right.PORTABILITY else "data"
+        for collection, stage in self.collections:
+            self.systems.append(self._system_entry(collection))
+            if stage is None:
+                continue
+            manifest = stage.manifest()
+            spec = spec_of(collection.system.spec) if collection.system else None
+            for table_name in manifest["tables"]:
+                table = _table_spec(spec, table_name)
+                if table is None:
+                    continue
+                yield from self._table(collection, stage, table, base)
+            yield from self._files(collection, stage, manifest, spec, base)
+            if self.kind == Right.ACCESS:
+                for export in manifest["exports"]:
+                    folder = f"{base}/{collection.system_name}"
+                    yield f"{folder}/{export['name']}", stage.export(export["name"])
+        yield "index.html", [self._index().encode()]
+        if self.kind == Right.ACCESS:
+            html = self._letter_html()
+            yield "letter.html", [html.encode()]
+            yield "letter.pdf", [render_pdf(html)]
+        manifest = self._manifest()
+        self.manifest_sha256 = hashlib.sha256(manifest).hexdigest()
+        yield "manifest.json", [manifest]
+
+    def _system_entry(self, collection: Collection) -> dict[str, Any]:
+        return {
+            "name": collection.system_name,
+            "title": collection.system_title,
+            "kind": collection.kind,
+            "status": collection.status,
+            "skipped": collection.answer_note
+            if collection.status == CollectionStatus.SKIPPED
+            else "",
+            "exports": [],
+        }
+
+    # Tables.
+
+    def _table(
+        self, collection: Collection, stage: StageReader, table: TableSpec, base: str
+    ) -> Iterator[tuple[str, Iterable[bytes]]]:
+        rule = self.rules.get((collection.system_name, table.name), Rules())
+        columns = table.provided if self.kind == Right.PORTABILITY else table.columns
+        if not columns:
+            return
+        view = TableView(
+            system=collection.system_title,
+            name=table.name,
+            label=table.label,
+            spec=table,
+            path=f"{base}/{collection.system_name}",
+            columns=[{"name": c.name, "label": c.label, "category": c.category} for c in columns],
+        )
+        self.views.append(view)
+        if rule.whole_table:
+            self._note_withheld(collection, table, rule, view)
+            return
+        names = [c.name for c in columns]
+        if not rule and self.kind == Right.ACCESS:
+            # Nothing withheld: the staged files are the package's, byte for byte.
+            yield f"{view.path}/{table.name}.json", _json_array(stage.jsonl(table.name), view)
+            yield f"{view.path}/{table.name}.csv", stage.csv(table.name)
+            view.preview = [
+                [row.get(n) for n in names]
+                for _, row in zip(range(PREVIEW_ROWS), stage.rows(table.name), strict=False)
+            ]
+            return
+        # Withheld parts, or only the provided columns: row by row.
+        yield f"{view.path}/{table.name}.json", self._json_rows(stage, table, names, rule, view)
+        yield f"{view.path}/{table.name}.csv", self._csv_rows(stage, table, names, rule)
+        self._note_withheld(collection, table, rule, view)
+
+    def _filtered(
+        self, stage: StageReader, table: TableSpec, names: list[str], rule: Rules
+    ) -> Iterator[list[Any]]:
+        for row in stage.rows(table.name):
+            record = str(row.get(table.key))
+            if record in rule.records:
+                continue
+            yield [
+                None if (n in rule.columns or (record, n) in rule.fields) else row.get(n)
+                for n in names
+            ]
+
+    def _json_rows(
+        self, stage: StageReader, table: TableSpec, names: list[str], rule: Rules, view: TableView
+    ) -> Iterator[bytes]:
+        yield b"[\n"
+        count = 0
+        for values in self._filtered(stage, table, names, rule):
+            if count < PREVIEW_ROWS:
+                view.preview.append(values)
+            yield (b",\n" if count else b"") + orjson.dumps(dict(zip(names, values, strict=True)))
+            count += 1
+        view.rows = count
+        yield b"\n]\n"
+
+    def _csv_rows(
+        self, stage: StageReader, table: TableSpec, names: list[str], rule: Rules
+    ) -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(names)
+        for number, values in enumerate(self._filtered(stage, table, names, rule)):
+            writer.writerow(values)
+            if number % 1000 == 999:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode()
+
+    def _note_withheld(
+        self, collection: Collection, table: TableSpec, rule: Rules, view: TableView
+    ) -> None:
+        reasons = list(
+            Withholding.objects.filter(
+                case=self.case, system_name=collection.system_name, table=table.name
+            ).values_list("reason", flat=True)
+        )
+        view.withheld_records = len(rule.records)
+        view.withheld_fields = sorted(rule.columns | {c for _, c in rule.fields})
+        self.withheld.append(
+            {
+                "system": collection.system_title,
+                "table": table.label,
+                "whole_table": rule.whole_table,
+                "records": len(rule.records),
+                "fields": view.withheld_fields,
+                "reasons": sorted(set(reasons)),
+            }
+        )
+
+    def withheld_summary(self) -> list[dict[str, Any]]:
+        return [{k: v for k, v in item.items() if k != "reasons"} for item in self.withheld]
+
+    # Files a system's rows name.
+
+    def _files(
+        self,
+        collection: Collection,
+        stage: StageReader,
+        manifest: dict[str, Any],
+        spec: Any,
+        base: str,
+    ) -> Iterator[tuple[str, Iterable[bytes]]]:
+        for entry in manifest["files"]:
+            table = _table_spec(spec, entry["table"])
+            if table is None:
+                continue
+            rule = self.rules.get((collection.system_name, table.name), Rules())
+            record = str(entry["record"])
+            file_columns = {c.name for c in table.columns if c.file}
+            if self.kind == Right.PORTABILITY:
+                file_columns &= {c.name for c in table.provided}
+            withheld = (
+                rule.whole_table
+                or record in rule.records
+                or file_columns <= (rule.columns | {c for r, c in rule.fields if r == record})
+            )
+            if not file_columns or withheld:
+                continue
+            yield (
+                f"{base}/{collection.system_name}/files/{entry['name']}",
+                stage.file(entry["name"]),
+            )
+
+    # The readable parts.
+
+    def _index(self) -> str:
+        with translation.override(self.case.language):
+            return render_to_string(
+                "fulfilment/package/index.html",
+                {
+                    "case": self.case,
+                    "controller": self.case.controller,
+                    "kind": self.kind,
+                    "systems": self.systems,
+                    "tables": self.views,
+                    "withheld": self.withheld,
+                    "purposes": _purposes(self.case),
+                    "files": sorted(n for n in self.hashes if "/files/" in n),
+                    "preview_rows": PREVIEW_ROWS,
+                    "now": self.now,
+                },
+            )
+
+    def _letter_html(self) -> str:
+        with translation.override(self.case.language):
+            return render_to_string(
+                "fulfilment/package/letter.html",
+                letter_context(self.case, tables=self.views, withheld=self.withheld, now=self.now),
+            )
+
+    def _manifest(self) -> bytes:
+        return orjson.dumps(
+            {
+                "reference": self.case.reference,
+                "controller": self.case.controller.legal_name,
+                "package": self.kind,
+                "assembled_at": self.now.isoformat(),
+                "files": self.hashes,
+            },
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+        )
+
+
+def _table_spec(spec: Any, name: str) -> TableSpec | None:
+    if spec is None:
+        return None
+    return next((t for t in spec.tables if t.name == name), None)
+
+
+def _json_array(chunks: Iterator[bytes], view: TableView) -> Iterator[bytes]:
+    """JSON lines as one JSON array, rewritten chunk by chunk (no row is parsed); counts rows."""
+    yield b"[\n"
+    rest = b""
+    first = True
+    for chunk in chunks:
+        block, _, rest = (rest + chunk).rpartition(b"\n")
+        if block:
+            view.rows += block.count(b"\n") + 1
+            yield (b"" if first else b",\n") + block.replace(b"\n", b",\n")
+            first = False
+    if rest:
+        view.rows += 1
+        yield (b"" if first else b",\n") + rest
+    yield b"\n]\n"
+
+
+def _purposes(case: Case) -> dict[str, list[str]]:
+    return {c.name: list(c.purposes) for c in case.controller.data_categories.all()}
+
+
+@shared_task(name="fulfilment.build_package", acks_late=True, reject_on_worker_lost=True)
+def build_task(package_id: int) -> None:
+    build(package_id)
+
+
+# --- After release.
+
+
+def package_of(case: Case) -> Package | None:
+    return case.packages.exclude(status=PackageStatus.SUPERSEDED).order_by("-pk").first()
+
+
+def release(case: Case, now: dt.datetime) -> Package | None:
+    """The ``complete`` step of a data request: its ready package goes to the subject."""
+    package = package_of(case)
+    if package is None or package.status != PackageStatus.READY:
+        return None
+    package.status = PackageStatus.RELEASED
+    package.released_at = now
+    package.expires_at = now + dt.timedelta(days=settings.PACKAGE_LINK_DAYS)
+    package.save(update_fields=["status", "released_at", "expires_at"])
+    note(
+        case,
+        actor=Actor.system(),
+        action="package_released",
+        at=now,
+        data={"sha256": package.sha256, "expires": package.expires_at.isoformat()},
+    )
+    return package
+
+
+def end(package: Package, *, status: str, actor: Actor, now: dt.datetime, reason: str = "") -> bool:
+    """Revoke or expire a released package: the file is deleted, the event says so."""
+    with transaction.atomic():
+        updated = Package.objects.filter(pk=package.pk, status=PackageStatus.RELEASED).update(
+            status=status, ended_at=now
+        )
+        if not updated:
+            return False
+        _delete_file_after_commit(package)
+        note(
+            package.case,
+            actor=actor,
+            action="package_revoked" if status == PackageStatus.REVOKED else "package_expired",
+            at=now,
+            data={"sha256": package.sha256, **({"reason": reason} if reason else {})},
+        )
+    return True
+
+
+def expire(now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    expired = 0
+    for package in Package.objects.filter(
+        status=PackageStatus.RELEASED, expires_at__lte=now
+    ).select_related("case"):
+        expired += end(package, status=PackageStatus.EXPIRED, actor=Actor.system(), now=now)
+    return expired
+
+
+@shared_task(name="fulfilment.expire_packages")
+def expire_task() -> int:
+    return expire()
+
+
+def open_package(package: Package) -> Iterator[bytes]:
+    """The ZIP as the subject gets it, chunk by chunk."""
+    return vault.read(_path(package), vault.unwrap(package.wrapped_key))

@@ -1,0 +1,197 @@
+"""What one collection found, kept sealed until the package is built from it.
+
+A run writes into a folder of its own: for every table its rows as JSON lines and as CSV (the
+two forms the package gives the subject, written once while the rows stream in), the files its
+``file`` columns name, a manual export, and a manifest with the counts. A run that dies leaves a
+folder nobody refers to (``Collection.run_id`` names the finished one), so a retried search can
+never add its rows twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import decimal
+import io
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from controllers.systems import TableSpec
+
+from . import vault
+from .connectors.base import Batch
+
+_PLAIN = (str, int, float, bool)
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _converter(value: Any) -> Callable[[Any], Any] | None:
+    """How a database value is written in JSON and CSV alike: dates in ISO 8601, decimals as
+    their exact digits, bytes in base64; None when it needs nothing."""
+    if isinstance(value, _PLAIN):
+        return None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return lambda v: v.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return lambda v: base64.b64encode(bytes(v)).decode()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str
+    return str
+
+
+def plain_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The batch with every value a JSON scalar. A column's type is read from its first value
+    that is not NULL (a database column has one type), so plain batches cost no per-value work."""
+    if not rows:
+        return []
+    converters: list[Callable[[Any], Any] | None] = []
+    for index in range(len(rows[0])):
+        first = next((row[index] for row in rows if row[index] is not None), None)
+        converters.append(_converter(first) if first is not None else None)
+    if not any(converters):
+        return list(rows)
+    return [
+        tuple(
+            value if convert is None or value is None else convert(value)
+            for value, convert in zip(row, converters, strict=True)
+        )
+        for row in rows
+    ]
+
+
+def safe_name(name: str) -> str:
+    """A file name that is only a name: no folders, no dots in front, nothing odd."""
+    base = _SAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).lstrip("._")
+    return base[:100] or "file"
+
+
+class _TableWriter:
+    def __init__(self, directory: Path, table: TableSpec, key: bytes) -> None:
+        self.names = [column.name for column in table.columns]
+        self.rows = 0
+        self.jsonl = vault.Writer(directory / f"{table.name}.jsonl", key)
+        self.csv = vault.Writer(directory / f"{table.name}.csv", key)
+        self.csv.write(_csv_lines([self.names]))
+
+    def add(self, rows: Sequence[Sequence[Any]]) -> None:
+        rows = plain_rows(rows)
+        names = self.names
+        self.jsonl.write(
+            b"".join(orjson.dumps(dict(zip(names, row, strict=True))) + b"\n" for row in rows)
+        )
+        self.csv.write(_csv_lines(rows))
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self.jsonl.close()
+        self.csv.close()
+
+    def abort(self) -> None:
+        self.jsonl.abort()
+        self.csv.abort()
+
+
+def _csv_lines(rows: Sequence[Sequence[Any]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+class Stage:
+    """Writes one run's output into ``directory``, sealed under ``key``."""
+
+    def __init__(self, directory: Path, key: bytes) -> None:
+        self.directory = directory
+        self.key = key
+        self.tables: dict[str, _TableWriter] = {}
+        self.files: list[dict[str, Any]] = []
+        self.exports: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def add(self, batch: Batch) -> None:
+        writer = self.tables.get(batch.table.name)
+        if writer is None:
+            writer = self.tables[batch.table.name] = _TableWriter(
+                self.directory, batch.table, self.key
+            )
+        writer.add(batch.rows)
+
+    def add_file(self, table: str, record: Any, source: BinaryIO, name: str) -> None:
+        stored = f"{table}/{safe_name(str(record))}-{safe_name(name)}"
+        with vault.Writer(self.directory / "files" / stored, self.key) as writer:
+            shutil.copyfileobj(source, writer, length=vault.CHUNK)  # type: ignore[misc]
+        self.files.append({"table": table, "record": record, "name": stored, "size": writer.size})
+
+    def add_export(self, name: str, chunks: Iterator[bytes]) -> dict[str, Any]:
+        stored = safe_name(name)
+        with vault.Writer(self.directory / "exports" / stored, self.key) as writer:
+            for chunk in chunks:
+                writer.write(chunk)
+        entry = {"name": stored, "size": writer.size}
+        self.exports.append(entry)
+        return entry
+
+    def close(self) -> dict[str, Any]:
+        """Seal everything; the manifest says what the run found."""
+        for writer in self.tables.values():
+            writer.close()
+        manifest = {
+            "tables": {
+                name: {"rows": writer.rows, "columns": writer.names}
+                for name, writer in self.tables.items()
+            },
+            "files": self.files,
+            "exports": self.exports,
+            "warnings": self.warnings,
+        }
+        with vault.Writer(self.directory / "manifest.json", self.key) as writer:
+            writer.write(orjson.dumps(manifest))
+        return manifest
+
+    def abort(self) -> None:
+        for writer in self.tables.values():
+            writer.abort()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class StageReader:
+    """Reads a finished run back (for the officer's review and for the package)."""
+
+    def __init__(self, directory: Path, key: bytes) -> None:
+        self.directory = directory
+        self.key = key
+
+    def manifest(self) -> dict[str, Any]:
+        return orjson.loads(vault.read_all(self.directory / "manifest.json", self.key))
+
+    def jsonl(self, table: str) -> Iterator[bytes]:
+        return vault.read(self.directory / f"{table}.jsonl", self.key)
+
+    def csv(self, table: str) -> Iterator[bytes]:
+        return vault.read(self.directory / f"{table}.csv", self.key)
+
+    def rows(self, table: str) -> Iterator[dict[str, Any]]:
+        """The table's rows as dicts, one line at a time (a line may span chunks)."""
+        rest = b""
+        for chunk in self.jsonl(table):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if line:
+                    yield orjson.loads(line)
+        if rest:
+            yield orjson.loads(rest)
+
+    def file(self, stored: str) -> Iterator[bytes]:
+        return vault.read(self.directory / "files" / stored, self.key)
+
+    def export(self, stored: str) -> Iterator[bytes]:
+        return vault.read(self.directory / "exports" / stored, self.key)

@@ -1,0 +1,10 @@
+"""Fulfilment's public URLs: the subject's package page and the processors' callbacks."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("s/<str:reference>/<str:token>/package/", views.package_page, name="package"),
+    path("fulfilment/callback/<int:collection_id>/", views.callback, name="fulfilment_callback"),
+]

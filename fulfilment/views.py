@@ -1,0 +1,151 @@
+"""The subject's side of fulfilment, and the processors' callbacks.
+
+The status page shows a panel (registered with ``cases.extensions``) once a package is
+released; the package page asks for a one-time code and streams the download. A link used after
+the package expired or was withdrawn gets a clear page (410), never an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cases.links import case_for_status
+from cases.models import Case, State
+from controllers.systems import spec_of
+
+from .collect import DATA_RIGHTS, enqueue
+from .connectors.base import ConnectorError
+from .connectors.http import SIGNATURE, secret_for, verify
+from .delivery import available, check_code, download, send_code
+from .models import Collection, CollectionStatus, PackageStatus
+from .package import package_of
+
+
+def subject_panel(case: Case, request: HttpRequest) -> str:
+    """On the status page: the package, while it can be downloaded, or what became of it."""
+    if case.right not in DATA_RIGHTS or case.state != State.COMPLETED:
+        return ""
+    package = package_of(case)
+    if package is None or package.status not in (
+        PackageStatus.RELEASED,
+        PackageStatus.REVOKED,
+        PackageStatus.EXPIRED,
+    ):
+        return ""
+    token = request.resolver_match.kwargs.get("token", "") if request.resolver_match else ""
+    return render_to_string(
+        "fulfilment/subject_panel.html",
+        {
+            "case": case,
+            "package": package,
+            "available": available(package),
+            "url": reverse("package", args=[case.reference, token]),
+        },
+        request=request,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def package_page(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    case = case_for_status(reference, token)
+    if case is None:
+        return render(request, "public/error.html", {"problem": "link_invalid"}, status=404)
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        # Opened from a mail in a fresh browser: the request's language, as the status page.
+        translation.activate(case.language)
+        request.LANGUAGE_CODE = case.language
+    package = package_of(case) if case.right in DATA_RIGHTS else None
+    context: dict[str, Any] = {
+        "case": case,
+        "package": package,
+        "controller": case.controller,
+        "minutes": settings.DOWNLOAD_CODE_MINUTES,
+    }
+    if package is None or package.status not in (
+        PackageStatus.RELEASED,
+        PackageStatus.REVOKED,
+        PackageStatus.EXPIRED,
+    ):
+        return render(request, "fulfilment/package_gone.html", context, status=404)
+    if not available(package):
+        return render(request, "fulfilment/package_gone.html", context, status=410)
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "send_code":
+            try:
+                send_code(package)
+                context["sent"] = True
+            except ValidationError as error:
+                context["error"] = error.messages[0]
+                status = 429
+        elif action == "download":
+            if check_code(package, str(request.POST.get("code", ""))[:20]):
+                chunks = download(package)
+                response = StreamingHttpResponse(chunks, content_type="application/zip")
+                response["Content-Length"] = str(package.size)
+                response["Content-Disposition"] = (
+                    f'attachment; filename="{case.reference}-{package.kind}.zip"'
+                )
+                response["Cache-Control"] = "no-store"
+                return response
+            context["error"] = _(
+                "That code is not right, or no longer valid. Ask for a new code if it expired."
+            )
+            context["sent"] = True
+            status = 400
+        else:
+            status = 400
+    return render(request, "fulfilment/package_page.html", context, status=status)
+
+
+@csrf_exempt
+@require_POST
+def callback(request: HttpRequest, collection_id: int) -> HttpResponse:
+    """A processor says a request changed: signed with the system's secret, or refused."""
+    collection = (
+        Collection.objects.select_related("system").filter(pk=collection_id).first()
+        if collection_id < 2**63
+        else None
+    )
+    if collection is None or collection.system is None or not collection.remote_id:
+        return HttpResponseForbidden("unknown request")
+    try:
+        secret = secret_for(spec_of(collection.system.spec))
+    except ConnectorError:
+        return HttpResponseForbidden("the system has no secret configured")
+    body = request.body
+    if not verify(secret, body, request.headers.get(SIGNATURE, "")):
+        return HttpResponseForbidden("bad signature")
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return HttpResponse("not JSON", status=400)
+    if not isinstance(message, dict) or message.get("subject_request_id") != collection.remote_id:
+        return HttpResponse("not about this request", status=400)
+    with transaction.atomic():
+        updated = Collection.objects.filter(
+            pk=collection.pk, status=CollectionStatus.REMOTE
+        ).update(next_attempt_at=timezone.now())
+        if updated:
+            # Ask for the results now instead of at the next poll.
+            transaction.on_commit(lambda: enqueue(collection.pk))
+    return HttpResponse(status=202)

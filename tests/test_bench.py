@@ -1,0 +1,50 @@
+"""Each benchmark runs end to end at a tiny size, so a change that breaks one fails here, not
+months later when someone measures (the sweep benchmark once rotted unseen).
+
+They need PostgreSQL (each creates and drops a database of its own) and, for intake, Redis:
+CI runs them; without the services they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlparse
+
+import pytest
+
+from .conftest import require_service, tcp_reachable
+from .procs import BIN, demo_env, run
+
+BENCHES = {
+    "intake": ["--requests", "24", "--clients", "3", "--workers", "1", "--existing", "200"],
+    "intake_profile": ["--posts", "5", "--existing", "200"],
+    "queue": ["--requests", "300", "--renders", "2"],
+    "sweep": ["--small", "50", "--large", "500", "--due", "3", "--runs", "1"],
+}
+
+
+@pytest.fixture
+def postgres() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    require_service(url.startswith(("postgres://", "postgresql://")), "DATABASE_URL is not set")
+    return url
+
+
+@pytest.mark.parametrize("name", list(BENCHES))
+def test_the_benchmark_runs_and_prints_its_ratio(name, postgres, tmp_path):
+    env = demo_env(tmp_path, DATABASE_URL=postgres)
+    if name.startswith("intake"):
+        redis = os.environ.get("REDIS_URL", "")
+        require_service(bool(redis) and tcp_reachable(redis, 6379), "REDIS_URL is not set")
+        # A database of its own: the benchmark purges its queue when it ends.
+        env["REDIS_URL"] = urlparse(redis)._replace(path="/15").geturl()
+    result = run(
+        [str(BIN / "python"), "-m", f"bench.{name}", *BENCHES[name], "--var-dir", str(tmp_path)],
+        env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    ratio = re.search(r"^ratio [^:]+:\s+([0-9.]+)$", result.stdout, re.M)
+    assert ratio, result.stdout
+    assert float(ratio.group(1)) > 0

@@ -1,0 +1,150 @@
+"""Migrations keep every row: the rename of Request to Case moves data, never drops it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("dsar", "0005_inbound_mail"), ("controllers", "0002_supervisory_authorities")]
+AFTER = [("dsar", "0006_case")]
+
+
+def migrate(targets: list[tuple[str, str]]):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_renaming_request_to_case_keeps_the_request_and_everything_hanging_off_it():
+    old = migrate(BEFORE)
+    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
+    controller = old.get_model("controllers", "Controller").objects.create(
+        slug="m",
+        legal_name="M",
+        country="NL",
+        time_zone="Europe/Amsterdam",
+        supervisory_authority=authority,
+    )
+    now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
+    request = old.get_model("dsar", "Request").objects.create(
+        reference="DSAR-2026-000001",
+        controller=controller,
+        right="access",
+        state="in_progress",
+        channel="web",
+        language="nl",
+        received_at=now,
+        name="Jan",
+        email="jan@example.org",
+        status_salt="s",
+        statutory_deadline=now,
+        extended_deadline=now,
+        notice_by=now,
+        effective_deadline=now,
+    )
+    old.get_model("dsar", "CaseEvent").objects.create(
+        request=request,
+        seq=1,
+        at=now,
+        actor_kind="subject",
+        actor_label="subject",
+        action="receive",
+        to_state="unconfirmed",
+        hash="h",
+    )
+    old.get_model("dsar", "Message").objects.create(
+        request=request, direction="from_subject", body="Hallo", created_at=now
+    )
+
+    new = migrate(AFTER)
+    case = new.get_model("dsar", "Case").objects.get(reference="DSAR-2026-000001")
+    assert (case.pk, case.email, case.state) == (request.pk, "jan@example.org", "in_progress")
+    assert list(new.get_model("dsar", "CaseEvent").objects.values_list("case_id", "action")) == [
+        (case.pk, "receive")
+    ]
+    assert new.get_model("dsar", "Message").objects.get().case_id == case.pk
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_existing_chains_are_re_keyed_and_verify_afterwards():
+    """A chain hashed with plain SHA-256 (before the key) is re-keyed in place and gets its head;
+    one already broken is left as it was, and still shows as broken."""
+    import hashlib
+    import json
+
+    from cases.audit import verify_chain
+    from cases.models import Case
+
+    old = migrate([("dsar", "0007_inbound_problem")])
+    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
+    controller = old.get_model("controllers", "Controller").objects.create(
+        slug="k",
+        legal_name="K",
+        country="NL",
+        time_zone="Europe/Amsterdam",
+        supervisory_authority=authority,
+    )
+    now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
+    OldCase = old.get_model("dsar", "Case")
+    OldEvent = old.get_model("dsar", "CaseEvent")
+    for reference, tamper in (("DSAR-2026-000001", False), ("DSAR-2026-000002", True)):
+        case = OldCase.objects.create(
+            reference=reference,
+            controller=controller,
+            right="access",
+            state="in_progress",
+            channel="web",
+            language="nl",
+            received_at=now,
+            name="Jan",
+            email="jan@example.org",
+            status_salt="s",
+            statutory_deadline=now,
+            extended_deadline=now,
+            notice_by=now,
+            effective_deadline=now,
+        )
+        previous = ""
+        for seq, (action, to) in enumerate(
+            [("receive", "unconfirmed"), ("confirm_email", "in_progress")], start=1
+        ):
+            content = {
+                "request": case.pk,
+                "seq": seq,
+                "at": now.isoformat(timespec="microseconds"),
+                "actor_kind": "subject",
+                "actor": "subject",
+                "action": action,
+                "from": "",
+                "to": to,
+                "ground": "",
+                "message": "",
+                "data": {},
+                "prev": previous,
+            }
+            digest = hashlib.sha256(
+                json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+            ).hexdigest()
+            OldEvent.objects.create(
+                case=case,
+                seq=seq,
+                at=now,
+                actor_kind="subject",
+                actor_label="subject",
+                action=action,
+                to_state=to,
+                prev_hash=previous,
+                hash="0" * 64 if tamper and seq == 2 else digest,
+            )
+            previous = digest
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    intact = Case.objects.get(reference="DSAR-2026-000001")
+    assert intact.audit_count == 2 and verify_chain(intact) is None
+    assert verify_chain(Case.objects.get(reference="DSAR-2026-000002")) is not None

@@ -1,0 +1,215 @@
+"""The controllers' systems files: the five shipped ones, their loader and exporter, bad files."""
+
+from __future__ import annotations
+
+import copy
+import io
+import sqlite3
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from controllers.models import System
+from controllers.policy import PolicyError
+from controllers.systems import (
+    dump_systems,
+    load_systems_files,
+    spec_of,
+    systems_data,
+    validate_systems,
+)
+from fulfilment.connectors.sql import index_warnings
+
+pytestmark = pytest.mark.django_db
+
+SYSTEMS_DIR = Path(settings.SYSTEMS_DIR)
+SHIPPED = ["contractstatus", "defero", "smart-site", "smartlockr", "smartphoto"]
+
+
+def shipped(slug: str) -> dict:
+    return tomllib.loads((SYSTEMS_DIR / f"{slug}.toml").read_text())
+
+
+@pytest.mark.parametrize("slug", SHIPPED)
+def test_each_shipped_file_loads_and_exports_byte_for_byte(systems, slug):
+    controller = systems[slug]
+    assert dump_systems(controller) == (SYSTEMS_DIR / f"{slug}.toml").read_text()
+
+
+def test_the_demo_has_every_kind_of_system(systems):
+    kinds = set(System.objects.values_list("kind", flat=True))
+    assert kinds == {"sql", "http", "manual"}
+    assert System.objects.filter(controller__slug="defero", kind="manual").exists()
+    assert System.objects.filter(controller__slug="smartlockr", kind="http").exists()
+
+
+def test_every_column_names_a_category_of_its_controller_s_policy(systems):
+    for system in System.objects.select_related("controller"):
+        categories = set(system.controller.data_categories.values_list("name", flat=True))
+        assert set(spec_of(system.spec).all_categories) <= categories, system
+
+
+def test_export_command_writes_a_file_that_loads_back(systems, tmp_path):
+    target = tmp_path / "defero.toml"
+    call_command("export_systems", "defero", "--output", str(target))
+    before = systems_data(systems["defero"])
+    call_command("load_systems", str(target), "--no-check", stdout=io.StringIO())
+    assert systems_data(systems["defero"]) == before
+    with pytest.raises(CommandError, match="no controller 'acme'"):
+        call_command("export_systems", "acme")
+
+
+def _system(**changes) -> dict:
+    data = copy.deepcopy(shipped("smartphoto"))
+    system = data["systems"][0]
+    for path, value in changes.items():
+        target = system
+        keys = path.split("__")
+        for key in keys[:-1]:
+            target = target[int(key)] if key.isdigit() else target[key]
+        if value is DELETE:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+    return data
+
+
+DELETE = object()
+BAD = {
+    "unknown-key": ({"colour": "red"}, "systems[0].colour", "unknown key"),
+    "missing-key": ({"url_env": DELETE}, "systems[0].url_env", "missing"),
+    "bad-kind": ({"kind": "ftp"}, "systems[0].kind", "expected one of"),
+    "unreachable-table": (
+        {"tables__1__reached_from": DELETE},
+        "systems[0].tables[1]",
+        "cannot be reached from an identity column",
+    ),
+    "link-to-nowhere": (
+        {"tables__1__reached_from__table": "customers_old"},
+        "reached_from.table",
+        "not another table",
+    ),
+    "unknown-category": (
+        {"tables__0__columns__1__category": "Schoenmaat"},
+        "columns[1].category",
+        "not a data category of the policy",
+    ),
+    "key-not-a-column": ({"tables__0__key": "uuid"}, "tables[0].key", "not a column"),
+    "identity-not-a-column": (
+        {"tables__0__identities__email": "mail"},
+        "tables[0].identities.email",
+        "not a column",
+    ),
+    "credentials-in-demo-url": (
+        {"demo_url": "postgresql://shop:hunter2@db/shop"},
+        "systems[0].demo_url",
+        "no credentials in the file",
+    ),
+    "unknown-placeholder": ({"demo_url": "sqlite:///{home}/x.db"}, "demo_url", "placeholder"),
+    "env-name": ({"url_env": "lower case"}, "systems[0].url_env", "environment variable"),
+    "sql-injection-in-a-name": (
+        {"tables__0__name": "accounts; DROP TABLE accounts"},
+        "tables[0].name",
+        "SQL identifier",
+    ),
+    "keep-without-ground": (
+        {"tables__1__keep_ground": ""},
+        "tables[1].keep_ground",
+        "names its legal ground",
+    ),
+    "column-erasure-without-update": (
+        {"tables__0__columns__1__erasure": "null"},
+        "columns[1].erasure",
+        '"update"',
+    ),
+    "update-without-columns": ({"tables__0__erasure": "update"}, "tables[0].erasure", "names"),
+    "duplicate-column": (
+        {"tables__0__columns__2__name": "email"},
+        "columns[2].name",
+        "declared twice",
+    ),
+    "timeout": ({"timeout_seconds": 99999}, "timeout_seconds", "at most 3600"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_bad_file_is_refused_with_file_key_and_fault(systems, case):
+    changes, key, message = BAD[case]
+    categories = systems["smartphoto"].data_categories.values_list("name", flat=True)
+    with pytest.raises(PolicyError) as error:
+        validate_systems(_system(**changes), "smartphoto.toml", categories)
+    assert key in error.value.key and message in error.value.message, str(error.value)
+
+
+def test_a_link_loop_is_refused(systems):
+    data = _system()
+    tables = data["systems"][0]["tables"]
+    tables[0]["identities"] = {}
+    tables[0]["reached_from"] = {"table": "albums", "column": "id", "parent_column": "account_id"}
+    with pytest.raises(PolicyError, match="the links loop"):
+        validate_systems(data, "smartphoto.toml")
+
+
+def test_an_http_system_checks_every_row_against_the_identity(systems):
+    data = copy.deepcopy(shipped("smartlockr"))
+    data["systems"][1]["tables"][0]["identities"] = {}
+    with pytest.raises(PolicyError, match="checked against the identity"):
+        validate_systems(data, "smartlockr.toml")
+
+
+def test_a_bad_file_among_good_ones_changes_nothing(systems, tmp_path):
+    before = {s.pk: s.spec for s in System.objects.all()}
+    good = tmp_path / "smart-site.toml"
+    good.write_text(tomli_w.dumps(_system(title="Changed") | {"controller": "smart-site"}))
+    bad = tmp_path / "smartphoto.toml"
+    bad.write_text(tomli_w.dumps(_system(kind="ftp")))
+    with pytest.raises(PolicyError):
+        load_systems_files([good, bad])
+    assert {s.pk: s.spec for s in System.objects.all()} == before
+
+
+def test_the_command_reports_a_bad_file_and_an_unknown_controller(systems, tmp_path):
+    unknown = tmp_path / "acme.toml"
+    unknown.write_text(tomli_w.dumps(_system() | {"controller": "acme"}))
+    with pytest.raises(CommandError, match=r"acme\.toml: controller: no controller .acme."):
+        call_command("load_systems", str(unknown))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("schema = [")
+    with pytest.raises(CommandError, match=r"broken\.toml: not valid TOML"):
+        call_command("load_systems", str(broken))
+
+
+def test_a_system_dropped_from_the_file_leaves_the_registry(systems, tmp_path):
+    data = copy.deepcopy(shipped("defero"))
+    data["systems"] = data["systems"][:1]
+    path = tmp_path / "defero.toml"
+    path.write_text(tomli_w.dumps(data))
+    load_systems_files([path])
+    assert list(systems["defero"].systems.values_list("name", flat=True)) == [
+        "klantenadministratie"
+    ]
+
+
+def test_the_loader_warns_where_an_identity_column_has_no_index(tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    (tmp_path / "systems").mkdir()
+    db = sqlite3.connect(tmp_path / "systems" / "smart-site-website.sqlite3")
+    db.executescript(
+        """
+        CREATE TABLE leads (id INTEGER PRIMARY KEY, name, email, phone, company, message,
+                            ip_address, created_at);
+        CREATE TABLE newsletter (id INTEGER PRIMARY KEY, email, name, subscribed_at,
+                                 confirmed_ip, unsubscribed_at);
+        CREATE INDEX newsletter_email ON newsletter (lower(email));
+        CREATE INDEX leads_phone ON leads (phone);
+        """
+    )
+    db.close()
+    spec = spec_of(shipped("smart-site")["systems"][0])
+    assert index_warnings(spec) == [
+        "table leads: no index on lower(email): every search reads the whole table"
+    ]
