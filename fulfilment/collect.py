@@ -148,7 +148,7 @@ def claim(collection_id: int, now: dt.datetime | None = None) -> Collection | No
     now = now or timezone.now()
     with transaction.atomic():
         collection = (
-            Collection.objects.select_for_update()
+            Collection.objects.select_for_update(of=("self",))
             .select_related("case__controller", "system")
             .filter(pk=collection_id)
             .first()
@@ -312,7 +312,7 @@ def finish(
     now = timezone.now()
     with transaction.atomic():
         collection = (
-            Collection.objects.select_for_update()
+            Collection.objects.select_for_update(of=("self",))
             .select_related("case")
             .filter(pk=collection_id)
             .first()
@@ -364,7 +364,7 @@ def fail(collection_id: int, error: str) -> None:
     now = timezone.now()
     with transaction.atomic():
         collection = (
-            Collection.objects.select_for_update()
+            Collection.objects.select_for_update(of=("self",))
             .select_related("case__controller", "case__assigned_to")
             .filter(pk=collection_id)
             .first()
@@ -426,7 +426,7 @@ def sweep(now: dt.datetime | None = None) -> int:
 def _for_officer(collection: Collection, actor: Actor) -> Collection:
     with transaction.atomic():
         locked = (
-            Collection.objects.select_for_update()
+            Collection.objects.select_for_update(of=("self",))
             .select_related("case__controller")
             .get(pk=collection.pk)
         )
