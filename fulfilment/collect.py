@@ -15,15 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -48,14 +50,15 @@ log = logging.getLogger(__name__)
 
 # The rights whose answer is a copy of the data.
 DATA_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
-# Seconds to wait after each failed try: 7 tries over about 23.6 hours.
-RETRY_AFTER = (60, 300, 1800, 7200, 21600, 54000)
+# Seconds to wait after each failed try: 7 tries over about 24.6 hours (at least a day).
+RETRY_AFTER = (60, 300, 1800, 7200, 21600, 57600)
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 # How often a processor is asked whether it has finished (its callback may come first).
 POLL_EVERY = dt.timedelta(minutes=5)
 
 
 def lease() -> dt.timedelta:
+    """How long a search is held by its worker without a heartbeat (see ``heartbeat``)."""
     return dt.timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
 
 
@@ -180,12 +183,13 @@ def run(collection_id: int) -> None:
         if collection.system is None:
             raise ConnectorError("the system is no longer declared in the controller's file")
         spec = spec_of(collection.system.spec)
-        if collection.kind == SystemKind.SQL:
-            _run_sql(collection, spec)
-        elif collection.kind == SystemKind.HTTP:
-            _run_http(collection, spec)
-        else:
-            raise ConnectorError(f"a {collection.kind} system is not searched automatically")
+        with heartbeat(collection):
+            if collection.kind == SystemKind.SQL:
+                _run_sql(collection, spec)
+            elif collection.kind == SystemKind.HTTP:
+                _run_http(collection, spec)
+            else:
+                raise ConnectorError(f"a {collection.kind} system is not searched automatically")
     except ConnectorError as error:
         fail(collection.pk, str(error))
     except Exception as error:  # a fault of ours: recorded like the system's, never lost
@@ -195,7 +199,7 @@ def run(collection_id: int) -> None:
 
 def _run_sql(collection: Collection, spec: SystemSpec) -> None:
     batches = SqlSource(spec).search(identities_for(collection.case))
-    record_run(collection, _renewing(collection, batches), files=files_root(spec))
+    record_run(collection, batches, files=files_root(spec))
 
 
 def _run_http(collection: Collection, spec: SystemSpec) -> None:
@@ -232,9 +236,7 @@ def _run_http(collection: Collection, spec: SystemSpec) -> None:
         return
     if status != "completed":
         raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
-    record_run(
-        collection, _renewing(collection, source.results(answer.get("results_url"), identities))
-    )
+    record_run(collection, source.results(answer.get("results_url"), identities))
 
 
 def _wait_for_processor(collection: Collection, status: str, now: dt.datetime) -> None:
@@ -248,11 +250,32 @@ def _wait_for_processor(collection: Collection, status: str, now: dt.datetime) -
     )
 
 
-def _renewing(collection: Collection, batches: Iterator[Batch]) -> Iterator[Batch]:
-    for number, batch in enumerate(batches):
-        if number % 20 == 19:
-            renew(collection)
-        yield batch
+@contextmanager
+def heartbeat(collection: Collection) -> Iterator[None]:
+    """Renew the search's lease from a thread while this worker runs it. Renewing between
+    batches would not do: one slow statement (up to the system's timeout, which may exceed the
+    lease) would let the sweep start a second run beside a live one. A killed worker's
+    heartbeat dies with it, and the sweep takes the search up once the lease has run out."""
+    stop = threading.Event()
+    every = max(lease().total_seconds() / 3, 0.2)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    renew(collection)
+                except DatabaseError:
+                    log.warning("could not renew the lease of collection %s", collection.pk)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=beat, name=f"lease-{collection.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def renew(collection: Collection) -> None:
@@ -365,7 +388,7 @@ def fail(collection_id: int, error: str) -> None:
     with transaction.atomic():
         collection = (
             Collection.objects.select_for_update(of=("self",))
-            .select_related("case__controller", "case__assigned_to")
+            .select_related("case__controller", "case__assigned_to", "system")
             .filter(pk=collection_id)
             .first()
         )
@@ -396,7 +419,12 @@ def fail(collection_id: int, error: str) -> None:
                 "attempts": collection.attempts,
             },
         )
-        for address in reminder_addresses(case.controller, assignee=case.assigned_to):
+        # The officers decide what to do with the case; the system's owner can mend the system.
+        addresses = reminder_addresses(case.controller, assignee=case.assigned_to)
+        spec = spec_of(collection.system.spec) if collection.system else None
+        if spec and spec.owner and spec.owner.lower() not in {a.lower() for a in addresses}:
+            addresses = [*addresses, spec.owner]
+        for address in addresses:
             queue_mail(
                 case,
                 "collection_failed",
