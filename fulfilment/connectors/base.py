@@ -67,11 +67,12 @@ def normal(kind: str, value: Any) -> str:
 
 def check_rows(table: TableSpec, rows: Iterable[Sequence[Any]], identities: Identities) -> None:
     """ForeignRows unless every row of an identity table carries one of the subject's
-    identities in the column declared for it."""
+    identities in the column declared for it. A blank identity is none: it would match
+    every row whose column is empty."""
     positions = {
         kind: [c.name for c in table.columns].index(column)
         for kind, column in table.identities.items()
-        if kind in identities
+        if normal(kind, identities.get(kind))
     }
     wanted = {kind: normal(kind, identities[kind]) for kind in positions}
     for row in rows:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,9 @@ from .base import Batch, ConnectorError, Identities, check_rows, setting
 SIGNATURE = "X-OpenDSR-Signature"
 API_VERSION = "1.0"
 BATCH = 1000
+# The most an answer to a call, or one line of results, may hold.
+MAX_ANSWER = 1 << 20
+MAX_LINE = 16 << 20
 
 
 def sign(secret: bytes, payload: bytes) -> str:
@@ -74,27 +78,36 @@ class HttpSource:
         self.secret = secret_for(spec)
         self.timeout = httpx.Timeout(spec.timeout_seconds)
 
-    def _call(self, method: str, url: str, body: bytes = b"") -> httpx.Response:
+    def _call(self, method: str, url: str, body: bytes = b"") -> bytes:
         payload = body if method == "POST" else f"{method} {urlsplit(url).path}".encode()
         headers = {SIGNATURE: sign(self.secret, payload), "Content-Type": "application/json"}
+        slow = f"no answer within {self.spec.timeout_seconds} seconds from {self.base}"
+        # The whole answer within the limit: httpx's timeout is per read, and a server that
+        # trickles out a byte at a time would pass every read's timeout, forever.
+        deadline = time.monotonic() + self.spec.timeout_seconds
         try:
-            response = httpx.request(
+            with httpx.stream(
                 method, url, content=body or None, headers=headers, timeout=self.timeout
-            )
+            ) as response:
+                if not response.is_success:  # a redirect is no answer either
+                    raise ConnectorError(f"the processor answered HTTP {response.status_code}")
+                content = bytearray()
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    if time.monotonic() > deadline:
+                        raise ConnectorError(slow)
+                    if len(content) > MAX_ANSWER:
+                        raise ConnectorError("the processor's answer is too long")
+                return bytes(content)
         except httpx.TimeoutException:
-            raise ConnectorError(
-                f"no answer within {self.spec.timeout_seconds} seconds from {self.base}"
-            ) from None
+            raise ConnectorError(slow) from None
         except httpx.HTTPError as error:
             raise ConnectorError(f"cannot reach {self.base}: {type(error).__name__}") from None
-        if response.status_code >= 400:
-            raise ConnectorError(f"the processor answered HTTP {response.status_code}")
-        return response
 
     @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
+    def _json(content: bytes) -> dict[str, Any]:
         try:
-            answer = orjson.loads(response.content)
+            answer = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise ConnectorError("the processor answered something that is not JSON") from None
         if not isinstance(answer, dict):
@@ -134,11 +147,9 @@ class HttpSource:
         headers = {SIGNATURE: sign(self.secret, payload)}
         try:
             with httpx.stream("GET", url, headers=headers, timeout=self.timeout) as response:
-                if response.status_code >= 400:
+                if not response.is_success:  # a redirect is not an empty result
                     raise ConnectorError(f"the processor answered HTTP {response.status_code}")
-                for line in response.iter_lines():
-                    if not line.strip():
-                        continue
+                for line in _lines(response, self.spec.timeout_seconds):
                     table, row = _parse(line, tables)
                     rows = pending.setdefault(table.name, [])
                     rows.append(row)
@@ -161,14 +172,38 @@ class HttpSource:
         return Batch(table, rows)
 
 
-def _parse(line: str, tables: dict[str, TableSpec]) -> tuple[TableSpec, tuple[Any, ...]]:
+def _lines(response: httpx.Response, seconds: int) -> Iterator[bytes]:
+    """The body's lines that are not blank, each within ``seconds`` of the one before: blank
+    lines trickled out, or a line that never ends, would pass every read's timeout."""
+    deadline = time.monotonic() + seconds
+    pending = bytearray()
+    for chunk in response.iter_bytes():
+        if b"\n" in chunk:
+            *lines, rest = (pending + chunk).split(b"\n")
+            pending = bytearray(rest)
+            for line in lines:
+                if line.strip():
+                    yield bytes(line)
+                    deadline = time.monotonic() + seconds
+        else:
+            pending += chunk
+        if len(pending) > MAX_LINE:
+            raise ConnectorError("the results hold a line too long to be a row")
+        if time.monotonic() > deadline:
+            raise ConnectorError(f"the results stopped coming for {seconds} seconds")
+    if pending.strip():
+        yield bytes(pending)
+
+
+def _parse(line: bytes, tables: dict[str, TableSpec]) -> tuple[TableSpec, tuple[Any, ...]]:
     try:
         item = orjson.loads(line)
     except orjson.JSONDecodeError:
         raise ConnectorError("the results hold a line that is not JSON") from None
     if not isinstance(item, dict) or not isinstance(item.get("row"), dict):
         raise ConnectorError('the results hold a line that is not {"table": ..., "row": {...}}')
-    table = tables.get(item.get("table"))  # type: ignore[arg-type]
+    name = item.get("table")
+    table = tables.get(name) if isinstance(name, str) else None
     if table is None:
         raise ConnectorError(
             f"the results name a table that is not declared: {item.get('table')!r}"

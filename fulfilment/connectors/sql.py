@@ -37,6 +37,9 @@ def engine_for(spec: SystemSpec) -> Engine:
         url = sa.make_url(setting(spec, "url_env", "demo_url"))
     except sa.exc.ArgumentError:
         raise ConnectorError(f"the URL in {spec.url_env} is not a database URL") from None
+    if url.drivername in ("postgres", "postgres+psycopg2", "postgres+psycopg"):
+        # The scheme Heroku-style DATABASE_URLs use; SQLAlchemy knows only "postgresql".
+        url = url.set(drivername=url.drivername.replace("postgres", "postgresql", 1))
     timeout = spec.timeout_seconds
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -52,7 +55,15 @@ def engine_for(spec: SystemSpec) -> Engine:
     if backend == "postgresql":
         if url.get_driver_name() in ("", "psycopg2"):
             url = url.set(drivername="postgresql+psycopg")
-        options = f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
+        # cursor_tuple_fraction=1: the rows stream from a server-side cursor (DECLARE), which
+        # PostgreSQL otherwise plans for reading a tenth of its rows. For "... IN (1000 values)
+        # ORDER BY key" on a linked table it then walked the whole primary key and filtered,
+        # a scan of the table for every chunk (88 ms instead of 2.6 ms a chunk; bench/RESULTS.md).
+        # A search reads every row, so plan for the whole result, as for any other query.
+        options = (
+            f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
+            " -c cursor_tuple_fraction=1"
+        )
         connect_args: dict[str, Any] = {"connect_timeout": min(timeout, 30), "options": options}
     elif backend in ("mysql", "mariadb"):
         if url.get_driver_name() in ("", "mysqldb"):
@@ -123,8 +134,8 @@ def _identity_clause(
 ) -> Any:
     conditions = []
     for kind, column_name in table.identities.items():
-        if not identities.get(kind):
-            continue
+        if not (identities.get(kind) or "").strip():
+            continue  # a blank identity finds nobody, not everyone whose column is empty
         column = found.c[column_name]
         if kind == "email" and conn.dialect.name not in ("mysql", "mariadb"):
             # MariaDB/MySQL compare case-insensitively already (and keep their index); elsewhere
@@ -191,8 +202,12 @@ class SqlSource:
                         link = table.reached_from
                         allowed = needed[(link.table, link.parent_column)]
                         position = names.index(link.column)
+                        # Compared as text too: an integer key linked to a text column
+                        # (1 and '1') is the same link, while MariaDB's '1abc' = 1 is not.
                         if any(row[position] not in allowed for row in rows):
-                            raise _foreign(table)
+                            text = {str(value) for value in allowed}
+                            if any(str(row[position]) not in text for row in rows):
+                                raise _foreign(table)
                     for position, values in collect:
                         values.update(row[position] for row in rows)
                     yield Batch(table, rows)
