@@ -157,8 +157,9 @@ def validate_policy(data: Mapping[str, Any], path: str) -> None:
             raise PolicyError(path, f"{key}.mask_rule", "a rule for blacking out names its fields")
 
 
-def read_policy_file(path: Path) -> dict[str, Any]:
-    """Parse and validate one file; every failure is a PolicyError naming the file."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse one file of the registry (a policy or a systems file) into plain, normalised data;
+    every failure is a PolicyError naming the file."""
     name = str(path)
     try:
         raw = path.read_bytes()
@@ -170,13 +171,22 @@ def read_policy_file(path: Path) -> dict[str, Any]:
         raise PolicyError(name, "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(name, "", f"not valid TOML: {exc}") from None
-    data = normalise(data)
-    validate_policy(data, name)
+    return normalise(data)
+
+
+def toml_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.toml") if p.is_file())
+
+
+def read_policy_file(path: Path) -> dict[str, Any]:
+    """Parse and validate one file; every failure is a PolicyError naming the file."""
+    data = read_toml(path)
+    validate_policy(data, str(path))
     return data
 
 
 def policy_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.toml") if p.is_file())
+    return toml_files(directory)
 
 
 def load_policy_files(paths: Iterable[Path]) -> list[Controller]:

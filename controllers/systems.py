@@ -27,7 +27,6 @@ silent gap. The format is documented in ``controllers/systems/README.md``.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ import tomli_w
 from django.db import transaction
 
 from .models import Controller, System, SystemKind
-from .policy import PolicyError, _check_table, normalise
+from .policy import PolicyError, _check_table, normalise, read_toml, toml_files
 from .schema import Field
 
 SCHEMA_VERSION = 1
@@ -390,23 +389,13 @@ def _check_table_spec(
 
 def read_systems_file(path: Path) -> dict[str, Any]:
     """Parse and check one file (all that needs no database); failures name the file."""
-    name = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(name, "", f"cannot read: {exc.strerror or exc}") from None
-    try:
-        data = normalise(tomllib.loads(raw.decode("utf-8")))
-    except UnicodeDecodeError:
-        raise PolicyError(name, "", "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(name, "", f"not valid TOML: {exc}") from None
-    validate_systems(data, name)
+    data = read_toml(path)
+    validate_systems(data, str(path))
     return data
 
 
 def systems_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.toml") if p.is_file())
+    return toml_files(directory)
 
 
 def load_systems_files(paths: Iterable[Path]) -> list[tuple[Controller, list[System]]]:
