@@ -322,7 +322,11 @@ def test_officer_pages_are_scoped_and_read_only_for_auditors(world, committed, d
     Membership.objects.create(
         user=stranger, controller=world["controllers"]["defero"], role=Role.OFFICER
     )
+    table = next(iter(collection.counts))
     urls = [
+        ("get", reverse("fulfilment_table", args=[collection.pk, table])),
+        ("post", reverse("fulfilment_withhold", args=[collection.pk, table])),
+        ("get", reverse("fulfilment_answer", args=[collection.pk])),
         ("post", reverse("fulfilment_retry", args=[collection.pk])),
         ("post", reverse("fulfilment_skip", args=[collection.pk])),
         ("get", reverse("fulfilment_package", args=[package.pk])),
@@ -334,11 +338,12 @@ def test_officer_pages_are_scoped_and_read_only_for_auditors(world, committed, d
             assert getattr(client, method)(url).status_code in allowed, (user, url)
         progress = client.get(reverse("fulfilment_progress", args=[case.pk]))
         assert progress.status_code == (200 if user == world["auditor"] else 404)
-    assert Client().get(urls[2][1]).status_code == 302  # to the login page
+    package_url = reverse("fulfilment_package", args=[package.pk])
+    assert Client().get(package_url).status_code == 302  # to the login page
     package.refresh_from_db()
     assert package.status == PackageStatus.RELEASED
     # The officer downloads exactly what the subject will.
-    response = officer_client(officer).get(urls[2][1])
+    response = officer_client(officer).get(package_url)
     assert b"".join(response.streaming_content) == b"".join(open_package(package))
 
 
