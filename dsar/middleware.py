@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -21,12 +22,12 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # An officer's export of a manual search may be larger than anything the public sends.
-        limit = (
-            settings.OFFICER_UPLOAD_MAX
-            if request.path.startswith("/admin/fulfilment/")
-            else settings.PUBLIC_MAX_BODY
-        )
+        # An officer's export of a manual search may be larger than anything the public sends:
+        # the larger limit holds only on the answer page, and only for a signed-in staff user's
+        # session (read here, before anything parses the body, so nobody else gets it parsed).
+        limit = settings.PUBLIC_MAX_BODY
+        if _OFFICER_UPLOAD.fullmatch(request.path) and _staff_session(request):
+            limit = settings.OFFICER_UPLOAD_MAX
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -116,3 +117,23 @@ class SecurityHeadersMiddleware:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
         )
         return response
+
+
+_OFFICER_UPLOAD = re.compile(r"/admin/fulfilment/collection/\d{1,18}/answer/")
+
+
+def _staff_session(request: HttpRequest) -> bool:
+    from importlib import import_module
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.base import SessionBase
+
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    if not key or not key.isalnum() or len(key) > 64:
+        return False
+    store: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    user_id = store.get("_auth_user_id")
+    return bool(
+        user_id
+        and get_user_model().objects.filter(pk=user_id, is_staff=True, is_active=True).exists()
+    )

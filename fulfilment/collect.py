@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
+import stat
 import threading
 import uuid
 from collections.abc import Iterator
@@ -166,11 +168,18 @@ def claim(collection_id: int, now: dt.datetime | None = None) -> Collection | No
             return None
         if collection.next_attempt_at and collection.next_attempt_at > now:
             return None
-        if collection.status != CollectionStatus.REMOTE:
-            collection.status = CollectionStatus.RUNNING
-        collection.attempts += 1
-        collection.lease_until = now + lease()
-        collection.save(update_fields=["status", "attempts", "lease_until"])
+        gave_up = collection.attempts >= MAX_ATTEMPTS
+        if not gave_up:
+            if collection.status != CollectionStatus.REMOTE:
+                collection.status = CollectionStatus.RUNNING
+            collection.attempts += 1
+            collection.lease_until = now + lease()
+            collection.save(update_fields=["status", "attempts", "lease_until"])
+    if gave_up:
+        # Every try ended without a word (the worker was killed: out of memory, say, on what
+        # the system sent): the search fails for good instead of killing workers forever.
+        fail(collection_id, f"the search was cut off {collection.attempts} times: its worker died")
+        return None
     return collection
 
 
@@ -317,15 +326,27 @@ def _stage_file(stage: Stage, root: Path | None, table: str, record: Any, relati
         stage.warnings.append(f"{table}: files are named but the system has no files folder")
         return
     base = root.resolve()
-    path = (base / relative).resolve()
+    try:
+        path = (base / relative).resolve()
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        stage.warnings.append(f"{table} {record}: file {safe_name(relative)} not found")
+        return
     if not path.is_relative_to(base):
         stage.warnings.append(f"{table} {record}: a file outside the system's folder is not read")
         return
     try:
-        with path.open("rb") as source:
-            stage.add_file(table, record, source, path.name)
+        # Opened without following a link swapped in since the check, and without waiting on a
+        # FIFO or a device: only a regular file is read.
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         stage.warnings.append(f"{table} {record}: file {safe_name(relative)} not found")
+        return
+    with os.fdopen(handle, "rb") as source:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            stage.warnings.append(f"{table} {record}: {safe_name(relative)} is not a file")
+            return
+        os.set_blocking(handle, True)
+        stage.add_file(table, record, source, path.name)
 
 
 def finish(

@@ -30,6 +30,9 @@ from .models import DownloadCode, Package, PackageStatus
 from .package import open_package
 
 CODES_AN_HOUR = 5
+# Over a link's whole life (7 days by default): 20 codes of 5 tries are 100 guesses at a
+# six-digit code, a chance of 1 in 10,000 for whoever holds a leaked status link.
+CODES_IN_ALL = 20
 
 
 def available(package: Package | None, now: dt.datetime | None = None) -> bool:
@@ -52,11 +55,21 @@ def send_code(package: Package, now: dt.datetime | None = None) -> None:
     now = now or timezone.now()
     if not available(package, now):
         raise ValidationError(_("This download is no longer available."))
-    recent = package.codes.filter(created_at__gte=now - dt.timedelta(hours=1)).count()
-    if recent >= CODES_AN_HOUR:
-        raise ValidationError(_("Too many codes were asked for in the last hour. Try again later."))
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
+        # Counted under the package's lock: parallel requests cannot each pass the limit.
+        Package.objects.select_for_update().filter(pk=package.pk).first()
+        codes = package.codes.all()
+        if codes.filter(created_at__gte=now - dt.timedelta(hours=1)).count() >= CODES_AN_HOUR:
+            raise ValidationError(
+                _("Too many codes were asked for in the last hour. Try again later.")
+            )
+        if codes.count() >= CODES_IN_ALL:
+            raise ValidationError(
+                _("Too many codes were asked for this download. Contact the company.")
+            )
+        # Only the newest code counts: an older one left unused gives no extra guesses.
+        codes.filter(used_at__isnull=True).update(tries_left=0)
         DownloadCode.objects.create(
             package=package,
             code_hash=_hash(package, code),

@@ -92,6 +92,7 @@ EVENT_TYPES = {
     "package_downloaded": gettext_lazy("Data package downloaded"),
     "package_revoked": gettext_lazy("Download link withdrawn"),
     "package_exported": gettext_lazy("Data package written to a file by an operator"),
+    "package_viewed": gettext_lazy("Data package downloaded by an officer"),
     "package_expired": gettext_lazy("Download link expired; package deleted"),
 }
 

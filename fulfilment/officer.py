@@ -245,7 +245,11 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     declared = next((t for t in spec.tables if t.name == table), None) if spec else None
     if stage is None or declared is None or table not in collection.counts:
         raise Http404
-    number = database_id(request.GET.get("page", "1")) or 1
+    # Clamped first: a page past the end would decrypt the whole table to show nothing.
+    pages = Paginator(range(collection.counts[table]), PAGE).get_page(
+        database_id(request.GET.get("page", "1")) or 1
+    )
+    number = pages.number
     first = (number - 1) * PAGE
     rows = []
     for index, row in enumerate(stage.rows(table)):
@@ -253,7 +257,6 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             break
         if index >= first:
             rows.append((str(row.get(declared.key)), [row.get(c.name) for c in declared.columns]))
-    pages = Paginator(range(collection.counts[table]), PAGE).get_page(number)
     return _page(
         request,
         "table.html",
@@ -339,6 +342,14 @@ def package_view(request: HttpRequest, pk: int) -> HttpResponse:
     _case(request, package.case_id, act=True)
     if package.status not in (PackageStatus.READY, PackageStatus.RELEASED):
         raise Http404
+    # Someone read the subject's whole data: the record says who and when.
+    note(
+        package.case,
+        actor=Actor.officer(request.user),
+        action="package_viewed",
+        at=timezone.now(),
+        data={"sha256": package.sha256},
+    )
     response = StreamingHttpResponse(open_package(package), content_type="application/zip")
     response["Content-Length"] = str(package.size)
     response["Content-Disposition"] = (

@@ -126,15 +126,17 @@ def callback(request: HttpRequest, collection_id: int) -> HttpResponse:
         if collection_id < 2**63
         else None
     )
+    # One answer for every refusal: it tells nobody which searches wait on a processor.
+    refused = HttpResponseForbidden("refused")
     if collection is None or collection.system is None or not collection.remote_id:
-        return HttpResponseForbidden("unknown request")
+        return refused
     try:
         secret = secret_for(spec_of(collection.system.spec))
     except ConnectorError:
-        return HttpResponseForbidden("the system has no secret configured")
+        return refused
     body = request.body
     if not verify(secret, body, request.headers.get(SIGNATURE, "")):
-        return HttpResponseForbidden("bad signature")
+        return refused
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -142,8 +144,10 @@ def callback(request: HttpRequest, collection_id: int) -> HttpResponse:
     if not isinstance(message, dict) or message.get("subject_request_id") != collection.remote_id:
         return HttpResponse("not about this request", status=400)
     with transaction.atomic():
+        # Not while a failed try waits out its backoff (error set): a callback replayed from a
+        # log must not spend the retries of a processor that is down.
         updated = Collection.objects.filter(
-            pk=collection.pk, status=CollectionStatus.REMOTE
+            pk=collection.pk, status=CollectionStatus.REMOTE, error=""
         ).update(next_attempt_at=timezone.now())
         if updated:
             # Ask for the results now instead of at the next poll.

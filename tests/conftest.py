@@ -235,3 +235,7 @@ def english():
 def _no_lockout(settings):
     # django-axes counts failed logins; the lockout test switches it back on.
     settings.AXES_ENABLED = False
+
+
+# The fulfilment tests' demo world (tests/demo_world.py), a fixture for every test module.
+from .demo_world import world  # noqa: E402, F401

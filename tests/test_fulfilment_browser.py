@@ -14,8 +14,8 @@ from cases import links
 from fulfilment.models import Collection, CollectionStatus
 from fulfilment.package import open_package
 
+from .demo_world import drive_to_work, respond, settle
 from .test_browser import browser, path_of  # noqa: F401 (browser: the fixture)
-from .test_fulfilment import drive_to_work, respond, settle, world  # noqa: F401 (world: fixture)
 
 
 def watch_csp(page) -> list[str]:
@@ -33,7 +33,7 @@ def watch_csp(page) -> list[str]:
 def test_the_search_panel_follows_the_searches_without_a_reload(
     live_server,
     browser,  # noqa: F811
-    world,  # noqa: F811
+    world,
     committed,
 ):
     officer = world["officer"]
@@ -70,7 +70,7 @@ def test_the_search_panel_follows_the_searches_without_a_reload(
 def test_the_subject_downloads_the_package_with_the_mailed_code(
     live_server,
     browser,  # noqa: F811
-    world,  # noqa: F811
+    world,
     committed,
 ):
     officer = world["officer"]

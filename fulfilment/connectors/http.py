@@ -39,6 +39,13 @@ BATCH = 1000
 # The most an answer to a call, or one line of results, may hold.
 MAX_ANSWER = 1 << 20
 MAX_LINE = 16 << 20
+# A batch is handed on at BATCH rows or this many bytes, whichever comes first; all the results
+# of one search may hold at most MAX_RESULTS bytes (staged on disk, then packaged).
+BATCH_BYTES = 8 << 20
+MAX_RESULTS = 4 << 30
+# Bodies are read as sent: a compressed answer (a "decompression bomb") is refused, never
+# inflated, so the limits above count what reaches memory.
+NO_ENCODING = {"Accept-Encoding": "identity"}
 
 
 def sign(secret: bytes, payload: bytes) -> str:
@@ -69,19 +76,37 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, parts.hostname or "", parts.port
 
 
+def _raw(response: httpx.Response) -> Iterator[bytes]:
+    """The body's bytes as sent; a body the server compressed anyway is refused."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ConnectorError(f"the processor sent a {encoding[:20]!r}-encoded body, not asked for")
+    return response.iter_raw()
+
+
 class HttpSource:
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
         self.base = setting(spec, "url_env", "demo_url").rstrip("/")
-        if urlsplit(self.base).scheme not in ("http", "https"):
+        parts = urlsplit(self.base)
+        if parts.scheme not in ("http", "https"):
             raise ConnectorError(f"the URL in {spec.url_env} is not an http(s) URL")
+        if parts.username or parts.password:
+            # Credentials in a URL end up in errors, events and mails: the secret is the key.
+            raise ConnectorError(f"the URL in {spec.url_env} carries a user name or password")
+        # What errors name: the host, never the whole URL.
+        self.host = parts.netloc
         self.secret = secret_for(spec)
         self.timeout = httpx.Timeout(spec.timeout_seconds)
 
     def _call(self, method: str, url: str, body: bytes = b"") -> bytes:
         payload = body if method == "POST" else f"{method} {urlsplit(url).path}".encode()
-        headers = {SIGNATURE: sign(self.secret, payload), "Content-Type": "application/json"}
-        slow = f"no answer within {self.spec.timeout_seconds} seconds from {self.base}"
+        headers = {
+            SIGNATURE: sign(self.secret, payload),
+            "Content-Type": "application/json",
+            **NO_ENCODING,
+        }
+        slow = f"no answer within {self.spec.timeout_seconds} seconds from {self.host}"
         # The whole answer within the limit: httpx's timeout is per read, and a server that
         # trickles out a byte at a time would pass every read's timeout, forever.
         deadline = time.monotonic() + self.spec.timeout_seconds
@@ -92,7 +117,7 @@ class HttpSource:
                 if not response.is_success:  # a redirect is no answer either
                     raise ConnectorError(f"the processor answered HTTP {response.status_code}")
                 content = bytearray()
-                for chunk in response.iter_bytes():
+                for chunk in _raw(response):
                     content += chunk
                     if time.monotonic() > deadline:
                         raise ConnectorError(slow)
@@ -102,7 +127,7 @@ class HttpSource:
         except httpx.TimeoutException:
             raise ConnectorError(slow) from None
         except httpx.HTTPError as error:
-            raise ConnectorError(f"cannot reach {self.base}: {type(error).__name__}") from None
+            raise ConnectorError(f"cannot reach {self.host}: {type(error).__name__}") from None
 
     @staticmethod
     def _json(content: bytes) -> dict[str, Any]:
@@ -144,18 +169,25 @@ class HttpSource:
         tables = {table.name: table for table in self.spec.tables}
         pending: dict[str, list[tuple[Any, ...]]] = {}
         payload = f"GET {urlsplit(url).path}".encode()
-        headers = {SIGNATURE: sign(self.secret, payload)}
+        sizes: dict[str, int] = {}
+        total = 0
+        headers = {SIGNATURE: sign(self.secret, payload), **NO_ENCODING}
         try:
             with httpx.stream("GET", url, headers=headers, timeout=self.timeout) as response:
                 if not response.is_success:  # a redirect is not an empty result
                     raise ConnectorError(f"the processor answered HTTP {response.status_code}")
                 for line in _lines(response, self.spec.timeout_seconds):
+                    total += len(line)
+                    if total > MAX_RESULTS:
+                        raise ConnectorError("the results are larger than a search may hold")
                     table, row = _parse(line, tables)
                     rows = pending.setdefault(table.name, [])
                     rows.append(row)
-                    if len(rows) >= BATCH:
+                    sizes[table.name] = sizes.get(table.name, 0) + len(line)
+                    if len(rows) >= BATCH or sizes[table.name] >= BATCH_BYTES:
                         yield self._checked(table, rows, identities)
                         pending[table.name] = []
+                        sizes[table.name] = 0
         except httpx.TimeoutException:
             raise ConnectorError(
                 f"the results stopped coming for {self.spec.timeout_seconds} seconds"
@@ -177,11 +209,13 @@ def _lines(response: httpx.Response, seconds: int) -> Iterator[bytes]:
     lines trickled out, or a line that never ends, would pass every read's timeout."""
     deadline = time.monotonic() + seconds
     pending = bytearray()
-    for chunk in response.iter_bytes():
+    for chunk in _raw(response):
         if b"\n" in chunk:
             *lines, rest = (pending + chunk).split(b"\n")
             pending = bytearray(rest)
             for line in lines:
+                if len(line) > MAX_LINE:
+                    raise ConnectorError("the results hold a line too long to be a row")
                 if line.strip():
                     yield bytes(line)
                     deadline = time.monotonic() + seconds

@@ -1,0 +1,148 @@
+"""The demo world of the fulfilment tests: the five controllers' systems filled by
+``demo.people`` (a few dozen fake people and the demo subject), the stub processor serving on a
+real port, and an officer and an auditor of every controller; with the helpers that drive the
+demo subject's request through the one transition path."""
+
+from __future__ import annotations
+
+import io
+import re
+import sqlite3
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from cases.actors import Actor
+from cases.models import Case, CaseEvent, State
+from cases.workflow import perform
+from controllers.models import Membership, Role
+from demo import people
+from demo.processor import Processor, datasets, serve
+from fulfilment import collect
+from fulfilment.models import Collection, CollectionStatus, Package, PackageStatus
+from fulfilment.package import open_package, package_of
+
+from .procs import free_port
+
+SUBJECT = people.SUBJECT
+SLUGS = ["smart-site", "smartphoto", "contractstatus", "smartlockr", "defero"]
+
+
+@pytest.fixture
+def world(systems, settings, django_user_model):
+    """The demo systems with a few dozen fake people, the stub processor on a free port, and an
+    officer and an auditor of all five controllers."""
+    folder = Path(settings.VAR_DIR) / "systems"
+    people.build(folder, count=30)
+    port = free_port()
+    settings.DEMO_PROCESSOR_URL = f"http://127.0.0.1:{port}"
+    processor = Processor(
+        datasets(folder), folder / "processor-requests.sqlite3", settings.DEMO_PROCESSOR_URL, 0
+    )
+    server = serve(processor, "127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    officer = django_user_model.objects.create_user("officer", password="x", is_staff=True)
+    auditor = django_user_model.objects.create_user("auditor", password="x", is_staff=True)
+    for controller in systems.values():
+        Membership.objects.create(user=officer, controller=controller, role=Role.OFFICER)
+        Membership.objects.create(user=auditor, controller=controller, role=Role.AUDITOR)
+    yield {"controllers": systems, "folder": folder, "officer": officer, "auditor": auditor}
+    server.shutdown()
+    server.server_close()
+
+
+def other_people(folder: Path) -> set[str]:
+    """Every email address in the demo systems but the subject's: none may reach a package."""
+    found: set[str] = set()
+    pattern = re.compile(r"[\w.+-]+@example\.(?:com|net|org)")
+    for path in folder.glob("*.sqlite3"):
+        db = sqlite3.connect(path)
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            for row in db.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 (own demo files)
+                found.update(pattern.findall(" ".join(map(str, row))))
+        db.close()
+    return found - {SUBJECT.email}
+
+
+def drive_to_work(committed, controller, officer, right: str = "access") -> Case:
+    """Submit as the demo subject and settle identity as the controller's rule asks."""
+    from cases.intake import receive_case
+
+    case = committed(
+        receive_case,
+        controller=controller,
+        right=right,
+        name=SUBJECT.name,
+        email=SUBJECT.email,
+        language="en",
+    )
+    case = committed(perform, case, "confirm_email", actor=Actor.subject())
+    if case.state == State.AWAITING_IDENTITY:
+        case = committed(perform, case, "submit_identity", actor=Actor.subject())
+    if case.state == State.IDENTITY_REVIEW:
+        case = committed(
+            perform,
+            case,
+            "approve_identity",
+            actor=Actor.officer(officer),
+            record={"name_matches": True},
+        )
+    assert case.state == State.IN_PROGRESS
+    return case
+
+
+def settle(committed, case: Case, officer) -> None:
+    """Let the processor answer (polled, as the sweep would) and answer manual systems."""
+    for _ in range(50):
+        waiting = list(case.collections.filter(status=CollectionStatus.REMOTE))
+        if not waiting:
+            break
+        for collection in waiting:
+            # The next poll is due now (the sweep would wait its five minutes).
+            Collection.objects.filter(pk=collection.pk).update(next_attempt_at=timezone.now())
+            committed(collect.run, collection.pk)
+        threading.Event().wait(0.05)
+    for collection in case.collections.filter(status=CollectionStatus.MANUAL):
+        committed(
+            collect.answer_manually,
+            collection,
+            actor=Actor.officer(officer),
+            found=False,
+            note_text="Searched the paper files.",
+            file_name="",
+            chunks=None,
+        )
+    statuses = set(case.collections.values_list("status", flat=True))
+    assert statuses == {CollectionStatus.DONE}, list(
+        case.collections.values("system_name", "error")
+    )
+
+
+def respond(committed, case: Case, officer) -> Package:
+    officer_actor = Actor.officer(officer)
+    case = committed(perform, case, "prepare_response", actor=officer_actor, response="Your data.")
+    package = package_of(case)
+    assert package.status == PackageStatus.READY, package.error
+    committed(perform, case, "complete", actor=officer_actor)
+    package.refresh_from_db()
+    return package
+
+
+def unzip(package: Package) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(b"".join(open_package(package))))
+
+
+def actions(case: Case) -> list[str]:
+    return list(CaseEvent.objects.filter(case=case).values_list("action", flat=True))
+
+
+def officer_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    client.cookies["django_language"] = "en"
+    return client
