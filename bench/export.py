@@ -237,6 +237,11 @@ def child(phase: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     django.setup()
     from django.conf import settings
 
+    from dsar.celery import freeze_start_up_heap
+
+    # What the Celery worker does once started (dsar/celery.py), before it runs these tasks.
+    freeze_start_up_heap()
+
     from controllers.systems import KIND_SCHEMAS, canonical, spec_of, validate_systems
 
     assert not settings.DEBUG, "measure what production runs"

@@ -302,17 +302,19 @@ def record_run(
     folder = case_folder(collection.case) / f"{collection.pk}-{run_id}"
     stage = Stage(folder, key)
     try:
-        references: list[tuple[str, Any, str]] = []
+        references: list[tuple[str, Any, str, str]] = []
         for batch in batches:
             stage.add(batch)
             keys = [c.name for c in batch.table.columns]
             for column in (c for c in batch.table.columns if c.file):
                 at, key_at = keys.index(column.name), keys.index(batch.table.key)
                 references += [
-                    (batch.table.name, row[key_at], row[at]) for row in batch.rows if row[at]
+                    (batch.table.name, row[key_at], column.name, row[at])
+                    for row in batch.rows
+                    if row[at]
                 ]
-        for table, record, relative in references:
-            _stage_file(stage, files, table, record, str(relative))
+        for table, record, column, relative in references:
+            _stage_file(stage, files, table, record, column, str(relative))
         manifest = stage.close()
     except BaseException:
         stage.abort()
@@ -320,7 +322,9 @@ def record_run(
     finish(collection.pk, run_id, key, manifest)
 
 
-def _stage_file(stage: Stage, root: Path | None, table: str, record: Any, relative: str) -> None:
+def _stage_file(
+    stage: Stage, root: Path | None, table: str, record: Any, column: str, relative: str
+) -> None:
     """A file a row names, if it is where the system keeps its files; else a warning."""
     if root is None:
         stage.warnings.append(f"{table}: files are named but the system has no files folder")
@@ -346,7 +350,7 @@ def _stage_file(stage: Stage, root: Path | None, table: str, record: Any, relati
             stage.warnings.append(f"{table} {record}: {safe_name(relative)} is not a file")
             return
         os.set_blocking(handle, True)
-        stage.add_file(table, record, source, path.name)
+        stage.add_file(table, record, column, source, path.name)
 
 
 def finish(

@@ -30,42 +30,56 @@ from .connectors.base import Batch
 
 _PLAIN = (str, int, float, bool)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+Column = Sequence[Any]
 
 
-def _converter(value: Any) -> Callable[[Any], Any] | None:
+def _isoformat(column: Column) -> list[Any]:
+    return [None if value is None else value.isoformat() for value in column]
+
+
+def _base64(column: Column) -> list[Any]:
+    return [None if value is None else base64.b64encode(bytes(value)).decode() for value in column]
+
+
+def _text(column: Column) -> list[Any]:
+    return [None if value is None else str(value) for value in column]
+
+
+def _converter(value: Any) -> Callable[[Column], list[Any]] | None:
     """How a database value is written in JSON and CSV alike: dates in ISO 8601, decimals as
-    their exact digits, bytes in base64; None when it needs nothing."""
+    their exact digits, bytes in base64; None when it needs nothing. The converter takes a whole
+    column (its NULLs stay None): a call a column, not one a value."""
     if isinstance(value, _PLAIN):
         return None
     if isinstance(value, dt.datetime | dt.date | dt.time):
-        return lambda v: v.isoformat()
+        return _isoformat
     if isinstance(value, bytes | bytearray | memoryview):
-        return lambda v: base64.b64encode(bytes(v)).decode()
+        return _base64
     if isinstance(value, decimal.Decimal | uuid.UUID):
-        return str
-    return str
+        return _text
+    return _text
 
 
-def plain_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
-    """The batch with every value a JSON scalar. A column's type is read from its first value
-    that is not NULL (a database column has one type), so plain batches cost no per-value work."""
-    if not rows:
-        return []
+def plain_columns(rows: Sequence[Sequence[Any]]) -> list[Column]:
+    """The batch column by column, with every value a JSON scalar. A column's type is read from
+    its first value that is not NULL (a database column has one type), so plain batches cost no
+    per-value work."""
     # Column by column: only the values of a column that needs converting pass through Python
     # code. Converting row by row touched every value of every row and cost twice as much (4.0 s
     # against 2.1 s in a million-row search: bench/RESULTS.md). strict: a row of another length
     # is an error, as the JSON lines' zip(names, row, strict=True) made it before.
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    converted = False
+    columns: list[Column] = list(zip(*rows, strict=True))
     for index, column in enumerate(columns):
         first = next((value for value in column if value is not None), None)
-        convert: Callable[[Any], Any] | None = _converter(first) if first is not None else None
+        convert = _converter(first) if first is not None else None
         if convert is not None:
-            columns[index] = [None if value is None else convert(value) for value in column]
-            converted = True
-    if not converted:
-        return list(rows)
-    return list(zip(*columns, strict=True))
+            columns[index] = convert(column)
+    return columns
+
+
+def plain_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The batch with every value a JSON scalar (``plain_columns``, row by row)."""
+    return list(zip(*plain_columns(rows), strict=True)) if rows else []
 
 
 def safe_name(name: str) -> str:
@@ -83,12 +97,26 @@ class _TableWriter:
         self.csv.write(_csv_lines([self.names]))
 
     def add(self, rows: Sequence[Sequence[Any]]) -> None:
-        rows = plain_rows(rows)
+        if not rows:
+            return
+        columns = plain_columns(rows)
         names = self.names
+        if len(columns) != len(names):
+            # Rows of another width than the table's: the ValueError that writing the first row
+            # as a dict raised before (below, zip over the columns would not see it).
+            dict(zip(names, rows[0], strict=True))
+        # The rows are rebuilt from the columns as they are written, never kept: zip hands out
+        # one tuple it reuses, where a list of new rows cost a million tuples (and the garbage
+        # collector's walks over them) a million rows.
         self.jsonl.write(
-            b"".join(orjson.dumps(dict(zip(names, row, strict=True))) + b"\n" for row in rows)
+            b"".join(
+                [
+                    orjson.dumps(dict(zip(names, row, strict=True))) + b"\n"
+                    for row in zip(*columns, strict=True)
+                ]
+            )
         )
-        self.csv.write(_csv_lines(rows))
+        self.csv.write(_csv_columns(columns))
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -100,10 +128,56 @@ class _TableWriter:
         self.csv.abort()
 
 
+# What makes csv.writer (QUOTE_MINIMAL, lineterminator "\r\n") quote a field: the delimiter, the
+# quote character (doubled inside) and the line terminator's characters.
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+_NONE = type(None)
+
+
 def _csv_lines(rows: Sequence[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
+
+
+def _csv_field(value: Any) -> str:
+    """One value of a str, int, bool, float or NULL column as csv.writer writes it."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return f'"{value.replace(chr(34), chr(34) * 2)}"' if _CSV_SPECIAL.search(value) else value
+    return repr(value) if type(value) is float else str(value)
+
+
+def _csv_text(column: Column) -> list[str] | None:
+    """The column's fields as csv.writer writes them, or None if it holds a value of another
+    type than str, int, bool, float and NULL (then the batch goes through csv.writer)."""
+    kinds = set(map(type, column))
+    if kinds <= {str, _NONE}:
+        texts = ["" if value is None else value for value in column] if _NONE in kinds else column
+        joined = "".join(texts)  # one scan of the column for the rare field that needs quotes
+        if '"' in joined or "," in joined or "\r" in joined or "\n" in joined:
+            return [_csv_field(text) for text in texts]
+        return list(texts)
+    if kinds == {int}:  # a key, a count: no NULL, and never a character that needs quotes
+        return list(map(str, column))
+    if kinds <= {str, int, bool, float, _NONE}:
+        return [_csv_field(value) for value in column]
+    return None
+
+
+def _csv_columns(columns: list[Column]) -> bytes:
+    """The batch's CSV lines, byte for byte as ``_csv_lines`` writes its rows, built column by
+    column: csv.writer looks at every character of every field through a function call, 1.9 us
+    a row of the export benchmark's, against ~0.3 us here (bench/RESULTS.md)."""
+    texts = [_csv_text(column) for column in columns]
+    if any(text is None for text in texts):
+        return _csv_lines(list(zip(*columns, strict=True)))
+    if len(texts) == 1:
+        # csv.writer quotes a line that would be empty (a single empty field), to keep it.
+        texts = [['""' if text == "" else text for text in texts[0]]]  # type: ignore[index]
+    lines = "\r\n".join(map(",".join, zip(*texts, strict=True)))  # type: ignore[arg-type]
+    return (lines + "\r\n").encode("utf-8")
 
 
 class Stage:
@@ -126,11 +200,21 @@ class Stage:
             )
         writer.add(batch.rows)
 
-    def add_file(self, table: str, record: Any, source: BinaryIO, name: str) -> None:
-        stored = f"{table}/{safe_name(str(record))}-{safe_name(name)}"
+    def add_file(self, table: str, record: Any, column: str, source: BinaryIO, name: str) -> None:
+        # Numbered: two records or folders may name files that read the same once made safe.
+        number = len(self.files) + 1
+        stored = f"{table}/{number:06d}-{safe_name(str(record))}-{safe_name(name)}"
         with vault.Writer(self.directory / "files" / stored, self.key) as writer:
             shutil.copyfileobj(source, writer, length=vault.CHUNK)  # type: ignore[misc]
-        self.files.append({"table": table, "record": record, "name": stored, "size": writer.size})
+        self.files.append(
+            {
+                "table": table,
+                "record": record,
+                "column": column,  # what withholding and the Art. 20 subset decide on
+                "name": stored,
+                "size": writer.size,
+            }
+        )
 
     def add_export(self, name: str, chunks: Iterator[bytes]) -> dict[str, Any]:
         stored = safe_name(name)

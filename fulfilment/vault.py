@@ -68,11 +68,18 @@ class Writer:
     def write(self, data: bytes) -> None:
         self._buffer += data
         self.size += len(data)
-        while len(self._buffer) > CHUNK:
-            self._seal(bytes(self._buffer[:CHUNK]), last=False)
-            del self._buffer[:CHUNK]
+        if len(self._buffer) <= CHUNK:
+            return
+        # The full chunks are sealed straight from the buffer, not from copies of it (two copies
+        # a chunk before: a slice, then bytes); the view is let go before the buffer shrinks.
+        done = 0
+        with memoryview(self._buffer) as view:
+            while len(view) - done > CHUNK:
+                self._seal(view[done : done + CHUNK], last=False)
+                done += CHUNK
+        del self._buffer[:done]
 
-    def _seal(self, plain: bytes, *, last: bool) -> None:
+    def _seal(self, plain: bytes | memoryview, *, last: bool) -> None:
         nonce = self._prefix + struct.pack(">I", self._number)
         sealed = self._aead.encrypt(nonce, plain, _aad(self._number, last))
         self._file.write(_LENGTH.pack(len(sealed)) + sealed)

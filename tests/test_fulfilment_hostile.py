@@ -119,7 +119,7 @@ def test_a_fifo_among_a_system_s_files_is_skipped_with_a_warning(tmp_path, setti
 
     def stage_them() -> None:
         for name in ("pipe.jpg", "link.jpg", "real.jpg", "a\0b.jpg"):
-            collect._stage_file(stage, root, "photos", 1, name)
+            collect._stage_file(stage, root, "photos", 1, "photo", name)
         done.set()
 
     threading.Thread(target=stage_them, daemon=True).start()
@@ -226,3 +226,94 @@ def test_a_review_page_past_the_end_shows_the_last_page(world, committed):
     assert last.status_code == 200
     assert last.context["pages"].number == last.context["pages"].paginator.num_pages
     assert "sanne.jansen@example.org" in last.content.decode()  # rows shown, not an empty page
+
+
+def _files_system(tmp_path, monkeypatch) -> None:
+    """Smart-Site with one table of two file columns: an avatar the subject provided and a scan
+    that also shows someone else; two records name files of the same base name."""
+    import sqlite3
+
+    import tomli_w
+
+    from controllers.systems import load_systems_files
+
+    files = tmp_path / "files"
+    (files / "2023").mkdir(parents=True)
+    (files / "2024").mkdir()
+    (files / "2023" / "img.jpg").write_bytes(b"AVATAR-2023")
+    (files / "2024" / "img.jpg").write_bytes(b"AVATAR-2024")
+    (files / "scan.pdf").write_bytes(b"SCAN-WITH-THIRD-PARTY")
+    db = sqlite3.connect(tmp_path / "crm.sqlite3")
+    db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, avatar TEXT, scan TEXT)")
+    db.executemany(
+        "INSERT INTO people VALUES (?, ?, ?, ?)",
+        [
+            (1, "jan@example.org", "2023/img.jpg", "scan.pdf"),
+            (2, "jan@example.org", "2024/img.jpg", None),
+        ],
+    )
+    db.commit()
+    db.close()
+    monkeypatch.setenv("DSAR_TEST_CRM_URL", f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    monkeypatch.setenv("DSAR_TEST_CRM_FILES", str(files))
+    category = "Registratie-informatie"
+    system = {
+        "name": "crm",
+        "title": "CRM",
+        "kind": "sql",
+        "url_env": "DSAR_TEST_CRM_URL",
+        "files_env": "DSAR_TEST_CRM_FILES",
+        "tables": [
+            {
+                "name": "people",
+                "key": "id",
+                "identities": {"email": "email"},
+                "columns": [
+                    {"name": "id", "category": category},
+                    {"name": "email", "category": category, "provided": True},
+                    {"name": "avatar", "category": category, "provided": True, "file": True},
+                    {"name": "scan", "category": category, "file": True},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "smart-site.toml"
+    path.write_text(tomli_w.dumps({"schema": 1, "controller": "smart-site", "systems": [system]}))
+    load_systems_files([path])
+
+
+@pytest.mark.parametrize("right", ["access", "portability"])
+def test_a_withheld_or_not_provided_file_column_keeps_its_files_out(
+    cast, submit, committed, tmp_path, monkeypatch, right
+):
+    import io
+    import zipfile
+
+    from cases.actors import Actor
+    from cases.workflow import perform
+    from fulfilment.models import Withholding
+    from fulfilment.package import open_package, package_of
+
+    _files_system(tmp_path, monkeypatch)
+    case = submit(cast.a, right=right)
+    (collection,) = case.collections.all()
+    assert collection.status == CollectionStatus.DONE, collection.error
+    if right == "access":  # the officer withholds the scans (another person is on them)
+        Withholding.objects.create(
+            case=case,
+            system_name="crm",
+            table="people",
+            column="scan",
+            reason="Third party",
+            by=cast.officer_a,
+            at=timezone.now(),
+        )
+    officer = Actor.officer(cast.officer_a)
+    case = committed(perform, case, "prepare_response", actor=officer, response="Your data.")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(open_package(package_of(case)))))
+    contents = [archive.read(n) for n in archive.namelist() if "/files/" in n]
+    # Both avatars, each its own file (same base name, different records and folders)...
+    assert sorted(contents) == [b"AVATAR-2023", b"AVATAR-2024"]
+    # ...and never the scan: withheld (access) or not provided by the subject (portability).
+    everything = b"".join(archive.read(n) for n in archive.namelist())
+    assert b"SCAN-WITH-THIRD-PARTY" not in everything

@@ -65,6 +65,13 @@ def normal(kind: str, value: Any) -> str:
     return text.lower() if kind == "email" else text
 
 
+# Types whose values are equal exactly when their texts are, so a set of them holds each text
+# once (1 == 1.0 == True and Decimal("1") == 1 are not: their texts differ; nor are equal
+# datetimes in two time zones). A column with any other value (or an unhashable one, a JSON
+# array from an HTTP system) is checked value by value.
+_SAME_AS_TEXT = frozenset({str, int, type(None)})
+
+
 def check_rows(table: TableSpec, rows: Iterable[Sequence[Any]], identities: Identities) -> None:
     """ForeignRows unless every row of an identity table carries one of the subject's
     identities in the column declared for it. A blank identity is none: it would match
@@ -74,9 +81,31 @@ def check_rows(table: TableSpec, rows: Iterable[Sequence[Any]], identities: Iden
         for kind, column in table.identities.items()
         if normal(kind, identities.get(kind))
     }
-    wanted = {kind: normal(kind, identities[kind]) for kind in positions}
-    for row in rows:
-        if not any(normal(kind, row[index]) == wanted[kind] for kind, index in positions.items()):
-            raise ForeignRows(
-                f"{table.name}: the system returned a row that does not belong to the subject"
-            )
+    # The rows that no identity checked so far matches; each kind narrows them down.
+    remaining = rows if isinstance(rows, Sequence) else list(rows)
+    for kind, index in positions.items():
+        if not remaining:
+            return
+        wanted = normal(kind, identities[kind])
+        remaining = _unmatched(remaining, index, kind, wanted)
+    if remaining:
+        raise ForeignRows(
+            f"{table.name}: the system returned a row that does not belong to the subject"
+        )
+
+
+def _unmatched(
+    rows: Sequence[Sequence[Any]], index: int, kind: str, wanted: str
+) -> Sequence[Sequence[Any]]:
+    """The rows whose value at ``index`` is not the identity ``wanted``. A batch holds few
+    distinct values there (usually one: the subject's address), so each distinct one is
+    normalised once instead of once a row (a million-row export: ~1 s of its search)."""
+    values = [row[index] for row in rows]
+    # The types of every value, not of the distinct ones: a set keeps one of 1 and 1.0.
+    if not set(map(type, values)) <= _SAME_AS_TEXT:
+        return [row for row in rows if normal(kind, row[index]) != wanted]
+    distinct = set(values)
+    wrong = {value for value in distinct if normal(kind, value) != wanted}
+    if not wrong:
+        return []
+    return [row for row in rows if row[index] in wrong]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -194,8 +194,7 @@ class SqlSource:
                 ]
             for clause in clauses:
                 statement = sa.select(*columns).where(clause).order_by(found.c[table.key])
-                for part in streaming.execute(statement).partitions():
-                    rows = [tuple(row) for row in part]
+                for rows in _tuples(streaming.execute(statement), self.batch_size):
                     if table.identities:
                         check_rows(table, rows, identities)
                     else:
@@ -218,6 +217,32 @@ class SqlSource:
         for batch in self.search(identities):
             counts[batch.table.name] += len(batch.rows)
         return counts
+
+
+def _tuples(result: CursorResult[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The result's rows as plain tuples, ``size`` at a time, from the same streaming cursor.
+
+    SQLAlchemy's Row objects, and copying each into a tuple, cost ~2 s a million rows (half of
+    what reading them from PostgreSQL costs; bench/RESULTS.md). Where no column has a result
+    processor (SQLAlchemy's conversion of a driver's value, e.g. SQLite's text into a datetime),
+    a Row holds exactly the driver's row, so the driver's rows are taken as they come, through
+    the result's own fetch strategy: its buffer, its error handling (a statement timeout is
+    still SQLAlchemy's OperationalError) and its closing stay SQLAlchemy's. Otherwise, or if
+    SQLAlchemy's internals ever change shape, through its Rows as before."""
+    processors = getattr(getattr(result, "_metadata", None), "_processors", None)
+    if (
+        processors is None
+        or not hasattr(result, "cursor_strategy")
+        or any(p is not None for p in processors)
+    ):
+        for part in result.partitions(size):
+            yield [tuple(row) for row in part]
+        return
+    # Strategy and cursor read anew each time: once the rows run out, the result closes its
+    # cursor (None) and puts a strategy that fetches nothing in its place.
+    while rows := result.cursor_strategy.fetchmany(result, result.cursor, size):
+        # psycopg, PyMySQL and sqlite3 hand over lists of tuples; anything else is made one.
+        yield rows if type(rows) is list and type(rows[0]) is tuple else list(map(tuple, rows))
 
 
 def _foreign(table: TableSpec) -> ConnectorError:
