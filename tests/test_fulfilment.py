@@ -359,6 +359,31 @@ def test_find_subject_counts_rows_per_table_with_the_erasure_plan(world):
         call_command("find_subject", "--controller", "acme", "--email", SUBJECT.email)
 
 
+def test_find_subject_also_finds_by_customer_number(world):
+    """A customer number finds the record an email alone does not (a second address)."""
+
+    def customers(*arguments: str) -> int:
+        out = io.StringIO()
+        call_command(
+            "find_subject", "--controller", "contractstatus", *arguments, "--json", stdout=out
+        )
+        tables = [t for system in json.loads(out.getvalue()) for t in system["tables"]]
+        return next(t["rows"] for t in tables if t["table"] == "customers")
+
+    assert customers("--email", "someone.else@example.org") == 0
+    assert customers("--email", "someone.else@example.org", "--customer-number", "CS777001") == 1
+    with pytest.raises(CommandError, match="customer-number"):
+        call_command(
+            "find_subject",
+            "--controller",
+            "contractstatus",
+            "--email",
+            SUBJECT.email,
+            "--customer-number",
+            "x\x07",
+        )
+
+
 def test_find_subject_reports_an_unreachable_system_and_searches_the_rest(world, monkeypatch):
     (world["folder"] / "smart-site-website.sqlite3").unlink()
     monkeypatch.setattr("django.conf.settings.VAR_DIR", world["folder"] / "nowhere")
