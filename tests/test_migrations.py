@@ -19,20 +19,10 @@ def migrate(targets: list[tuple[str, str]]):
     return executor.loader.project_state(targets).apps
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_renaming_request_to_case_keeps_the_request_and_everything_hanging_off_it():
-    old = migrate(BEFORE)
-    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
-    controller = old.get_model("controllers", "Controller").objects.create(
-        slug="m",
-        legal_name="M",
-        country="NL",
-        time_zone="Europe/Amsterdam",
-        supervisory_authority=authority,
-    )
-    now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
-    request = old.get_model("dsar", "Request").objects.create(
-        reference="DSAR-2026-000001",
+def open_case(model, reference: str, controller, now: dt.datetime):
+    """An access request in progress, through the model of a past migration state."""
+    return model.objects.create(
+        reference=reference,
         controller=controller,
         right="access",
         state="in_progress",
@@ -47,6 +37,21 @@ def test_renaming_request_to_case_keeps_the_request_and_everything_hanging_off_i
         notice_by=now,
         effective_deadline=now,
     )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_renaming_request_to_case_keeps_the_request_and_everything_hanging_off_it():
+    old = migrate(BEFORE)
+    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
+    controller = old.get_model("controllers", "Controller").objects.create(
+        slug="m",
+        legal_name="M",
+        country="NL",
+        time_zone="Europe/Amsterdam",
+        supervisory_authority=authority,
+    )
+    now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
+    request = open_case(old.get_model("dsar", "Request"), "DSAR-2026-000001", controller, now)
     old.get_model("dsar", "CaseEvent").objects.create(
         request=request,
         seq=1,
@@ -94,22 +99,7 @@ def test_existing_chains_are_re_keyed_and_verify_afterwards():
     OldCase = old.get_model("dsar", "Case")
     OldEvent = old.get_model("dsar", "CaseEvent")
     for reference, tamper in (("DSAR-2026-000001", False), ("DSAR-2026-000002", True)):
-        case = OldCase.objects.create(
-            reference=reference,
-            controller=controller,
-            right="access",
-            state="in_progress",
-            channel="web",
-            language="nl",
-            received_at=now,
-            name="Jan",
-            email="jan@example.org",
-            status_salt="s",
-            statutory_deadline=now,
-            extended_deadline=now,
-            notice_by=now,
-            effective_deadline=now,
-        )
+        case = open_case(OldCase, reference, controller, now)
         previous = ""
         for seq, (action, to) in enumerate(
             [("receive", "unconfirmed"), ("confirm_email", "in_progress")], start=1
