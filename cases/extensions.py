@@ -1,7 +1,8 @@
 """Where the rooms above the core plug into it, so that the core never imports them.
 
 - ``step_checking``: sent by ``workflow.perform`` inside its transaction, after the permission
-  and state checks and before the transition, with ``case``, ``step`` (its name) and ``actor``.
+  and state checks and before the transition, with ``case``, ``step`` (its name), ``actor`` and
+  ``arguments`` (what the step was given: a refusal's ground, an approved plan's hash).
   A receiver that raises ``ValidationError`` refuses the step; nothing has changed yet.
   (Fulfilment: no response while a system's search is unsettled; no release before the package.)
 - ``step_taken``: sent by ``perform`` inside the same transaction, after the step's event, with

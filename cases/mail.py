@@ -38,12 +38,16 @@ from .steps import STEPS
 log = logging.getLogger(__name__)
 
 
-def queue_mail(case: Case, kind: str, *, to: str | None = None, **context: Any) -> OutgoingMail:
+def queue_mail(
+    case: Case, kind: str, *, to: str | None = None, language: str = "", **context: Any
+) -> OutgoingMail:
+    """Queue one mail about ``case``: to its subject in their language, or ``to`` another
+    address (an officer, a system's owner, a recipient) in ``language`` when given."""
     mail = OutgoingMail.objects.create(
         case=case,
         to=to or case.email,
         kind=kind,
-        language=case.language,
+        language=language or case.language,
         context=context,
     )
     transaction.on_commit(partial(_enqueue, mail.pk))

@@ -18,6 +18,8 @@ from typing import Literal
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from controllers.models import Right
+
 from .models import FINAL_STATES, OPEN_STATES, RefusalGround, State
 
 Who = Literal["subject", "officer", "system"]
@@ -51,6 +53,8 @@ class Step:
     transition: str | None = None
     # States it is offered from, when narrower than the transition's (or it has none).
     only_from: tuple[str, ...] = ()
+    # The rights whose cases it is offered for; empty: every right.
+    rights: tuple[str, ...] = ()
     # An officer may take it only for a case that reached the controller by phone, post or
     # email: the officer's own record then stands for the subject's confirmation.
     officer_only_off_web: bool = False
@@ -222,6 +226,30 @@ STEPS: dict[str, Step] = {
             mail="extended",
         ),
         Step(
+            "approve_plan",
+            label=_("Approve the plan of changes"),
+            event=_("Plan of changes approved"),
+            who=frozenset({"officer"}),
+            # Erasure, restriction, rectification, objection, withdrawal of consent: the plan
+            # (fulfilment.plans) must exist and be the one reviewed; its changes run after.
+            only_from=(State.IN_PROGRESS,),
+            rights=(
+                Right.ERASURE,
+                Right.RESTRICTION,
+                Right.RECTIFICATION,
+                Right.OBJECTION,
+                Right.WITHDRAW_CONSENT,
+            ),
+            fields=(
+                Field(
+                    "plan",
+                    "text",
+                    _("SHA-256 of the plan you reviewed (as shown in the case file)"),
+                    max_length=64,
+                ),
+            ),
+        ),
+        Step(
             "prepare_response",
             label=_("Prepare the response"),
             event=_("Response prepared"),
@@ -291,6 +319,26 @@ STEPS: dict[str, Step] = {
             subject_label=_("Withdraw your request"),
             subject_button=_("Withdraw request"),
             subject_done=_("Your request has been withdrawn."),
+        ),
+        Step(
+            "lift_restriction",
+            label=_("Lift the restriction"),
+            event=_("Restriction to be lifted; subject told (Art. 18(3))"),
+            who=frozenset({"officer"}),
+            # A completed restriction: the subject is told now, the rows are released after the
+            # notice period (fulfilment.execute); the plan of the lifting is approved by this.
+            only_from=(State.COMPLETED,),
+            rights=(Right.RESTRICTION,),
+            fields=(
+                Field(
+                    "plan",
+                    "text",
+                    _("SHA-256 of the plan you reviewed (as shown in the case file)"),
+                    max_length=64,
+                ),
+                Field("reason", "text", _("Why it is lifted (sent to the subject)")),
+                _OPTIONAL_MESSAGE,
+            ),
         ),
         Step(
             "message",

@@ -54,6 +54,8 @@ def is_possible(case: Case, step: Step) -> bool:
     """Whether the case's state allows the step (the transition's sources, or the step's own)."""
     if step.only_from and case.state not in step.only_from:
         return False
+    if step.rights and case.right not in step.rights:
+        return False
     return step.transition is None or can_proceed(getattr(case, step.transition))
 
 
@@ -112,7 +114,7 @@ def perform(
             raise ValidationError(_("Write a message."))
         # A room above the core may hold the step back (it raises ValidationError): nothing
         # has changed yet.
-        step_checking.send(sender=Case, case=case, step=step.name, actor=actor)
+        step_checking.send(sender=Case, case=case, step=step.name, actor=actor, arguments=arguments)
         source = case.state
         paused_before = (case.paused_since, case.paused_days)
         if id_document is not None:

@@ -181,6 +181,9 @@ class Controller(models.Model):
         help_text=_("ISO dates a royal decree treats as holidays for time limits; off by default."),
     )
     notes = models.TextField(_("notes"), blank=True)
+    # Who is told of a rectification, erasure or restriction (Art. 19): the systems file's
+    # [[notify]] entries (controllers.systems.NOTIFY), loaded with the systems.
+    notify = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("controller")

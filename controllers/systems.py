@@ -47,6 +47,11 @@ IDENTITY_KINDS = ("email", "customer_number", "phone")
 TABLE_ERASURE = ("delete", "update", "keep")
 # What an "update" does to a column: empty it, or replace it with a keyed pseudonym.
 COLUMN_ERASURE = ("", "null", "pseudonymise")
+# What an objection (Art. 21) or a withdrawal of consent (Art. 7(3)) does to a table's rows:
+# delete them (a newsletter subscription), or set a column (an opt-out flag, a date).
+ACTIONS = ("delete", "set")
+# A value a "set" writes: text, converted to the column's type; "{now}" is the moment it runs.
+NOW = "{now}"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
@@ -66,12 +71,28 @@ COLUMN = {
     "provided": Field("bool"),  # the subject provided it: part of the Art. 20 package
     "file": Field("bool"),  # its value is the path of a file under the system's files folder
     "erasure": _choice(COLUMN_ERASURE),
+    # The subject may have it corrected (Art. 16): an officer approves each correction.
+    "rectifiable": Field("bool"),
 }
 IDENTITIES = {kind: Field("str") for kind in IDENTITY_KINDS}
 LINK = {
     "table": Field("str", required=True),  # the parent table
     "column": Field("str", required=True),  # the column of this table ...
     "parent_column": Field("str", required=True),  # ... that holds this column's value
+}
+# How the system marks a row restricted (Art. 18): a column set to ``value``, and set back to
+# ``lifted`` when the restriction is lifted.
+RESTRICTION = {
+    "column": Field("str", required=True),
+    "value": Field("str", required=True),
+    "lifted": Field("str", required=True),
+}
+ACTION = {
+    "action": _choice(ACTIONS, required=True),
+    "column": Field("str"),  # with "set"
+    "value": Field("str"),  # with "set"
+    # Processing for direct marketing: an objection to it is absolute (Art. 21(3)).
+    "marketing": Field("bool"),
 }
 TABLE = {
     "name": Field("str", required=True),
@@ -80,9 +101,17 @@ TABLE = {
     "identities": Field("table", schema=IDENTITIES),
     "reached_from": Field("table", schema=LINK),
     "erasure": _choice(TABLE_ERASURE, default="delete"),
-    "keep_ground": Field("text"),  # required when erasure = "keep"
+    # Required when erasure = "keep"; with "update", why the columns it leaves are kept.
+    "keep_ground": Field("text"),
+    # How long what is kept is kept, in years from the erasure (absent: the file does not say).
+    "keep_years": Field("int"),
+    "restriction": Field("table", schema=RESTRICTION),
+    "objection": Field("table", schema=ACTION),
+    "withdrawal": Field("table", schema=ACTION),
     "columns": Field("tables", required=True, schema=COLUMN),
 }
+# A manual system's answer to erasure: its owner deletes, or keeps (and restricts) on a ground.
+MANUAL_ERASURE = ("delete", "keep")
 _COMMON = {
     "name": Field("str", required=True),
     "title": Field("str", required=True),
@@ -113,10 +142,26 @@ KIND_SCHEMAS: dict[str, dict[str, Field]] = {
         **_COMMON,
         "instructions": Field("text"),  # what the owner should search, and how to export it
         "categories": Field("strs", required=True),
+        "erasure": _choice(MANUAL_ERASURE, default="delete"),
+        "keep_ground": Field("text"),
+        "keep_years": Field("int"),
     },
 }
+# Who is told of a rectification, erasure or restriction (Art. 19): each of the policy's
+# recipients the data was disclosed to, by mail, through an HTTP system's own request, or
+# recorded as unreachable with the reason.
+NOTIFY = {
+    "recipient": Field("str", required=True),  # the policy's [[recipients]] name
+    "email": Field("email"),
+    "system": Field("str"),  # an HTTP system of this file: its request is the notice
+    "unreachable": Field("text"),  # why it cannot be told (impossible, disproportionate)
+}
 # The file's top level; its [[systems]] are each checked by their kind's schema.
-FILE = {"schema": Field("int", required=True), "controller": Field("str", required=True)}
+FILE = {
+    "schema": Field("int", required=True),
+    "controller": Field("str", required=True),
+    "notify": Field("tables", schema=NOTIFY),
+}
 
 
 # --- Typed views of a stored system, for the connectors.
@@ -130,6 +175,22 @@ class ColumnSpec:
     provided: bool
     file: bool
     erasure: str
+    rectifiable: bool = False
+
+
+@dataclass(frozen=True)
+class RestrictionSpec:
+    column: str
+    value: str
+    lifted: str
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    action: str  # delete or set
+    column: str
+    value: str
+    marketing: bool
 
 
 @dataclass(frozen=True)
@@ -149,6 +210,10 @@ class TableSpec:
     erasure: str
     keep_ground: str
     columns: tuple[ColumnSpec, ...]
+    keep_years: int = 0
+    restriction: RestrictionSpec | None = None
+    objection: ActionSpec | None = None
+    withdrawal: ActionSpec | None = None
 
     def column(self, name: str) -> ColumnSpec:
         return next(column for column in self.columns if column.name == name)
@@ -174,6 +239,10 @@ class SystemSpec:
     instructions: str
     categories: tuple[str, ...]
     tables: tuple[TableSpec, ...]
+    # A manual system's erasure: "delete" or "keep" (its tables carry their own).
+    erasure: str = "delete"
+    keep_ground: str = ""
+    keep_years: int = 0
 
     def table(self, name: str) -> TableSpec:
         return next(table for table in self.tables if table.name == name)
@@ -190,8 +259,19 @@ class SystemSpec:
 def spec_of(data: Mapping[str, Any]) -> SystemSpec:
     """The typed view of one system's (canonical) table."""
 
+    def action(item: Mapping[str, Any] | None) -> ActionSpec | None:
+        if not item:
+            return None
+        return ActionSpec(
+            action=item["action"],
+            column=item.get("column", ""),
+            value=item.get("value", ""),
+            marketing=item.get("marketing", False),
+        )
+
     def table(item: Mapping[str, Any]) -> TableSpec:
         link = item.get("reached_from")
+        restriction = item.get("restriction")
         return TableSpec(
             name=item["name"],
             label=item.get("label", "") or item["name"],
@@ -208,9 +288,14 @@ def spec_of(data: Mapping[str, Any]) -> SystemSpec:
                     provided=c.get("provided", False),
                     file=c.get("file", False),
                     erasure=c.get("erasure", ""),
+                    rectifiable=c.get("rectifiable", False),
                 )
                 for c in item["columns"]
             ),
+            keep_years=item.get("keep_years", 0),
+            restriction=RestrictionSpec(**restriction) if restriction else None,
+            objection=action(item.get("objection")),
+            withdrawal=action(item.get("withdrawal")),
         )
 
     return SystemSpec(
@@ -228,6 +313,9 @@ def spec_of(data: Mapping[str, Any]) -> SystemSpec:
         instructions=data.get("instructions", ""),
         categories=tuple(data.get("categories", ())),
         tables=tuple(table(item) for item in data.get("tables", ())),
+        erasure=data.get("erasure", "delete") if data["kind"] == SystemKind.MANUAL else "",
+        keep_ground=data.get("keep_ground", "") if data["kind"] == SystemKind.MANUAL else "",
+        keep_years=data.get("keep_years", 0) if data["kind"] == SystemKind.MANUAL else 0,
     )
 
 
@@ -235,14 +323,13 @@ def spec_of(data: Mapping[str, Any]) -> SystemSpec:
 
 
 def canonical(data: Mapping[str, Any], schema: Mapping[str, Field]) -> dict[str, Any]:
-    """Every key of the schema in its order, absent ones at their default; an absent table
-    (TOML has no null) and an absent [[tables]] list are left out."""
+    """Every key of the schema in its order, absent ones at their default; an absent table, an
+    absent [[tables]] list and an absent key without a default (TOML has no null) are left out."""
     out: dict[str, Any] = {}
     for key, field in schema.items():
         if key not in data:
-            if field.kind in ("table", "tables"):
-                continue
-            out[key] = field.absent()
+            if field.kind not in ("table", "tables") and field.absent() is not None:
+                out[key] = field.absent()
             continue
         value = data[key]
         if field.kind == "table":
@@ -254,10 +341,14 @@ def canonical(data: Mapping[str, Any], schema: Mapping[str, Field]) -> dict[str,
 
 
 def validate_systems(
-    data: Mapping[str, Any], path: str, categories: Iterable[str] | None = None
+    data: Mapping[str, Any],
+    path: str,
+    categories: Iterable[str] | None = None,
+    recipients: Iterable[str] | None = None,
 ) -> None:
-    """Check one parsed systems file; raises PolicyError. ``categories``: the controller's data
-    categories, when known (the loader passes them)."""
+    """Check one parsed systems file; raises PolicyError. ``categories`` and ``recipients``:
+    the names of the controller's data categories and recipients, when known (the loader
+    passes them)."""
     _check_table(path, "", FILE, {key: value for key, value in data.items() if key != "systems"})
     if "systems" not in data:
         raise PolicyError(path, "systems", "missing")
@@ -278,6 +369,31 @@ def validate_systems(
         if system["name"] in names:
             raise PolicyError(path, f"{key}.name", f"{system['name']!r} is declared twice")
         names.add(system["name"])
+    http = {s["name"] for s in systems if s["kind"] == SystemKind.HTTP}
+    _check_notify(path, data.get("notify", []), http, recipients)
+
+
+def _check_notify(
+    path: str, entries: list[Mapping[str, Any]], http: set[str], recipients: Iterable[str] | None
+) -> None:
+    known = set(recipients) if recipients is not None else None
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        key = f"notify[{index}]"
+        ways = [way for way in ("email", "system", "unreachable") if entry.get(way, "").strip()]
+        if len(ways) != 1:
+            raise PolicyError(
+                path, key, "give exactly one of email, system (an HTTP system) or unreachable"
+            )
+        if entry.get("system") and entry["system"] not in http:
+            raise PolicyError(path, f"{key}.system", f"{entry['system']!r} is not an HTTP system")
+        if known is not None and entry["recipient"] not in known:
+            raise PolicyError(
+                path, f"{key}.recipient", f"{entry['recipient']!r} is not a recipient of the policy"
+            )
+        if entry["recipient"] in seen:
+            raise PolicyError(path, f"{key}.recipient", f"{entry['recipient']!r} is named twice")
+        seen.add(entry["recipient"])
 
 
 def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str] | None) -> None:
@@ -299,6 +415,10 @@ def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str
             fail(demo_key, "no credentials in the file: they belong in the environment variable")
     if system.get("timeout_seconds", 30) > 3600:
         fail("timeout_seconds", "at most 3600")
+    if system.get("keep_years", 0) > 100:
+        fail("keep_years", "at most 100")
+    if system.get("erasure") == "keep" and not system.get("keep_ground", "").strip():
+        fail("keep_ground", "a system kept on erasure names its legal ground")
     if system["kind"] == SystemKind.MANUAL:
         if not system["categories"]:
             fail("categories", "a manual system names the categories it holds")
@@ -340,6 +460,26 @@ def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str
                 fail(f"tables[{index}].reached_from", f"the links loop: {' -> '.join(seen)}")
             seen.append(link["table"])
             current = by_name[link["table"]]
+    for index, table in enumerate(tables):
+        link = table.get("reached_from")
+        erasure = table.get("erasure", "delete")
+        if not link or erasure == "delete" or by_name[link["table"]].get("erasure") != "delete":
+            continue
+        # Children are changed before their parents; a row that outlives its deleted parent
+        # must not keep pointing at it (a foreign key would refuse the delete, or a later row
+        # with the same key would inherit it).
+        if erasure == "keep":
+            fail(
+                f"tables[{index}].erasure",
+                f"kept rows would lose the {link['table']!r} row they belong to: keep or "
+                "update that table instead",
+            )
+        column = next(c for c in table["columns"] if c["name"] == link["column"])
+        if column.get("erasure") != "null":
+            fail(
+                f"tables[{index}].reached_from.column",
+                f'{link["table"]!r} rows are deleted: erase {link["column"]!r} with "null"',
+            )
 
 
 def _check_table_spec(
@@ -380,6 +520,33 @@ def _check_table_spec(
             fail("reached_from.column", f"{link['column']!r} is not a column of the table")
     if kind == SystemKind.HTTP and not any((table.get("identities") or {}).values()):
         fail("identities", "every row an HTTP system returns is checked against the identity")
+    for index, column in enumerate(table["columns"]):
+        if column.get("rectifiable") and kind == SystemKind.HTTP:
+            fail(f"columns[{index}].rectifiable", "an HTTP system is told, not written to")
+    if kind == SystemKind.HTTP:
+        for sub in ("restriction",):
+            if table.get(sub):
+                fail(sub, "an HTTP system is asked through its API: no columns to set")
+    if table.get("keep_years", 0) > 100:
+        fail("keep_years", "at most 100")
+    restriction = table.get("restriction")
+    if restriction:
+        for sub in ("column",):
+            if not _IDENTIFIER.fullmatch(restriction[sub]):
+                fail(f"restriction.{sub}", "an SQL identifier (letters, digits, underscore)")
+    for sub in ("objection", "withdrawal"):
+        action = table.get(sub)
+        if not action:
+            continue
+        if action["action"] == "set":
+            if not _IDENTIFIER.fullmatch(action.get("column", "")):
+                fail(f"{sub}.column", '"set" names the column it sets (an SQL identifier)')
+            if "value" not in action:
+                fail(f"{sub}.value", '"set" names the value it writes')
+        elif action.get("column") or action.get("value"):
+            fail(f"{sub}.column", '"delete" takes no column or value')
+        if sub == "withdrawal" and action.get("marketing"):
+            fail(f"{sub}.marketing", "only an objection concerns direct marketing (Art. 21(3))")
     erasure = table.get("erasure", "delete")
     if erasure == "keep" and not table.get("keep_ground", "").strip():
         fail("keep_ground", "a table kept on erasure names its legal ground")
@@ -413,7 +580,8 @@ def load_systems_files(paths: Iterable[Path]) -> list[tuple[Controller, list[Sys
             raise PolicyError(str(path), "controller", f"{slug!r} is also in {seen[slug]}")
         seen[slug] = str(path)
         categories = controller.data_categories.values_list("name", flat=True)
-        validate_systems(data, str(path), categories)
+        recipients = controller.recipients.values_list("name", flat=True)
+        validate_systems(data, str(path), categories, recipients)
         parsed.append((controller, data))
     loaded = []
     with transaction.atomic():
@@ -437,6 +605,8 @@ def load_systems_files(paths: Iterable[Path]) -> list[tuple[Controller, list[Sys
             System.objects.filter(controller=controller).exclude(
                 pk__in=[s.pk for s in kept]
             ).delete()
+            controller.notify = [canonical(entry, NOTIFY) for entry in data.get("notify", [])]
+            controller.save(update_fields=["notify"])
             loaded.append((controller, kept))
     return loaded
 
@@ -445,6 +615,11 @@ def systems_data(controller: Controller) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "controller": controller.slug,
+        **(
+            {"notify": [canonical(n, NOTIFY) for n in controller.notify]}
+            if controller.notify
+            else {}
+        ),
         # Re-ordered by the schema: PostgreSQL's jsonb keeps keys in its own order, not the file's.
         "systems": [
             canonical(system.spec, KIND_SCHEMAS[system.spec["kind"]])

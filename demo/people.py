@@ -51,12 +51,22 @@ def _fake_email(fake: Faker, number: int) -> str:
     return f"{fake.user_name()}.{number}@example.com"
 
 
+# The demo databases' shape; a file of an older shape is built again (an older demo's var/).
+# 2: restriction flags and Defero's newsletter, for the rights that change data.
+VERSION = 2
+
+
 def _create(path: Path, schema: str) -> sqlite3.Connection | None:
     if path.exists():
-        return None
+        with sqlite3.connect(path) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= VERSION:
+            return None
+        path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path)
     db.executescript(schema)
+    db.execute(f"PRAGMA user_version = {VERSION}")
     return db
 
 
@@ -65,7 +75,8 @@ def smart_site(folder: Path, count: int) -> int:
         folder / "smart-site-website.sqlite3",
         """
         CREATE TABLE leads (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT,
-            company TEXT, message TEXT, ip_address TEXT, created_at TEXT);
+            company TEXT, message TEXT, ip_address TEXT, created_at TEXT,
+            restricted INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX leads_email ON leads (lower(email));
         CREATE INDEX leads_phone ON leads (phone);
         CREATE TABLE newsletter (id INTEGER PRIMARY KEY, email TEXT, name TEXT,
@@ -143,7 +154,7 @@ def smartphoto(folder: Path, count: int) -> int:
         """
         CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT, first_name TEXT,
             last_name TEXT, mobile TEXT, language TEXT, newsletter INTEGER, created_at TEXT,
-            password_hash TEXT);
+            password_hash TEXT, restricted INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX accounts_email ON accounts (lower(email));
         CREATE INDEX accounts_mobile ON accounts (mobile);
         CREATE TABLE orders (id INTEGER PRIMARY KEY, account_id INTEGER, ordered_at TEXT,
@@ -266,7 +277,7 @@ def contractstatus(folder: Path, count: int) -> int:
         """
         CREATE TABLE customers (id INTEGER PRIMARY KEY, customer_number TEXT, name TEXT,
             email TEXT, address TEXT, phone TEXT, created_at TEXT, last_visit TEXT,
-            ip_address TEXT, newsletter INTEGER);
+            ip_address TEXT, newsletter INTEGER, restricted INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX customers_email ON customers (lower(email));
         CREATE INDEX customers_number ON customers (customer_number);
         CREATE INDEX customers_phone ON customers (phone);
@@ -367,7 +378,8 @@ def smartlockr(folder: Path, count: int) -> int:
         """
         CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, first_name TEXT,
             last_name TEXT, organisation TEXT, gender TEXT, phone TEXT, azure_user_id TEXT,
-            browser TEXT, created_at TEXT, password_hash TEXT);
+            browser TEXT, created_at TEXT, password_hash TEXT,
+            restricted INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX users_email ON users (lower(email));
         CREATE INDEX users_phone ON users (phone);
         CREATE TABLE invoices (id INTEGER PRIMARY KEY, user_id INTEGER, invoice_date TEXT,
@@ -490,13 +502,16 @@ def defero(folder: Path, count: int) -> int:
         """
         CREATE TABLE klanten (id INTEGER PRIMARY KEY, klantnummer TEXT, naam TEXT,
             bedrijfsnaam TEXT, adres TEXT, telefoon TEXT, email TEXT, functie TEXT, merk TEXT,
-            klant_sinds TEXT);
+            klant_sinds TEXT, beperkt INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX klanten_email ON klanten (lower(email));
         CREATE INDEX klanten_nummer ON klanten (klantnummer);
         CREATE INDEX klanten_telefoon ON klanten (telefoon);
         CREATE TABLE contactmomenten (id INTEGER PRIMARY KEY, klant_id INTEGER, datum TEXT,
             kanaal TEXT, samenvatting TEXT);
         CREATE INDEX contact_klant ON contactmomenten (klant_id);
+        CREATE TABLE nieuwsbrief (id INTEGER PRIMARY KEY, email TEXT, naam TEXT,
+            ingeschreven_op TEXT);
+        CREATE INDEX nieuwsbrief_email ON nieuwsbrief (lower(email));
         """,
     )
     if db is None:
@@ -526,7 +541,16 @@ def defero(folder: Path, count: int) -> int:
                 "VALUES (?, ?, ?, ?)",
                 (klant, _moment(rng), "telefoon", fake.sentence(nb_words=8)),
             )
+        if n % 4 == 0:
+            db.execute(
+                "INSERT INTO nieuwsbrief (email, naam, ingeschreven_op) VALUES (?, ?, ?)",
+                (_fake_email(fake, n), fake.first_name(), _moment(rng)),
+            )
     s = SUBJECT
+    db.execute(
+        "INSERT INTO nieuwsbrief (email, naam, ingeschreven_op) VALUES (?, ?, ?)",
+        (s.email, s.first_name, "2023-09-02 08:30:00"),
+    )
     klant = db.execute(
         "INSERT INTO klanten (klantnummer, naam, bedrijfsnaam, adres, telefoon, email, functie, "
         "merk, klant_sinds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -267,6 +267,7 @@ CELERY_BEAT_SCHEDULE = {
     # Collections due (a retry, a poll of a processor) or left by a worker that died; packages
     # whose download link expired.
     "sweep-collections": {"task": "fulfilment.sweep_collections", "schedule": 60.0},
+    "sweep-executions": {"task": "fulfilment.sweep_executions", "schedule": 60.0},
     "expire-packages": {"task": "fulfilment.expire_packages", "schedule": 600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -376,6 +377,12 @@ DOWNLOAD_CODE_MINUTES = 10
 # stream in); a worker that dies lets go when it ends.
 FULFILMENT_LEASE_SECONDS = env_int("DSAR_FULFILMENT_LEASE_SECONDS", 900)
 DOWNLOAD_CODE_TRIES = 5
+# Erasure's keyed pseudonyms (fulfilment/execute.py): the same value gets the same pseudonym only
+# under the same key, so keep it secret and unchanged. Derived from the site's key when unset.
+PSEUDONYM_KEY = env_str("DSAR_PSEUDONYM_KEY") or f"derived:{SECRET_KEY}"
+# Art. 18(3): the subject is told before a restriction is lifted; it is lifted this many days
+# after the officer's step that tells them.
+RESTRICTION_LIFT_NOTICE_DAYS = env_int("DSAR_RESTRICTION_LIFT_NOTICE_DAYS", 14)
 # The demo's stub processor (a system reached over HTTP), which `make run` serves beside the
 # site; systems files name it "{processor}" in a demo_url.
 DEMO_PROCESSOR_PORT = env_int("DSAR_PROCESSOR_PORT", 8001)

@@ -3,8 +3,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class FulfilmentConfig(AppConfig):
-    """Fulfilment of access and portability requests: a room above the case core, joined to it
-    only through ``cases.extensions`` (the core never imports it)."""
+    """Fulfilment in the controller's systems: access and portability (collect and package) and
+    the rights that change data (plan, approve, execute, verify, notify). A room above the case
+    core, joined to it only through ``cases.extensions`` (the core never imports it)."""
 
     name = "fulfilment"
     verbose_name = _("Fulfilment")

@@ -17,18 +17,15 @@ import logging
 import os
 import shutil
 import stat
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, connections, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,7 +38,7 @@ from controllers.access import is_officer, reminder_addresses
 from controllers.models import Right, SystemKind
 from controllers.systems import SystemSpec, spec_of
 
-from . import vault
+from . import jobs, vault
 from .connectors.base import Batch, ConnectorError, files_root
 from .connectors.http import HttpSource
 from .connectors.sql import SqlSource
@@ -52,16 +49,8 @@ log = logging.getLogger(__name__)
 
 # The rights whose answer is a copy of the data.
 DATA_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
-# Seconds to wait after each failed try: 7 tries over about 24.6 hours (at least a day).
-RETRY_AFTER = (60, 300, 1800, 7200, 21600, 57600)
-MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 # How often a processor is asked whether it has finished (its callback may come first).
 POLL_EVERY = dt.timedelta(minutes=5)
-
-
-def lease() -> dt.timedelta:
-    """How long a search is held by its worker without a heartbeat (see ``heartbeat``)."""
-    return dt.timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
 
 
 def identities_for(case: Case) -> dict[str, str]:
@@ -148,39 +137,14 @@ def enqueue(collection_id: int) -> None:
 
 
 def claim(collection_id: int, now: dt.datetime | None = None) -> Collection | None:
-    """Take a due search for this worker (a lease), or None if it is not due, done, or held by
-    another worker whose lease still runs."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        collection = (
-            Collection.objects.select_for_update(of=("self",))
-            .select_related("case__controller", "system")
-            .filter(pk=collection_id)
-            .first()
-        )
-        if collection is None or collection.status not in (
-            CollectionStatus.PENDING,
-            CollectionStatus.REMOTE,
-            CollectionStatus.RUNNING,
-        ):
-            return None
-        if collection.lease_until and collection.lease_until > now:
-            return None
-        if collection.next_attempt_at and collection.next_attempt_at > now:
-            return None
-        gave_up = collection.attempts >= MAX_ATTEMPTS
-        if not gave_up:
-            if collection.status != CollectionStatus.REMOTE:
-                collection.status = CollectionStatus.RUNNING
-            collection.attempts += 1
-            collection.lease_until = now + lease()
-            collection.save(update_fields=["status", "attempts", "lease_until"])
-    if gave_up:
-        # Every try ended without a word (the worker was killed: out of memory, say, on what
-        # the system sent): the search fails for good instead of killing workers forever.
-        fail(collection_id, f"the search was cut off {collection.attempts} times: its worker died")
-        return None
-    return collection
+    """Take a due search for this worker (``jobs.claim``)."""
+    return jobs.claim(
+        Collection,
+        collection_id,
+        gave_up=lambda pk, why: fail(pk, f"the search was {why}"),
+        related=("case__controller", "system"),
+        now=now,
+    )
 
 
 def run(collection_id: int) -> None:
@@ -192,7 +156,7 @@ def run(collection_id: int) -> None:
         if collection.system is None:
             raise ConnectorError("the system is no longer declared in the controller's file")
         spec = spec_of(collection.system.spec)
-        with heartbeat(collection):
+        with jobs.heartbeat(collection):
             if collection.kind == SystemKind.SQL:
                 _run_sql(collection, spec)
             elif collection.kind == SystemKind.HTTP:
@@ -257,39 +221,6 @@ def _wait_for_processor(collection: Collection, status: str, now: dt.datetime) -
         lease_until=None,
         error="",
     )
-
-
-@contextmanager
-def heartbeat(collection: Collection) -> Iterator[None]:
-    """Renew the search's lease from a thread while this worker runs it. Renewing between
-    batches would not do: one slow statement (up to the system's timeout, which may exceed the
-    lease) would let the sweep start a second run beside a live one. A killed worker's
-    heartbeat dies with it, and the sweep takes the search up once the lease has run out."""
-    stop = threading.Event()
-    every = max(lease().total_seconds() / 3, 0.2)
-
-    def beat() -> None:
-        try:
-            while not stop.wait(every):
-                try:
-                    renew(collection)
-                except DatabaseError:
-                    log.warning("could not renew the lease of collection %s", collection.pk)
-        finally:
-            connections.close_all()  # this thread's own connections
-
-    thread = threading.Thread(target=beat, name=f"lease-{collection.pk}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def renew(collection: Collection) -> None:
-    """Keep the lease of a long search."""
-    Collection.objects.filter(pk=collection.pk).update(lease_until=timezone.now() + lease())
 
 
 def record_run(
@@ -419,19 +350,8 @@ def fail(collection_id: int, error: str) -> None:
         )
         if collection is None or collection.settled:
             return
-        collection.error = error[:2000]
-        collection.lease_until = None
-        if collection.attempts < MAX_ATTEMPTS:
-            collection.status = (
-                CollectionStatus.REMOTE if collection.remote_id else CollectionStatus.PENDING
-            )
-            wait = RETRY_AFTER[max(collection.attempts, 1) - 1]
-            collection.next_attempt_at = now + dt.timedelta(seconds=wait)
-            collection.save()
+        if jobs.retry_later(collection, error, now):
             return
-        collection.status = CollectionStatus.FAILED
-        collection.next_attempt_at = None
-        collection.save()
         case = collection.case
         note(
             case,
@@ -462,12 +382,7 @@ def fail(collection_id: int, error: str) -> None:
 def sweep(now: dt.datetime | None = None) -> int:
     """Publish every search that is due: a retry, a poll of a processor, or one whose worker
     died (its lease ran out). Returns how many."""
-    now = now or timezone.now()
-    due = Collection.objects.filter(
-        status__in=[CollectionStatus.PENDING, CollectionStatus.REMOTE, CollectionStatus.RUNNING]
-    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-    due = due.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-    ids = list(due.values_list("pk", flat=True)[:500])
+    ids = jobs.due(Collection, now or timezone.now())
     for collection_id in ids:
         enqueue(collection_id)
     return len(ids)

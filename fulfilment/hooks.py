@@ -8,25 +8,50 @@
 - "Approve and send" (complete) waits for the package, and releases it to the subject.
 - Once a case has ended, what the searches copied is deleted (the package keeps what the subject
   gets, until its link expires).
+- A right that changes data (erasure, restriction, rectification, objection, withdrawal of
+  consent): once identity is settled its plan is made (a dry run; ``fulfilment.plans``);
+  "approve the plan" takes only the plan the officer reviewed (its hash) and starts its
+  executions; "prepare the response" waits until each is done and verified (or skipped with a
+  reason); "approve and send" mails the completion letter. An objection to direct marketing
+  cannot be refused on compelling grounds (Art. 21(3)). "Lift the restriction" approves the
+  lifting's plan, tells the subject, and lifts it after the notice period (Art. 18(3)).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import logging
 from typing import Any
 
+from celery import shared_task
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from cases.models import FINAL_STATES, Case, State
+from cases.actors import Actor
+from cases.audit import note
+from cases.mail import queue_mail
+from cases.models import FINAL_STATES, Case, Direction, Message, RefusalGround, State
+from controllers.models import Right
 
+from . import completion, execute, plans
 from .collect import DATA_RIGHTS, discard_staging, start
-from .models import PackageStatus
+from .models import PackageStatus, PlanStatus
 from .package import package_of, release, request_build, supersede
 
+log = logging.getLogger(__name__)
 
-def on_checking(sender: Any, *, case: Case, step: str, **kwargs: Any) -> None:
+
+def on_checking(
+    sender: Any, *, case: Case, step: str, arguments: dict[str, Any] | None = None, **kwargs: Any
+) -> None:
+    if case.right in plans.CHANGE_RIGHTS:
+        _check_change(case, step, arguments or {})
+        return
     if case.right not in DATA_RIGHTS:
         return
     # A case without searches (its controller declared no systems when its identity was
@@ -54,7 +79,120 @@ def on_checking(sender: Any, *, case: Case, step: str, **kwargs: Any) -> None:
             )
 
 
-def on_taken(sender: Any, *, case: Case, step: str, source: str, **kwargs: Any) -> None:
+def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
+    if step in ("approve_plan", "lift_restriction"):
+        purpose = plans.LIFT if step == "lift_restriction" else case.right
+        if step == "lift_restriction":
+            applied = plans.current(case, Right.RESTRICTION)
+            if applied is None or applied.status != PlanStatus.APPROVED:
+                raise ValidationError(_("No restriction was applied through the systems."))
+        plan = plans.current(case, purpose)
+        if plan is None or plan.status != PlanStatus.DRAFT:
+            raise ValidationError(_("Make the plan first (a dry run), then review it."))
+        if str(arguments.get("plan", "")).strip().lower() != plan.sha256:
+            raise ValidationError(
+                _("The plan changed since you reviewed it, or the hash is wrong: review it again.")
+            )
+        if problems := plans.problems(plan.body):
+            raise ValidationError(" ".join(problems))
+    elif step == "prepare_response" and case.controller.systems.exists():
+        plan = plans.current(case)
+        if plan is None or plan.status != PlanStatus.APPROVED:
+            raise ValidationError(_("Approve the plan of changes first."))
+        waiting = [e.system_title for e in plan.executions.all() if not e.settled]
+        if waiting:
+            raise ValidationError(
+                _(
+                    "Not every change is done and verified: %(systems)s. Wait for it, try it "
+                    "again, confirm a manual task, or skip it with a reason."
+                )
+                % {"systems": ", ".join(waiting)}
+            )
+    elif (
+        step == "refuse"
+        and case.right == Right.OBJECTION
+        and arguments.get("ground") == RefusalGround.COMPELLING_GROUNDS
+        and _marketing(case)
+    ):
+        raise ValidationError(
+            _(
+                "An objection to direct marketing is absolute (Art. 21(3)): it cannot be "
+                "refused on compelling grounds. Carry out the marketing changes; refuse only "
+                "the rest (a partial refusal when sending the response)."
+            )
+        )
+
+
+def _marketing(case: Case) -> bool:
+    """Whether the objection's plan stops processing for direct marketing of the subject's."""
+    plan = plans.current(case)
+    if plan is None:
+        return False
+    return any(
+        t.get("marketing") and t.get("rows")
+        for s in plan.body["systems"]
+        for t in s.get("tables", ())
+    )
+
+
+def _on_change(case: Case, step: str, actor: Actor) -> None:
+    now = timezone.now()
+    # Corrections come first: a rectification's plan is made once the officer has entered them.
+    first = case.state == State.IN_PROGRESS and not case.plans.exists()
+    if first and case.right != Right.RECTIFICATION:
+        transaction.on_commit(lambda: plan_soon(case.pk))
+    if step == "approve_plan":
+        execute.approve(case, plans.current(case), actor=actor, at=now)
+    elif step == "lift_restriction":
+        plan = plans.current(case, plans.LIFT)
+        execute.approve(case, plan, actor=actor, at=now)
+        lift_on = now + dt.timedelta(days=settings.RESTRICTION_LIFT_NOTICE_DAYS)
+        last = case.events.order_by("-seq").first()
+        queue_mail(
+            case,
+            "lift_notice",
+            lift_on=lift_on.date().isoformat(),
+            reason=(last.data or {}).get("reason", "") if last else "",
+            message=last.message if last else "",
+        )
+    elif step == "complete":
+        plan = plans.current(case)
+        if plan is None or plan.status != PlanStatus.APPROVED:
+            return
+        paragraphs = completion.paragraphs(case, plan)
+        letter = "\n\n".join(paragraphs)
+        Message.objects.create(
+            case=case, direction=Direction.TO_SUBJECT, body=letter, author=None, created_at=now
+        )
+        note(
+            case, actor=Actor.system(), action="completion_letter", at=now, data={"letter": letter}
+        )
+        queue_mail(case, "change_report", letter=letter, paragraphs=paragraphs)
+
+
+def plan_soon(case_id: int) -> None:
+    """Make the first plan in a worker (the counts reach the systems); if the broker is down,
+    the officer makes it from the case file."""
+    try:
+        plan_task.delay(case_id)
+    except Exception:
+        log.warning("broker unavailable; the plan of case %s waits for an officer", case_id)
+
+
+@shared_task(name="fulfilment.make_plan")
+def plan_task(case_id: int) -> None:
+    case = Case.objects.select_related("controller").filter(pk=case_id).first()
+    if case is None or case.plans.exists() or not plans.plannable(case, case.right):
+        return
+    with contextlib.suppress(ValidationError):  # made meanwhile, or no longer in progress
+        plans.make(case, actor=Actor.system())
+
+
+def on_taken(
+    sender: Any, *, case: Case, step: str, source: str, actor: Actor | None = None, **kwargs: Any
+) -> None:
+    if case.right in plans.CHANGE_RIGHTS:
+        _on_change(case, step, actor or Actor.system())
     if case.right in DATA_RIGHTS:
         if case.state == State.IN_PROGRESS:
             start(case)  # once: it does nothing when the searches exist
@@ -94,7 +232,35 @@ EVENT_TYPES = {
     "package_exported": gettext_lazy("Data package written to a file by an operator"),
     "package_viewed": gettext_lazy("Data package downloaded by an officer"),
     "package_expired": gettext_lazy("Download link expired; package deleted"),
+    "plan_made": gettext_lazy("Plan of changes made (dry run)"),
+    "correction_approved": gettext_lazy("Correction approved"),
+    "system_asked_to_change": gettext_lazy("Processor asked to act on the request"),
+    "system_changed": gettext_lazy("Change done and verified"),
+    "change_failed": gettext_lazy("Change in a system failed"),
+    "change_retried": gettext_lazy("Change in a system tried again"),
+    "change_skipped": gettext_lazy("Change in a system skipped"),
+    "recipients_notified": gettext_lazy("Recipients notified (Art. 19)"),
+    "recipient_answered": gettext_lazy("Answer from a recipient"),
+    "completion_letter": gettext_lazy("Completion letter sent to the subject"),
 }
+
+
+def _changes(value: Any, tz: Any) -> str:
+    if not isinstance(value, dict):
+        return str(value)
+    parts = []
+    for system, tables in value.items():
+        what = _rows(tables, tz) if isinstance(tables, dict) else str(tables)
+        parts.append(f"{system} ({what})")
+    return _("Changes: %(list)s") % {"list": "; ".join(parts) or _("none")}
+
+
+def _notices(value: Any, tz: Any) -> str:
+    return "; ".join(
+        f"{n['recipient']}: {n['status']}" + (f" ({n['reason']})" if n.get("reason") else "")
+        for n in value
+    )
+
 
 RENDERERS = {
     "systems": lambda v, tz: _("Systems: %(list)s") % {"list": ", ".join(map(str, v))},
@@ -118,4 +284,18 @@ RENDERERS = {
     "manifest": lambda v, tz: _("Manifest SHA-256 %(hash)s") % {"hash": v},
     "withheld": lambda v, tz: _("Withheld: %(n)s part(s)") % {"n": len(v)},
     "expires": lambda v, tz: _("Link valid until %(when)s") % {"when": v},
+    "plan": lambda v, tz: _("Plan SHA-256 %(hash)s") % {"hash": v},
+    "purpose": lambda v, tz: _("For: %(purpose)s") % {"purpose": v},
+    "changes": _changes,
+    "verified": lambda v, tz: _("Verified: searched again, nothing planned is left") if v else "",
+    "before_sha256": lambda v, tz: (
+        _("Previous values kept as SHA-256 only: %(fields)s") % {"fields": ", ".join(v)}
+    ),
+    "processor": lambda v, tz: _("The processor reports: %(status)s") % {"status": v},
+    "confirmed": lambda v, tz: _("Confirmed: %(text)s") % {"text": v},
+    "notices": _notices,
+    "recipient": lambda v, tz: _("Recipient: %(name)s") % {"name": v},
+    "answer": lambda v, tz: _("Answer: %(text)s") % {"text": v},
+    "letter": lambda v, tz: _("Letter: %(text)s") % {"text": v},
+    "value": lambda v, tz: _("New value: %(text)s") % {"text": v},
 }

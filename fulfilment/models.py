@@ -160,3 +160,151 @@ class DownloadCode(models.Model):
 
     def __str__(self) -> str:
         return f"code for package {self.package_id}"
+
+
+# --- The rights that change data: erasure, restriction, rectification, objection, withdrawal.
+
+
+class Correction(models.Model):
+    """One field the subject wants corrected (Art. 16), as an officer approved it: the new
+    value only goes to a column the systems file declares rectifiable."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="corrections")
+    system_name = models.CharField(max_length=50)
+    table = models.CharField(max_length=63)
+    column = models.CharField(max_length=63)
+    value = models.TextField()  # what it should be, as the subject stated it
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "system_name", "table", "column"], name="one_correction_a_field"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_name}.{self.table}.{self.column}"
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft", _("waiting for approval")
+    APPROVED = "approved", _("approved")
+    SUPERSEDED = "superseded", _("replaced by a newer plan")
+
+
+class Plan(models.Model):
+    """What a right will do in each system (the dry run), approved by an officer before
+    anything runs. ``body`` is hashed; the approval's event carries the hash."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="plans")
+    purpose = models.CharField(max_length=20)  # the right, or "lift" (lifting a restriction)
+    status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.DRAFT)
+    body = models.JSONField()
+    sha256 = models.CharField(max_length=64)
+    made_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.purpose} plan {self.sha256[:12]} ({self.status})"
+
+
+class ExecutionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("scheduled")
+    PENDING = "pending", _("waiting to run")
+    RUNNING = "running", _("running")
+    REMOTE = "remote", _("waiting for the processor")
+    MANUAL = "manual", _("waiting for the owner's confirmation")
+    DONE = "done", _("done and verified")
+    FAILED = "failed", _("failed")
+    SKIPPED = "skipped", _("skipped")
+
+
+EXECUTION_SETTLED = (ExecutionStatus.DONE, ExecutionStatus.SKIPPED)
+
+
+class Execution(models.Model):
+    """One approved plan carried out in one system: run, retried and verified like a search."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="executions")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="executions")
+    system = models.ForeignKey(System, on_delete=models.SET_NULL, null=True, blank=True)
+    system_name = models.CharField(max_length=50)
+    system_title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10, choices=SystemKind.choices)
+    status = models.CharField(
+        max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict)  # rows changed, by table
+    files_deleted = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
+    remote_status = models.CharField(max_length=30, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer_note = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "system_name"], name="one_run_a_system")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}/{self.system_name}: {self.status}"
+
+    @property
+    def settled(self) -> bool:
+        return self.status in EXECUTION_SETTLED
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", _("to be sent")
+    SENT = "sent", _("sent")
+    ANSWERED = "answered", _("answered")
+    UNREACHABLE = "unreachable", _("not notified (reason recorded)")
+
+
+class Notice(models.Model):
+    """Art. 19: one recipient told of a rectification, erasure or restriction, or the reason
+    it could not be (impossible, or a disproportionate effort)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notices")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="notices")
+    recipient = models.CharField(max_length=300)
+    channel = models.CharField(max_length=10)  # email, system, none
+    address = models.EmailField(max_length=254, blank=True)
+    system_name = models.CharField(max_length=50, blank=True)
+    status = models.CharField(
+        max_length=12, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+    )
+    reason = models.TextField(blank=True)  # why it could not be told
+    mail = models.ForeignKey(
+        "dsar.OutgoingMail", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answer = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.recipient} ({self.status})"

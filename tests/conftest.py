@@ -75,6 +75,8 @@ def load_systems() -> None:
 def systems(loaded_controllers):
     """The five controllers with their declared systems (rolled back with the test)."""
     load_systems()
+    for controller in loaded_controllers.values():
+        controller.refresh_from_db()  # the systems file's [[notify]] is kept on the controller
     return loaded_controllers
 
 

@@ -28,12 +28,9 @@ from controllers.access import reminder_addresses
 from controllers.systems import load_systems_files, spec_of
 from fulfilment import collect
 from fulfilment.collect import (
-    MAX_ATTEMPTS,
-    RETRY_AFTER,
     case_folder,
     claim,
     identities_for,
-    lease,
     reader,
     record_run,
     retry,
@@ -43,6 +40,7 @@ from fulfilment.collect import (
     sweep,
 )
 from fulfilment.connectors.sql import SqlSource
+from fulfilment.jobs import MAX_ATTEMPTS, RETRY_AFTER, lease
 from fulfilment.models import Collection, CollectionStatus
 
 from .conftest import require_service

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import CaseEvent
-from fulfilment import collect, delivery
+from fulfilment import collect, delivery, jobs
 from fulfilment.connectors.base import ConnectorError
 from fulfilment.connectors.http import HttpSource
 from fulfilment.models import Collection, CollectionStatus, DownloadCode
@@ -96,7 +96,7 @@ def test_a_search_whose_worker_dies_on_every_try_fails_instead_of_looping(world,
     # Seven tries that each ended with a dead worker: claimed, never failed or finished.
     Collection.objects.filter(pk=collection.pk).update(
         status=CollectionStatus.RUNNING,
-        attempts=collect.MAX_ATTEMPTS,
+        attempts=jobs.MAX_ATTEMPTS,
         lease_until=timezone.now() - dt.timedelta(seconds=1),
         next_attempt_at=None,
     )

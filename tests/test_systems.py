@@ -117,9 +117,45 @@ BAD = {
         "SQL identifier",
     ),
     "keep-without-ground": (
-        {"tables__1__keep_ground": ""},
-        "tables[1].keep_ground",
+        {"tables__2__erasure": "keep", "tables__2__keep_ground": ""},
+        "tables[2].keep_ground",
         "names its legal ground",
+    ),
+    "kept-under-a-deleted-parent": (
+        {"tables__2__erasure": "keep", "tables__2__keep_ground": "Art. 17(3)(b)"},
+        "tables[2].erasure",
+        "would lose the 'accounts' row",
+    ),
+    "link-kept-to-a-deleted-parent": (
+        {"tables__1__columns__1__erasure": "pseudonymise"},
+        "tables[1].reached_from.column",
+        "erase 'account_id' with \"null\"",
+    ),
+    "restriction-flag-not-an-identifier": (
+        {"tables__0__restriction__column": "restricted; drop table accounts"},
+        "tables[0].restriction.column",
+        "SQL identifier",
+    ),
+    "set-without-a-column": (
+        {"tables__0__objection": {"action": "set", "value": "0"}},
+        "tables[0].objection.column",
+        '"set" names the column',
+    ),
+    "delete-with-a-column": (
+        {"tables__0__withdrawal": {"action": "delete", "column": "newsletter"}},
+        "tables[0].withdrawal.column",
+        "takes no column",
+    ),
+    "withdrawal-is-not-marketing": (
+        {"tables__0__withdrawal": {"action": "delete", "marketing": True}},
+        "tables[0].withdrawal.marketing",
+        "only an objection",
+    ),
+    "retention-beyond-reason": ({"tables__1__keep_years": 500}, "keep_years", "at most 100"),
+    "unknown-action": (
+        {"tables__0__objection": {"action": "archive"}},
+        "objection.action",
+        "is not one of delete, set",
     ),
     "column-erasure-without-update": (
         {"tables__0__columns__1__erasure": "null"},
@@ -213,3 +249,70 @@ def test_the_loader_warns_where_an_identity_column_has_no_index(tmp_path, settin
     assert index_warnings(spec) == [
         "table leads: no index on lower(email): every search reads the whole table"
     ]
+
+
+NOTIFY_BAD = {
+    "two-ways": (
+        {"recipient": "verwerkers", "email": "a@example.org", "unreachable": "why"},
+        "notify[0]",
+        "exactly one of",
+    ),
+    "no-way": ({"recipient": "verwerkers"}, "notify[0]", "exactly one of"),
+    "not-an-http-system": (
+        {"recipient": "verwerkers", "system": "webshop"},
+        "notify[0].system",
+        "not an HTTP system",
+    ),
+    "not-a-recipient": (
+        {"recipient": "de buren", "email": "a@example.org"},
+        "notify[0].recipient",
+        "not a recipient of the policy",
+    ),
+    "bad-address": (
+        {"recipient": "verwerkers", "email": "not an address"},
+        "notify[0].email",
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NOTIFY_BAD))
+def test_a_bad_notify_entry_is_refused(systems, case):
+    entry, key, message = NOTIFY_BAD[case]
+    data = _system()
+    data["notify"] = [entry]
+    recipients = systems["smartphoto"].recipients.values_list("name", flat=True)
+    with pytest.raises(PolicyError) as error:
+        validate_systems(data, "smartphoto.toml", recipients=recipients)
+    assert key in error.value.key and message in error.value.message, str(error.value)
+
+
+def test_a_recipient_named_twice_is_refused(systems):
+    data = _system()
+    data["notify"] = [{"recipient": "verwerkers", "email": "a@example.org"}] * 2
+    with pytest.raises(PolicyError, match="named twice"):
+        validate_systems(data, "smartphoto.toml")
+
+
+def test_an_http_system_is_not_written_to(systems):
+    data = copy.deepcopy(shipped("smartlockr"))
+    data["systems"][1]["tables"][0]["columns"][1]["rectifiable"] = True
+    with pytest.raises(PolicyError, match="told, not written to"):
+        validate_systems(data, "smartlockr.toml")
+    data = copy.deepcopy(shipped("smartlockr"))
+    data["systems"][1]["tables"][0]["restriction"] = {"column": "x", "value": "1", "lifted": "0"}
+    with pytest.raises(PolicyError, match="asked through its API"):
+        validate_systems(data, "smartlockr.toml")
+
+
+def test_a_manual_system_kept_on_erasure_names_its_ground(systems):
+    data = copy.deepcopy(shipped("defero"))
+    data["systems"][1]["keep_ground"] = ""
+    with pytest.raises(PolicyError, match="names its legal ground"):
+        validate_systems(data, "defero.toml")
+
+
+def test_the_notify_entries_are_loaded_with_the_systems(systems):
+    notify = systems["defero"].notify
+    assert [entry["recipient"] for entry in notify] == ["verwerkers", "derden"]
+    assert notify[0]["email"] == "privacy@boekhouder.example"

@@ -150,7 +150,8 @@ class HttpSource:
                     {"identity_type": k, "identity_format": "raw", "identity_value": v}
                     for k, v in identities.items()
                 ],
-                "status_callback_urls": [callback_url],
+                # No callback: the controller polls (a change's progress needs none).
+                "status_callback_urls": [callback_url] if callback_url else [],
                 "api_version": API_VERSION,
             }
         )

@@ -30,9 +30,11 @@ from .base import Batch, ConnectorError, ForeignRows, Identities, check_rows, se
 IN_CHUNK = 1000
 
 
-def engine_for(spec: SystemSpec) -> Engine:
+def engine_for(spec: SystemSpec, *, write: bool = False) -> Engine:
     """An engine for one search: no pool (a search is rare and long), read-only where the
-    database can say so, and a time limit on connecting and on every statement."""
+    database can say so, and a time limit on connecting and on every statement. ``write``: for
+    the one transaction that executes an approved plan (``fulfilment.execute``); every search,
+    count and dry run is read-only."""
     try:
         url = sa.make_url(setting(spec, "url_env", "demo_url"))
     except sa.exc.ArgumentError:
@@ -48,8 +50,12 @@ def engine_for(spec: SystemSpec) -> Engine:
             # sqlite3 would create an empty database and find nobody: say the file is missing.
             raise ConnectorError(f"no SQLite database at {path}")
 
+        mode = "rw" if write else "ro"
+
         def connect() -> sqlite3.Connection:
-            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+            return sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=timeout
+            )
 
         return sa.create_engine("sqlite://", creator=connect, poolclass=NullPool)
     if backend == "postgresql":
@@ -61,7 +67,8 @@ def engine_for(spec: SystemSpec) -> Engine:
         # a scan of the table for every chunk (88 ms instead of 2.6 ms a chunk; bench/RESULTS.md).
         # A search reads every row, so plan for the whole result, as for any other query.
         options = (
-            f"-c statement_timeout={timeout * 1000} -c default_transaction_read_only=on"
+            f"-c statement_timeout={timeout * 1000}"
+            f" -c default_transaction_read_only={'off' if write else 'on'}"
             " -c cursor_tuple_fraction=1"
         )
         connect_args: dict[str, Any] = {"connect_timeout": min(timeout, 30), "options": options}
@@ -72,7 +79,7 @@ def engine_for(spec: SystemSpec) -> Engine:
             "connect_timeout": min(timeout, 30),
             "read_timeout": timeout,
             "write_timeout": timeout,
-            "init_command": "SET SESSION TRANSACTION READ ONLY",
+            "init_command": "SET SESSION TRANSACTION READ " + ("WRITE" if write else "ONLY"),
         }
     else:
         raise ConnectorError(

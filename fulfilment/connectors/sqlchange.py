@@ -1,0 +1,352 @@
+"""Changing an SQL system as an approved plan says: the write side of the SQL connector.
+
+Three operations, each given the plan's entries for one system (``fulfilment.plans``):
+
+- ``count``: the dry run. The rows of each table that hold the subject, found exactly as a
+  search finds them, in a read-only session (PostgreSQL and MariaDB refuse any write in it;
+  SQLite opens the file read-only), so planning can never change the system.
+- ``apply``: one transaction on the system. The subject's rows are found again (only the
+  columns the change needs), each checked against the identity or the link that led to it;
+  a table holding more rows than the approved plan counted stops everything (the plan is made
+  again, never stretched). Then, children before parents, each table is changed by its key:
+  rows deleted, columns emptied or replaced by a keyed pseudonym, or a column set (a
+  restriction flag, an opt-out). Files named by deleted rows or emptied file columns are
+  removed after the commit. Running it again finds nothing more to change.
+- ``verify``: after the commit, in a new read-only session: the changed keys are read back and
+  every planned change must be there (no deleted row left, every erased field empty or
+  pseudonymised, every flag set), and the search by identity must find no row of a deleted
+  table. A failure names the table and what is still there, never the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import stat
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from controllers.systems import NOW, SystemSpec, TableSpec
+
+from .base import ConnectorError, Identities
+from .sql import IN_CHUNK, SqlSource, _reflect, _short, engine_for, in_link_order
+
+# A plan entry's change to one column: {"column": ..., "to": "null" | "pseudonymise" | "value",
+# "value": text}; a table's "op": delete, update, set or none.
+Change = Mapping[str, Any]
+
+
+@dataclass
+class Applied:
+    """What ``apply`` did: rows changed per table, and what ``verify`` reads back."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, list[Any]] = field(default_factory=dict)
+    # Per table, per key, the values each changed column must now hold.
+    expected: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    # Per table and column, the SHA-256 of each value before (rectification's record).
+    before: dict[str, list[str]] = field(default_factory=dict)
+
+
+def pseudonym(value: Any, key: bytes, where: str, length: int | None = None) -> Any:
+    """A keyed pseudonym of ``value``, of the same form where the column needs one: an email
+    address stays an address (of the reserved .invalid domain), a number a number of as many
+    digits, a phone number keeps its punctuation. The same value gives the same pseudonym
+    (rows stay linkable to each other, not to the person) only under the same key."""
+    if value is None:
+        return None
+    digest = hmac.new(key, f"{where}\0{value}".encode(), hashlib.sha256).hexdigest()
+    digits = str(int(digest, 16))
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        size = len(str(abs(value)))
+        return int(("1" + digits)[:size]) if size > 1 else int(digits[0])
+    text = str(value)
+    if "@" in text:
+        result = f"{digest[:16]}@pseudonym.invalid"
+    elif text and all(c.isdigit() or c in " +-()./" for c in text) and any(map(str.isdigit, text)):
+        source = iter(digits)
+        result = "".join(next(source) if c.isdigit() else c for c in text)
+    else:
+        result = f"pseudonym-{digest[:16]}"
+    return result[:length] if length else result
+
+
+def typed(column: sa.Column, text: str, now: dt.datetime) -> Any:
+    """A declared value (text in the systems file) as the column's type takes it."""
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        python_type = str
+    if text == NOW:
+        if python_type is dt.datetime:
+            return now.replace(tzinfo=None) if column.type.timezone is False else now
+        if python_type is dt.date:
+            return now.date()
+        return now.isoformat(sep=" ", timespec="seconds")
+    if python_type is bool:
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    if python_type is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConnectorError(f"{column.name}: {text!r} is not a whole number") from None
+    return text
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(("" if value is None else str(value)).encode()).hexdigest()
+
+
+def _needed(spec: SystemSpec, changes: Mapping[str, Change]) -> SystemSpec:
+    """The system with only the columns a change reads: keys, identities, links, files and
+    the columns it rewrites (a search of everything would read the whole record for nothing)."""
+    parents = {
+        (t.reached_from.table, t.reached_from.parent_column) for t in spec.tables if t.reached_from
+    }
+    tables = []
+    for table in spec.tables:
+        change = changes.get(table.name) or {}
+        wanted = {table.key, *table.identities.values()}
+        if table.reached_from:
+            wanted.add(table.reached_from.column)
+        wanted |= {column for parent, column in parents if parent == table.name}
+        wanted |= {c.name for c in table.columns if c.file}
+        wanted |= {c["column"] for c in change.get("columns", ())}
+        columns = tuple(c for c in table.columns if c.name in wanted)
+        tables.append(replace(table, columns=columns))
+    return replace(spec, tables=tuple(tables))
+
+
+def _found(
+    conn: Connection, spec: SystemSpec, identities: Identities
+) -> dict[str, list[tuple[Any, ...]]]:
+    rows: dict[str, list[tuple[Any, ...]]] = {table.name: [] for table in spec.tables}
+    for batch in SqlSource(spec)._search(conn, identities):
+        rows[batch.table.name].extend(batch.rows)
+    return rows
+
+
+def count(spec: SystemSpec, identities: Identities) -> dict[str, int]:
+    """The dry run: how many rows of each table hold the subject (read-only session)."""
+    return SqlSource(_needed(spec, {})).count(identities)
+
+
+def apply(
+    spec: SystemSpec,
+    identities: Identities,
+    changes: Mapping[str, Change],
+    *,
+    now: dt.datetime,
+    key: bytes,
+) -> Applied:
+    """Carry out the plan's ``changes`` (by table name) in one transaction."""
+    narrow = _needed(spec, changes)
+    applied = Applied()
+    try:
+        engine = engine_for(spec, write=True)
+        with engine.begin() as conn:
+            tables = _reflect(conn, narrow)
+            found = _found(conn, narrow, identities)
+            for name, change in changes.items():
+                if len(found.get(name, ())) > change.get("rows", 0):
+                    raise ConnectorError(
+                        f"{name}: {len(found[name])} rows hold the subject now, the approved "
+                        f"plan counted {change.get('rows', 0)}: make the plan again"
+                    )
+            for table in reversed(in_link_order(narrow)):
+                change = changes.get(table.name)
+                if not change or change["op"] == "none" or not found[table.name]:
+                    applied.rows[table.name] = 0
+                    continue
+                _change(
+                    conn, tables[table.name], table, change, found[table.name], now, key, applied
+                )
+    except SQLAlchemyError as error:
+        raise ConnectorError(_short(error)) from None
+    return applied
+
+
+def _change(
+    conn: Connection,
+    found: sa.Table,
+    table: TableSpec,
+    change: Change,
+    rows: Sequence[tuple[Any, ...]],
+    now: dt.datetime,
+    key: bytes,
+    applied: Applied,
+) -> None:
+    names = [c.name for c in table.columns]
+    at = names.index(table.key)
+    keys = [row[at] for row in rows]
+    key_column = found.c[table.key]
+    # The key must pick out exactly the rows found for the subject: a key column that is not
+    # unique would let "WHERE key IN (...)" reach another person's rows.
+    reach = sum(
+        conn.execute(sa.select(sa.func.count()).where(key_column.in_(chunk))).scalar_one()
+        for chunk in _chunks(keys)
+    )
+    if reach != len(keys) or len(set(keys)) != len(keys):
+        raise ConnectorError(
+            f"{table.name}: its key {table.key!r} reaches {reach} rows for the subject's "
+            f"{len(keys)}: it is not unique, so nothing is changed"
+        )
+    applied.rows[table.name] = len(keys)
+    applied.keys[table.name] = keys
+    files = [names.index(c.name) for c in table.columns if c.file]
+    if change["op"] == "delete":
+        applied.files += [str(row[i]) for row in rows for i in files if row[i]]
+        for chunk in _chunks(keys):
+            conn.execute(sa.delete(found).where(key_column.in_(chunk)))
+        return
+    expected: dict[Any, dict[str, Any]] = {k: {} for k in keys}
+    fixed: dict[str, Any] = {}
+    per_row: list[str] = []
+    for item in change.get("columns", ()):
+        column = item["column"]
+        if column not in found.c:
+            raise ConnectorError(f"table {table.name!r} has no column {column!r}")
+        if item["to"] == "pseudonymise":
+            per_row.append(column)
+            continue
+        value = None if item["to"] == "null" else typed(found.c[column], item["value"], now)
+        fixed[column] = value
+        if column in names:
+            index = names.index(column)
+            if item.get("hash_before"):
+                applied.before[f"{table.name}.{column}"] = [_hash(row[index]) for row in rows]
+            if value is None and index in files:
+                applied.files += [str(row[index]) for row in rows if row[index]]
+        for k in keys:
+            expected[k][column] = value
+    if fixed:
+        for chunk in _chunks(keys):
+            conn.execute(sa.update(found).where(key_column.in_(chunk)).values(**fixed))
+    if per_row:
+        # A pseudonym differs per value, so these columns are written row by row (one
+        # executemany: a single round trip for the batch on every driver).
+        lengths = {c: getattr(found.c[c].type, "length", None) for c in per_row}
+        params = []
+        for row in rows:
+            values = {
+                c: pseudonym(row[names.index(c)], key, f"{table.name}.{c}", lengths[c])
+                for c in per_row
+            }
+            expected[row[at]].update(values)
+            params.append({"_key": row[at], **values})
+        statement = (
+            sa.update(found)
+            .where(key_column == sa.bindparam("_key"))
+            .values({c: sa.bindparam(c) for c in per_row})
+        )
+        conn.execute(statement, params)
+    applied.expected[table.name] = expected
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    return (values[i : i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK))
+
+
+def remove_files(root: Path | None, relatives: Iterable[str]) -> tuple[int, list[str]]:
+    """Delete the files that erased rows named, only inside the system's files folder and only
+    regular files (never through a link). Returns how many, and a warning for each refused."""
+    removed, warnings = 0, []
+    if root is None:
+        return 0, ["files are named but the system has no files folder"] if relatives else []
+    base = root.resolve()
+    for relative in relatives:
+        try:
+            path = (base / relative).resolve()
+        except (OSError, ValueError):
+            warnings.append("a file name could not be read")
+            continue
+        if not path.is_relative_to(base):
+            warnings.append("a file outside the system's folder is not deleted")
+            continue
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue  # gone already (a second run, or never there)
+        if not stat.S_ISREG(mode):
+            warnings.append("a named path that is not a regular file is not deleted")
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed, warnings
+
+
+def verify(
+    spec: SystemSpec,
+    identities: Identities,
+    changes: Mapping[str, Change],
+    applied: Applied,
+) -> list[str]:
+    """What is still there that the plan meant to change (empty: verified)."""
+    problems: list[str] = []
+    narrow = _needed(spec, changes)
+    try:
+        engine = engine_for(spec)
+        with engine.connect() as conn:
+            tables = _reflect(conn, narrow)
+            for name, keys in applied.keys.items():
+                found, change = tables[name], changes[name]
+                key_column = found.c[narrow.table(name).key]
+                if change["op"] == "delete":
+                    left = sum(
+                        conn.execute(
+                            sa.select(sa.func.count()).where(key_column.in_(chunk))
+                        ).scalar_one()
+                        for chunk in _chunks(keys)
+                    )
+                    if left:
+                        problems.append(f"{name}: {left} of the deleted rows are still there")
+                    continue
+                expected = applied.expected.get(name, {})
+                columns = sorted({c for values in expected.values() for c in values})
+                wrong = 0
+                for chunk in _chunks(keys):
+                    statement = sa.select(key_column, *(found.c[c] for c in columns)).where(
+                        key_column.in_(chunk)
+                    )
+                    for row in conn.execute(statement):
+                        want = expected.get(row[0], {})
+                        if any(not _same(row[i + 1], want.get(c)) for i, c in enumerate(columns)):
+                            wrong += 1
+                if wrong:
+                    problems.append(f"{name}: {wrong} rows do not hold the planned values")
+            deleted = [n for n, change in changes.items() if change["op"] == "delete"]
+            if deleted:
+                again = {name: 0 for name in deleted}
+                for batch in SqlSource(narrow)._search(conn, identities):
+                    if batch.table.name in again:
+                        again[batch.table.name] += len(batch.rows)
+                problems += [
+                    f"{name}: the search still finds {n} rows" for name, n in again.items() if n
+                ]
+    except SQLAlchemyError as error:
+        problems.append(f"could not verify: {_short(error)}")
+    except ConnectorError as error:
+        problems.append(f"could not verify: {error}")
+    return problems
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    if stored == wanted:
+        return True
+    if stored is None or wanted is None:
+        return False
+    if isinstance(stored, dt.datetime) and isinstance(wanted, dt.datetime):
+        # A database without time zones hands back what it was given, naive.
+        return stored.replace(tzinfo=None) == wanted.replace(tzinfo=None)
+    return str(stored) == str(wanted)

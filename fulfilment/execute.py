@@ -1,0 +1,513 @@
+"""Executing an approved plan: one ``Execution`` a system, run by Celery like a search.
+
+Approval (the ``approve_plan`` or ``lift_restriction`` step) creates the executions in its
+transaction; they run after commit. Each is claimed with a lease (``fulfilment.jobs``), so a
+killed worker's execution is taken up again by the sweep, and retried on the same schedule as a
+search. What a try does depends on the system:
+
+- SQL: ``connectors.sqlchange.apply`` in one transaction on the system, the files the erased
+  rows named removed, then ``verify`` in a new session; anything the plan meant to change that
+  is still there fails the try. A second run (a retry, a restarted worker) finds nothing more
+  to change and records the same counts: those of the approved plan, verified.
+- HTTP: the processor is asked (a request of the plan's purpose, named before it is sent so a
+  retry asks once) and polled until it reports the request completed.
+- Manual: the system's owner gets the task by mail; an officer records the owner's confirmation
+  in the case file.
+
+Nothing runs for a system whose declaration changed since the plan was approved (the plan is
+made and approved again), nor for one removed from the systems file. When every execution is
+settled, the recipients are told (Art. 19). The record keeps the plan and the counts, never
+the erased data; a rectification keeps the SHA-256 of each value it replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import uuid
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.actors import Actor
+from cases.audit import note
+from cases.mail import queue_mail
+from cases.models import Case
+from controllers.access import is_officer, reminder_addresses
+from controllers.models import Controller, SystemKind
+from controllers.systems import SystemSpec, spec_of
+
+from . import jobs
+from .collect import POLL_EVERY, identities_for
+from .connectors import sqlchange
+from .connectors.base import ConnectorError, files_root
+from .connectors.http import HttpSource
+from .models import (
+    Execution,
+    ExecutionStatus,
+    Notice,
+    NoticeStatus,
+    Plan,
+    PlanStatus,
+)
+from .plans import LIFT, NOTIFIED, spec_hash
+
+log = logging.getLogger(__name__)
+
+
+class Outdated(ConnectorError):
+    """The plan no longer matches the system: retrying cannot help, planning again can."""
+
+
+def pseudonym_key(controller: Controller) -> bytes:
+    """The controller's pseudonymisation key: derived from ``PSEUDONYM_KEY`` (set it, and keep
+    it secret and unchanged: the same value then gets the same pseudonym in every system)."""
+    return hmac.new(
+        settings.PSEUDONYM_KEY.encode(), f"pseudonym:{controller.slug}".encode(), hashlib.sha256
+    ).digest()
+
+
+def recipient_language(controller: Controller) -> str:
+    """Recipients are written to in the controller's own language (its statement's)."""
+    return "nl" if controller.country in ("NL", "BE") else "en"
+
+
+# --- Approval.
+
+
+def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Execution]:
+    """Mark the plan approved and create its executions and notices; call inside the approving
+    step's transaction (the case's row is locked)."""
+    plan.status = PlanStatus.APPROVED
+    plan.approved_by = actor.user
+    plan.approved_at = at
+    plan.save(update_fields=["status", "approved_by", "approved_at"])
+    start_at = at
+    if plan.purpose == LIFT:
+        start_at = at + dt.timedelta(days=settings.RESTRICTION_LIFT_NOTICE_DAYS)
+    systems = {s.name: s for s in case.controller.systems.all()}
+    executions = []
+    for entry in plan.body["systems"]:
+        if entry.get("tables") is not None and all(
+            t["op"] in ("none", "keep") for t in entry["tables"]
+        ):
+            continue  # nothing changes there (kept rows without a way to mark them)
+        manual = entry["kind"] == SystemKind.MANUAL
+        executions.append(
+            Execution.objects.create(
+                plan=plan,
+                case=case,
+                system=systems.get(entry["system"]),
+                system_name=entry["system"],
+                system_title=entry["title"],
+                kind=entry["kind"],
+                status=ExecutionStatus.MANUAL if manual else ExecutionStatus.PENDING,
+                next_attempt_at=None if manual else start_at,
+            )
+        )
+    for entry in plan.body.get("notices", ()):
+        Notice.objects.create(
+            case=case,
+            plan=plan,
+            recipient=entry["recipient"],
+            channel=entry["channel"],
+            address=entry.get("address", ""),
+            system_name=entry.get("system", ""),
+            status=NoticeStatus.UNREACHABLE if entry["channel"] == "none" else NoticeStatus.PENDING,
+            reason=entry.get("reason", ""),
+        )
+    for execution in executions:
+        if execution.status == ExecutionStatus.MANUAL:
+            _ask_owner(case, plan, execution, start_at)
+        elif plan.purpose != LIFT:
+            transaction.on_commit(lambda pk=execution.pk: enqueue(pk))
+    if not executions:
+        settle(plan.pk)
+    return executions
+
+
+def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) -> None:
+    entry = next(s for s in plan.body["systems"] if s["system"] == execution.system_name)
+    spec = spec_of(execution.system.spec) if execution.system else None
+    owner = spec.owner if spec else ""
+    addresses = [owner] if owner else reminder_addresses(case.controller, assignee=case.assigned_to)
+    for address in addresses:
+        queue_mail(
+            case,
+            "manual_change",
+            to=address,
+            language=recipient_language(case.controller),
+            system=execution.system_title,
+            purpose=plan.purpose,
+            task=entry.get("task", ""),
+            keep_ground=entry.get("keep_ground", ""),
+            keep_until=entry.get("keep_until") or "",
+            when=when.date().isoformat(),
+            customer_number=case.customer_number,
+        )
+
+
+def enqueue(execution_id: int) -> None:
+    """Publish the execution; if the broker is down, the sweep publishes it later."""
+    try:
+        execute_task.delay(execution_id)
+    except Exception:
+        log.warning("broker unavailable; execution %s waits for the sweep", execution_id)
+
+
+# --- Running.
+
+
+def run(execution_id: int) -> None:
+    """One try of one execution (the Celery task's body)."""
+    job = jobs.claim(
+        Execution,
+        execution_id,
+        gave_up=lambda pk, why: fail(pk, f"the change was {why}"),
+        related=("case__controller", "system", "plan"),
+    )
+    if job is None:
+        return
+    try:
+        entry = next(s for s in job.plan.body["systems"] if s["system"] == job.system_name)
+        if job.system is None:
+            raise Outdated("the system is no longer declared in the controller's file")
+        if spec_hash(job.system) != entry["spec_sha256"]:
+            raise Outdated(
+                "the system's declaration changed since the plan was approved: make the plan "
+                "again and approve it"
+            )
+        spec = spec_of(job.system.spec)
+        with jobs.heartbeat(job):
+            if job.kind == SystemKind.SQL:
+                _run_sql(job, spec, entry)
+            elif job.kind == SystemKind.HTTP:
+                _run_http(job, spec)
+            else:
+                raise Outdated(f"a {job.kind} system is not changed automatically")
+    except Outdated as error:
+        fail(job.pk, str(error), final=True)
+    except ConnectorError as error:
+        fail(job.pk, str(error))
+    except Exception as error:  # a fault of ours: recorded like the system's, never lost
+        log.exception("execution %s failed", job.pk)
+        fail(job.pk, f"{type(error).__name__}: {error}")
+
+
+def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
+    case = job.case
+    identities = identities_for(case)
+    changes = {t["table"]: t for t in entry["tables"] if t["op"] not in ("none", "keep")}
+    applied = sqlchange.apply(
+        spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
+    )
+    removed, warnings = sqlchange.remove_files(files_root(spec), applied.files)
+    problems = sqlchange.verify(spec, identities, changes, applied)
+    if problems:
+        raise ConnectorError(_("verification failed: %(list)s") % {"list": "; ".join(problems)})
+    # The plan's counts, verified: a second run (which changes nothing more) says the same.
+    counts = {name: change.get("rows", 0) for name, change in changes.items()}
+    finish(
+        job.pk,
+        counts=counts,
+        files=removed,
+        warnings=warnings,
+        extra={"before_sha256": applied.before} if applied.before else {},
+    )
+
+
+def _run_http(job: Execution, spec: SystemSpec) -> None:
+    source = HttpSource(spec)
+    now = timezone.now()
+    if not job.remote_id:
+        job.remote_id = str(uuid.uuid4())  # named before it is sent: a retry asks once
+        Execution.objects.filter(pk=job.pk).update(remote_id=job.remote_id)
+    if not job.remote_status:
+        answer = source.submit(
+            request_id=job.remote_id,
+            kind="restriction_lift" if job.plan.purpose == LIFT else job.plan.purpose,
+            identities=identities_for(job.case),
+            callback_url="",
+        )
+        _wait(job, str(answer.get("request_status") or "pending"), now)
+        note(
+            job.case,
+            actor=Actor.system(),
+            action="system_asked_to_change",
+            at=now,
+            data={"system": job.system_title, "request": job.remote_id},
+        )
+        return
+    status = str(source.status(job.remote_id).get("request_status") or "")
+    if status in ("pending", "in_progress"):
+        _wait(job, status, now)
+        return
+    if status != "completed":
+        raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
+    finish(job.pk, counts={}, files=0, warnings=[], extra={"processor": "completed"})
+
+
+def _wait(job: Execution, status: str, now: dt.datetime) -> None:
+    Execution.objects.filter(pk=job.pk).update(
+        status=ExecutionStatus.REMOTE,
+        remote_status=status[:30],
+        attempts=0,  # it answered: the count of failed tries starts again
+        next_attempt_at=now + POLL_EVERY,
+        lease_until=None,
+        error="",
+    )
+
+
+def finish(
+    execution_id: int,
+    *,
+    counts: dict[str, int],
+    files: int,
+    warnings: list[str],
+    extra: dict[str, Any],
+    actor: Actor | None = None,
+) -> None:
+    """Record an execution as done and verified (its event), then settle the plan if it was
+    the last."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("case", "plan")
+            .filter(pk=execution_id)
+            .first()
+        )
+        if job is None or job.settled:
+            return
+        job.status = ExecutionStatus.DONE
+        job.counts = counts
+        job.files_deleted = files
+        job.warnings = warnings
+        job.error = ""
+        job.finished_at = now
+        job.lease_until = job.next_attempt_at = None
+        job.save()
+        note(
+            job.case,
+            actor=actor or Actor.system(),
+            action="system_changed",
+            at=now,
+            data={
+                "system": job.system_title,
+                "purpose": job.plan.purpose,
+                "plan": job.plan.sha256,
+                "rows": counts,
+                "files": files,
+                "verified": True,
+                **({"warnings": warnings} if warnings else {}),
+                **extra,
+            },
+        )
+        settle(job.plan_id)
+
+
+def fail(execution_id: int, error: str, *, final: bool = False) -> None:
+    """Record a failed try: retried on the schedule, or failed for good (officers told)."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            Execution.objects.select_for_update(of=("self",))
+            .select_related("case__controller", "case__assigned_to", "system", "plan")
+            .filter(pk=execution_id)
+            .first()
+        )
+        if job is None or job.settled:
+            return
+        if final:
+            job.attempts = jobs.MAX_ATTEMPTS
+        if jobs.retry_later(job, error, now):
+            return
+        case = job.case
+        note(
+            case,
+            actor=Actor.system(),
+            action="change_failed",
+            at=now,
+            data={"system": job.system_title, "error": job.error, "attempts": job.attempts},
+        )
+        for address in reminder_addresses(case.controller, assignee=case.assigned_to):
+            queue_mail(case, "change_failed", to=address, system=job.system_title, error=job.error)
+
+
+def settle(plan_id: int) -> None:
+    """Once every execution of the plan is settled: tell the recipients (Art. 19), once."""
+    plan = Plan.objects.select_related("case__controller").get(pk=plan_id)
+    if plan.executions.exclude(status__in=(ExecutionStatus.DONE, ExecutionStatus.SKIPPED)).exists():
+        return
+    case = plan.case
+    if plan.purpose not in NOTIFIED:
+        return
+    done = {e.system_name: e.status for e in plan.executions.all()}
+    now = timezone.now()
+    for notice in plan.notices.filter(status=NoticeStatus.PENDING):
+        if notice.channel == "email":
+            notice.mail = queue_mail(
+                case,
+                "recipient_notice",
+                to=notice.address,
+                language=recipient_language(case.controller),
+                recipient=notice.recipient,
+                purpose=plan.purpose,
+                subject_name=case.name,
+                subject_email=case.email,
+            )
+            notice.status = NoticeStatus.SENT
+            notice.sent_at = now
+        elif done.get(notice.system_name) == ExecutionStatus.DONE:
+            # The processor's own request of this plan told it (and it completed).
+            notice.status = NoticeStatus.SENT
+            notice.sent_at = now
+        else:
+            notice.status = NoticeStatus.UNREACHABLE
+            notice.reason = (
+                "its system was not asked to act on this request (its API takes no "
+                f"{plan.purpose}, or the officer skipped it): tell it by other means"
+            )
+        notice.save()
+    note(
+        case,
+        actor=Actor.system(),
+        action="recipients_notified",
+        at=now,
+        data={
+            "notices": [
+                {"recipient": n.recipient, "status": n.status, "reason": n.reason}
+                for n in plan.notices.all()
+            ]
+        },
+    )
+
+
+def sweep(now: dt.datetime | None = None) -> int:
+    """Publish every execution that is due (a retry, a poll, a scheduled lift, or one whose
+    worker died)."""
+    ids = jobs.due(Execution, now or timezone.now())
+    for execution_id in ids:
+        enqueue(execution_id)
+    return len(ids)
+
+
+# --- What officers do.
+
+
+def _for_officer(execution: Execution, actor: Actor) -> Execution:
+    locked = Execution.objects.select_related("case__controller", "plan").get(pk=execution.pk)
+    if actor.kind != "officer" or not is_officer(actor.user, locked.case.controller):
+        raise PermissionDenied("only the controller's officers may do this")
+    if locked.settled:
+        raise ValidationError(_("This change is settled already."))
+    return locked
+
+
+def confirm_manual(execution: Execution, *, actor: Actor, note_text: str) -> None:
+    """The owner of a manual system confirmed the task done: the officer records it."""
+    execution = _for_officer(execution, actor)
+    if execution.status != ExecutionStatus.MANUAL:
+        raise ValidationError(_("Only a manual task is confirmed by hand."))
+    if not note_text.strip():
+        raise ValidationError(_("Say who confirmed it, and how."))
+    Execution.objects.filter(pk=execution.pk).update(
+        answered_by=actor.user, answered_at=timezone.now(), answer_note=note_text
+    )
+    finish(
+        execution.pk,
+        counts={},
+        files=0,
+        warnings=[],
+        extra={"confirmed": note_text},
+        actor=actor,
+    )
+
+
+def retry(execution: Execution, *, actor: Actor) -> None:
+    """Try a failed change again now, with a fresh count of tries."""
+    execution = _for_officer(execution, actor)
+    if execution.status != ExecutionStatus.FAILED:
+        raise ValidationError(_("Only a failed change can be tried again."))
+    now = timezone.now()
+    with transaction.atomic():
+        Execution.objects.filter(pk=execution.pk).update(
+            status=ExecutionStatus.REMOTE if execution.remote_id else ExecutionStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+        )
+        note(
+            execution.case,
+            actor=actor,
+            action="change_retried",
+            at=now,
+            data={"system": execution.system_title},
+        )
+        transaction.on_commit(lambda: enqueue(execution.pk))
+
+
+def skip(execution: Execution, *, actor: Actor, reason: str) -> None:
+    """Go ahead without this system; the reason goes into the record and the letter."""
+    execution = _for_officer(execution, actor)
+    if not reason.strip():
+        raise ValidationError(_("Say why the system is skipped."))
+    now = timezone.now()
+    with transaction.atomic():
+        Execution.objects.filter(pk=execution.pk).update(
+            status=ExecutionStatus.SKIPPED,
+            answered_by=actor.user,
+            answered_at=now,
+            answer_note=reason,
+            next_attempt_at=None,
+            lease_until=None,
+        )
+        note(
+            execution.case,
+            actor=actor,
+            action="change_skipped",
+            at=now,
+            data={"system": execution.system_title, "reason": reason},
+        )
+        settle(execution.plan_id)
+
+
+def record_answer(notice: Notice, *, actor: Actor, answer: str) -> None:
+    """A recipient's answer to its notice (it confirmed, or refused), kept on the case."""
+    case = notice.case
+    if actor.kind != "officer" or not is_officer(actor.user, case.controller):
+        raise PermissionDenied("only the controller's officers may do this")
+    if not answer.strip():
+        raise ValidationError(_("Write the recipient's answer."))
+    now = timezone.now()
+    with transaction.atomic():
+        Notice.objects.filter(pk=notice.pk).update(
+            status=NoticeStatus.ANSWERED, answer=answer, answered_at=now
+        )
+        note(
+            case,
+            actor=actor,
+            action="recipient_answered",
+            at=now,
+            data={"recipient": notice.recipient, "answer": answer},
+        )
+
+
+# --- The tasks (beat runs the sweep every minute).
+
+
+@shared_task(name="fulfilment.execute", acks_late=True, reject_on_worker_lost=True)
+def execute_task(execution_id: int) -> None:
+    run(execution_id)
+
+
+@shared_task(name="fulfilment.sweep_executions")
+def sweep_task() -> int:
+    return sweep()

@@ -1,0 +1,130 @@
+"""What a search of a system and a change to a system share: a row that a worker claims with a
+lease, keeps alive with a heartbeat, and retries on a schedule until it gives up.
+
+Both ``Collection`` and ``Execution`` have the fields this needs (status, attempts,
+next_attempt_at, lease_until, remote_id); their modules say what a try does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
+from django.db.models import Model, Q
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+# Seconds to wait after each failed try: 7 tries over about 24.6 hours (at least a day).
+RETRY_AFTER = (60, 300, 1800, 7200, 21600, 57600)
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1
+# The states in which a job is run by a worker (a manual one waits for a person).
+RUNNABLE = ("pending", "remote", "running")
+
+
+def lease() -> dt.timedelta:
+    """How long a job is held by its worker without a heartbeat (see ``heartbeat``)."""
+    return dt.timedelta(seconds=settings.FULFILMENT_LEASE_SECONDS)
+
+
+def claim(
+    model: type[Model],
+    pk: int,
+    *,
+    gave_up: Callable[[int, str], None],
+    related: tuple[str, ...] = (),
+    now: dt.datetime | None = None,
+) -> Any:
+    """Take a due job for this worker (a lease), or None if it is not due, settled, or held by
+    another worker whose lease still runs. A job whose every try ended without a word (its
+    worker was killed: out of memory, say) is given up through ``gave_up`` instead of killing
+    workers forever."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        job = (
+            model.objects.select_for_update(of=("self",))
+            .select_related(*related)
+            .filter(pk=pk)
+            .first()
+        )
+        if job is None or job.status not in RUNNABLE:
+            return None
+        if job.lease_until and job.lease_until > now:
+            return None
+        if job.next_attempt_at and job.next_attempt_at > now:
+            return None
+        exhausted = job.attempts >= MAX_ATTEMPTS
+        if not exhausted:
+            if job.status != "remote":
+                job.status = "running"
+            job.attempts += 1
+            job.lease_until = now + lease()
+            job.save(update_fields=["status", "attempts", "lease_until"])
+    if exhausted:
+        gave_up(pk, f"cut off {job.attempts} times: its worker died")
+        return None
+    return job
+
+
+def retry_later(job: Any, error: str, now: dt.datetime) -> bool:
+    """Record a failed try on the (locked) job: True if it will be tried again, False if that
+    was the last try (the caller fails it for good)."""
+    job.error = error[:2000]
+    job.lease_until = None
+    if job.attempts < MAX_ATTEMPTS:
+        job.status = "remote" if job.remote_id else "pending"
+        job.next_attempt_at = now + dt.timedelta(seconds=RETRY_AFTER[max(job.attempts, 1) - 1])
+        job.save()
+        return True
+    job.status = "failed"
+    job.next_attempt_at = None
+    job.save()
+    return False
+
+
+def due(model: type[Model], now: dt.datetime, limit: int = 500) -> list[int]:
+    """The jobs a sweep publishes: a retry, a poll, or one whose worker died."""
+    found = model.objects.filter(status__in=RUNNABLE).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    found = found.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return list(found.values_list("pk", flat=True)[:limit])
+
+
+@contextmanager
+def heartbeat(job: Model) -> Iterator[None]:
+    """Renew the job's lease from a thread while this worker runs it. Renewing between steps
+    would not do: one slow statement (up to the system's timeout, which may exceed the lease)
+    would let the sweep start a second run beside a live one. A killed worker's heartbeat dies
+    with it, and the sweep takes the job up once the lease has run out."""
+    stop = threading.Event()
+    every = max(lease().total_seconds() / 3, 0.2)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    renew(job)
+                except DatabaseError:
+                    log.warning("could not renew the lease of %s", job)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=beat, name=f"lease-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def renew(job: Model) -> None:
+    """Keep the lease of a long job."""
+    type(job).objects.filter(pk=job.pk).update(lease_until=timezone.now() + lease())

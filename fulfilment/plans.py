@@ -1,0 +1,390 @@
+"""The plan of a right that changes data: what it will do in each system, counted by a dry run,
+for an officer to review and approve before anything runs.
+
+Erasure (Art. 17), restriction (Art. 18), rectification (Art. 16), objection (Art. 21) and
+withdrawal of consent (Art. 7(3)) each do what the controller's systems file declares, table by
+table; lifting a restriction is a plan of its own. ``make`` counts the subject's rows in every
+SQL system (read-only sessions: a dry run never writes), says what a processor (HTTP) or an
+owner (manual) will be asked, and which recipients are told (Art. 19). The plan's body is
+hashed; the officer approves that hash (the ``approve_plan`` step, whose event carries it), and
+the executions carry out that body and nothing else (``fulfilment.execute``).
+
+A table's entry in the body: ``op`` (``delete``; ``update`` or ``restrict``: the ``columns``
+changed, each ``{"column", "to": "null" | "pseudonymise" | "value", "value"}``; ``keep``: kept
+unchanged; ``none``: nothing declared), ``rows`` counted, and for what stays, ``keep_ground``
+and ``keep_until``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import orjson
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.actors import Actor
+from cases.audit import note
+from cases.models import Case, State
+from controllers.access import is_officer
+from controllers.models import Right, System, SystemKind
+from controllers.systems import ActionSpec, SystemSpec, TableSpec, spec_of
+
+from .collect import identities_for
+from .connectors import sqlchange
+from .connectors.base import ConnectorError
+from .models import Correction, Plan, PlanStatus
+
+# The rights whose answer is a change in the systems.
+CHANGE_RIGHTS = (
+    Right.ERASURE,
+    Right.RESTRICTION,
+    Right.RECTIFICATION,
+    Right.OBJECTION,
+    Right.WITHDRAW_CONSENT,
+)
+# Lifting a restriction (Art. 18(3)): a plan of its own, on a completed restriction case.
+LIFT = "lift"
+# Recipients are told of these (Art. 19).
+NOTIFIED = (Right.ERASURE, Right.RECTIFICATION, Right.RESTRICTION)
+
+
+def sha256_of(body: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def spec_hash(system: System) -> str:
+    """The system's declaration as the plan saw it: an execution refuses a changed one."""
+    return hashlib.sha256(orjson.dumps(system.spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def current(case: Case, purpose: str | None = None) -> Plan | None:
+    """The case's latest plan that is not superseded (of ``purpose``, default its right)."""
+    return (
+        case.plans.filter(purpose=purpose or case.right)
+        .exclude(status=PlanStatus.SUPERSEDED)
+        .order_by("-pk")
+        .first()
+    )
+
+
+# --- What each right does to one table.
+
+
+def _until(made: dt.datetime, years: int) -> str | None:
+    if not years:
+        return None
+    date = made.date()
+    try:
+        return date.replace(year=date.year + years).isoformat()
+    except ValueError:  # 29 February
+        return date.replace(year=date.year + years, day=28).isoformat()
+
+
+def _restrict(table: TableSpec, *, lift: bool = False) -> dict[str, Any]:
+    assert table.restriction is not None
+    value = table.restriction.lifted if lift else table.restriction.value
+    return {
+        "op": "restrict",
+        "columns": [{"column": table.restriction.column, "to": "value", "value": value}],
+    }
+
+
+def _action(action: ActionSpec | None) -> dict[str, Any]:
+    if action is None:
+        return {"op": "none"}
+    if action.action == "delete":
+        return {"op": "delete", "marketing": action.marketing}
+    return {
+        "op": "update",
+        "columns": [{"column": action.column, "to": "value", "value": action.value}],
+        "marketing": action.marketing,
+    }
+
+
+def table_entry(
+    purpose: str,
+    table: TableSpec,
+    made: dt.datetime,
+    corrections: list[Correction] | None = None,
+) -> dict[str, Any]:
+    """What ``purpose`` does to one table (without its count)."""
+    entry: dict[str, Any] = {"table": table.name, "label": table.label}
+    if purpose == Right.ERASURE:
+        if table.erasure == "delete":
+            entry["op"] = "delete"
+        elif table.erasure == "update":
+            entry["op"] = "update"
+            entry["columns"] = [
+                {"column": c.name, "to": c.erasure} for c in table.columns if c.erasure
+            ]
+        else:
+            # Kept under its ground: restricted instead, where the system can mark rows.
+            entry.update(_restrict(table) if table.restriction else {"op": "keep"})
+        if table.erasure != "delete":
+            entry["keep_ground"] = table.keep_ground
+            entry["keep_until"] = _until(made, table.keep_years)
+    elif purpose in (Right.RESTRICTION, LIFT):
+        entry.update(
+            _restrict(table, lift=purpose == LIFT) if table.restriction else {"op": "none"}
+        )
+    elif purpose == Right.RECTIFICATION:
+        mine = [c for c in corrections or () if c.table == table.name]
+        entry["op"] = "update" if mine else "none"
+        if mine:
+            entry["columns"] = [
+                {"column": c.column, "to": "value", "value": c.value, "hash_before": True}
+                for c in mine
+            ]
+    elif purpose == Right.OBJECTION:
+        entry.update(_action(table.objection))
+    elif purpose == Right.WITHDRAW_CONSENT:
+        entry.update(_action(table.withdrawal))
+    else:  # pragma: no cover - the callers pass only these
+        raise ValueError(purpose)
+    return entry
+
+
+def _asks(purpose: str, spec: SystemSpec) -> bool:
+    """Whether a processor (HTTP system) is asked to act on this purpose."""
+    if purpose in (Right.ERASURE, Right.RESTRICTION, LIFT):
+        return True
+    if purpose == Right.OBJECTION:
+        return any(t.objection for t in spec.tables)
+    if purpose == Right.WITHDRAW_CONSENT:
+        return any(t.withdrawal for t in spec.tables)
+    return False  # rectification: a processor is told (Art. 19), not written to
+
+
+def system_entry(
+    purpose: str,
+    system: System,
+    identities: dict[str, str],
+    made: dt.datetime,
+    corrections: list[Correction],
+) -> dict[str, Any] | None:
+    """One system's part of the plan, with the dry run's counts; None if the purpose does
+    nothing there."""
+    spec = spec_of(system.spec)
+    entry: dict[str, Any] = {
+        "system": system.name,
+        "title": system.title,
+        "kind": system.kind,
+        "spec_sha256": spec_hash(system),
+    }
+    if system.kind == SystemKind.MANUAL:
+        if purpose == Right.ERASURE:
+            entry["task"] = "keep" if spec.erasure == "keep" else "delete"
+            if spec.erasure == "keep":
+                entry["keep_ground"] = spec.keep_ground
+                entry["keep_until"] = _until(made, spec.keep_years)
+        elif purpose in (Right.RESTRICTION, LIFT):
+            entry["task"] = purpose
+        else:
+            return None
+        return entry
+    if system.kind == SystemKind.HTTP:
+        if not _asks(purpose, spec):
+            return None
+        entry["task"] = purpose
+        return entry
+    tables = [table_entry(purpose, table, made, corrections) for table in spec.tables]
+    if all(t["op"] in ("none",) for t in tables):
+        return None
+    try:
+        counts = sqlchange.count(spec, identities)
+    except ConnectorError as error:
+        entry["error"] = str(error)
+        counts = {}
+    for table in tables:
+        table["rows"] = counts.get(table["table"], 0)
+    entry["tables"] = tables
+    return entry
+
+
+def notices(case: Case) -> list[dict[str, Any]]:
+    """Who is told (Art. 19): every recipient of the policy, as the systems file says it is
+    reached, or why it cannot be."""
+    declared = {entry["recipient"]: entry for entry in case.controller.notify}
+    found = []
+    for recipient in case.controller.recipients.all():
+        how = declared.pop(recipient.name, None) or {}
+        found.append(_notice(recipient.name, how))
+    # A [[notify]] entry for a recipient the policy does not (or no longer) name is still told.
+    found += [_notice(name, how) for name, how in declared.items()]
+    return found
+
+
+def _notice(name: str, how: dict[str, Any]) -> dict[str, Any]:
+    if how.get("email"):
+        return {"recipient": name, "channel": "email", "address": how["email"]}
+    if how.get("system"):
+        return {"recipient": name, "channel": "system", "system": how["system"]}
+    return {
+        "recipient": name,
+        "channel": "none",
+        "reason": how.get("unreachable")
+        or "no address to reach this recipient is declared (systems file, [[notify]])",
+    }
+
+
+def body_for(case: Case, purpose: str, made: dt.datetime) -> dict[str, Any]:
+    identities = identities_for(case)
+    corrections = list(case.corrections.all()) if purpose == Right.RECTIFICATION else []
+    systems = [
+        entry
+        for system in case.controller.systems.order_by("position")
+        if (entry := system_entry(purpose, system, identities, made, corrections)) is not None
+    ]
+    body: dict[str, Any] = {
+        "purpose": purpose,
+        "case": case.reference,
+        "made_at": made.isoformat(),
+        "systems": systems,
+        "notices": notices(case) if purpose in NOTIFIED else [],
+    }
+    if purpose == Right.RECTIFICATION:
+        body["corrections"] = [
+            {"system": c.system_name, "table": c.table, "column": c.column, "value": c.value}
+            for c in corrections
+        ]
+    return body
+
+
+def problems(body: dict[str, Any]) -> list[str]:
+    """Why a plan cannot be approved (empty: it can)."""
+    found = [f"{s['title']}: {s['error']}" for s in body["systems"] if s.get("error")]
+    if body["purpose"] == Right.RECTIFICATION and not body.get("corrections"):
+        found.append(_("No correction has been entered."))
+    if not body["systems"] and not body.get("notices"):
+        found.append(_("The systems file declares nothing for this right."))
+    return found
+
+
+def _check_officer(case: Case, actor: Actor) -> None:
+    if actor.kind != "officer" or not is_officer(actor.user, case.controller):
+        raise PermissionDenied("only the controller's officers may do this")
+
+
+def plannable(case: Case, purpose: str) -> bool:
+    if purpose == LIFT:
+        return case.right == Right.RESTRICTION and case.state == State.COMPLETED
+    return case.right == purpose and case.state == State.IN_PROGRESS
+
+
+def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
+    """Count and write down the plan (the dry run); it replaces an unapproved one."""
+    purpose = purpose or case.right
+    if actor.kind == "officer":
+        _check_officer(case, actor)
+    if purpose not in (*CHANGE_RIGHTS, LIFT) or not plannable(case, purpose):
+        raise ValidationError(_("No plan can be made for this request now."))
+    existing = current(case, purpose)
+    if existing is not None and existing.status == PlanStatus.APPROVED:
+        raise ValidationError(_("The plan has been approved already."))
+    made = timezone.now()
+    body = body_for(case, purpose, made)  # the counts: outside any transaction of ours
+    with transaction.atomic():
+        locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        if current(locked, purpose) not in (None, existing):
+            raise ValidationError(_("Another plan was made meanwhile: reload the page."))
+        locked.plans.filter(purpose=purpose, status=PlanStatus.DRAFT).update(
+            status=PlanStatus.SUPERSEDED
+        )
+        plan = Plan.objects.create(
+            case=locked, purpose=purpose, body=body, sha256=sha256_of(body), made_at=made
+        )
+        note(
+            locked,
+            actor=actor,
+            action="plan_made",
+            at=made,
+            data={"plan": plan.sha256, "purpose": purpose, "changes": summary(body)},
+        )
+    return plan
+
+
+def summary(body: dict[str, Any]) -> dict[str, Any]:
+    """Per system, what the plan does in counts (what the record keeps; never the data)."""
+    out: dict[str, Any] = {}
+    for system in body["systems"]:
+        if "tables" in system:
+            out[system["title"]] = {
+                t["table"]: f"{t['op']} {t.get('rows', 0)}"
+                for t in system["tables"]
+                if t["op"] != "none"
+            }
+        else:
+            out[system["title"]] = system.get("task", "")
+    return out
+
+
+# --- Rectification: the fields an officer approved, one by one.
+
+# The most a corrected value may hold (a name, an address, a phone number).
+MAX_VALUE = 500
+
+
+def add_correction(
+    case: Case, *, actor: Actor, system: str, table: str, column: str, value: str
+) -> Correction:
+    """Approve one correction: only a column the systems file declares rectifiable, only a
+    value without control characters (it is the subject's text: hostile like any other)."""
+    _check_officer(case, actor)
+    if not plannable(case, Right.RECTIFICATION):
+        raise ValidationError(_("Corrections are entered while a rectification is in progress."))
+    found = case.controller.systems.filter(name=system, kind=SystemKind.SQL).first()
+    spec = spec_of(found.spec) if found else None
+    target = next((t for t in spec.tables if t.name == table), None) if spec else None
+    declared = next((c for c in target.columns if c.name == column), None) if target else None
+    if declared is None or not declared.rectifiable:
+        raise ValidationError(_("That field cannot be corrected through this system."))
+    value = value.strip()
+    if not value or len(value) > MAX_VALUE:
+        raise ValidationError(
+            _("Give the corrected value (at most %(n)d characters).") % {"n": MAX_VALUE}
+        )
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
+        raise ValidationError(_("The value may not contain control characters."))
+    now = timezone.now()
+    with transaction.atomic():
+        if current(case) and current(case).status == PlanStatus.APPROVED:
+            raise ValidationError(_("The plan has been approved already."))
+        correction, _created = Correction.objects.update_or_create(
+            case=case,
+            system_name=system,
+            table=table,
+            column=column,
+            defaults={"value": value, "by": actor.user, "at": now},
+        )
+        note(
+            case,
+            actor=actor,
+            action="correction_approved",
+            at=now,
+            data={"system": found.title, "table": table, "column": column, "value": value},
+        )
+    return correction
+
+
+def rectifiable(case: Case) -> list[tuple[str, str, str, str]]:
+    """(system, table, column, label) of every field the subject may have corrected."""
+    fields = []
+    for system in case.controller.systems.filter(kind=SystemKind.SQL).order_by("position"):
+        spec = spec_of(system.spec)
+        fields += [
+            (
+                system.name,
+                table.name,
+                column.name,
+                f"{system.title} · {table.label} · {column.label}",
+            )
+            for table in spec.tables
+            for column in table.columns
+            if column.rectifiable
+        ]
+    return fields
