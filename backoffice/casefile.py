@@ -97,7 +97,20 @@ class CaseFileViews:
         if declared is None or step not in available_steps(case, actor):
             raise PermissionDenied
         posted = request.method == "POST"
-        form = StepForm(request.POST if posted else None, step=declared, case=case, who="officer")
+        # A link may prefill a text field (the case file's "approve this plan" carries the
+        # plan's hash); it is only a starting value, checked like any other on submit.
+        initial = {
+            f.name: request.GET[f.name][:2000]
+            for f in declared.fields
+            if f.kind == "text" and f.name in request.GET
+        }
+        form = StepForm(
+            request.POST if posted else None,
+            step=declared,
+            case=case,
+            who="officer",
+            initial=initial,
+        )
         if posted and form.is_valid():
             try:
                 perform(case, step, actor=actor, **form.arguments())

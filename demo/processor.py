@@ -135,6 +135,11 @@ class Processor:
     def _finish(self, dataset: Dataset, request_id: str) -> None:
         time.sleep(self.delay)
         with self._db() as db:
+            found = db.execute(
+                "SELECT kind, email, status FROM requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            if found and found[0] == "erasure" and found[2] != "completed":
+                self._erase(dataset, found[1])
             db.execute("UPDATE requests SET status = 'completed' WHERE id = ?", (request_id,))
             row = db.execute("SELECT callback FROM requests WHERE id = ?", (request_id,)).fetchone()
         if not row or not row[0]:
@@ -151,6 +156,21 @@ class Processor:
             httpx.post(
                 row[0], content=body, headers={SIGNATURE: sign(dataset.secret, body)}, timeout=10
             )
+
+    def _erase(self, dataset: Dataset, email: str) -> None:
+        """An erasure request deletes the person's rows, as a processor would; the other rights
+        (a restriction, an objection) it only acknowledges."""
+        db = sqlite3.connect(dataset.path)
+        try:
+            with db:
+                for table in dataset.spec.tables:
+                    column = table.identities["email"]
+                    db.execute(
+                        f'DELETE FROM "{table.name}" WHERE lower({column}) = lower(?)',  # noqa: S608
+                        (email,),
+                    )
+        finally:
+            db.close()
 
     def _results_url(self, dataset: Dataset, request_id: str) -> str:
         return f"{self.public_url}/{dataset.name}/opendsr/v1/results/{request_id}"

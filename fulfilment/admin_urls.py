@@ -4,7 +4,7 @@ two-factor check), each view checks scope and role itself (fulfilment.officer)."
 from django.contrib import admin
 from django.urls import path
 
-from . import officer
+from . import officer, officer_changes
 
 wrap = admin.site.admin_view
 
@@ -25,4 +25,30 @@ urlpatterns = [
     ),
     path("package/<int:pk>/", wrap(officer.package_view), name="fulfilment_package"),
     path("package/<int:pk>/revoke/", wrap(officer.revoke_view), name="fulfilment_revoke"),
+    path("case/<int:pk>/plan/", wrap(officer_changes.plan_view), name="fulfilment_plan"),
+    path(
+        "case/<int:pk>/correction/",
+        wrap(officer_changes.correction_view),
+        name="fulfilment_correction",
+    ),
+    path(
+        "change/<int:pk>/confirm/",
+        wrap(officer_changes.confirm_view),
+        name="fulfilment_change_confirm",
+    ),
+    path(
+        "change/<int:pk>/retry/",
+        wrap(officer_changes.change_retry_view),
+        name="fulfilment_change_retry",
+    ),
+    path(
+        "change/<int:pk>/skip/",
+        wrap(officer_changes.change_skip_view),
+        name="fulfilment_change_skip",
+    ),
+    path(
+        "notice/<int:pk>/answer/",
+        wrap(officer_changes.notice_answer_view),
+        name="fulfilment_notice_answer",
+    ),
 ]

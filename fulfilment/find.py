@@ -2,8 +2,9 @@
 
 Only SQL systems can be counted on the spot: an HTTP system (a processor) is asked within a
 request, and a manual system is searched by its owner, so both are reported as such. Beside
-each count stands what the systems file says erasure would do (executed by the next issue's
-machinery; here it is only read out, so the officer sees the plan before anyone asks).
+each count stands what the systems file says erasure would do, and how many of the rows carry
+each declared mark (restricted; opted out by an objection or a withdrawal of consent), so the
+effect of every right that changes data shows here before and after.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from controllers.models import Controller, SystemKind
 from controllers.systems import TableSpec, spec_of
 
+from .connectors import sqlchange
 from .connectors.base import ConnectorError, Identities
 from .connectors.sql import SqlSource
 
@@ -23,6 +25,8 @@ class TableFinding:
     table: str
     rows: int
     erasure: str
+    # Of those rows, how many carry each declared mark (restricted, objection, withdrawal).
+    marks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,12 +72,15 @@ def find_subject(controller: Controller, identities: Identities) -> list[SystemF
             continue
         try:
             counts = SqlSource(spec).count(identities)
+            marks = sqlchange.marks(spec, identities)
         except ConnectorError as error:
             finding.error = str(error)
             continue
         finding.searched = True
         finding.tables = [
-            TableFinding(table.name, counts[table.name], erasure_plan(table))
+            TableFinding(
+                table.name, counts[table.name], erasure_plan(table), marks.get(table.name, {})
+            )
             for table in spec.tables
         ]
     return findings

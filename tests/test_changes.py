@@ -3,6 +3,7 @@ exactly the reviewed plan, execution and verification, Art. 19 notices, the comp
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 
 import pytest
@@ -119,3 +120,399 @@ def test_an_erasure_at_defero_deletes_keeps_what_the_law_keeps_and_says_so(
     ):
         assert action in trail
     assert CaseEvent.objects.get(case=case, action="approve_plan").data["plan"] == plan.sha256
+
+
+def test_an_erasure_at_smartphoto_removes_the_photos_and_keeps_the_invoices_unlinked(
+    world, committed, mailoutbox
+):
+    smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
+    photos = world["folder"] / "smartphoto-photos"
+    theirs = [
+        photos / path
+        for (path,) in rows(
+            world,
+            "smartphoto-webshop.sqlite3",
+            "SELECT p.file_path FROM photos p JOIN albums a ON a.id = p.album_id "
+            "JOIN accounts c ON c.id = a.account_id WHERE lower(c.email) = ?",
+            SUBJECT.email,
+        )
+    ]
+    assert theirs and all(path.is_file() for path in theirs)
+    everyone = sorted(p for p in photos.rglob("*") if p.is_file())
+    orders = rows(world, "smartphoto-webshop.sqlite3", "SELECT count(*) FROM orders")[0][0]
+    case = drive_to_work(committed, smartphoto, officer, "erasure")
+    plan = plans.current(case)
+    entry = plan.body["systems"][0]
+    by_table = {t["table"]: t for t in entry["tables"]}
+    assert by_table["orders"]["op"] == "update" and by_table["orders"]["keep_until"]
+    approve(committed, case, officer)
+    execution = case.executions.get()
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    assert execution.files_deleted == len(theirs)
+    assert not any(path.exists() for path in theirs)
+    assert sorted(p for p in photos.rglob("*") if p.is_file()) == sorted(
+        set(everyone) - set(theirs)
+    )
+    # The orders stay (invoices), without a name, an address or the link to the account.
+    assert rows(world, "smartphoto-webshop.sqlite3", "SELECT count(*) FROM orders")[0][0] == orders
+    assert counts(smartphoto)["webshop"]["accounts"] == 0
+    planned = by_table["orders"]["rows"]
+    assert planned > 0
+    unlinked = rows(
+        world,
+        "smartphoto-webshop.sqlite3",
+        "SELECT count(*) FROM orders WHERE account_id IS NULL AND delivery_address IS NULL",
+    )[0][0]
+    assert unlinked == planned
+    finish(committed, case, officer)
+    letter = next(m for m in mailoutbox if "What was done" in m.subject)
+    assert "Btw-Wetboek" in letter.body and by_table["orders"]["keep_until"] in letter.body
+
+
+def test_withdrawing_consent_at_smart_site_unsubscribes_the_newsletter_only(
+    world, committed, mailoutbox
+):
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    before = find_subject(site, {"email": SUBJECT.email})[0]
+    newsletter = next(t for t in before.tables if t.table == "newsletter")
+    assert newsletter.rows == 1 and newsletter.marks == {"withdrawal": 0, "objection": 0}
+    case = drive_to_work(committed, site, officer, "withdraw_consent")
+    plan = plans.current(case)
+    assert plan.body["notices"] == []  # Art. 19 is about rectification, erasure, restriction
+    approve(committed, case, officer)
+    after = find_subject(site, {"email": SUBJECT.email})[0]
+    newsletter = next(t for t in after.tables if t.table == "newsletter")
+    assert newsletter.rows == 1 and newsletter.marks["withdrawal"] == 1
+    assert next(t for t in after.tables if t.table == "leads").rows == 2  # untouched
+    (stamp,) = rows(
+        world,
+        "smart-site-website.sqlite3",
+        "SELECT unsubscribed_at FROM newsletter WHERE lower(email) = ?",
+        SUBJECT.email,
+    )[0]
+    assert stamp and stamp.startswith(str(case.executions.get().finished_at.year))
+    others = rows(
+        world,
+        "smart-site-website.sqlite3",
+        "SELECT count(*) FROM newsletter WHERE unsubscribed_at IS NOT NULL",
+    )[0][0]
+    assert others == 1
+    finish(committed, case, officer)
+    assert case.notices.count() == 0
+
+
+def test_restriction_marks_the_rows_and_is_lifted_only_after_the_subject_was_told(
+    world, committed, mailoutbox, settings
+):
+    from django.utils import timezone
+
+    from fulfilment import execute
+
+    controller, officer = world["controllers"]["contractstatus"], world["officer"]
+    case = drive_to_work(committed, controller, officer, "restriction")
+    approve(committed, case, officer)
+    assert counts(controller)  # reachable
+    marks = find_subject(controller, {"email": SUBJECT.email})[0]
+    customers = next(t for t in marks.tables if t.table == "customers")
+    assert customers.marks["restricted"] == customers.rows == 1
+    finish(committed, case, officer)
+    case.refresh_from_db()
+    # Lifting: a plan of its own, approved by the step that tells the subject.
+    actor = Actor.officer(officer)
+    with pytest.raises(ValidationError, match="Make the plan first"):
+        perform(case, "lift_restriction", actor=actor, plan="0" * 64, reason="x")
+    lift = committed(plans.make, case, actor=actor, purpose=plans.LIFT)
+    mailoutbox.clear()
+    committed(
+        perform,
+        case,
+        "lift_restriction",
+        actor=actor,
+        plan=lift.sha256,
+        reason="The accuracy of your address has been checked.",
+    )
+    told = [m for m in mailoutbox if m.to == [SUBJECT.email]]
+    assert len(told) == 1 and "will be lifted" in told[0].subject
+    assert "accuracy of your address" in told[0].body
+    execution = lift.executions.get()
+    assert execution.status == ExecutionStatus.PENDING
+    days = settings.RESTRICTION_LIFT_NOTICE_DAYS
+    assert execution.next_attempt_at > timezone.now() + dt.timedelta(days=days - 1)
+    # Not before its day: the sweep leaves it, a worker that is handed it does nothing.
+    assert execute.sweep() == 0
+    committed(execute.run, execution.pk)
+    customers = next(
+        t
+        for t in find_subject(controller, {"email": SUBJECT.email})[0].tables
+        if t.table == "customers"
+    )
+    assert customers.marks["restricted"] == 1
+    execute.sweep(timezone.now() + dt.timedelta(days=days))
+    from fulfilment.models import Execution
+
+    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=timezone.now())
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    customers = next(
+        t
+        for t in find_subject(controller, {"email": SUBJECT.email})[0].tables
+        if t.table == "customers"
+    )
+    assert customers.marks["restricted"] == 0
+    assert "system_changed" in actions(case)
+
+
+def test_rectification_changes_only_approved_declared_fields_and_keeps_a_hash_of_the_old(
+    world, committed
+):
+    import hashlib
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "rectification")
+    assert not case.plans.exists()  # corrections come first
+    actor = Actor.officer(officer)
+    field = {"system": "klantenadministratie", "table": "klanten"}
+    for column, value, message in [
+        ("email", "x@example.org", "cannot be corrected"),  # an identity: not declared
+        ("wachtwoord", "x", "cannot be corrected"),
+        ("naam", "S. Jansen\x1b[2J", "control characters"),
+        ("naam", "   ", "Give the corrected value"),
+        ("naam", "x" * 501, "Give the corrected value"),
+    ]:
+        with pytest.raises(ValidationError, match=message):
+            plans.add_correction(case, actor=actor, column=column, value=value, **field)
+    assert not case.corrections.exists()
+    plans.add_correction(case, actor=actor, column="naam", value="Sanne de Vries", **field)
+    plan = committed(plans.make, case, actor=actor)
+    assert plan.body["corrections"] == [{**field, "column": "naam", "value": "Sanne de Vries"}]
+    approve(committed, case, officer)
+    (name,) = rows(
+        world,
+        "defero-klanten.sqlite3",
+        "SELECT naam FROM klanten WHERE lower(email) = ?",
+        SUBJECT.email,
+    )[0]
+    assert name == "Sanne de Vries"
+    event = CaseEvent.objects.get(case=case, action="system_changed")
+    old = hashlib.sha256(SUBJECT.name.encode()).hexdigest()
+    assert event.data["before_sha256"] == {"klanten.naam": [old]}
+    # The old value is nowhere in the record in clear.
+    for data in CaseEvent.objects.filter(case=case).values_list("data", flat=True):
+        assert SUBJECT.name not in str(data)
+
+
+def test_an_objection_to_direct_marketing_cannot_be_refused_on_compelling_grounds(world, committed):
+    from cases.models import RefusalGround
+
+    smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
+    case = drive_to_work(committed, smartphoto, officer, "objection")
+    plan = plans.current(case)
+    accounts = next(t for t in plan.body["systems"][0]["tables"] if t["table"] == "accounts")
+    assert accounts["marketing"] and accounts["rows"] == 1
+    with pytest.raises(ValidationError, match="absolute"):
+        perform(
+            case,
+            "refuse",
+            actor=Actor.officer(officer),
+            ground=RefusalGround.COMPELLING_GROUNDS,
+            reason="We have our reasons.",
+        )
+    approve(committed, case, officer)
+    (flag,) = rows(
+        world,
+        "smartphoto-webshop.sqlite3",
+        "SELECT newsletter FROM accounts WHERE lower(email) = ?",
+        SUBJECT.email,
+    )[0]
+    assert flag == 0
+
+
+def test_an_erasure_at_smartlockr_asks_its_processor_which_deletes(world, committed):
+    from django.utils import timezone
+
+    from fulfilment import execute
+    from fulfilment.models import Execution
+
+    smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
+    maillog = "processor-smartlockr-maillog.sqlite3"
+    query = "SELECT count(*) FROM deliveries WHERE lower(recipient) = ?"
+    assert rows(world, maillog, query, SUBJECT.email)[0][0] > 0
+    case = drive_to_work(committed, smartlockr, officer, "erasure")
+    approve(committed, case, officer)
+    remote = case.executions.get(kind="http")
+    for _ in range(50):
+        remote.refresh_from_db()
+        if remote.settled:
+            break
+        Execution.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
+        committed(execute.run, remote.pk)
+        import time
+
+        time.sleep(0.05)
+    assert remote.status == ExecutionStatus.DONE, remote.error
+    assert rows(world, maillog, query, SUBJECT.email)[0][0] == 0
+    assert rows(world, maillog, "SELECT count(*) FROM deliveries")[0][0] > 0
+    notice = case.notices.get(recipient="verwerkers")
+    assert notice.channel == "system" and notice.status == NoticeStatus.SENT
+
+
+# --- Safety: nothing runs without the approved plan, never twice, never on what changed.
+
+
+def _approved_not_run(case, officer, monkeypatch):
+    """Approve the plan with the executions left for the test to run (no worker picks them)."""
+    from fulfilment import execute
+
+    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    plan = plans.current(case)
+    perform(case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
+    return plan
+
+
+def test_a_second_run_changes_nothing_more_and_reports_the_same_counts(
+    world, committed, monkeypatch
+):
+    from fulfilment import execute
+    from fulfilment.connectors import sqlchange
+    from fulfilment.connectors.base import files_root
+    from fulfilment.models import Execution
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "erasure")
+    plan = _approved_not_run(case, officer, monkeypatch)
+    execution = case.executions.get(system_name="klantenadministratie")
+    # A worker that committed the change and died before recording it: the next run finds
+    # nothing left to change, verifies, and records the plan's counts.
+    system = execution.system
+    entry = plan.body["systems"][0]
+    changes = {t["table"]: t for t in entry["tables"]}
+    from controllers.systems import spec_of
+
+    sqlchange.apply(
+        spec_of(system.spec),
+        {"email": SUBJECT.email},
+        changes,
+        now=plan.made_at,
+        key=execute.pseudonym_key(defero),
+    )
+    assert files_root(spec_of(system.spec)) is None
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    assert execution.counts == {"klanten": 1, "contactmomenten": 2, "nieuwsbrief": 1}
+    events = CaseEvent.objects.filter(case=case).count()
+    # Delivered again (a double click, a task redelivered): nothing happens, nothing is recorded.
+    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=None)
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.DONE and execution.attempts == 1
+    assert CaseEvent.objects.filter(case=case).count() == events
+
+
+def test_rows_that_appeared_after_the_plan_stop_the_change_until_it_is_planned_again(
+    world, committed, monkeypatch
+):
+    from fulfilment import execute
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "erasure")
+    _approved_not_run(case, officer, monkeypatch)
+    db = sqlite3.connect(world["folder"] / "defero-klanten.sqlite3")
+    with db:
+        db.execute(
+            "INSERT INTO contactmomenten (klant_id, datum, kanaal, samenvatting) "
+            "SELECT id, '2026-11-23', 'chat', 'Nog een vraag.' FROM klanten WHERE email = ?",
+            (SUBJECT.email,),
+        )
+    db.close()
+    before = counts(defero)
+    execution = case.executions.get(system_name="klantenadministratie")
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.PENDING  # retried later, not stretched
+    assert "contactmomenten: 3 rows hold the subject now" in execution.error
+    assert counts(defero) == before  # one transaction: nothing of it happened
+
+
+def test_a_declaration_changed_after_approval_fails_the_change_for_good(
+    world, committed, monkeypatch, mailoutbox
+):
+    from fulfilment import execute
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    officer.email = "officer@defero.example"
+    officer.save()
+    case = drive_to_work(committed, defero, officer, "erasure")
+    _approved_not_run(case, officer, monkeypatch)
+    execution = case.executions.get(system_name="klantenadministratie")
+    system = execution.system
+    system.spec = {**system.spec, "title": "Renamed"}
+    system.save()
+    before = counts(defero)
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert "changed since the plan was approved" in execution.error
+    assert counts(defero) == before
+    assert "change_failed" in actions(case)
+    assert any("Change failed" in m.subject for m in mailoutbox)
+
+
+def test_only_an_officer_of_the_controller_approves_and_auditors_see_no_button(
+    world, committed, django_user_model
+):
+    from django.core.exceptions import PermissionDenied
+    from django.urls import reverse
+
+    from controllers.models import Membership, Role
+
+    from .demo_world import officer_client
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "erasure")
+    plan = plans.current(case)
+    with pytest.raises(PermissionDenied):
+        perform(case, "approve_plan", actor=Actor.officer(world["auditor"]), plan=plan.sha256)
+    stranger = django_user_model.objects.create_user("stranger", password="x", is_staff=True)
+    Membership.objects.create(
+        user=stranger, controller=world["controllers"]["smartphoto"], role=Role.OFFICER
+    )
+    client = officer_client(stranger)
+    assert client.post(reverse("fulfilment_plan", args=[case.pk])).status_code == 404
+    assert client.get(reverse("admin:dsar_case_change", args=[case.pk])).status_code in (302, 404)
+    page = officer_client(world["auditor"]).get(reverse("admin:dsar_case_change", args=[case.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert plan.sha256 in html and "Approve this plan" not in html
+    assert "Make the plan again" not in html
+    assert plans.current(case).status == PlanStatus.DRAFT
+
+
+def test_the_officer_reviews_and_approves_the_plan_in_the_case_file(world, committed):
+    from django.urls import reverse
+
+    from .demo_world import officer_client
+
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    case = drive_to_work(committed, site, officer, "erasure")
+    client = officer_client(officer)
+    page = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
+    plan = plans.current(case)
+    assert "Contactformulier: <strong>delete</strong> 2" in page
+    assert "Google (Google Analytics)" not in page  # notices are listed once approved
+    approve_url = reverse("admin:dsar_case_step", args=[case.pk, "approve_plan"])
+    assert f'{approve_url}?plan={plan.sha256}"' in page
+    form = client.get(f"{approve_url}?plan={plan.sha256}").content.decode()
+    assert f"{plan.sha256}</textarea>" in form
+    # A plan made again meanwhile: the old hash is refused, nothing runs.
+    newer = committed(plans.make, case, actor=Actor.officer(officer))
+    response = committed(client.post, approve_url, {"plan": plan.sha256})
+    assert response.status_code == 400 and "review it again" in response.content.decode()
+    assert not case.executions.exists()
+    response = committed(client.post, approve_url, {"plan": newer.sha256})
+    assert response.status_code == 302
+    assert case.executions.get().status == ExecutionStatus.DONE
+    page = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
+    assert "done and verified" in page and "Google (Google Analytics)" in page
+    assert "privacy@hosting.example" in page

@@ -180,7 +180,10 @@ class SqlSource:
             for t in self.spec.tables
             if t.reached_from
         }
-        streaming = conn.execution_options(stream_results=True, yield_per=self.batch_size)
+        # Per statement, not on the connection: Connection.execution_options() changes the
+        # connection in place, and a change that searches first then deletes in the same
+        # transaction must not send its DELETE through a server-side cursor.
+        streaming = {"stream_results": True, "yield_per": self.batch_size}
         for table in in_link_order(self.spec):
             found = tables[table.name]
             columns = [found.c[c.name] for c in table.columns]
@@ -201,7 +204,9 @@ class SqlSource:
                 ]
             for clause in clauses:
                 statement = sa.select(*columns).where(clause).order_by(found.c[table.key])
-                for rows in _tuples(streaming.execute(statement), self.batch_size):
+                for rows in _tuples(
+                    conn.execute(statement, execution_options=streaming), self.batch_size
+                ):
                     if table.identities:
                         check_rows(table, rows, identities)
                     else:

@@ -142,6 +142,55 @@ def count(spec: SystemSpec, identities: Identities) -> dict[str, int]:
     return SqlSource(_needed(spec, {})).count(identities)
 
 
+def marks(spec: SystemSpec, identities: Identities) -> dict[str, dict[str, int]]:
+    """Of the subject's rows, how many carry each mark the file declares (restricted, opted
+    out by an objection or a withdrawal): what ``find_subject`` shows beside the counts, so the
+    effect of a restriction or an objection is visible as well as an erasure's."""
+    wanted: dict[str, dict[str, tuple[str, str]]] = {}
+    for table in spec.tables:
+        named = {}
+        if table.restriction:
+            named["restricted"] = (table.restriction.column, table.restriction.value)
+        for label, action in (("objection", table.objection), ("withdrawal", table.withdrawal)):
+            if action and action.action == "set":
+                named[label] = (action.column, action.value)
+        if named:
+            wanted[table.name] = named
+    if not wanted:
+        return {}
+    narrow = _needed(spec, {})
+    out: dict[str, dict[str, int]] = {}
+    try:
+        engine = engine_for(spec)
+        with engine.connect() as conn:
+            tables = _reflect(conn, narrow)
+            found = _found(conn, narrow, identities)
+            for name, named in wanted.items():
+                table = narrow.table(name)
+                at = [c.name for c in table.columns].index(table.key)
+                keys = [row[at] for row in found[name]]
+                out[name] = {}
+                for label, (column, text) in named.items():
+                    db_column = tables[name].c.get(column)
+                    if db_column is None:
+                        raise ConnectorError(f"table {name!r} has no column {column!r}")
+                    condition = (
+                        db_column.is_not(None)
+                        if text == NOW
+                        else db_column == typed(db_column, text, dt.datetime.now(dt.UTC))
+                    )
+                    key_column = tables[name].c[table.key]
+                    out[name][label] = sum(
+                        conn.execute(
+                            sa.select(sa.func.count()).where(key_column.in_(chunk), condition)
+                        ).scalar_one()
+                        for chunk in _chunks(keys)
+                    )
+    except SQLAlchemyError as error:
+        raise ConnectorError(_short(error)) from None
+    return out
+
+
 def apply(
     spec: SystemSpec,
     identities: Identities,

@@ -49,8 +49,9 @@ class Command(BaseCommand):
                 elif finding.note:
                     self.stdout.write(f"  {finding.note}")
                 for table in finding.tables:
+                    marks = "".join(f"; {name}: {n}" for name, n in table.marks.items())
                     self.stdout.write(
-                        f"  {table.table}: {table.rows} rows; erasure: {table.erasure}"
+                        f"  {table.table}: {table.rows} rows{marks}; erasure: {table.erasure}"
                     )
             total = sum(finding.rows for finding in findings)
             self.stdout.write(f"{total} rows in the systems searched")

@@ -1,0 +1,276 @@
+"""The officer's side of the rights that change data, in the admin: a panel on the case file with
+the plan (what each system will do, counted by a dry run), its approval, each execution's
+progress and verification, the Art. 19 notices and their delivery, and the pages to act on them:
+make the plan again, enter a correction (rectification), confirm a manual task, retry or skip a
+change, record a recipient's answer, and plan the lifting of a restriction.
+
+As in ``fulfilment.officer``: every page checks scope; every action, that the user is an
+officer of the case's controller. Auditors see the panel, never a button.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cases.actors import Actor
+from cases.models import Case, State
+from cases.workflow import available_steps
+from controllers import access
+from controllers.models import Right
+from controllers.validators import multi_line
+
+from . import execute, plans
+from .models import Execution, Notice, PlanStatus
+from .officer import ReasonForm, _back, _case, _page
+
+
+def _ops() -> dict[str, str]:
+    return {
+        "delete": _("delete"),
+        "update": _("change"),
+        "restrict": _("restrict"),
+        "keep": _("keep"),
+        "none": _("nothing declared"),
+    }
+
+
+def _rows(plan: Any) -> list[dict[str, Any]]:
+    """The plan's systems, each with its execution (if any), for the template; each table
+    with its operation in words."""
+    if plan is None:
+        return []
+    executions = {e.system_name: e for e in plan.executions.all()}
+    ops = _ops()
+    rows = []
+    for system in plan.body["systems"]:
+        entry = {**system}
+        if "tables" in system:
+            entry["tables"] = [
+                {**t, "op_label": ops.get(t["op"], t["op"])} for t in system["tables"]
+            ]
+        rows.append({"entry": entry, "execution": executions.get(system["system"])})
+    return rows
+
+
+def changes_panel(case: Case, request: HttpRequest) -> str:
+    if case.right not in plans.CHANGE_RIGHTS or not case.controller.systems.exists():
+        return ""
+    officer = access.is_officer(request.user, case.controller)
+    plan = plans.current(case)
+    lift = plans.current(case, plans.LIFT) if case.right == Right.RESTRICTION else None
+    actor = Actor.officer(request.user)
+    steps = available_steps(case, actor) if officer else []
+    return render_to_string(
+        "fulfilment/admin/changes.html",
+        {
+            "case": case,
+            "officer": officer,
+            "plan": plan,
+            "rows": _rows(plan),
+            "problems": plans.problems(plan.body) if plan else [],
+            "notices": plan.notices.select_related("mail") if plan else [],
+            "corrections": case.corrections.all(),
+            "rectifying": case.right == Right.RECTIFICATION
+            and case.state == State.IN_PROGRESS
+            and not (plan and plan.status == PlanStatus.APPROVED),
+            "can_plan": officer
+            and plans.plannable(case, case.right)
+            and not (plan and plan.status == PlanStatus.APPROVED),
+            "approve_url": _step_url(case, "approve_plan", plan)
+            if "approve_plan" in steps and plan and plan.status == PlanStatus.DRAFT
+            else "",
+            "lift": lift,
+            "lift_rows": _rows(lift),
+            "can_plan_lift": officer
+            and plans.plannable(case, plans.LIFT)
+            and plan is not None
+            and plan.status == PlanStatus.APPROVED
+            and not (lift and lift.status == PlanStatus.APPROVED),
+            "lift_url": _step_url(case, "lift_restriction", lift)
+            if "lift_restriction" in steps and lift and lift.status == PlanStatus.DRAFT
+            else "",
+        },
+        request=request,
+    )
+
+
+def _step_url(case: Case, step: str, plan: Any) -> str:
+    base = reverse("admin:dsar_case_step", args=[case.pk, step])
+    return f"{base}?plan={plan.sha256}"
+
+
+def _execution(request: HttpRequest, pk: int) -> Execution:
+    found = Execution.objects.select_related("case").filter(pk=pk).first() if pk < 2**63 else None
+    if found is None:
+        raise Http404
+    _case(request, found.case_id, act=True)
+    return found
+
+
+def plan_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make the plan (again): a dry run against every system."""
+    case = _case(request, pk, act=True)
+    if request.method == "POST":
+        purpose = plans.LIFT if request.POST.get("purpose") == plans.LIFT else case.right
+        try:
+            plan = plans.make(case, actor=Actor.officer(request.user), purpose=purpose)
+            messages.success(request, _("Plan made: %(hash)s") % {"hash": plan.sha256[:12]})
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+    return _back(case)
+
+
+class CorrectionForm(forms.Form):
+    field = forms.ChoiceField(label=gettext_lazy("Field to correct"))
+    value = forms.CharField(
+        label=gettext_lazy("What it should be (as the subject stated it)"),
+        max_length=plans.MAX_VALUE,
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["field"].choices = choices
+
+
+def correction_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve one correction the subject asked for (Art. 16)."""
+    case = _case(request, pk, act=True)
+    fields = {"/".join(f[:3]): f for f in plans.rectifiable(case)}
+    form = CorrectionForm(request.POST or None, choices=[(k, f[3]) for k, f in fields.items()])
+    if request.method == "POST" and form.is_valid():
+        system, table, column, _label = fields[form.cleaned_data["field"]]
+        try:
+            plans.add_correction(
+                case,
+                actor=Actor.officer(request.user),
+                system=system,
+                table=table,
+                column=column,
+                value=form.cleaned_data["value"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _back(case)
+    return _page(
+        request,
+        "form.html",
+        title=_("Approve a correction"),
+        case=case,
+        form=form,
+        help=_("What the subject wrote:") + "\n" + (case.details or "—"),
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+class ConfirmForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Who confirmed it, when and how (kept in the record)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        validators=[multi_line],
+    )
+
+
+def confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
+    execution = _execution(request, pk)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            execute.confirm_manual(
+                execution, actor=Actor.officer(request.user), note_text=form.cleaned_data["note"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _back(execution.case)
+    return _page(
+        request,
+        "form.html",
+        title=_("Confirm the task in %(system)s") % {"system": execution.system_title},
+        case=execution.case,
+        form=form,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def change_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    execution = _execution(request, pk)
+    if request.method == "POST":
+        try:
+            execute.retry(execution, actor=Actor.officer(request.user))
+            messages.success(
+                request, _("%(system)s: trying again.") % {"system": execution.system_title}
+            )
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+    return _back(execution.case)
+
+
+def change_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
+    execution = _execution(request, pk)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            execute.skip(
+                execution, actor=Actor.officer(request.user), reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _back(execution.case)
+    return _page(
+        request,
+        "form.html",
+        title=_("Skip %(system)s") % {"system": execution.system_title},
+        case=execution.case,
+        form=form,
+        help=_(
+            "The system is left as it is. Say why: it goes into the record and into the "
+            "subject's letter."
+        ),
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+class AnswerForm(forms.Form):
+    answer = forms.CharField(
+        label=gettext_lazy("The recipient's answer (kept in the record)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        validators=[multi_line],
+    )
+
+
+def notice_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
+    notice = Notice.objects.select_related("case").filter(pk=pk).first() if pk < 2**63 else None
+    if notice is None:
+        raise Http404
+    case = _case(request, notice.case_id, act=True)
+    form = AnswerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            execute.record_answer(
+                notice, actor=Actor.officer(request.user), answer=form.cleaned_data["answer"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _back(case)
+    return _page(
+        request,
+        "form.html",
+        title=_("Answer from %(recipient)s") % {"recipient": notice.recipient},
+        case=case,
+        form=form,
+        status=400 if request.method == "POST" else 200,
+    )

@@ -1,0 +1,305 @@
+"""The write side of the SQL connector against real SQLite, PostgreSQL and MariaDB databases:
+the dry run never writes, a change touches only the subject's rows (children before parents),
+verification reads every change back, a second run changes nothing more, and every refusal
+(more rows than planned, a key that is not unique) leaves the database as it was.
+
+The shop of ``test_connectors``: Sanne (customers 1 and 3, one address in two spellings), her
+orders 10, 11, 13 and their lines, beside other people's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from fulfilment.connectors import sqlchange
+from fulfilment.connectors.base import ConnectorError
+
+from .test_connectors import (
+    CUSTOMERS,
+    LINES,
+    ORDERS,
+    SHOP_URL_ENV,
+    Db,
+    build_shop,
+    column,
+    database,
+    sql_spec,
+)
+
+SANNE = {"email": "sanne.jansen@example.org"}
+KEY = b"k" * 32
+NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def shop_db(request, tmp_path, worker_id, monkeypatch):
+    with database(request.param, tmp_path, worker_id) as found:
+        monkeypatch.setenv(SHOP_URL_ENV, found.url)
+        yield found
+
+
+def erasing_shop(**customers):
+    """The shop as a systems file that declares every right's action."""
+    return sql_spec(
+        [
+            {
+                "name": "order_lines",
+                "key": "id",
+                "reached_from": {"table": "orders", "column": "order_id", "parent_column": "id"},
+                "erasure": "delete",
+                "columns": [
+                    column("id"),
+                    column("order_id"),
+                    column("product"),
+                    column("quantity"),
+                ],
+            },
+            {
+                "name": "customers",
+                "key": "id",
+                "identities": {"email": "email", "customer_number": "customer_number"},
+                "erasure": "delete",
+                "restriction": {"column": "restricted", "value": "1", "lifted": "0"},
+                "columns": [
+                    column("email"),
+                    column("id"),
+                    {**column("name"), "rectifiable": True},
+                    column("customer_number"),
+                ],
+                **customers,
+            },
+            {
+                "name": "orders",
+                "key": "id",
+                "reached_from": {
+                    "table": "customers",
+                    "column": "customer_id",
+                    "parent_column": "id",
+                },
+                "erasure": "update",
+                "keep_ground": "Art. 17(3)(b): invoices",
+                "keep_years": 7,
+                "columns": [
+                    column("id"),
+                    {**column("customer_id"), "erasure": "null"},
+                    column("placed_on"),
+                ],
+            },
+        ]
+    )
+
+
+def ready(db: Db) -> None:
+    build_shop(db)
+    db.run("ALTER TABLE customers ADD COLUMN restricted INTEGER DEFAULT 0 NOT NULL")
+
+
+def snapshot(db: Db) -> dict[str, list[tuple]]:
+    with db.admin.connect() as conn:
+        return {
+            table: sorted(
+                tuple(row)
+                for row in conn.exec_driver_sql(f"SELECT * FROM {table}")  # noqa: S608
+            )
+            for table in ("customers", "orders", "order_lines")
+        }
+
+
+def erasure_changes(counts: dict[str, int]) -> dict[str, dict]:
+    return {
+        "order_lines": {"op": "delete", "rows": counts["order_lines"]},
+        "customers": {"op": "delete", "rows": counts["customers"]},
+        "orders": {
+            "op": "update",
+            "rows": counts["orders"],
+            "columns": [{"column": "customer_id", "to": "null"}],
+        },
+    }
+
+
+def test_the_dry_run_only_reads_and_changes_nothing(shop_db):
+    """What a plan's count sends is SELECTs alone, in a read-only session, and the shop is the
+    same byte for byte afterwards."""
+    ready(shop_db)
+    before = snapshot(shop_db)
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        counts = sqlchange.count(erasing_shop(), SANNE)
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    assert counts == {"order_lines": 4, "customers": 2, "orders": 3}
+    # Reflection reads the catalogue (PRAGMA, SHOW CREATE TABLE); the rest is SELECT alone.
+    touching = [
+        s
+        for s in sent
+        if re.search(r"\b(customers|orders|order_lines)\b", s)
+        and not s.lstrip().upper().startswith(("PRAGMA", "SHOW"))
+    ]
+    assert touching and all(s.lstrip().upper().startswith("SELECT") for s in touching), touching
+    assert snapshot(shop_db) == before
+
+
+def test_erasure_deletes_children_first_updates_what_is_kept_and_verifies(shop_db):
+    ready(shop_db)
+    spec = erasing_shop()
+    changes = erasure_changes(sqlchange.count(spec, SANNE))
+    applied = sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+    assert applied.rows == {"order_lines": 4, "customers": 2, "orders": 3}
+    assert sqlchange.verify(spec, SANNE, changes, applied) == []
+    after = snapshot(shop_db)
+    assert [c[0] for c in after["customers"]] == [2, 4, 5, 6]  # nobody else's row went
+    assert [line[0] for line in after["order_lines"]] == [103, 105, 106, 107]
+    orders = {o[0]: o for o in after["orders"]}
+    assert len(orders) == len(ORDERS)  # kept, unlinked from the deleted customer
+    assert [orders[i][1] for i in (10, 11, 13)] == [None, None, None]
+    assert orders[12][1] == 2 and orders[14][1] == 4
+    # A second run finds nothing more to change; verifying it finds nothing left either.
+    again = sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+    assert sum(again.rows.values()) == 0
+    assert sqlchange.verify(spec, SANNE, changes, again) == []
+    assert snapshot(shop_db) == after
+
+
+def test_more_rows_than_the_plan_counted_stops_everything(shop_db):
+    ready(shop_db)
+    spec = erasing_shop()
+    changes = erasure_changes(sqlchange.count(spec, SANNE))
+    shop_db.insert("orders", "id, customer_id, placed_on", [(17, 3, "2026-11-01")])
+    before = snapshot(shop_db)
+    with pytest.raises(ConnectorError, match=r"orders: 4 rows hold the subject now.*plan again"):
+        sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+    assert snapshot(shop_db) == before
+
+
+def test_a_key_that_is_not_unique_refuses_the_change_and_changes_nothing(shop_db):
+    """Declared key customer_id would make "WHERE key IN (1, 3)" reach every order of theirs,
+    and another person's orders that share a key value: nothing is changed."""
+    ready(shop_db)
+    spec = erasing_shop()
+    tables = [
+        t if t.name != "orders" else t.__class__(**{**t.__dict__, "key": "customer_id"})
+        for t in spec.tables
+    ]
+    spec = spec.__class__(**{**spec.__dict__, "tables": tuple(tables)})
+    changes = erasure_changes(sqlchange.count(spec, SANNE))
+    before = snapshot(shop_db)
+    with pytest.raises(ConnectorError, match=r"orders: its key 'customer_id'.*not unique"):
+        sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+    assert snapshot(shop_db) == before
+
+
+def test_restriction_sets_the_flag_and_lifting_clears_it(shop_db):
+    ready(shop_db)
+    spec = erasing_shop()
+    restrict = {
+        "customers": {
+            "op": "restrict",
+            "rows": 2,
+            "columns": [{"column": "restricted", "to": "value", "value": "1"}],
+        }
+    }
+    applied = sqlchange.apply(spec, SANNE, restrict, now=NOW, key=KEY)
+    assert sqlchange.verify(spec, SANNE, restrict, applied) == []
+    assert sqlchange.marks(spec, SANNE) == {"customers": {"restricted": 2}}
+    with shop_db.admin.connect() as conn:
+        flags = dict(conn.exec_driver_sql("SELECT id, restricted FROM customers").fetchall())
+    assert flags == {1: 1, 2: 0, 3: 1, 4: 0, 5: 0, 6: 0}
+    lift = {
+        "customers": {
+            **restrict["customers"],
+            "columns": [{"column": "restricted", "to": "value", "value": "0"}],
+        }
+    }
+    applied = sqlchange.apply(spec, SANNE, lift, now=NOW, key=KEY)
+    assert sqlchange.verify(spec, SANNE, lift, applied) == []
+    assert sqlchange.marks(spec, SANNE) == {"customers": {"restricted": 0}}
+
+
+def test_rectification_writes_the_value_and_keeps_only_the_old_value_s_hash(shop_db):
+    ready(shop_db)
+    spec = erasing_shop()
+    change = {
+        "customers": {
+            "op": "update",
+            "rows": 2,
+            "columns": [
+                {"column": "name", "to": "value", "value": "Sanne de Vries", "hash_before": True}
+            ],
+        }
+    }
+    applied = sqlchange.apply(spec, SANNE, change, now=NOW, key=KEY)
+    old = hashlib.sha256(b"Sanne Jansen").hexdigest()
+    assert applied.before == {"customers.name": [old, old]}
+    assert sqlchange.verify(spec, SANNE, change, applied) == []
+    with shop_db.admin.connect() as conn:
+        names = dict(conn.exec_driver_sql("SELECT id, name FROM customers").fetchall())
+    assert names[1] == names[3] == "Sanne de Vries"
+    assert names[5] == "Jan Jansen"
+
+
+def test_pseudonyms_keep_the_form_the_column_needs_and_are_keyed():
+    where = "customers.email"
+    address = sqlchange.pseudonym("sanne.jansen@example.org", KEY, where)
+    assert re.fullmatch(r"[0-9a-f]{16}@pseudonym\.invalid", address)
+    assert address == sqlchange.pseudonym("sanne.jansen@example.org", KEY, where)
+    assert address != sqlchange.pseudonym("sanne.jansen@example.org", b"x" * 32, where)
+    phone = sqlchange.pseudonym("+31 6 12345678", KEY, "customers.phone")
+    assert re.fullmatch(r"\+\d\d \d \d{8}", phone) and phone != "+31 6 12345678"
+    number = sqlchange.pseudonym(123456, KEY, "customers.number")
+    assert isinstance(number, int) and len(str(number)) == 6
+    assert len(sqlchange.pseudonym("Sanne Jansen", KEY, "customers.name", 10)) == 10
+    assert sqlchange.pseudonym(None, KEY, where) is None
+
+
+def test_pseudonymised_columns_are_written_row_by_row_and_verified(shop_db):
+    ready(shop_db)
+    spec = erasing_shop(
+        erasure="update",
+        columns=[
+            column("email"),
+            column("id"),
+            {**column("name"), "erasure": "pseudonymise"},
+            column("customer_number"),
+        ],
+    )
+    change = {
+        "customers": {
+            "op": "update",
+            "rows": 2,
+            "columns": [{"column": "name", "to": "pseudonymise"}],
+        }
+    }
+    applied = sqlchange.apply(spec, SANNE, change, now=NOW, key=KEY)
+    assert sqlchange.verify(spec, SANNE, change, applied) == []
+    with shop_db.admin.connect() as conn:
+        names = dict(conn.exec_driver_sql("SELECT id, name FROM customers").fetchall())
+    assert names[1].startswith("pseudonym-") and names[1] == names[3]  # same name, same pseudonym
+    assert names[2] == "Piet de Vries"
+
+
+def test_verification_finds_what_is_still_there(shop_db):
+    """A row the change deleted that is back (a replica, a trigger, a restore) fails it."""
+    ready(shop_db)
+    spec = erasing_shop()
+    changes = erasure_changes(sqlchange.count(spec, SANNE))
+    applied = sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+    shop_db.insert("order_lines", "id, order_id, product, quantity", [LINES[0]])
+    shop_db.insert(
+        "customers",
+        "id, customer_number, name, email",
+        [c for c in CUSTOMERS if c[0] == 3],
+    )
+    problems = sqlchange.verify(spec, SANNE, changes, applied)
+    assert "order_lines: 1 of the deleted rows are still there" in problems
+    assert "customers: 1 of the deleted rows are still there" in problems
+    assert "customers: the search still finds 1 rows" in problems
