@@ -241,3 +241,13 @@ def _no_lockout(settings):
 
 # The fulfilment tests' demo world (tests/demo_world.py), a fixture for every test module.
 from .demo_world import world  # noqa: E402, F401
+
+
+@pytest.fixture
+def live_db_url(transactional_db):
+    """The test database as a URL, for worker processes: PostgreSQL only (SQLite is in memory)."""
+    from django.db import connection
+
+    url = os.environ.get("DATABASE_URL", "")
+    require_service(url.startswith(("postgres://", "postgresql://")), "DATABASE_URL is not set")
+    return url.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]

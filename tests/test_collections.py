@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import signal
 import sqlite3
 import time
@@ -18,7 +17,6 @@ import pytest
 import time_machine
 import tomli_w
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from cases.actors import Actor
@@ -43,7 +41,6 @@ from fulfilment.connectors.sql import SqlSource
 from fulfilment.jobs import MAX_ATTEMPTS, RETRY_AFTER, lease
 from fulfilment.models import Collection, CollectionStatus
 
-from .conftest import require_service
 from .procs import BIN, Proc, demo_env, free_port, with_celery_app
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -381,14 +378,6 @@ CREATE TABLE customer_rows (id integer PRIMARY KEY, email text NOT NULL, name te
 CREATE VIEW customers AS SELECT id, email, name FROM customer_rows WHERE stall();
 CREATE TABLE orders (id integer PRIMARY KEY, customer_id integer NOT NULL, item text NOT NULL);
 """
-
-
-@pytest.fixture
-def live_db_url(transactional_db):
-    """The test database as a URL, for worker processes: PostgreSQL only (SQLite is in memory)."""
-    url = os.environ.get("DATABASE_URL", "")
-    require_service(url.startswith(("postgres://", "postgresql://")), "DATABASE_URL is not set")
-    return url.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
 
 
 @pytest.fixture
