@@ -410,22 +410,7 @@ def retry(collection: Collection, *, actor: Actor) -> None:
     collection = _for_officer(collection, actor)
     if collection.status not in (CollectionStatus.FAILED, CollectionStatus.PENDING):
         raise ValidationError(_("Only a failed or waiting search can be tried again."))
-    now = timezone.now()
-    with transaction.atomic():
-        Collection.objects.filter(pk=collection.pk).update(
-            status=CollectionStatus.REMOTE if collection.remote_id else CollectionStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            lease_until=None,
-        )
-        note(
-            collection.case,
-            actor=actor,
-            action="system_retried",
-            at=now,
-            data={"system": collection.system_title},
-        )
-        transaction.on_commit(lambda: enqueue(collection.pk))
+    jobs.restart(collection, actor=actor, action="system_retried", enqueue=enqueue)
 
 
 def skip(collection: Collection, *, actor: Actor, reason: str) -> None:
@@ -435,23 +420,8 @@ def skip(collection: Collection, *, actor: Actor, reason: str) -> None:
         raise ValidationError(_("Say why the system is skipped."))
     if collection.settled:
         raise ValidationError(_("This search is settled already."))
-    now = timezone.now()
     with transaction.atomic():
-        Collection.objects.filter(pk=collection.pk).update(
-            status=CollectionStatus.SKIPPED,
-            answered_by=actor.user,
-            answered_at=now,
-            answer_note=reason,
-            next_attempt_at=None,
-            lease_until=None,
-        )
-        note(
-            collection.case,
-            actor=actor,
-            action="system_skipped",
-            at=now,
-            data={"system": collection.system_title, "reason": reason},
-        )
+        jobs.skip(collection, actor=actor, reason=reason, action="system_skipped")
 
 
 def answer_manually(

@@ -96,6 +96,8 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
     with translation.override(case.language):
         executions = {e.system_name: e for e in plan.executions.all()}
         out = [_opening(plan.purpose, case.controller.legal_name)]
+        if not plan.body["systems"]:
+            out.append(_("None of our systems holds data of yours that this concerns."))
         for entry in plan.body["systems"]:
             execution = executions.get(entry["system"])
             status = execution.status if execution else ExecutionStatus.DONE

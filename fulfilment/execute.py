@@ -436,22 +436,7 @@ def retry(execution: Execution, *, actor: Actor) -> None:
     execution = _for_officer(execution, actor)
     if execution.status != ExecutionStatus.FAILED:
         raise ValidationError(_("Only a failed change can be tried again."))
-    now = timezone.now()
-    with transaction.atomic():
-        Execution.objects.filter(pk=execution.pk).update(
-            status=ExecutionStatus.REMOTE if execution.remote_id else ExecutionStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            lease_until=None,
-        )
-        note(
-            execution.case,
-            actor=actor,
-            action="change_retried",
-            at=now,
-            data={"system": execution.system_title},
-        )
-        transaction.on_commit(lambda: enqueue(execution.pk))
+    jobs.restart(execution, actor=actor, action="change_retried", enqueue=enqueue)
 
 
 def skip(execution: Execution, *, actor: Actor, reason: str) -> None:
@@ -459,23 +444,8 @@ def skip(execution: Execution, *, actor: Actor, reason: str) -> None:
     execution = _for_officer(execution, actor)
     if not reason.strip():
         raise ValidationError(_("Say why the system is skipped."))
-    now = timezone.now()
     with transaction.atomic():
-        Execution.objects.filter(pk=execution.pk).update(
-            status=ExecutionStatus.SKIPPED,
-            answered_by=actor.user,
-            answered_at=now,
-            answer_note=reason,
-            next_attempt_at=None,
-            lease_until=None,
-        )
-        note(
-            execution.case,
-            actor=actor,
-            action="change_skipped",
-            at=now,
-            data={"system": execution.system_title, "reason": reason},
-        )
+        jobs.skip(execution, actor=actor, reason=reason, action="change_skipped")
         settle(execution.plan_id)
 
 

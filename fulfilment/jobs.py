@@ -19,6 +19,8 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
+from cases.audit import note
+
 log = logging.getLogger(__name__)
 
 # Seconds to wait after each failed try: 7 tries over about 24.6 hours (at least a day).
@@ -123,6 +125,41 @@ def heartbeat(job: Model) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+def restart(job: Any, *, actor: Any, action: str, enqueue: Callable[[int], None]) -> None:
+    """An officer's "try again": a fresh count of tries, due now, recorded as ``action``."""
+    now = timezone.now()
+    with transaction.atomic():
+        type(job).objects.filter(pk=job.pk).update(
+            status="remote" if job.remote_id else "pending",
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+        )
+        note(job.case, actor=actor, action=action, at=now, data={"system": job.system_title})
+        transaction.on_commit(lambda: enqueue(job.pk))
+
+
+def skip(job: Any, *, actor: Any, reason: str, action: str) -> None:
+    """An officer's "go ahead without this system", with the reason, recorded as ``action``
+    (the caller's transaction; it settles what depends on the job)."""
+    now = timezone.now()
+    type(job).objects.filter(pk=job.pk).update(
+        status="skipped",
+        answered_by=actor.user,
+        answered_at=now,
+        answer_note=reason,
+        next_attempt_at=None,
+        lease_until=None,
+    )
+    note(
+        job.case,
+        actor=actor,
+        action=action,
+        at=now,
+        data={"system": job.system_title, "reason": reason},
+    )
 
 
 def renew(job: Model) -> None:

@@ -25,33 +25,21 @@ class CollectionStatus(models.TextChoices):
     SKIPPED = "skipped", _("skipped")
 
 
-# A collection in one of these lets the response go ahead; any other holds it back.
-SETTLED = (CollectionStatus.DONE, CollectionStatus.SKIPPED)
+class Job(models.Model):
+    """What a search of a system and a change to a system share: the system as it was named when
+    the work started, the worker's lease and retries (``fulfilment.jobs``), a processor's
+    request, and an officer's answer or skip."""
 
-
-class Collection(models.Model):
-    """One system searched for one case's subject."""
-
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="collections")
     system = models.ForeignKey(System, on_delete=models.SET_NULL, null=True, blank=True)
-    # Kept as they were when the search started: the registry may change or drop the system.
+    # Kept as they were when the work started: the registry may change or drop the system.
     system_name = models.CharField(max_length=50)
     system_title = models.CharField(max_length=300)
     kind = models.CharField(max_length=10, choices=SystemKind.choices)
-    status = models.CharField(
-        max_length=10, choices=CollectionStatus.choices, default=CollectionStatus.PENDING
-    )
-    # The identity kinds searched by (values come from the case, never stored twice).
-    identities = models.JSONField(default=list)
     attempts = models.PositiveIntegerField(default=0)
     # When the next try (or poll of a processor) is due; null while none is.
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    # A worker holds a running search until then; past it, the search is taken up again.
+    # A worker holds running work until then; past it, the work is taken up again.
     lease_until = models.DateTimeField(null=True, blank=True)
-    run_id = models.CharField(max_length=32, blank=True)  # the finished run's folder
-    wrapped_key = models.BinaryField(null=True, blank=True)
-    counts = models.JSONField(default=dict)  # rows found, by table
-    file_count = models.PositiveIntegerField(default=0)
     warnings = models.JSONField(default=list)
     error = models.TextField(blank=True)
     # An HTTP system's request, as the processor knows it.
@@ -63,8 +51,33 @@ class Collection(models.Model):
     )
     answered_at = models.DateTimeField(null=True, blank=True)
     answer_note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    # The statuses in which the work lets the case go on.
+    SETTLED: tuple[str, ...] = ("done", "skipped")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def settled(self) -> bool:
+        return self.status in self.SETTLED  # type: ignore[attr-defined]
+
+
+class Collection(Job):
+    """One system searched for one case's subject."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="collections")
+    status = models.CharField(
+        max_length=10, choices=CollectionStatus.choices, default=CollectionStatus.PENDING
+    )
+    # The identity kinds searched by (values come from the case, never stored twice).
+    identities = models.JSONField(default=list)
+    run_id = models.CharField(max_length=32, blank=True)  # the finished run's folder
+    wrapped_key = models.BinaryField(null=True, blank=True)
+    counts = models.JSONField(default=dict)  # rows found, by table
+    file_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["case", "pk"]
@@ -74,10 +87,6 @@ class Collection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}/{self.system_name}: {self.status}"
-
-    @property
-    def settled(self) -> bool:
-        return self.status in SETTLED
 
     @property
     def rows(self) -> int:
@@ -230,36 +239,16 @@ class ExecutionStatus(models.TextChoices):
     SKIPPED = "skipped", _("skipped")
 
 
-EXECUTION_SETTLED = (ExecutionStatus.DONE, ExecutionStatus.SKIPPED)
-
-
-class Execution(models.Model):
+class Execution(Job):
     """One approved plan carried out in one system: run, retried and verified like a search."""
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="executions")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="executions")
-    system = models.ForeignKey(System, on_delete=models.SET_NULL, null=True, blank=True)
-    system_name = models.CharField(max_length=50)
-    system_title = models.CharField(max_length=300)
-    kind = models.CharField(max_length=10, choices=SystemKind.choices)
     status = models.CharField(
         max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
     )
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict)  # rows changed, by table
     files_deleted = models.PositiveIntegerField(default=0)
-    warnings = models.JSONField(default=list)
-    error = models.TextField(blank=True)
-    remote_id = models.CharField(max_length=100, blank=True)
-    remote_status = models.CharField(max_length=30, blank=True)
-    answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    answered_at = models.DateTimeField(null=True, blank=True)
-    answer_note = models.TextField(blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["case", "pk"]
@@ -269,10 +258,6 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}/{self.system_name}: {self.status}"
-
-    @property
-    def settled(self) -> bool:
-        return self.status in EXECUTION_SETTLED
 
 
 class NoticeStatus(models.TextChoices):

@@ -260,8 +260,8 @@ def problems(body: dict[str, Any]) -> list[str]:
     found = [f"{s['title']}: {s['error']}" for s in body["systems"] if s.get("error")]
     if body["purpose"] == Right.RECTIFICATION and not body.get("corrections"):
         found.append(_("No correction has been entered."))
-    if not body["systems"] and not body.get("notices"):
-        found.append(_("The systems file declares nothing for this right."))
+    # A plan that changes nothing (the file declares nothing for this right) can be approved:
+    # the record then shows that nothing was there to change, and the case goes on.
     return found
 
 

@@ -516,3 +516,21 @@ def test_the_officer_reviews_and_approves_the_plan_in_the_case_file(world, commi
     page = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
     assert "done and verified" in page and "Google (Google Analytics)" in page
     assert "privacy@hosting.example" in page
+
+
+def test_a_right_the_systems_declare_nothing_for_is_approved_as_nothing_and_answered(
+    world, committed, mailoutbox
+):
+    """Smartlockr's systems declare no withdrawal of consent: the plan is empty, approving it
+    records that, and the case is answered (never stuck waiting for a change)."""
+    smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
+    case = drive_to_work(committed, smartlockr, officer, "withdraw_consent")
+    plan = plans.current(case)
+    assert plan.body["systems"] == [] and plan.body["notices"] == []
+    approve(committed, case, officer)
+    assert not case.executions.exists()
+    finish(committed, case, officer)
+    case.refresh_from_db()
+    assert case.state == State.COMPLETED
+    letter = next(m for m in mailoutbox if "What was done" in m.subject)
+    assert "None of our systems holds data of yours" in letter.body
