@@ -7,6 +7,7 @@ action, that the user is an officer of its controller. Auditors see the panel, n
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -110,14 +111,36 @@ def officer_panel(case: Case, request: HttpRequest) -> str:
     )
 
 
+def _moving(execution: Any) -> bool:
+    """A change a worker is on or will be within the minute (a lifting that waits out its
+    notice period, a manual task or a failure is not worth polling for)."""
+    if execution.status in ("running", "remote"):
+        return True
+    soon = timezone.now() + dt.timedelta(minutes=1)
+    return execution.status == "pending" and (
+        execution.next_attempt_at is None or execution.next_attempt_at <= soon
+    )
+
+
 def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
     case = _case(request, pk)
     package = package_of(case)
+    executions = list(case.executions.all())
     return JsonResponse(
         {
             "collections": _progress(case),
+            "executions": [
+                {
+                    "id": e.pk,
+                    "status": e.status,
+                    "status_label": str(e.get_status_display()),
+                    "error": e.error,
+                }
+                for e in executions
+            ],
             "package": package.status if package else "",
-            "settled": all(c.settled for c in case.collections.all()),
+            "settled": all(c.settled for c in case.collections.all())
+            and not any(_moving(e) for e in executions),
         }
     )
 

@@ -95,3 +95,53 @@ def test_the_subject_downloads_the_package_with_the_mailed_code(
     assert case.events.filter(action="package_downloaded").count() == 1
     assert violations == []
     page.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
+    live_server,
+    browser,  # noqa: F811
+    world,
+    committed,
+):
+    from fulfilment import execute, plans
+    from fulfilment.models import Execution, ExecutionStatus
+
+    officer = world["officer"]
+    officer.set_password("pw-for-tests-2026")
+    officer.save()
+    case = drive_to_work(committed, world["controllers"]["smartlockr"], officer, "erasure")
+    plan = plans.current(case)
+
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    violations = watch_csp(page)
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Username").fill("officer")
+    page.get_by_label("Password").fill("pw-for-tests-2026")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/admin/dsar/case/{case.pk}/change/")
+    assert plan.sha256 in page.locator(".dsar-changes").inner_text()
+    page.get_by_role("link", name="Approve this plan").click()
+    assert page.get_by_label(re.compile("SHA-256 of the plan")).input_value() == plan.sha256
+    page.get_by_role("button", name=re.compile("^Approve the plan of changes")).click()
+    page.wait_for_url(re.compile(rf"/admin/dsar/case/{case.pk}/change/$"))
+    remote = case.executions.get(kind="http")
+    cell = page.locator(f'[data-execution="{remote.pk}"]')
+    assert "waiting for the processor" in cell.inner_text()
+    page.evaluate("window.__same_page = true")  # gone if the page reloads
+
+    # The processor finishes; the next poll (as beat's sweep would send it) records it.
+    for _ in range(50):
+        remote.refresh_from_db()
+        if remote.settled:
+            break
+        Execution.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
+        committed(execute.run, remote.pk)
+        page.wait_for_timeout(50)
+    assert remote.status == ExecutionStatus.DONE, remote.error
+    cell.locator('[data-field="status"]', has_text="done and verified").wait_for()
+    assert page.evaluate("window.__same_page") is True
+    assert violations == []
+    page.close()

@@ -1,11 +1,19 @@
-// The case file's search panel follows the searches without a reload: while one is still
-// running, it asks the progress URL every few seconds and updates each system's row.
+// The case file's search panel, and the panel of changes, follow the work without a reload:
+// while a search or a change is still running, it asks the progress URL every few seconds and
+// updates each system's row.
 (function () {
   "use strict";
   var panel = document.querySelector("[data-progress-url]");
   if (!panel) return;
   var url = panel.getAttribute("data-progress-url");
   function update(data) {
+    (data.executions || []).forEach(function (e) {
+      var cell = panel.querySelector('[data-execution="' + e.id + '"]');
+      var status = cell && cell.querySelector('[data-field="status"]');
+      if (!status) return;
+      status.textContent = e.status_label;
+      status.className = "dsar-status dsar-status-" + e.status;
+    });
     data.collections.forEach(function (c) {
       var row = panel.querySelector('[data-collection="' + c.id + '"]');
       if (!row) return;
