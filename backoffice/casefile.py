@@ -97,13 +97,10 @@ class CaseFileViews:
         if declared is None or step not in available_steps(case, actor):
             raise PermissionDenied
         posted = request.method == "POST"
-        # A link may prefill a text field (the case file's "approve this plan" carries the
-        # plan's hash); it is only a starting value, checked like any other on submit.
-        initial = {
-            f.name: request.GET[f.name][:2000]
-            for f in declared.fields
-            if f.kind == "text" and f.name in request.GET
-        }
+        # The case file's "approve this plan" link carries the plan's hash; nothing else is
+        # taken from a link (a planted reason or response would reach the subject).
+        initial = {"plan": request.GET["plan"][:64]} if "plan" in request.GET else {}
+        initial = {k: v for k, v in initial.items() if any(f.name == k for f in declared.fields)}
         form = StepForm(
             request.POST if posted else None,
             step=declared,

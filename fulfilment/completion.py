@@ -54,29 +54,48 @@ def _opening(purpose: str, company: str) -> str:
     return texts.get(purpose, texts[Right.ERASURE]) % {"company": company}
 
 
-def _system(entry: dict[str, Any], status: str, note: str) -> list[str]:
+def _system(purpose: str, entry: dict[str, Any], status: str, note: str) -> list[str]:
+    """What happened in one system, line by line: only what was done, said as done."""
     title = entry["title"]
     if status == ExecutionStatus.SKIPPED:
         return [
             _("%(system)s: not changed. Reason: %(reason)s") % {"system": title, "reason": note}
         ]
-    lines = []
+    lines, unchanged = [], 0
     if "tables" in entry:
         for table in entry["tables"]:
             rows = table.get("rows", 0)
-            if table["op"] in _DONE and rows:
+            if not rows:
+                continue
+            if table["op"] in _DONE:
                 lines.append(
                     _DONE[table["op"]](rows, table["label"]) % {"n": rows, "label": table["label"]}
                 )
-            elif table["op"] == "keep" and rows:
+            elif table["op"] == "keep" or purpose in (Right.ERASURE, Right.RESTRICTION):
+                # Kept as it is: under a ground (erasure), or because the system declares no
+                # way to mark it (a restriction it cannot carry out: said, not hidden).
                 lines.append(
                     ngettext(
-                        "%(n)d record of %(label)s kept.", "%(n)d records of %(label)s kept.", rows
+                        "%(n)d record of %(label)s kept as it is.",
+                        "%(n)d records of %(label)s kept as they are.",
+                        rows,
                     )
                     % {"n": rows, "label": table["label"]}
                 )
-            if rows and (kept := _kept(table)):
+            else:
+                unchanged += rows
+                continue
+            if kept := _kept(table):
                 lines.append(kept)
+        if unchanged:
+            lines.append(
+                ngettext(
+                    "%(n)d record about you is not concerned and stays as it is.",
+                    "%(n)d records about you are not concerned and stay as they are.",
+                    unchanged,
+                )
+                % {"n": unchanged}
+            )
         if not lines:
             lines.append(_("Nothing about you was found here."))
     elif entry["kind"] == "http":
@@ -91,24 +110,39 @@ def _system(entry: dict[str, Any], status: str, note: str) -> list[str]:
     return [f"{title}:", *lines]
 
 
+def changed(plan: Plan) -> bool:
+    """Whether any system was changed (or a processor or an owner did what was asked)."""
+    return any(
+        e.status == ExecutionStatus.DONE and (e.kind != "sql" or any(e.counts.values()))
+        for e in plan.executions.all()
+    )
+
+
 def paragraphs(case: Case, plan: Plan) -> list[str]:
     """The letter, paragraph by paragraph, in the subject's language."""
     with translation.override(case.language):
         executions = {e.system_name: e for e in plan.executions.all()}
-        out = [_opening(plan.purpose, case.controller.legal_name)]
+        company = case.controller.legal_name
+        if changed(plan):
+            out = [_opening(plan.purpose, company)]
+        else:
+            out = [_("%(company)s has handled your request as follows.") % {"company": company}]
         if not plan.body["systems"]:
-            out.append(_("None of our systems holds data of yours that this concerns."))
+            out.append(_("None of our systems is concerned by this request."))
+        done = set()
         for entry in plan.body["systems"]:
             execution = executions.get(entry["system"])
             status = execution.status if execution else ExecutionStatus.DONE
-            out.append(
-                "\n".join(_system(entry, status, execution.answer_note if execution else ""))
-            )
-        if plan.purpose == Right.RECTIFICATION:
+            if status == ExecutionStatus.DONE:
+                done.add(entry["system"])
+            reason = execution.answer_note if execution else ""
+            out.append("\n".join(_system(plan.purpose, entry, status, reason)))
+        corrected = [c for c in plan.body.get("corrections", ()) if c["system"] in done]
+        if corrected:
             out.append(
                 "\n".join(
                     [_("Corrected:")]
-                    + [f"- {c['column']}: {c['value']}" for c in plan.body.get("corrections", ())]
+                    + [f"- {c.get('label', c['column'])}: {c['value']}" for c in corrected]
                 )
             )
         told = [n for n in plan.notices.all() if n.status in ("sent", "answered")]

@@ -39,12 +39,12 @@ from django.utils.translation import gettext as _
 from cases.actors import Actor
 from cases.audit import note
 from cases.mail import queue_mail
-from cases.models import Case
+from cases.models import Case, State
 from controllers.access import is_officer, reminder_addresses
 from controllers.models import Controller, SystemKind
 from controllers.systems import SystemSpec, spec_of
 
-from . import jobs
+from . import completion, jobs
 from .collect import POLL_EVERY, identities_for
 from .connectors import sqlchange
 from .connectors.base import ConnectorError, files_root
@@ -151,6 +151,10 @@ def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) 
             keep_until=entry.get("keep_until") or "",
             when=when.date().isoformat(),
             customer_number=case.customer_number,
+            corrections=[
+                f"{c.get('label', c['column'])}: {c['value']}"
+                for c in plan.body.get("corrections", ())
+            ],
         )
 
 
@@ -177,6 +181,13 @@ def run(execution_id: int) -> None:
         return
     try:
         entry = next(s for s in job.plan.body["systems"] if s["system"] == job.system_name)
+        allowed = State.COMPLETED if job.plan.purpose == LIFT else State.IN_PROGRESS
+        if job.case.state != allowed:
+            # Withdrawn or refused after the approval (or a lifting for a case reopened):
+            # what the plan was for no longer stands.
+            raise Outdated(
+                f"the request is {job.case.get_state_display()} now: nothing was changed"
+            )
         if job.system is None:
             raise Outdated("the system is no longer declared in the controller's file")
         if spec_hash(job.system) != entry["spec_sha256"]:
@@ -205,11 +216,24 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
     case = job.case
     identities = identities_for(case)
     changes = {t["table"]: t for t in entry["tables"] if t["op"] not in ("none", "keep")}
+    # What the change will remove and replace, kept first (a second run reads none of it).
+    seen = sqlchange.preview(spec, identities, changes)
+    files = sorted(set(job.files) | set(seen.files))
+    before = job.before or seen.before
+    if files != job.files or before != job.before:
+        Execution.objects.filter(pk=job.pk).update(files=files, before=before)
     applied = sqlchange.apply(
         spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
     )
-    removed, warnings = sqlchange.remove_files(files_root(spec), applied.files)
+    root = files_root(spec)
+    files = sorted(set(files) | set(applied.files))
+    kept = sqlchange.still_named(spec, files) if files else set()
+    _removed, warnings = sqlchange.remove_files(root, [f for f in files if f not in kept])
+    if kept:
+        warnings.append(_("%(n)d file(s) kept: other records still name them") % {"n": len(kept)})
     problems = sqlchange.verify(spec, identities, changes, applied)
+    if left := sqlchange.files_left(root, [f for f in files if f not in kept]):
+        problems.append(_("%(n)d file(s) are still there") % {"n": left})
     if problems:
         raise ConnectorError(_("verification failed: %(list)s") % {"list": "; ".join(problems)})
     # The plan's counts, verified: a second run (which changes nothing more) says the same.
@@ -217,9 +241,9 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
     finish(
         job.pk,
         counts=counts,
-        files=removed,
+        files=len([f for f in files if f not in kept]),
         warnings=warnings,
-        extra={"before_sha256": applied.before} if applied.before else {},
+        extra={"before_sha256": before} if before else {},
     )
 
 
@@ -284,8 +308,11 @@ def finish(
             .filter(pk=execution_id)
             .first()
         )
-        if job is None or job.settled:
+        if job is None or job.status == ExecutionStatus.DONE:
             return
+        # Skipped or cancelled while this worker was already changing the system: the change
+        # happened all the same, and the record says so.
+        late = job.settled
         job.status = ExecutionStatus.DONE
         job.counts = counts
         job.files_deleted = files
@@ -307,6 +334,7 @@ def finish(
                 "files": files,
                 "verified": True,
                 **({"warnings": warnings} if warnings else {}),
+                **({"after_skip": True} if late else {}),
                 **extra,
             },
         )
@@ -351,8 +379,13 @@ def settle(plan_id: int) -> None:
         return
     done = {e.system_name: e.status for e in plan.executions.all()}
     now = timezone.now()
+    anything = completion.changed(plan)
     for notice in plan.notices.filter(status=NoticeStatus.PENDING):
-        if notice.channel == "email":
+        if not anything:
+            # Every change was skipped (or found nothing): there is nothing to tell anyone.
+            notice.status = NoticeStatus.UNREACHABLE
+            notice.reason = "nothing was changed, so there was nothing to tell"
+        elif notice.channel == "email":
             notice.mail = queue_mail(
                 case,
                 "recipient_notice",
@@ -403,7 +436,12 @@ def sweep(now: dt.datetime | None = None) -> int:
 
 
 def _for_officer(execution: Execution, actor: Actor) -> Execution:
-    locked = Execution.objects.select_related("case__controller", "plan").get(pk=execution.pk)
+    """The execution, locked (call inside a transaction), if this officer may act on it."""
+    locked = (
+        Execution.objects.select_for_update(of=("self",))
+        .select_related("case__controller", "plan")
+        .get(pk=execution.pk)
+    )
     if actor.kind != "officer" or not is_officer(actor.user, locked.case.controller):
         raise PermissionDenied("only the controller's officers may do this")
     if locked.settled:
@@ -413,47 +451,85 @@ def _for_officer(execution: Execution, actor: Actor) -> Execution:
 
 def confirm_manual(execution: Execution, *, actor: Actor, note_text: str) -> None:
     """The owner of a manual system confirmed the task done: the officer records it."""
-    execution = _for_officer(execution, actor)
-    if execution.status != ExecutionStatus.MANUAL:
-        raise ValidationError(_("Only a manual task is confirmed by hand."))
-    if not note_text.strip():
-        raise ValidationError(_("Say who confirmed it, and how."))
-    Execution.objects.filter(pk=execution.pk).update(
-        answered_by=actor.user, answered_at=timezone.now(), answer_note=note_text
-    )
-    finish(
-        execution.pk,
-        counts={},
-        files=0,
-        warnings=[],
-        extra={"confirmed": note_text},
-        actor=actor,
-    )
+    with transaction.atomic():
+        execution = _for_officer(execution, actor)
+        if execution.status != ExecutionStatus.MANUAL:
+            raise ValidationError(_("Only a manual task is confirmed by hand."))
+        if not note_text.strip():
+            raise ValidationError(_("Say who confirmed it, and how."))
+        Execution.objects.filter(pk=execution.pk).update(
+            answered_by=actor.user, answered_at=timezone.now(), answer_note=note_text
+        )
+        finish(
+            execution.pk,
+            counts={},
+            files=0,
+            warnings=[],
+            extra={"confirmed": note_text},
+            actor=actor,
+        )
 
 
 def retry(execution: Execution, *, actor: Actor) -> None:
     """Try a failed change again now, with a fresh count of tries."""
-    execution = _for_officer(execution, actor)
-    if execution.status != ExecutionStatus.FAILED:
-        raise ValidationError(_("Only a failed change can be tried again."))
-    jobs.restart(execution, actor=actor, action="change_retried", enqueue=enqueue)
+    with transaction.atomic():
+        execution = _for_officer(execution, actor)
+        if execution.status != ExecutionStatus.FAILED:
+            raise ValidationError(_("Only a failed change can be tried again."))
+        jobs.restart(execution, actor=actor, action="change_retried", enqueue=enqueue)
 
 
 def skip(execution: Execution, *, actor: Actor, reason: str) -> None:
-    """Go ahead without this system; the reason goes into the record and the letter."""
-    execution = _for_officer(execution, actor)
+    """Go ahead without this system; the reason goes into the record and the letter. Not while
+    a worker is on it (its change may be half-way): wait, or let it fail, first."""
     if not reason.strip():
         raise ValidationError(_("Say why the system is skipped."))
     with transaction.atomic():
+        execution = _for_officer(execution, actor)
+        busy = execution.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE) or (
+            execution.lease_until and execution.lease_until > timezone.now()
+        )
+        if busy:
+            raise ValidationError(
+                _("The change is running in the system now: wait until it is done or fails.")
+            )
         jobs.skip(execution, actor=actor, reason=reason, action="change_skipped")
         settle(execution.plan_id)
 
 
+def cancel(case: Case, at: dt.datetime) -> None:
+    """The request ended (withdrawn, refused) before its changes ran: what has not started is
+    not done (call inside the ending step's transaction). One a worker is on runs to its end and
+    is recorded as it happened."""
+    waiting = case.executions.select_for_update(of=("self",)).filter(
+        status__in=(ExecutionStatus.PENDING, ExecutionStatus.MANUAL, ExecutionStatus.FAILED),
+        plan__purpose=case.right,
+    )
+    for execution in waiting:
+        if execution.lease_until and execution.lease_until > at:
+            continue
+        Execution.objects.filter(pk=execution.pk).update(
+            status=ExecutionStatus.SKIPPED,
+            answer_note="the request ended before this change ran",
+            next_attempt_at=None,
+        )
+        note(
+            case,
+            actor=Actor.system(),
+            action="change_cancelled",
+            at=at,
+            data={"system": execution.system_title, "state": case.state},
+        )
+
+
 def record_answer(notice: Notice, *, actor: Actor, answer: str) -> None:
-    """A recipient's answer to its notice (it confirmed, or refused), kept on the case."""
+    """A recipient's answer to its notice (it confirmed, or refused), kept on the case. Only a
+    notice that was sent can be answered."""
     case = notice.case
     if actor.kind != "officer" or not is_officer(actor.user, case.controller):
         raise PermissionDenied("only the controller's officers may do this")
+    if notice.status not in (NoticeStatus.SENT, NoticeStatus.ANSWERED):
+        raise ValidationError(_("Only a notice that was sent can be answered."))
     if not answer.strip():
         raise ValidationError(_("Write the recipient's answer."))
     now = timezone.now()

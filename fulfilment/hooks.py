@@ -95,6 +95,11 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
             )
         if problems := plans.problems(plan.body):
             raise ValidationError(" ".join(problems))
+        if changed := plans.stale(case, plan.body):
+            raise ValidationError(
+                _("The systems file changed since this plan was made (%(systems)s): make it again.")
+                % {"systems": ", ".join(changed)}
+            )
     elif step == "prepare_response" and case.controller.systems.exists():
         plan = plans.current(case)
         if plan is None or plan.status != PlanStatus.APPROVED:
@@ -124,10 +129,14 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
 
 
 def _marketing(case: Case) -> bool:
-    """Whether the objection's plan stops processing for direct marketing of the subject's."""
-    plan = plans.current(case)
-    if plan is None:
+    """Whether refusing this objection could leave direct marketing of the subject going on:
+    yes wherever a system declares such processing, unless the plan's dry run counted none of
+    the subject's rows in it (no plan yet, or a system that could not be counted, is a yes)."""
+    if not plans.marketing_declared(case):
         return False
+    plan = plans.current(case)
+    if plan is None or any(s.get("error") for s in plan.body["systems"]):
+        return True
     return any(
         t.get("marketing") and t.get("rows")
         for s in plan.body["systems"]
@@ -205,6 +214,7 @@ def on_taken(
     if case.state in FINAL_STATES and source not in FINAL_STATES:
         if case.state != State.COMPLETED:
             supersede(case)
+            execute.cancel(case, timezone.now())
         discard_staging(case)
 
 
@@ -242,6 +252,7 @@ EVENT_TYPES = {
     "recipients_notified": gettext_lazy("Recipients notified (Art. 19)"),
     "recipient_answered": gettext_lazy("Answer from a recipient"),
     "completion_letter": gettext_lazy("Completion letter sent to the subject"),
+    "change_cancelled": gettext_lazy("Change not made: the request ended first"),
 }
 
 
@@ -298,4 +309,6 @@ RENDERERS = {
     "answer": lambda v, tz: _("Answer: %(text)s") % {"text": v},
     "letter": lambda v, tz: _("Letter: %(text)s") % {"text": v},
     "value": lambda v, tz: _("New value: %(text)s") % {"text": v},
+    "after_skip": lambda v, tz: _("It ran although it had been skipped meanwhile") if v else "",
+    "state": lambda v, tz: _("Request: %(state)s") % {"state": v},
 }

@@ -145,7 +145,7 @@ def skip(job: Any, *, actor: Any, reason: str, action: str) -> None:
     """An officer's "go ahead without this system", with the reason, recorded as ``action``
     (the caller's transaction; it settles what depends on the job)."""
     now = timezone.now()
-    type(job).objects.filter(pk=job.pk).update(
+    type(job).objects.filter(pk=job.pk).exclude(status__in=("done", "skipped")).update(
         status="skipped",
         answered_by=actor.user,
         answered_at=now,

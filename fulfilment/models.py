@@ -249,6 +249,11 @@ class Execution(Job):
     )
     counts = models.JSONField(default=dict)  # rows changed, by table
     files_deleted = models.PositiveIntegerField(default=0)
+    # Read before the change and kept, so a run that dies after the system's commit still
+    # removes the files and records what it replaced: the files the changed rows name (paths
+    # inside the system's folder) and, for a rectification, the SHA-256 of each old value.
+    files = models.JSONField(default=list)
+    before = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["case", "pk"]

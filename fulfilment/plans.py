@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import unicodedata
 from typing import Any
 
 import orjson
@@ -57,9 +58,23 @@ def sha256_of(body: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# Keys of a systems file that name and describe, and change nothing a plan does.
+_WORDING = frozenset({"title", "description", "owner", "instructions", "label", "category"})
+
+
+def _behaviour(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _behaviour(v) for k, v in value.items() if k not in _WORDING}
+    if isinstance(value, list):
+        return [_behaviour(v) for v in value]
+    return value
+
+
 def spec_hash(system: System) -> str:
-    """The system's declaration as the plan saw it: an execution refuses a changed one."""
-    return hashlib.sha256(orjson.dumps(system.spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """What the system's declaration does, as the plan saw it (its wording aside): approval
+    refuses a plan made before it changed, and an execution refuses to run on a changed one."""
+    behaviour = _behaviour(system.spec)
+    return hashlib.sha256(orjson.dumps(behaviour, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def current(case: Case, purpose: str | None = None) -> Plan | None:
@@ -177,15 +192,14 @@ def system_entry(
         "spec_sha256": spec_hash(system),
     }
     if system.kind == SystemKind.MANUAL:
+        # Its owner is asked to do what the right asks, whatever it is (a paper file or a
+        # mailing list holds data for every right, direct marketing included).
+        entry["task"] = purpose
         if purpose == Right.ERASURE:
             entry["task"] = "keep" if spec.erasure == "keep" else "delete"
             if spec.erasure == "keep":
                 entry["keep_ground"] = spec.keep_ground
                 entry["keep_until"] = _until(made, spec.keep_years)
-        elif purpose in (Right.RESTRICTION, LIFT):
-            entry["task"] = purpose
-        else:
-            return None
         return entry
     if system.kind == SystemKind.HTTP:
         if not _asks(purpose, spec):
@@ -193,10 +207,12 @@ def system_entry(
         entry["task"] = purpose
         return entry
     tables = [table_entry(purpose, table, made, corrections) for table in spec.tables]
-    if all(t["op"] in ("none",) for t in tables):
-        return None
     try:
+        # Every table is counted, those the right does nothing to too: the officer (and the
+        # letter) see what stays as it is.
         counts = sqlchange.count(spec, identities)
+        changes = {t["table"]: t for t in tables if t["op"] not in ("none", "keep")}
+        sqlchange.check_values(spec, changes)
     except ConnectorError as error:
         entry["error"] = str(error)
         counts = {}
@@ -265,6 +281,26 @@ def problems(body: dict[str, Any]) -> list[str]:
     return found
 
 
+def stale(case: Case, body: dict[str, Any]) -> list[str]:
+    """The systems whose declaration changed (or went) since the plan was made."""
+    systems = {s.name: s for s in case.controller.systems.all()}
+    return [
+        entry["title"]
+        for entry in body["systems"]
+        if entry["system"] not in systems
+        or spec_hash(systems[entry["system"]]) != entry["spec_sha256"]
+    ]
+
+
+def marketing_declared(case: Case) -> bool:
+    """Whether any of the controller's systems declares processing for direct marketing."""
+    return any(
+        table.objection is not None and table.objection.marketing
+        for system in case.controller.systems.all()
+        for table in spec_of(system.spec).tables
+    )
+
+
 def _check_officer(case: Case, actor: Actor) -> None:
     if actor.kind != "officer" or not is_officer(actor.user, case.controller):
         raise PermissionDenied("only the controller's officers may do this")
@@ -290,6 +326,8 @@ def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
     body = body_for(case, purpose, made)  # the counts: outside any transaction of ours
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        if locked.plans.filter(purpose=purpose, status=PlanStatus.APPROVED).exists():
+            raise ValidationError(_("The plan has been approved already."))
         if current(locked, purpose) not in (None, existing):
             raise ValidationError(_("Another plan was made meanwhile: reload the page."))
         locked.plans.filter(purpose=purpose, status=PlanStatus.DRAFT).update(
@@ -348,7 +386,9 @@ def add_correction(
         raise ValidationError(
             _("Give the corrected value (at most %(n)d characters).") % {"n": MAX_VALUE}
         )
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
+    # Control characters, and the invisible ones (bidi overrides, zero widths: category Cf)
+    # that would make a name read otherwise than it is stored.
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
         raise ValidationError(_("The value may not contain control characters."))
     now = timezone.now()
     with transaction.atomic():

@@ -279,6 +279,8 @@ def test_rectification_changes_only_approved_declared_fields_and_keeps_a_hash_of
         ("naam", "S. Jansen\x1b[2J", "control characters"),
         ("naam", "   ", "Give the corrected value"),
         ("naam", "x" * 501, "Give the corrected value"),
+        ("naam", "Sanne\u202eseirV ed", "control characters"),  # a bidi override
+        ("naam", "Sanne\u200b Jansen", "control characters"),  # a zero-width space
     ]:
         with pytest.raises(ValidationError, match=message):
             plans.add_correction(case, actor=actor, column=column, value=value, **field)
@@ -447,7 +449,8 @@ def test_a_declaration_changed_after_approval_fails_the_change_for_good(
     _approved_not_run(case, officer, monkeypatch)
     execution = case.executions.get(system_name="klantenadministratie")
     system = execution.system
-    system.spec = {**system.spec, "title": "Renamed"}
+    # Its wording may change (a new title): what it does may not.
+    system.spec = {**system.spec, "title": "Renamed", "timeout_seconds": 5}
     system.save()
     before = counts(defero)
     committed(execute.run, execution.pk)
@@ -521,16 +524,214 @@ def test_the_officer_reviews_and_approves_the_plan_in_the_case_file(world, commi
 def test_a_right_the_systems_declare_nothing_for_is_approved_as_nothing_and_answered(
     world, committed, mailoutbox
 ):
-    """Smartlockr's systems declare no withdrawal of consent: the plan is empty, approving it
-    records that, and the case is answered (never stuck waiting for a change)."""
+    """Smartlockr's systems declare no withdrawal of consent: the plan changes nothing (its
+    counts show what stays), approving it records that, and the case is answered, never stuck
+    waiting for a change; the letter claims nothing that was not done."""
     smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
     case = drive_to_work(committed, smartlockr, officer, "withdraw_consent")
     plan = plans.current(case)
-    assert plan.body["systems"] == [] and plan.body["notices"] == []
+    (platform,) = plan.body["systems"]
+    assert {t["table"]: (t["op"], t["rows"]) for t in platform["tables"]} == {
+        "users": ("none", 1),
+        "invoices": ("none", 2),
+    }
+    assert plan.body["notices"] == []
     approve(committed, case, officer)
     assert not case.executions.exists()
     finish(committed, case, officer)
     case.refresh_from_db()
     assert case.state == State.COMPLETED
     letter = next(m for m in mailoutbox if "What was done" in m.subject)
-    assert "None of our systems holds data of yours" in letter.body
+    assert "has handled your request as follows" in letter.body
+    assert "3 records about you are not concerned and stay as they are" in letter.body
+    assert "acted on the withdrawal" not in letter.body
+
+
+# --- Faults found by a hostile review, each as its own test.
+
+
+def test_a_request_withdrawn_after_approval_changes_nothing(world, committed, monkeypatch):
+    from fulfilment import execute
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "erasure")
+    _approved_not_run(case, officer, monkeypatch)
+    before = counts(defero)
+    execution = case.executions.get(system_name="klantenadministratie")
+    committed(perform, case, "withdraw", actor=Actor.subject())
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SKIPPED  # cancelled with the request
+    assert "change_cancelled" in actions(case)
+    committed(execute.run, execution.pk)  # a task delivered late
+    assert counts(defero) == before
+    # And one that was not cancelled (a worker held it) refuses once it runs.
+    from fulfilment.models import Execution
+
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.PENDING)
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert "nothing was changed" in execution.error
+    assert counts(defero) == before
+
+
+def test_a_change_is_not_skipped_while_it_runs_and_one_that_ran_is_recorded(
+    world, committed, monkeypatch
+):
+    from fulfilment import execute
+    from fulfilment.models import Execution
+
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    case = drive_to_work(committed, site, officer, "erasure")
+    _approved_not_run(case, officer, monkeypatch)
+    execution = case.executions.get()
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.RUNNING)
+    with pytest.raises(ValidationError, match="running in the system now"):
+        execute.skip(execution, actor=Actor.officer(officer), reason="Not needed.")
+    # Skipped (by a path that did not see the worker) while the worker changed the system:
+    # the record says what happened.
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.SKIPPED)
+    committed(execute.finish, execution.pk, counts={"leads": 2}, files=0, warnings=[], extra={})
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.DONE
+    assert CaseEvent.objects.get(case=case, action="system_changed").data["after_skip"] is True
+
+
+def test_when_every_change_is_skipped_the_letter_and_the_recipients_hear_no_erasure(
+    world, committed, monkeypatch, mailoutbox
+):
+    from fulfilment import execute
+
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    case = drive_to_work(committed, site, officer, "erasure")
+    _approved_not_run(case, officer, monkeypatch)
+    mailoutbox.clear()
+    committed(
+        execute.skip,
+        case.executions.get(),
+        actor=Actor.officer(officer),
+        reason="Kept for a court case (Art. 17(3)(e)).",
+    )
+    assert not [m for m in mailoutbox if m.to == ["privacy@hosting.example"]]
+    notice = case.notices.get(recipient__startswith="diensten van derden")
+    assert notice.status == NoticeStatus.UNREACHABLE and "nothing was changed" in notice.reason
+    finish(committed, case, officer)
+    letter = next(m for m in mailoutbox if "What was done" in m.subject)
+    assert "has handled your request as follows" in letter.body
+    assert "erased your personal data" not in letter.body
+    assert "not changed. Reason: Kept for a court case" in letter.body
+
+
+def test_a_plan_made_before_the_systems_file_changed_is_not_approved(world, committed):
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "erasure")
+    plan = plans.current(case)
+    system = defero.systems.get(name="klantenadministratie")
+    system.spec = {**system.spec, "description": "Reworded."}  # wording: still the same plan
+    system.save()
+    assert plans.stale(case, plan.body) == []
+    tables = [dict(t) for t in system.spec["tables"]]
+    tables[1]["erasure"] = "keep"
+    tables[1]["keep_ground"] = "Art. 17(3)(e)"
+    system.spec = {**system.spec, "tables": tables}
+    system.save()
+    with pytest.raises(ValidationError, match="systems file changed since this plan was made"):
+        perform(case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
+    assert not case.executions.exists()
+
+
+def test_a_manual_system_is_asked_for_every_right(world, committed, mailoutbox):
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "rectification")
+    plans.add_correction(
+        case,
+        actor=Actor.officer(officer),
+        system="klantenadministratie",
+        table="klanten",
+        column="adres",
+        value="Oudegracht 1, 3511 AA Utrecht",
+    )
+    plan = committed(plans.make, case, actor=Actor.officer(officer))
+    manual = next(s for s in plan.body["systems"] if s["kind"] == "manual")
+    assert manual["task"] == "rectification"
+    mailoutbox.clear()
+    approve(committed, case, officer)
+    task = next(m for m in mailoutbox if m.to == ["boekhouding@defero.example"])
+    assert "Oudegracht 1, 3511 AA Utrecht" in task.body
+
+
+def test_an_objection_is_not_refused_on_compelling_grounds_before_its_plan_shows_no_marketing(
+    world, committed, monkeypatch
+):
+    from cases.models import RefusalGround
+    from fulfilment import hooks
+
+    monkeypatch.setattr(hooks, "plan_soon", lambda pk: None)  # the broker is down, say
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    case = drive_to_work(committed, site, officer, "objection")
+    assert plans.current(case) is None
+    with pytest.raises(ValidationError, match="absolute"):
+        perform(
+            case,
+            "refuse",
+            actor=Actor.officer(officer),
+            ground=RefusalGround.COMPELLING_GROUNDS,
+            reason="x",
+        )
+
+
+def test_an_answer_is_recorded_only_for_a_notice_that_was_sent(world, committed):
+    from fulfilment import execute
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "erasure")
+    approve(committed, case, officer)
+    unreachable = case.notices.get(recipient="derden")
+    with pytest.raises(ValidationError, match="Only a notice that was sent"):
+        execute.record_answer(unreachable, actor=Actor.officer(officer), answer="Done.")
+
+
+def test_a_link_prefills_only_the_plan_s_hash(world, committed):
+    from django.urls import reverse
+
+    from .demo_world import officer_client
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "erasure")
+    client = officer_client(officer)
+    url = reverse("admin:dsar_case_step", args=[case.pk, "prepare_response"])
+    page = client.get(f"{url}?response=Pay+us+first").content.decode()
+    assert "Pay us first" not in page
+
+
+def test_erased_photos_go_even_when_the_first_try_could_not_delete_them(
+    world, committed, monkeypatch
+):
+    """The files the change will remove are kept with the execution before the system's
+    commit: a try that fails after it (an unlink refused, a worker killed) leaves them listed,
+    and the next try removes them and verifies they are gone."""
+    from fulfilment import execute
+    from fulfilment.connectors import sqlchange
+
+    smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
+    case = drive_to_work(committed, smartphoto, officer, "erasure")
+    _approved_not_run(case, officer, monkeypatch)
+    execution = case.executions.get()
+    real = sqlchange.remove_files
+    monkeypatch.setattr(sqlchange, "remove_files", lambda root, files: (0, ["refused"]))
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.PENDING
+    assert "file(s) are still there" in execution.error
+    photos = [world["folder"] / "smartphoto-photos" / f for f in execution.files]
+    assert photos and all(p.exists() for p in photos)
+    assert counts(smartphoto)["webshop"]["accounts"] == 0  # the rows went in the first try
+    monkeypatch.setattr(sqlchange, "remove_files", real)
+    from fulfilment.models import Execution
+
+    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=None)
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    assert not any(p.exists() for p in photos)
+    assert execution.files_deleted == len(photos)

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from fulfilment.connectors import sqlchange
-from fulfilment.connectors.base import ConnectorError
+from fulfilment.connectors.base import ConnectorError, ForeignRows
 
 from .test_connectors import (
     CUSTOMERS,
@@ -255,8 +255,9 @@ def test_pseudonyms_keep_the_form_the_column_needs_and_are_keyed():
     assert address != sqlchange.pseudonym("sanne.jansen@example.org", b"x" * 32, where)
     phone = sqlchange.pseudonym("+31 6 12345678", KEY, "customers.phone")
     assert re.fullmatch(r"\+\d\d \d \d{8}", phone) and phone != "+31 6 12345678"
-    number = sqlchange.pseudonym(123456, KEY, "customers.number")
-    assert isinstance(number, int) and len(str(number)) == 6
+    # A made-up number or date could be another person's real one: only text is pseudonymised.
+    with pytest.raises(ConnectorError, match="only a text column"):
+        sqlchange.pseudonym(123456, KEY, "customers.number")
     assert len(sqlchange.pseudonym("Sanne Jansen", KEY, "customers.name", 10)) == 10
     assert sqlchange.pseudonym(None, KEY, where) is None
 
@@ -303,3 +304,103 @@ def test_verification_finds_what_is_still_there(shop_db):
     assert "order_lines: 1 of the deleted rows are still there" in problems
     assert "customers: 1 of the deleted rows are still there" in problems
     assert "customers: the search still finds 1 rows" in problems
+
+
+def _vouchers(db: Db, ref_one: str, ref_two: str):
+    db.run(
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, email VARCHAR(200), ref VARCHAR(20))",
+        "CREATE TABLE vouchers (id INTEGER PRIMARY KEY, ref VARCHAR(20), code VARCHAR(20))",
+    )
+    db.insert(
+        "customers",
+        "id, email, ref",
+        [(1, "sanne.jansen@example.org", ref_one), (2, "piet@example.org", ref_two)],
+    )
+    db.insert("vouchers", "id, ref, code", [(10, ref_one, "HERS"), (11, ref_two, "HIS")])
+    return sql_spec(
+        [
+            {
+                "name": "customers",
+                "key": "id",
+                "identities": {"email": "email"},
+                "columns": [column("id"), column("email"), column("ref")],
+            },
+            {
+                "name": "vouchers",
+                "key": "id",
+                "reached_from": {"table": "customers", "column": "ref", "parent_column": "ref"},
+                "columns": [column("id"), column("ref"), column("code")],
+            },
+        ]
+    )
+
+
+def test_a_link_value_shared_with_another_person_stops_the_search_and_the_change(shop_db):
+    """A household number both hold: the vouchers linked to it cannot be told apart, so neither
+    an access search nor a change takes them (nor anything else of that system)."""
+    spec = _vouchers(shop_db, "H-1", "H-1")
+    before = {t: shop_db.count(t) for t in ("customers", "vouchers")}
+    with pytest.raises(ForeignRows, match="shared with other rows"):
+        sqlchange.count(spec, SANNE)
+    changes = {"customers": {"op": "delete", "rows": 1}, "vouchers": {"op": "delete", "rows": 2}}
+    with pytest.raises(ForeignRows, match="shared with other rows"):
+        sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+    assert {t: shop_db.count(t) for t in before} == before
+
+
+def test_an_empty_link_value_links_nothing(shop_db):
+    spec = _vouchers(shop_db, "", "")
+    assert sqlchange.count(spec, SANNE) == {"customers": 1, "vouchers": 0}
+
+
+def test_a_value_the_column_cannot_take_is_found_by_the_dry_run(shop_db):
+    ready(shop_db)
+    spec = erasing_shop()
+    with pytest.raises(ConnectorError, match=r"neither true nor false|not a whole number"):
+        sqlchange.check_values(
+            spec,
+            {"customers": {"columns": [{"column": "restricted", "to": "value", "value": "maybe"}]}},
+        )
+    with pytest.raises(ConnectorError, match="only a text column can be pseudonymised"):
+        sqlchange.check_values(
+            spec, {"orders": {"columns": [{"column": "customer_id", "to": "pseudonymise"}]}}
+        )
+    with pytest.raises(ConnectorError, match="longer than the column"):
+        sqlchange.check_values(
+            spec,
+            {"customers": {"columns": [{"column": "name", "to": "value", "value": "x" * 101}]}},
+        )
+    with pytest.raises(ConnectorError, match="has no column 'nickname'"):
+        sqlchange.check_values(
+            spec, {"customers": {"columns": [{"column": "nickname", "to": "null"}]}}
+        )
+
+
+def test_a_boolean_flag_takes_only_words_for_true_and_false():
+    flag = sa.Column("beperkt", sa.Boolean())
+    assert sqlchange.typed(flag, "ja", NOW) is True
+    assert sqlchange.typed(flag, "0", NOW) is False
+    with pytest.raises(ConnectorError, match="neither true nor false"):
+        sqlchange.typed(flag, "restricted", NOW)
+
+
+def test_files_are_removed_inside_the_folder_only_never_through_a_link(tmp_path):
+    root = tmp_path / "files"
+    (root / "sanne").mkdir(parents=True)
+    (root / "piet").mkdir()
+    hers = root / "sanne" / "a.jpg"
+    hers.write_bytes(b"x")
+    his = root / "piet" / "b.jpg"
+    his.write_bytes(b"y")
+    (root / "sanne" / "link.jpg").symlink_to(his)
+    outside = tmp_path / "secret.txt"
+    outside.write_text("z")
+    removed, warnings = sqlchange.remove_files(
+        root, ["sanne/a.jpg", "sanne/link.jpg", "../secret.txt", "sanne/../../secret.txt"]
+    )
+    assert removed == 1 and not hers.exists()
+    assert his.exists() and outside.exists()
+    assert (root / "sanne" / "link.jpg").is_symlink()
+    assert "a named path that is not a regular file is not deleted" in warnings
+    assert warnings.count("a file outside the system's folder is not deleted") == 2
+    assert sqlchange.files_left(root, ["sanne/a.jpg", "piet/b.jpg"]) == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,11 +173,19 @@ class SqlSource:
             # The driver's message, first line only: it names the fault, never the password.
             raise ConnectorError(_short(error)) from None
 
-    def _search(self, conn: Connection, identities: Identities) -> Iterator[Batch]:
-        tables = _reflect(conn, self.spec)
-        # The values of each (table, column) that a linked table looks up.
-        needed = {
-            (t.reached_from.table, t.reached_from.parent_column): set()
+    def _search(
+        self,
+        conn: Connection,
+        identities: Identities,
+        tables: dict[str, sa.Table] | None = None,
+    ) -> Iterator[Batch]:
+        """``tables``: the declared tables as reflected on this connection already (a change
+        reflects them once for its search, its writes and its checks)."""
+        tables = tables or _reflect(conn, self.spec)
+        # The values of each (table, column) that a linked table looks up, with how many of the
+        # subject's rows hold each.
+        needed: dict[tuple[str, str], Counter[Any]] = {
+            (t.reached_from.table, t.reached_from.parent_column): Counter()
             for t in self.spec.tables
             if t.reached_from
         }
@@ -222,6 +231,9 @@ class SqlSource:
                     for position, values in collect:
                         values.update(row[position] for row in rows)
                     yield Batch(table, rows)
+            for (parent, column), values in needed.items():
+                if parent == table.name:
+                    _only_theirs(conn, found, column, values, table)
 
     def count(self, identities: Identities) -> dict[str, int]:
         """How many rows of each table hold the subject (for find_subject)."""
@@ -229,6 +241,28 @@ class SqlSource:
         for batch in self.search(identities):
             counts[batch.table.name] += len(batch.rows)
         return counts
+
+
+def _only_theirs(
+    conn: Connection, found: sa.Table, column: str, values: Counter[Any], table: TableSpec
+) -> None:
+    """The link values the subject's rows hold must be theirs alone: a value another row of the
+    parent also holds (a shared household or company number, a default of '' or 0) would reach
+    that row's children too, and they would be handed over (or erased) as the subject's.
+    Empty values link nothing; a primary key is unique by the database's own rule."""
+    for empty in (None, ""):
+        values.pop(empty, None)
+    if not values or [c.name for c in found.primary_key.columns] == [column]:
+        return
+    keys = sorted(values, key=repr)
+    for i in range(0, len(keys), IN_CHUNK):
+        chunk = keys[i : i + IN_CHUNK]
+        statement = sa.select(sa.func.count()).where(found.c[column].in_(chunk))
+        if conn.execute(statement).scalar_one() > sum(values[v] for v in chunk):
+            raise ForeignRows(
+                f"{table.name}.{column}: a value that links to the subject's rows is shared "
+                "with other rows, so the rows linked to it cannot be told apart"
+            )
 
 
 def _tuples(result: CursorResult[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
