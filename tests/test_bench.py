@@ -17,6 +17,7 @@ from .conftest import require_service, tcp_reachable
 from .procs import BIN, demo_env, run
 
 BENCHES = {
+    "erase": ["--orders", "50", "--lines", "3", "--people", "20", "--runs", "1", "--profile", "5"],
     "intake": ["--requests", "24", "--clients", "3", "--workers", "1", "--existing", "200"],
     "intake_profile": ["--posts", "5", "--existing", "200"],
     "queue": ["--requests", "300", "--renders", "2"],
