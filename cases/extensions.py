@@ -11,6 +11,10 @@
   settled; build the package; release it.)
 - Panels: a room shows its part of a case on the subject's status page and in the officer's case
   file by registering a function ``(case, request) -> str`` (HTML it rendered itself, escaped).
+- Report sections: a room adds its evidence to the auditor's case report by registering a
+  function ``(case) -> list[Section]``: a heading and plain-text lines (the report escapes them).
+  (Fulfilment: the systems searched, the package, the plan of changes and its verification, the
+  Art. 19 notices.)
 """
 
 from __future__ import annotations
@@ -43,6 +47,21 @@ def add_officer_panel(panel: Panel) -> None:
 def _render(panels: list[Panel], case: Any, request: HttpRequest) -> list[SafeString]:
     # Each panel renders a template of its own (autoescaped): its output is already HTML.
     return [mark_safe(html) for panel in panels if (html := panel(case, request))]  # noqa: S308
+
+
+Section = tuple[str, list[str]]
+ReportSections = Callable[[Any], list[Section]]
+_REPORT_SECTIONS: list[ReportSections] = []
+
+
+def add_report_section(sections: ReportSections) -> None:
+    if sections not in _REPORT_SECTIONS:
+        _REPORT_SECTIONS.append(sections)
+
+
+def report_sections(case: Any) -> list[Section]:
+    """Every room's evidence about the case, in the order the rooms registered."""
+    return [section for sections in _REPORT_SECTIONS for section in sections(case)]
 
 
 def subject_panels(case: Any, request: HttpRequest) -> list[SafeString]:

@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "reminders",
     "mailin",
     "fulfilment",
+    "reports",
     # What `make run` needs besides the product (demo accounts and systems, a stub processor).
     "demo",
 ]

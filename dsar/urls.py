@@ -25,5 +25,6 @@ urlpatterns = [
         RedirectView.as_view(url="/admin/dsar/case/%(rest)s", permanent=True, query_string=True),
     ),
     path("admin/fulfilment/", include("fulfilment.admin_urls")),
+    path("admin/reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]

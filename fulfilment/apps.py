@@ -14,7 +14,7 @@ class FulfilmentConfig(AppConfig):
         from cases import events, extensions
 
         # Importing registers the Celery tasks that live beside their work.
-        from . import collect, hooks, officer, officer_changes, package, views  # noqa: F401
+        from . import collect, hooks, officer, officer_changes, package, report, views  # noqa: F401
 
         extensions.step_checking.connect(hooks.on_checking, dispatch_uid="fulfilment-checking")
         extensions.step_taken.connect(hooks.on_taken, dispatch_uid="fulfilment-taken")
@@ -22,3 +22,4 @@ class FulfilmentConfig(AppConfig):
         extensions.add_officer_panel(officer.officer_panel)
         extensions.add_officer_panel(officer_changes.changes_panel)
         events.register(hooks.EVENT_TYPES, hooks.RENDERERS)
+        extensions.add_report_section(report.sections)

@@ -177,3 +177,32 @@ def working_days_before(
         if is_working_day(day, code, extra=extra):
             remaining -= 1
     return datetime.combine(day, time(0, 0), tzinfo=zone)
+
+
+def working_days_between(
+    start: datetime,
+    end: datetime,
+    *,
+    country: str,
+    tz: str | None = None,
+    extra_holidays: Iterable[date] = (),
+) -> int:
+    """How many working days lie after ``start``'s local date up to and including ``end``'s:
+    0 when both fall on the same day, negative when ``end`` comes first. Used to say by how much
+    a deadline was met or missed ("2 working days early"), not to compute periods."""
+    _require_aware(start)
+    _require_aware(end)
+    code = _country(country)
+    zone = _zone(code, tz)
+    extra = _as_dates(extra_holidays)
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    sign = 1
+    if last < first:
+        first, last, sign = last, first, -1
+    count = 0
+    day = first
+    while day < last:
+        day += timedelta(days=1)
+        if is_working_day(day, code, extra=extra):
+            count += 1
+    return sign * count

@@ -559,3 +559,18 @@ def test_an_extension_supersedes_a_faster_declared_promise() -> None:
     after = compute_deadlines(at(2026, 3, 5), country="NL", declared=weeks, extended=True)
     assert after.effective == after.extended.replace() == before.extended
     assert after.declared == before.declared  # still recorded beside it
+
+
+def test_working_days_between_counts_only_working_days_and_has_a_sign():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from legalclock.workdays import working_days_between
+
+    ams = ZoneInfo("Europe/Amsterdam")
+    friday = dt.datetime(2026, 4, 24, 17, 0, tzinfo=ams)  # King's Day is Monday 27 April 2026
+    tuesday = dt.datetime(2026, 4, 28, 9, 0, tzinfo=ams)
+    assert working_days_between(friday, tuesday, country="NL") == 1
+    assert working_days_between(tuesday, friday, country="NL") == -1
+    assert working_days_between(friday, friday + dt.timedelta(hours=3), country="NL") == 0
+    assert working_days_between(friday, tuesday, country="BE") == 2

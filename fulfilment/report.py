@@ -1,0 +1,122 @@
+"""Fulfilment's evidence in the auditor's case report (registered through
+``cases.extensions.add_report_section``): what was searched and found, the package and its
+hashes and downloads, the plan of changes, what each system did and how it was verified, and
+the Art. 19 notices. Counts, hashes and reasons only: never the subject's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
+
+from cases.models import Case
+
+
+def _when(value: Any) -> str:
+    return date_format(localtime(value), "j F Y H:i") if value else "—"
+
+
+def _counts(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{name}: {n}" for name, n in counts.items()) or _("nothing found")
+
+
+def sections(case: Case) -> list[tuple[str, list[str]]]:
+    found: list[tuple[str, list[str]]] = []
+    collections = list(case.collections.all())
+    if collections:
+        found.append(
+            (
+                _("Systems searched"),
+                [
+                    f"{c.system_title}: {c.get_status_display()} · {_counts(c.counts)}"
+                    + (f" · {_('files')}: {c.file_count}" if c.file_count else "")
+                    + (f" · {c.error}" if c.error else "")
+                    + (f" · {c.answer_note}" if c.answer_note else "")
+                    for c in collections
+                ],
+            )
+        )
+    withheld = list(case.withholdings.all())
+    if withheld:
+        found.append(
+            (
+                _("Withheld from the subject"),
+                [
+                    f"{w.system_name}/{w.table}/{w.record or '*'}/{w.column or '*'}: {w.reason}"
+                    for w in withheld
+                ],
+            )
+        )
+    packages = list(case.packages.all())
+    if packages:
+        found.append(
+            (
+                _("Data package"),
+                [
+                    f"{p.kind}: {p.get_status_display()} · {_('built')} {_when(p.built_at)}"
+                    f" · {_('released')} {_when(p.released_at)} · {_('downloads')}: {p.downloads}"
+                    f" · SHA-256 {p.sha256 or '—'} · {_('manifest')} {p.manifest_sha256 or '—'}"
+                    for p in packages
+                ],
+            )
+        )
+    for plan in case.plans.order_by("pk"):
+        lines = [
+            f"{plan.get_status_display()} · SHA-256 {plan.sha256}"
+            f" · {_('made')} {_when(plan.made_at)}"
+            + (
+                f" · {_('approved by')} {plan.approved_by} {_when(plan.approved_at)}"
+                if plan.approved_at
+                else ""
+            )
+        ]
+        for entry in plan.body["systems"]:
+            if "tables" in entry:
+                parts = [
+                    f"{t['label']} {t['op']} {t.get('rows', 0)}"
+                    + (
+                        f" ({t['keep_ground']}; {t.get('keep_until') or '—'})"
+                        if t.get("keep_ground")
+                        else ""
+                    )
+                    for t in entry["tables"]
+                    if t["op"] != "none" or t.get("rows")
+                ]
+                lines.append(f"{entry['title']}: " + ("; ".join(parts) or "—"))
+            else:
+                lines.append(f"{entry['title']}: {_('task')} {entry.get('task', '')}")
+        for execution in plan.executions.all():
+            lines.append(
+                f"{execution.system_title}: {execution.get_status_display()}"
+                f" {_when(execution.finished_at)} · {_counts(execution.counts)}"
+                + (
+                    f" · {_('files deleted')}: {execution.files_deleted}"
+                    if execution.files_deleted
+                    else ""
+                )
+                + (f" · {execution.error}" if execution.error else "")
+                + (f" · {execution.answer_note}" if execution.answer_note else "")
+            )
+        found.append((_("Plan of changes: %(purpose)s") % {"purpose": plan.purpose}, lines))
+        notices = list(plan.notices.select_related("mail"))
+        if notices:
+            found.append(
+                (
+                    _("Recipients told (Art. 19)"),
+                    [
+                        f"{n.recipient}: {n.get_status_display()}"
+                        + (f" · {n.address}" if n.address else "")
+                        + (
+                            f" · {_('mail')} {n.mail.get_status_display()} {n.mail.delivery_status}"
+                            if n.mail
+                            else ""
+                        )
+                        + (f" · {n.reason}" if n.reason else "")
+                        + (f" · {_('answer')}: {n.answer}" if n.answer else "")
+                        for n in notices
+                    ],
+                )
+            )
+    return found

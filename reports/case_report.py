@@ -1,0 +1,252 @@
+"""The auditor's case report: one request as a PDF that can be filed as evidence.
+
+It shows, in Dutch or English (the auditor's choice): the cover (reference, controller, the
+statement's date and the policy's hash, right, channel, received, outcome, who handled it); every
+deadline the legal clock computed, and whether it was met and by how much (hours and working
+days); the identity check (the method the controller's rule asked, what was asked, who decided,
+and that the ID copy was destroyed, never the copy); the timeline, event by event, with every
+text sent to the subject in full and every mail's delivery status; what the rooms above the
+core add (fulfilment: systems searched, package, changes and their verification, Art. 19
+notices); and the integrity of the hash chain verified at render time, with its head.
+
+The PDF is PDF/A-3b and carries the case's events as ``events.json``: with the audit key, the
+chain can be verified from the PDF alone (``manage.py verify_report``). It is reproducible: its
+identifier and dates come from the case (the receipt and the last event), never from the clock,
+so the same case renders to the same bytes and a report can be hashed and compared later.
+Subject-provided text reaches the template only as variables (escaped), and WeasyPrint fetches
+nothing but the project's static files (``cases.pdf``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from cases import events as event_types
+from cases.audit import head_hash
+from cases.extensions import report_sections
+from cases.models import Case, Direction
+from cases.pdf import render_pdf
+from cases.selectors import chain_state, timeline
+from controllers.models import Verification
+from controllers.policy import dump_policy
+from legalclock.workdays import working_days_between
+
+LANGUAGES = ("en", "nl")
+ATTACHMENT = "events.json"
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    label: str
+    at: dt.datetime | None
+    met: bool | None  # None: no deadline of this kind, or the case is still open
+    hours: int  # early (positive) or late (negative), to the hour
+    working_days: int
+
+    @property
+    def margin_hours(self) -> int:
+        return abs(self.hours)
+
+    @property
+    def margin_days(self) -> int:
+        return abs(self.working_days)
+
+
+def _deadline(label: str, at: dt.datetime | None, done: dt.datetime | None, case: Case) -> Any:
+    if at is None:
+        return None
+    if done is None:
+        return DeadlineRow(label, at, None, 0, 0)
+    controller = case.controller
+    days = working_days_between(
+        done,
+        at,
+        country=controller.country,
+        tz=controller.time_zone,
+        extra_holidays=controller.holiday_dates,
+    )
+    hours = int((at - done).total_seconds() // 3600)
+    return DeadlineRow(label, at, done <= at, hours, days)
+
+
+def deadlines(case: Case) -> list[DeadlineRow]:
+    """Each deadline of the case and how it was kept: against the moment the case was closed
+    (open cases: not yet decided). The notice-by date is kept by the first extension or refusal
+    notice, when there was one."""
+    done = case.closed_at
+    rows = [
+        _deadline(_("Declared promise"), case.declared_deadline, done, case),
+        _deadline(_("Statutory (one month)"), case.statutory_deadline, done, case),
+    ]
+    if case.extended_at:
+        rows.append(_deadline(_("Extended (Art. 12(3))"), case.extended_deadline, done, case))
+    notice = case.extended_at or (case.closed_at if case.refusal_ground else None)
+    rows.append(_deadline(_("Extension or refusal notice by"), case.notice_by, notice, case))
+    rows.append(_deadline(_("Effective deadline"), case.effective_deadline, done, case))
+    return [row for row in rows if row is not None]
+
+
+def _identity(case: Case) -> dict[str, Any]:
+    declaration = case.declaration
+    method = declaration.verification if declaration else Verification.EMAIL
+    decided = [
+        event
+        for event in case.events.order_by("seq")
+        if isinstance(event.data, dict) and "id_document" in event.data
+    ]
+    asked = [event for event in case.events.order_by("seq") if event.action == "ask_identity"]
+    return {
+        "method": dict(Verification.choices).get(method, method),
+        "quote": declaration.verification_quote if declaration else "",
+        "asked": asked,
+        "decided": decided,
+        "documents_left": case.id_documents.count(),
+    }
+
+
+def policy_sha256(case: Case) -> str:
+    """The hash of the controller's policy as the registry holds it now (its canonical file)."""
+    return hashlib.sha256(dump_policy(case.controller).encode()).hexdigest()
+
+
+def context(case: Case, language: str) -> dict[str, Any]:
+    """Everything the report shows, in ``language``."""
+    with translation.override(language):
+        chain = chain_state(case)
+        zone = ZoneInfo(case.controller.time_zone)
+        handlers = sorted(
+            {e.actor_label for e in case.events.filter(actor_kind="officer")}
+            | ({case.assigned_to.get_username()} if case.assigned_to else set())
+        )
+        return {
+            "case": case,
+            "language": language,
+            "zone": zone,
+            "controller": case.controller,
+            "policy_sha256": policy_sha256(case),
+            "state": event_types.state_label(case.state),
+            "ground": event_types.ground_label(case.refusal_ground),
+            "handlers": handlers,
+            "deadlines": deadlines(case),
+            "suspensions": list(case.suspensions.all()),
+            "identity": _identity(case),
+            "timeline": timeline(case),
+            "messages": list(case.messages.filter(direction=Direction.TO_SUBJECT)),
+            "received": list(case.messages.filter(direction=Direction.FROM_SUBJECT)),
+            "mails": list(case.outgoing_mail.all()),
+            "sections": report_sections(case),
+            "chain": chain,
+        }
+
+
+def events_json(case: Case) -> bytes:
+    """The case's events exactly as their hashes cover them, and the chain's head: with the
+    audit key, anyone holding the PDF can verify the chain without the database."""
+    events = []
+    for event in case.events.order_by("seq"):
+        content = json.loads(event.canonical())
+        events.append({"content": content, "hash": event.hash})
+    document = {
+        "reference": case.reference,
+        "case_id": case.pk,
+        "head": {"count": case.audit_count, "last": case.audit_last, "hash": case.audit_head},
+        "events": events,
+    }
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1).encode()
+
+
+def _moment(case: Case) -> tuple[dt.datetime, dt.datetime]:
+    last = case.events.order_by("-seq").values_list("at", flat=True).first()
+    return case.received_at, last or case.received_at
+
+
+def render(case: Case, *, language: str = "en") -> bytes:
+    """The report as PDF/A-3b bytes, the same for the same case (see the module's docstring)."""
+    from weasyprint import Attachment
+
+    if language not in LANGUAGES:
+        raise ValueError(f"language: one of {', '.join(LANGUAGES)}")
+    created, modified = _moment(case)
+    with translation.override(language):
+        html = render_to_string(
+            "reports/case.html",
+            {
+                **context(case, language),
+                "created": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "modified": modified.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        )
+    identifier = hashlib.sha256(
+        f"{case.reference}:{case.audit_count}:{case.audit_head}:{language}".encode()
+    ).hexdigest()[:32]
+    attachment = Attachment(
+        string=events_json(case).decode(),
+        name=ATTACHMENT,
+        description="The case's events and its chain head, as hashed (dsar case report)",
+        created=created.astimezone(dt.UTC),
+        modified=modified.astimezone(dt.UTC),
+        relationship="Data",
+    )
+    return render_pdf(
+        html,
+        pdf_variant="pdf/a-3b",
+        pdf_identifier=identifier.encode(),
+        attachments=[attachment],
+        uncompressed_pdf=False,
+    )
+
+
+# --- Reading a report back (operators, tests): its embedded events, verified.
+
+
+def embedded_events(pdf: bytes) -> dict[str, Any]:
+    """The events.json a report carries."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        found = PdfReader(io.BytesIO(pdf)).attachments.get(ATTACHMENT)
+    except PyPdfError as error:
+        raise ValueError(f"not a readable PDF: {error}") from None
+    if not found:
+        raise ValueError(f"the PDF carries no {ATTACHMENT}")
+    return json.loads(found[0])
+
+
+def verify_embedded(pdf: bytes) -> list[str]:
+    """Verify the chain carried by a report with this installation's audit key: what is wrong,
+    or nothing."""
+    document = embedded_events(pdf)
+    key = settings.AUDIT_KEY.encode()
+    problems, previous = [], ""
+    for index, event in enumerate(document["events"], start=1):
+        content = event["content"]
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+        if content.get("seq") != index:
+            problems.append(f"event #{index}: the sequence has a gap")
+        if content.get("prev") != previous:
+            problems.append(f"event #{index}: does not follow the one before")
+        expected = hmac.new(key, canonical, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, event["hash"]):
+            problems.append(f"event #{index}: its hash does not match its content")
+        previous = event["hash"]
+    head = document["head"]
+    if head["count"] != len(document["events"]) or head["last"] != previous:
+        problems.append("the head does not match the events")
+    elif not hmac.compare_digest(
+        head_hash(document["case_id"], head["count"], head["last"]), head["hash"]
+    ):
+        problems.append("the head's hash does not match")
+    return problems
