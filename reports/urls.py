@@ -10,4 +10,8 @@ wrap = admin.site.admin_view
 
 urlpatterns = [
     path("case/<int:pk>.pdf", wrap(views.case_pdf), name="reports_case_pdf"),
+    path("", wrap(views.index), name="reports_index"),
+    path("compliance.pdf", wrap(views.compliance_pdf), name="reports_compliance_pdf"),
+    path("figures.csv", wrap(views.figures_csv), name="reports_figures_csv"),
+    path("requests.csv", wrap(views.log_csv), name="reports_log_csv"),
 ]

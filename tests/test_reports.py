@@ -183,3 +183,129 @@ def test_subject_text_is_printed_as_text_and_fetches_nothing(world, committed, m
     text = text_of(render(case, language="en"))
     assert 'src="http://evil.example/x.png"' in text.replace("\n", "")
     assert all(url.startswith(pdf_module.BASE) for url in asked), asked
+
+
+# --- The compliance report: a hand count of a small history, and the same in PDF and CSV.
+
+
+def _history(cast, committed):
+    """Six requests at Smart-Site (cast.a), March and April 2026, each through the one path with
+    the clock set back: decided on time, late but extended in time, refused, withdrawn, open
+    and overdue, and one decided late."""
+    import datetime as dt
+
+    import time_machine
+
+    from cases.intake import receive_case
+    from cases.models import RefusalGround
+
+    officer = Actor.officer(cast.officer_a)
+    zone = dt.timezone(dt.timedelta(hours=1))
+
+    def at(day: str, hour: int = 10) -> dt.datetime:
+        return dt.datetime.fromisoformat(f"{day}T{hour:02d}:00").replace(tzinfo=zone)
+
+    def new(day: str, right: str = "access"):
+        with time_machine.travel(at(day), tick=False):
+            case = committed(
+                receive_case,
+                controller=cast.a,
+                right=right,
+                name="Jan Jansen",
+                email=f"jan.{day}@example.org",
+                language="en",
+            )
+            return committed(perform, case, "confirm_email", actor=Actor.subject())
+
+    def step(case, name, day, **kwargs):
+        with time_machine.travel(at(day), tick=False):
+            return committed(perform, case, name, actor=officer, **kwargs)
+
+    on_time = new("2026-03-02")
+    step(on_time, "prepare_response", "2026-03-09", response="Here it is.")
+    step(on_time, "complete", "2026-03-10")
+    extended = new("2026-03-03")
+    step(extended, "extend", "2026-03-20", reason="Many systems.")
+    step(extended, "prepare_response", "2026-04-20", response="Here it is.")
+    step(extended, "complete", "2026-04-21")
+    refused = new("2026-03-05", "erasure")
+    step(refused, "refuse", "2026-03-12", ground=RefusalGround.NOT_APPLICABLE, reason="No data.")
+    withdrawn = new("2026-03-06")
+    with time_machine.travel(at("2026-03-07"), tick=False):
+        committed(perform, withdrawn, "withdraw", actor=Actor.subject())
+    new("2026-03-09")  # never answered: overdue by June
+    late = new("2026-04-01")
+    step(late, "prepare_response", "2026-05-20", response="Sorry for the wait.")
+    step(late, "complete", "2026-05-21")
+    return at
+
+
+def test_the_compliance_figures_equal_a_hand_count_and_the_csv_and_the_pdf(cast, committed):
+    import csv
+    import datetime as dt
+
+    from reports import compliance
+
+    at = _history(cast, committed)
+    data = compliance.figures(
+        [cast.a], dt.date(2026, 3, 1), dt.date(2026, 4, 30), now=at("2026-06-01")
+    )
+    assert data.received == 6
+    assert data.by_right == {"access": 5, "erasure": 1}
+    assert data.decided == 4  # two completed on time, one extended, one late, one refused
+    assert data.on_time == 3  # the extended one counts against its extended deadline
+    assert data.on_time_statutory == 2
+    assert data.extended == data.extended_notified_in_time == 1
+    assert data.refusals == {"not_applicable": 1}
+    assert data.open_now == data.overdue_now == 1
+    assert data.by_state["withdrawn"] == 1
+    assert [m for m, *_rest in data.by_month] == ["2026-03", "2026-04"]
+    assert data.by_month[0][1:] == (5, 3, 3)  # March: received, decided, decided on time
+    assert data.by_month[1][1:] == (1, 1, 0)
+    assert data.median_days is not None and data.p90_days >= data.median_days
+    figures_csv = dict(csv.reader(io.StringIO(compliance.figures_csv(data))))
+    assert figures_csv["Requests received"] == "6"
+    assert figures_csv["Decided by the effective deadline"] == "3 (75.0%)"
+    assert figures_csv["Decided by the statutory deadline"] == "2 (50.0%)"
+    log = list(
+        csv.reader(io.StringIO("".join(compliance.request_log([cast.a], data.start, data.end))))
+    )
+    assert len(log) == 7 and log[0][0] == "Reference"
+    text = text_of(compliance.render(data))
+    assert "75.0%" in text and "50.0%" in text and "Requests received 6" in text
+
+
+def test_the_compliance_figures_take_the_same_queries_for_one_request_or_many(cast, committed):
+    import datetime as dt
+
+    from django.test.utils import CaptureQueriesContext
+
+    from reports import compliance
+
+    _history(cast, committed)
+    with CaptureQueriesContext(connection) as small:
+        compliance.figures([cast.a], dt.date(2026, 3, 1), dt.date(2026, 3, 2))
+    with CaptureQueriesContext(connection) as large:
+        compliance.figures([cast.a], dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    assert len(small) == len(large) <= 8
+
+
+def test_the_reports_page_offers_only_the_user_s_controllers(cast, committed, client):
+    from django.urls import reverse
+
+    _history(cast, committed)
+    client.force_login(cast.auditor_a)
+    page = client.get(reverse("reports_index"))
+    assert cast.a.legal_name in page.content.decode()
+    assert cast.b.legal_name not in page.content.decode()
+    query = f"start=2026-03-01&end=2026-04-30&controllers={cast.a.pk}&language=en"
+    response = client.get(f"{reverse('reports_log_csv')}?{query}")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).count(b"\n") == 7
+    other = f"start=2026-03-01&end=2026-04-30&controllers={cast.b.pk}&language=en"
+    assert client.get(f"{reverse('reports_figures_csv')}?{other}").status_code == 404
+    backwards = f"start=2026-04-30&end=2026-03-01&controllers={cast.a.pk}&language=en"
+    assert client.get(f"{reverse('reports_index')}?{backwards}").status_code == 400
+    assert client.get(f"{reverse('reports_compliance_pdf')}?{query}")["Content-Type"] == (
+        "application/pdf"
+    )
