@@ -269,6 +269,7 @@ CELERY_BEAT_SCHEDULE = {
     # whose download link expired.
     "sweep-collections": {"task": "fulfilment.sweep_collections", "schedule": 60.0},
     "sweep-executions": {"task": "fulfilment.sweep_executions", "schedule": 60.0},
+    "sweep-archives": {"task": "reports.sweep_archives", "schedule": 60.0},
     "expire-packages": {"task": "fulfilment.expire_packages", "schedule": 600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -381,6 +382,8 @@ DOWNLOAD_CODE_TRIES = 5
 # Erasure's keyed pseudonyms (fulfilment/execute.py): the same value gets the same pseudonym only
 # under the same key, so keep it secret and unchanged. Derived from the site's key when unset.
 PSEUDONYM_KEY = env_str("DSAR_PSEUDONYM_KEY") or f"derived:{SECRET_KEY}"
+# A ZIP of case reports holds personal data: deleted this many days after it was asked for.
+REPORT_ARCHIVE_DAYS = env_int("DSAR_REPORT_ARCHIVE_DAYS", 7)
 # Art. 18(3): the subject is told before a restriction is lifted; it is lifted this many days
 # after the officer's step that tells them.
 RESTRICTION_LIFT_NOTICE_DAYS = env_int("DSAR_RESTRICTION_LIFT_NOTICE_DAYS", 14)

@@ -13,6 +13,6 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from cases import extensions
 
-        from . import views
+        from . import archive, views  # noqa: F401 - archive: its Celery tasks
 
         extensions.add_officer_panel(views.report_panel)

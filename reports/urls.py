@@ -14,4 +14,7 @@ urlpatterns = [
     path("compliance.pdf", wrap(views.compliance_pdf), name="reports_compliance_pdf"),
     path("figures.csv", wrap(views.figures_csv), name="reports_figures_csv"),
     path("requests.csv", wrap(views.log_csv), name="reports_log_csv"),
+    path("archive/", wrap(views.archive_create), name="reports_archive_create"),
+    path("archive/<int:pk>/", wrap(views.archive_page), name="reports_archive"),
+    path("archive/<int:pk>.zip", wrap(views.archive_download), name="reports_archive_zip"),
 ]

@@ -9,7 +9,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -20,8 +21,9 @@ from cases.models import Case
 from controllers import access
 from controllers.models import Controller
 
-from . import compliance
+from . import archive, compliance
 from .case_report import LANGUAGES, render
+from .models import Archive, ArchiveStatus
 
 
 def _case(request: HttpRequest, pk: int) -> Case:
@@ -84,9 +86,11 @@ def _period(request: HttpRequest) -> PeriodForm:
 def index(request: HttpRequest) -> HttpResponse:
     if not access.roles(request.user):
         raise Http404
-    form = _period(request)
+    form = (
+        _period(request) if request.method == "GET" else PeriodForm(request.POST, user=request.user)
+    )
     links = {}
-    if form.is_valid():
+    if form.is_valid() and request.method == "GET":
         query = request.GET.urlencode()
         links = {
             name: f"{reverse(f'reports_{name}')}?{query}"
@@ -100,8 +104,9 @@ def index(request: HttpRequest) -> HttpResponse:
             "title": _("Reports"),
             "form": form,
             "links": links,
+            "archives": Archive.objects.filter(requested_by=request.user)[:10],
         },
-        status=400 if request.GET and not form.is_valid() else 200,
+        status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
 
@@ -149,3 +154,52 @@ def log_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 def _name(form: PeriodForm, what: str) -> str:
     return f"{what}-{form.cleaned_data['start']:%Y%m%d}-{form.cleaned_data['end']:%Y%m%d}"
+
+
+# --- A ZIP of the case reports of the requests closed in a period (a Celery task builds it).
+
+
+def archive_create(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        raise Http404
+    form = PeriodForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return index(request)
+    made = archive.request(
+        request.user,
+        list(form.cleaned_data["controllers"]),
+        form.cleaned_data["start"],
+        form.cleaned_data["end"],
+        form.cleaned_data["language"],
+    )
+    return redirect("reports_archive", made.pk)
+
+
+def _archive(request: HttpRequest, pk: int) -> Archive:
+    found = Archive.objects.filter(pk=pk, requested_by=request.user).first() if pk < 2**63 else None
+    # Its controllers must still be the user's: a membership ended since, and it is gone.
+    if found is None or not set(found.controllers) <= set(access.roles(request.user)):
+        raise Http404
+    return found
+
+
+def archive_page(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _archive(request, pk)
+    return TemplateResponse(
+        request,
+        "reports/archive.html",
+        {**admin.site.each_context(request), "title": _("Case reports (ZIP)"), "archive": found},
+    )
+
+
+def archive_download(request: HttpRequest, pk: int) -> FileResponse:
+    found = _archive(request, pk)
+    path = archive.path_of(found)
+    if found.status != ArchiveStatus.READY or not path.is_file():
+        raise Http404
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"case-reports-{found.start:%Y%m%d}-{found.end:%Y%m%d}.zip",
+        content_type="application/zip",
+    )

@@ -309,3 +309,53 @@ def test_the_reports_page_offers_only_the_user_s_controllers(cast, committed, cl
     assert client.get(f"{reverse('reports_compliance_pdf')}?{query}")["Content-Type"] == (
         "application/pdf"
     )
+
+
+def test_a_zip_of_the_case_reports_of_a_period_is_built_in_the_background(
+    cast, committed, client, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    import datetime as dt
+    import zipfile
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from reports import archive
+    from reports.models import Archive, ArchiveStatus
+
+    _history(cast, committed)
+    client.force_login(cast.auditor_a)
+    form = {"start": "2026-03-01", "end": "2026-04-30", "controllers": cast.a.pk, "language": "en"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("reports_archive_create"), form)
+    made = Archive.objects.get()
+    assert response.status_code == 302 and response.url == reverse(
+        "reports_archive", args=[made.pk]
+    )
+    assert made.status == ArchiveStatus.READY and made.done == made.total == 4
+    page = client.get(reverse("reports_archive", args=[made.pk])).content.decode()
+    assert "4 / 4" in page
+    download = client.get(reverse("reports_archive_zip", args=[made.pk]))
+    bundle = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+    closed = sorted(f"{c.reference}.pdf" for c in archive.closed_in([cast.a], made.start, made.end))
+    assert sorted(bundle.namelist()) == closed and len(closed) == 4
+    # Somebody else's archive is not there for them, whatever their scope.
+    client.force_login(cast.officer_a)
+    assert client.get(reverse("reports_archive_zip", args=[made.pk])).status_code == 404
+    # One whose task never ran is published by the sweep; an old one is deleted with its file.
+    waiting = Archive.objects.create(
+        requested_by=cast.auditor_a,
+        controllers=[cast.a.pk],
+        start=made.start,
+        end=made.end,
+        language="nl",
+    )
+    Archive.objects.filter(pk=waiting.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    assert archive.sweep() == 1
+    waiting.refresh_from_db()
+    assert waiting.status == ArchiveStatus.READY  # eager in the tests: built at once
+    later = timezone.now() + dt.timedelta(days=settings.REPORT_ARCHIVE_DAYS + 1)
+    archive.sweep(later)
+    assert not Archive.objects.exists() and not archive.path_of(made).exists()
