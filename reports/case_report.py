@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 from cases import events as event_types
 from cases.audit import head_hash
 from cases.extensions import report_sections
-from cases.models import Case, Direction
+from cases.models import Case, Direction, State
 from cases.pdf import render_pdf
 from cases.selectors import chain_state, timeline
 from controllers.models import Verification
@@ -85,7 +85,9 @@ def deadlines(case: Case) -> list[DeadlineRow]:
     """Each deadline of the case and how it was kept: against the moment the case was closed
     (open cases: not yet decided). The notice-by date is kept by the first extension or refusal
     notice, when there was one."""
-    done = case.closed_at
+    # Only a decision (completed, refused) keeps a deadline; a withdrawn or expired request
+    # is not judged.
+    done = case.closed_at if case.state in (State.COMPLETED, State.REFUSED) else None
     rows = [
         _deadline(_("Declared promise"), case.declared_deadline, done, case),
         _deadline(_("Statutory (one month)"), case.statutory_deadline, done, case),
