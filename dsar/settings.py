@@ -282,7 +282,9 @@ CACHES = {
 }
 
 # --- Mail: files under var/mail for the demo; any Django/anymail backend by settings alone.
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+# The demo writes mail to files (dsar/mailfiles.py: none for the seeded history's .invalid
+# addresses).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "dsar.mailfiles.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

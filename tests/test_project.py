@@ -38,7 +38,7 @@ def test_it_runs_on_embedded_defaults_without_any_environment(tmp_path):
     settings = probe(tmp_path, DJANGO_SETTINGS_MODULE="dsar.settings")
     assert settings["engine"] == "django.db.backends.sqlite3"
     assert settings["broker"] == "filesystem://"
-    assert settings["email"] == "django.core.mail.backends.filebased.EmailBackend"
+    assert settings["email"] == "dsar.mailfiles.EmailBackend"  # files, none for .invalid
     assert settings["demo"] is True
     assert (tmp_path / "broker" / "queue").is_dir()
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # not readable by others

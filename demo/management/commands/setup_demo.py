@@ -12,7 +12,7 @@ from django.db import transaction
 from controllers.models import Controller, Membership, Role
 from controllers.policy import PolicyError, load_policy_files, policy_files
 from controllers.systems import load_systems_files, systems_files
-from demo import people
+from demo import history, people
 
 # Model permissions the demo roles get; which requests each may see is decided by membership.
 ROLE_PERMISSIONS = {
@@ -24,8 +24,9 @@ ROLE_PERMISSIONS = {
 class Command(BaseCommand):
     help = (
         "Prepare the demo of `make run`: migrate, load the controllers' policies and systems, "
-        "fill the demo systems with fake people and the demo subject, and create demo accounts "
-        "(an officer per controller, an auditor, an administrator). Idempotent."
+        "fill the demo systems with fake people and the demo subject, create demo accounts "
+        "(an officer per controller, an auditor, an administrator), and give each controller "
+        "a past: months of requests in every state, to report on. Idempotent."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         self.password_hash = make_password(settings.DEMO_PASSWORD)
         with transaction.atomic():
             accounts = self._accounts(controllers)
+        # After the accounts: the officers take the history's steps. Only once a controller.
+        seeded = history.seed()
         password = settings.DEMO_PASSWORD
         self.stdout.write(f"\nLoaded {len(controllers)} controllers. Demo logins at /admin/:")
         for username, description in accounts:
@@ -55,6 +58,12 @@ class Command(BaseCommand):
             + f". The demo subject, with data at all five: {subject.name} <{subject.email}>.\n"
             "Make a request as them; the confirmation and download codes arrive in var/mail/.\n"
         )
+        if seeded:
+            self.stdout.write(
+                f"Gave {len(seeded)} controllers a past to report on: "
+                f"{sum(seeded.values())} requests of the last six months, each taken through "
+                f"its steps (their subjects' addresses end in @{history.DOMAIN}).\n"
+            )
 
     def _accounts(self, controllers: list[Controller]) -> list[tuple[str, str]]:
         groups = {}

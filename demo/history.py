@@ -1,0 +1,691 @@
+"""A past to report on: months of requests at each demo controller, made through the real path.
+
+``seed`` gives every controller sixteen to eighteen requests received over the past six
+months, in every state: answered on time, answered late, paused for a question, extended,
+refused (the eight grounds of ``RefusalGround`` spread over the five controllers), withdrawn,
+expired, and some still open (one overdue). Nothing is written to a table directly: each
+request is received by ``cases.intake.receive_case`` (``received_at`` set back) and every later
+step is ``cases.workflow.perform`` with ``now=`` set back, taken by whom it would be taken by
+(the subject, the controller's demo officer ``officer-<slug>``, the system's expiry sweep). So the
+events, their hash chains, suspensions, deadlines, ID copies (stored, then destroyed when
+identity is decided) and queued mail are what production would have made.
+
+Design choices, and the reasons for them:
+
+- **No seeded request ever reaches fulfilment.** Fulfilment (searches, data packages, plans of
+  changes) runs on the wall clock: what its hooks and tasks record is timestamped
+  ``timezone.now()``, so a three-month-old request that reached it would carry today's search
+  or plan in the middle of its history. The controllers' systems stay loaded and nothing is
+  patched; the stories are chosen instead so that the hooks have nothing to do:
+  - the requests answered (on time, late, paused, extended, and the open ones in progress) are
+    for information on automated decisions (Art. 22), the one right fulfilment does not touch:
+    the officer answers it by text;
+  - access and portability (``fulfilment.collect.DATA_RIGHTS``: searches start once identity
+    is settled) only where identity is checked with an ID copy, and never beyond that check:
+    refused at review, or awaiting it; elsewhere only expired or unconfirmed;
+  - rights that change data (``fulfilment.plans.CHANGE_RIGHTS``) are refused or withdrawn. Once
+    confirmed, their hook asks a worker for a plan *after commit*; everything is seeded in one
+    transaction, so that worker finds the request already closed and does nothing (as when the
+    broker was down: a plan is made by a worker or an officer, never required to refuse).
+  ``tests/test_demo_history.py`` holds this: with the systems loaded, no seeded request has a
+  search, package or plan, and no event of fulfilment.
+- **Extensions are in the past month only.** ``Case.extend``'s condition (``can_extend``) reads
+  the wall clock, not the step's ``now``: a period can be extended only while the real date is
+  still within its first month. The extended requests were received 20 to 27 days ago.
+- **Web and email only.** Mail intake and the web form receive as the subject, who confirms
+  later (``now=``). A request an officer records from a call or a letter is confirmed by
+  ``receive_case`` at the wall clock, so none is seeded by phone or post.
+- **Deterministic and idempotent.** The stories and their times are drawn from a generator
+  seeded with the controller's slug, relative to the moment of seeding. A seeded request has an
+  address at ``history.demo.invalid`` (RFC 2606: never delivered); a controller that has one is
+  skipped, so ``make run`` seeds once. Requests are received oldest first across controllers, so
+  their references number in the order of receipt.
+- **Mail.** Each step queues its mail as it always does; the demo worker writes it to
+  ``var/mail/`` (the ``.invalid`` addresses keep it from ever reaching anyone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+from faker import Faker
+from PIL import Image, ImageDraw
+
+from cases import iddocs
+from cases.actors import Actor
+from cases.intake import receive_case
+from cases.links import CONFIRMATION_MAX_AGE
+from cases.models import Case, Channel, RefusalGround, State
+from cases.workflow import perform
+from controllers.models import Controller, Right
+from fulfilment.collect import DATA_RIGHTS
+
+DOMAIN = "history.demo.invalid"
+SEED = 2026
+# The right answered by text: fulfilment has no hook for it (see the module's docstring).
+ANSWERED = Right.AUTOMATED_DECISIONS
+# Nothing is dated in the last minutes: the seeding itself takes a few seconds.
+MARGIN = dt.timedelta(minutes=5)
+DAY = dt.timedelta(days=1)
+HOUR = dt.timedelta(hours=1)
+MINUTE = dt.timedelta(minutes=1)
+# What an officer ticks when approving an ID copy (the step's checklist, kept in its event).
+CHECKLIST = {"checklist": {"name_matches": True, "masked": True}}
+
+# The demo's texts, in the request's language.
+Text = dict[str, str]
+DETAILS: dict[str, Text] = {
+    Right.ACCESS: {
+        "nl": "Graag ontvang ik een kopie van alle persoonsgegevens die u van mij verwerkt, met "
+        "de doelen en de ontvangers.",
+        "en": "Please send me a copy of all personal data you hold about me, with the purposes "
+        "and the recipients.",
+    },
+    Right.RECTIFICATION: {
+        "nl": "Mijn achternaam staat verkeerd gespeld in uw administratie; wilt u dat aanpassen?",
+        "en": "My surname is misspelt in your records; please correct it.",
+    },
+    Right.ERASURE: {
+        "nl": "Ik ben geen klant meer. Verwijder alstublieft al mijn gegevens.",
+        "en": "I am no longer a customer. Please erase all my data.",
+    },
+    Right.RESTRICTION: {
+        "nl": "Gebruik mijn gegevens niet meer zolang mijn klacht over uw dienst loopt.",
+        "en": "Please stop using my data while my complaint about your service is pending.",
+    },
+    Right.PORTABILITY: {
+        "nl": "Ik stap over en wil mijn gegevens in een machineleesbaar bestand ontvangen.",
+        "en": "I am switching providers and would like my data in a machine-readable file.",
+    },
+    Right.OBJECTION: {
+        "nl": "Ik maak bezwaar tegen het gebruik van mijn gegevens voor analyses en profilering.",
+        "en": "I object to the use of my data for analytics and profiling.",
+    },
+    Right.AUTOMATED_DECISIONS: {
+        "nl": "Neemt u automatisch beslissingen over mij, bijvoorbeeld over welke aanbiedingen "
+        "ik krijg of of ik achteraf mag betalen? Ik wil weten welke logica u gebruikt en wat de "
+        "gevolgen voor mij zijn.",
+        "en": "Do you take automated decisions about me, for example about the offers I get or "
+        "whether I may pay later? I would like to know the logic involved and what it means "
+        "for me.",
+    },
+    Right.WITHDRAW_CONSENT: {
+        "nl": "Ik trek mijn toestemming in voor de nieuwsbrief en voor het bewaren van mijn "
+        "gegevens na afloop van mijn bestelling.",
+        "en": "I withdraw my consent to the newsletter and to keeping my data after my order.",
+    },
+}
+RESPONSE: Text = {
+    "nl": "Wij nemen geen besluiten over u die uitsluitend op geautomatiseerde verwerking "
+    "berusten en die rechtsgevolgen hebben of u in aanmerkelijke mate treffen (art. 22 AVG). "
+    "Wel bepalen eenvoudige regels welke aanbiedingen u per e-mail ontvangt (op grond van uw "
+    "eerdere bestellingen); daar kijkt een medewerker naar en u kunt er altijd bezwaar tegen "
+    "maken.",
+    "en": "We take no decisions about you based solely on automated processing that have legal "
+    "effects on you or similarly significantly affect you (Art. 22 GDPR). Simple rules do "
+    "decide which offers you receive by email (based on your earlier orders); a member of staff "
+    "reviews them and you may object to them at any time.",
+}
+QUESTION: Text = {
+    "nl": "Om welke beslissing gaat het, en onder welk e-mailadres of klantnummer kent u ons?",
+    "en": "Which decision do you mean, and under which address or customer number do we know you?",
+}
+REPLY: Text = {
+    "nl": "Het gaat om de afwijzing van mijn aanvraag van vorige maand; ik ben klant onder dit "
+    "e-mailadres.",
+    "en": "It is about my application that was turned down last month; I am a customer under "
+    "this address.",
+}
+EXTENSION: Text = {
+    "nl": "Uw vraag raakt meerdere afdelingen en een externe dienstverlener, die wij moeten "
+    "raadplegen; daarvoor hebben wij meer tijd nodig (art. 12 lid 3 AVG).",
+    "en": "Your question concerns several departments and an outside provider we must consult; "
+    "we need more time for that (Art. 12(3) GDPR).",
+}
+UNREADABLE: Text = {
+    "nl": "De kopie van uw identiteitsbewijs is niet leesbaar. Wilt u een nieuwe sturen? U mag "
+    "uw foto en uw BSN of rijksregisternummer afschermen.",
+    "en": "The copy of your ID document cannot be read. Could you send a new one? You may black "
+    "out your photo and your national number.",
+}
+MISMATCH: Text = {
+    "nl": "De naam op het identiteitsbewijs komt niet overeen met de naam van de aanvrager.",
+    "en": "The name on the ID document does not match the name of the person asking.",
+}
+# A refusal's reasons (told to the subject), by the right refused and the ground.
+REASONS: dict[tuple[str, str], Text] = {
+    (Right.ERASURE, RefusalGround.ERASURE_EXCEPTION): {
+        "nl": "Uw gegevens zijn nodig voor een lopend geschil over uw contract; zolang dat loopt, "
+        "bewaren wij ze (art. 17 lid 3 onder e AVG). Daarna verwijderen wij ze.",
+        "en": "Your data is needed for a pending dispute about your contract; we keep it while "
+        "it lasts (Art. 17(3)(e) GDPR) and erase it afterwards.",
+    },
+    (Right.AUTOMATED_DECISIONS, RefusalGround.UNFOUNDED_OR_EXCESSIVE): {
+        "nl": "Dit is uw zesde gelijkluidende verzoek in twee maanden; wij hebben de eerdere "
+        "volledig beantwoord en er is sindsdien niets veranderd (art. 12 lid 5 AVG).",
+        "en": "This is your sixth identical request in two months; we answered the earlier ones "
+        "in full and nothing has changed since (Art. 12(5) GDPR).",
+    },
+    (Right.WITHDRAW_CONSENT, RefusalGround.NOT_APPLICABLE): {
+        "nl": "Wij verwerken uw gegevens niet op grond van toestemming maar voor de uitvoering "
+        "van uw overeenkomst; er is geen toestemming om in te trekken.",
+        "en": "We do not process your data on the basis of consent but to perform your "
+        "contract; there is no consent to withdraw.",
+    },
+    (Right.RESTRICTION, RefusalGround.NOT_APPLICABLE): {
+        "nl": "U betwist de juistheid van uw gegevens niet, de verwerking is rechtmatig en wij "
+        "hebben ze nog nodig: aan de voorwaarden van art. 18 lid 1 AVG is niet voldaan.",
+        "en": "You do not contest the accuracy of your data, the processing is lawful and we "
+        "still need it: the conditions of Art. 18(1) GDPR are not met.",
+    },
+    (Right.AUTOMATED_DECISIONS, RefusalGround.OTHER): {
+        "nl": "Uw vraag gaat over een website van een andere organisatie met een vergelijkbare "
+        "naam; wij zijn daarvoor niet de verwerkingsverantwoordelijke. Wij hebben u hun "
+        "contactgegevens gestuurd.",
+        "en": "Your question is about a website of another organisation with a similar name; "
+        "we are not its controller. We sent you their contact details.",
+    },
+    (Right.OBJECTION, RefusalGround.COMPELLING_GROUNDS): {
+        "nl": "Wij gebruiken uw gegevens om misbruik van het platform op te sporen; dat belang "
+        "weegt zwaarder dan de bijzondere situatie die u beschrijft (art. 21 lid 1 AVG). Voor "
+        "direct marketing gebruiken wij uw gegevens niet.",
+        "en": "We use your data to detect abuse of the platform; that interest overrides the "
+        "particular situation you describe (Art. 21(1) GDPR). We do not use your data for "
+        "direct marketing.",
+    },
+    (Right.ERASURE, RefusalGround.CANNOT_IDENTIFY): {
+        "nl": "Wij verwerken geen gegevens die wij aan dit e-mailadres kunnen koppelen en kunnen "
+        "u daardoor niet identificeren (art. 11 lid 2 AVG). Geeft u ons meer gegevens, dan "
+        "kijken wij opnieuw.",
+        "en": "We process no data we can link to this address, so we cannot identify you "
+        "(Art. 11(2) GDPR). If you give us more details, we will look again.",
+    },
+    (Right.ACCESS, RefusalGround.RIGHTS_OF_OTHERS): {
+        "nl": "U vraagt om de foto's in het account van een ander; die bevatten persoonsgegevens "
+        "van anderen en kunnen wij u niet verstrekken (art. 15 lid 4 AVG).",
+        "en": "You ask for the photos in another person's account; they hold other people's "
+        "personal data, which we cannot give you (Art. 15(4) GDPR).",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One refusal a controller's history holds."""
+
+    right: str
+    ground: str
+    # "refuse" (the officer's step), or "reject_identity" after a second copy was asked for.
+    via: str = "refuse"
+    late: bool = False  # after the month in which a refusal is due (Art. 12(4))
+
+
+# The grounds spread over the five demo controllers, each on a right it fits, and each on a
+# path that stays clear of fulfilment (an access request is refused while its identity is
+# still under review, where the statement asks for an ID copy).
+REFUSALS: dict[str, tuple[Refusal, ...]] = {
+    "contractstatus": (
+        Refusal(Right.ERASURE, RefusalGround.ERASURE_EXCEPTION),
+        Refusal(Right.AUTOMATED_DECISIONS, RefusalGround.UNFOUNDED_OR_EXCESSIVE, late=True),
+    ),
+    "defero": (
+        Refusal(Right.ACCESS, RefusalGround.IDENTITY_NOT_CONFIRMED, via="reject_identity"),
+        Refusal(Right.WITHDRAW_CONSENT, RefusalGround.NOT_APPLICABLE),
+    ),
+    "smart-site": (
+        Refusal(Right.RESTRICTION, RefusalGround.NOT_APPLICABLE),
+        Refusal(Right.AUTOMATED_DECISIONS, RefusalGround.OTHER),
+    ),
+    # Smartlockr's systems declare no direct marketing, so an objection there may be refused on
+    # compelling grounds before a plan exists (Art. 21(3) otherwise forbids it).
+    "smartlockr": (
+        Refusal(Right.OBJECTION, RefusalGround.COMPELLING_GROUNDS),
+        Refusal(Right.ERASURE, RefusalGround.CANNOT_IDENTIFY),
+    ),
+    "smartphoto": (
+        Refusal(Right.ACCESS, RefusalGround.RIGHTS_OF_OTHERS),
+        Refusal(
+            Right.WITHDRAW_CONSENT, RefusalGround.IDENTITY_NOT_CONFIRMED, via="reject_identity"
+        ),
+    ),
+}
+# A controller added later (a policy file is data) gets one refusal a ground fits anywhere.
+DEFAULT_REFUSALS = (Refusal(Right.AUTOMATED_DECISIONS, RefusalGround.OTHER),)
+
+
+def seeded_cases(controller: Controller | None = None) -> QuerySet[Case]:
+    """The requests ``seed`` made (of one controller), by their address."""
+    cases = Case.objects.filter(email__iendswith="@" + DOMAIN)
+    return cases.filter(controller=controller) if controller is not None else cases
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One request of the history, before it is made: when it arrives and how it goes on."""
+
+    controller: Controller
+    story: str  # the name of a function of ``STORIES``
+    right: str
+    received_at: dt.datetime
+    channel: str
+    language: str
+    name: str
+    email: str
+    refusal: Refusal | None = None
+
+
+def plan(controller: Controller, now: dt.datetime) -> list[Planned]:
+    """The requests of one controller's history, oldest first; the same for the same ``now``."""
+    rng = random.Random(f"{SEED}:{controller.slug}")
+    fake = Faker("nl_BE" if controller.country == "BE" else "nl_NL")
+    fake.seed_instance(f"{SEED}:{controller.slug}")
+    zone = ZoneInfo(controller.time_zone)
+    access_needs_id = _needs_id(controller, Right.ACCESS)
+    # (story, right, days ago, spread in days either side)
+    stories: list[tuple[str, str, float, float, Refusal | None]] = [
+        ("answered", ANSWERED, 165, 10, None),
+        ("answered", ANSWERED, 115, 10, None),
+        ("answered", ANSWERED, 65, 6, None),
+        ("answered_late", ANSWERED, 140, 10, None),
+        ("answered_late", ANSWERED, 88, 6, None),
+        ("paused", ANSWERED, 122, 12, None),
+        ("extended", ANSWERED, 25, 1.5, None),
+        ("withdrawn", Right.OBJECTION, 95, 20, None),
+        ("expired", rng.choice([Right.ACCESS, Right.ERASURE]), 75, 30, None),
+        ("overdue", ANSWERED, 55, 6, None),
+        ("waiting", ANSWERED, 14, 2, None),
+        ("ready", ANSWERED, 17, 2, None),
+        ("extended_open", ANSWERED, 21, 1, None),
+        ("unconfirmed", rng.choice([Right.ACCESS, Right.RECTIFICATION]), 1.6, 0.6, None),
+    ]
+    if access_needs_id:
+        # The identity check, open: a copy under review, and one asked for again.
+        stories.append(("under_review", Right.ACCESS, 2.5, 1, None))
+        stories.append(("awaiting_identity", Right.ACCESS, 10, 2, None))
+    refusals = REFUSALS.get(controller.slug, DEFAULT_REFUSALS)
+    for number, refusal in enumerate(refusals):
+        _check_refusal(controller, refusal)
+        ago = 60 if refusal.late else (135 if number % 2 == 0 else 50)
+        stories.append(("refused", refusal.right, ago, 8, refusal))
+    planned = []
+    used: set[str] = set()
+    limit = now - MARGIN
+    for story, right, ago, spread, refusal in stories:
+        middle = now - dt.timedelta(days=ago + rng.uniform(-spread, spread))
+        # When a subject writes: from seven in the morning to eleven at night, their time.
+        received = _within_hours(rng, middle - 10 * HOUR, min(middle + 10 * HOUR, limit), zone)
+        needs_id = _needs_id(controller, right)
+        # Mail intake brings no ID copy; where one is needed, the request came by the web form.
+        channel = Channel.EMAIL if not needs_id and rng.random() < 0.25 else Channel.WEB
+        # Mail intake receives in Dutch; the web form in the visitor's language.
+        language = "en" if channel == Channel.WEB and rng.random() < 0.2 else "nl"
+        first, last = fake.first_name(), fake.last_name()
+        local = f"{slugify(first)}.{slugify(last)}".replace("-", "")
+        address = f"{local}@{DOMAIN}"
+        suffix = 2
+        while address in used:  # two fakes of one name: a number, as mail providers do
+            address, suffix = f"{local}{suffix}@{DOMAIN}", suffix + 1
+        used.add(address)
+        planned.append(
+            Planned(
+                controller=controller,
+                story=story,
+                right=right,
+                received_at=received,
+                channel=channel,
+                language=language,
+                name=f"{first} {last}",
+                email=address,
+                refusal=refusal,
+            )
+        )
+    return sorted(planned, key=lambda p: p.received_at)
+
+
+def _needs_id(controller: Controller, right: str) -> bool:
+    declaration = controller.declaration(right)
+    return declaration is not None and declaration.needs_id_document
+
+
+def _check_refusal(controller: Controller, refusal: Refusal) -> None:
+    # An access or portability request whose identity is settled starts searches: refused only
+    # while its ID copy is under review, which needs a statement that asks for one.
+    if refusal.right in DATA_RIGHTS and not _needs_id(controller, refusal.right):
+        raise ValueError(
+            f"{controller.slug}: a {refusal.right} request would reach fulfilment before its "
+            "refusal; choose a right or a controller that asks for an ID copy"
+        )
+    if (refusal.right, refusal.ground) not in REASONS and refusal.via == "refuse":
+        raise ValueError(f"no reasons written for refusing {refusal.right} on {refusal.ground}")
+
+
+def seed() -> dict[str, int]:
+    """Seed the history of every controller that has none yet; returns how many requests each
+    got. Its officer ``officer-<slug>`` must exist (``setup_demo`` creates it first).
+
+    The history ends now, by the wall clock: an extension's condition reads it (see above).
+    """
+    now = timezone.now()
+    User = get_user_model()
+    todo = []
+    # Its declarations read once: each story asks whether its right needs an ID copy.
+    for controller in Controller.objects.order_by("slug").prefetch_related("rights"):
+        if seeded_cases(controller).exists():
+            continue
+        officer = User.objects.filter(username=f"officer-{controller.slug}").first()
+        if officer is None:
+            raise ValueError(
+                f"no demo officer officer-{controller.slug}: create the accounts first"
+            )
+        todo.extend((planned, officer) for planned in plan(controller, now))
+    made: dict[str, int] = {}
+    # One transaction: what a hook leaves for after commit (mail, a plan) finds the history
+    # complete, and a failure leaves no half history that would be skipped next time.
+    with transaction.atomic():
+        for planned, officer in sorted(todo, key=lambda item: item[0].received_at):
+            _Story(planned, officer, now - MARGIN).tell()
+            made[planned.controller.slug] = made.get(planned.controller.slug, 0) + 1
+    return made
+
+
+def _within_hours(
+    rng: random.Random,
+    start: dt.datetime,
+    end: dt.datetime,
+    zone: ZoneInfo,
+    *,
+    hours: tuple[int, int] = (7, 23),
+    weekdays: Iterable[int] = range(7),
+) -> dt.datetime:
+    """A moment between ``start`` and ``end`` within the given local hours on the given days;
+    halfway when the span holds none (a step that could not wait for Monday)."""
+    if end <= start:
+        return start
+    windows = []
+    day = start.astimezone(zone).date()
+    while day <= end.astimezone(zone).date():
+        if day.weekday() in weekdays:
+            opens = dt.datetime.combine(day, dt.time(hours[0]), tzinfo=zone)
+            closes = dt.datetime.combine(day, dt.time(hours[1]), tzinfo=zone)
+            low, high = max(opens, start), min(closes, end)
+            if low < high:
+                windows.append((low, high))
+        day += DAY
+    if not windows:
+        return start + (end - start) / 2
+    low, high = rng.choice(windows)
+    return (low + (high - low) * rng.random()).astimezone(dt.UTC)
+
+
+def id_copy(rng: random.Random) -> iddocs.CheckedDocument:
+    """A scan of an ID card with everything but the name blacked out, as the form takes it."""
+    image = Image.new("RGB", (340, 214), (226, 232, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((18, 40, 110, 170), fill=(20, 20, 20))  # the photo, masked
+    draw.rectangle((130, 48, 130 + rng.randrange(120, 190), 62), fill=(60, 60, 90))  # the name
+    draw.rectangle((130, 150, 320, 196), fill=(20, 20, 20))  # the MRZ, masked
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return iddocs.check_document(out.getvalue())
+
+
+class _Story:
+    """One request told from receipt: each step through the workflow, at its own moment."""
+
+    def __init__(self, planned: Planned, officer: Any, limit: dt.datetime) -> None:
+        self.planned = planned
+        self.controller = planned.controller
+        self.officer_actor = Actor.officer(officer)
+        self.limit = limit
+        self.zone = ZoneInfo(self.controller.time_zone)
+        self.rng = random.Random(f"{SEED}:{planned.email}")
+        self.language = planned.language
+        self.clock = planned.received_at
+        self.case: Case
+
+    # --- Time.
+
+    def office(self, start: dt.datetime, end: dt.datetime) -> dt.datetime:
+        """When an officer acts: a working day, nine to half past five, their time."""
+        end = min(end, self.limit)
+        return _within_hours(self.rng, start, end, self.zone, hours=(9, 17), weekdays=range(5))
+
+    def awake(self, start: dt.datetime, end: dt.datetime) -> dt.datetime:
+        """When the subject acts."""
+        return _within_hours(self.rng, start, min(end, self.limit), self.zone)
+
+    @property
+    def deadline(self) -> dt.datetime:
+        return self.case.effective_deadline
+
+    # --- Steps.
+
+    def receive(self) -> None:
+        planned = self.planned
+        needs_id = _needs_id(self.controller, planned.right)
+        self.case = receive_case(
+            controller=self.controller,
+            right=planned.right,
+            name=planned.name,
+            email=planned.email,
+            language=planned.language,
+            details=DETAILS[planned.right][planned.language],
+            channel=planned.channel,
+            received_at=planned.received_at,
+            # The web form asks for the copy with the request where the statement wants one.
+            id_document=id_copy(self.rng) if needs_id else None,
+        )
+
+    def take(self, step: str, actor: Actor, at: dt.datetime, **arguments: Any) -> None:
+        at = max(at, self.clock + dt.timedelta(minutes=1))
+        if at > self.limit:
+            raise ValueError(f"{self.planned.story}: {step} would happen after now ({at})")
+        self.case = perform(self.case, step, actor=actor, now=at, **arguments)
+        self.clock = at
+
+    def subject(self, step: str, at: dt.datetime, **arguments: Any) -> None:
+        self.take(step, Actor.subject(), at, **arguments)
+
+    def officer(self, step: str, at: dt.datetime, **arguments: Any) -> None:
+        self.take(step, self.officer_actor, at, **arguments)
+
+    def confirm(self) -> None:
+        # The link in the confirmation mail, clicked within minutes or by the evening.
+        self.subject("confirm_email", self.awake(self.clock + 3 * MINUTE, self.clock + 9 * HOUR))
+
+    def settle_identity(self) -> None:
+        if self.case.state == State.IDENTITY_REVIEW:
+            self.officer(
+                "approve_identity",
+                self.office(self.clock + HOUR, self.clock + 2 * DAY),
+                record=CHECKLIST,
+            )
+
+    def open(self) -> None:
+        self.receive()
+        self.confirm()
+        self.settle_identity()
+
+    def respond(self, *, late: bool = False, until: dt.datetime | None = None) -> None:
+        """Prepare the answer and approve it: on time (by ``until``, default the deadline), or
+        days after the deadline."""
+        if late:
+            prepared = self.office(self.deadline + 2 * DAY, self.deadline + 18 * DAY)
+            sent = self.office(prepared + 10 * MINUTE, prepared + DAY)
+        else:
+            until = until or self.deadline
+            # A day's work at least, unless the deadline is closer than that (a fast promise).
+            prepared = self.office(
+                self.clock + min(DAY, (until - self.clock) / 3), until - 2 * HOUR
+            )
+            sent = self.office(prepared + 10 * MINUTE, min(prepared + DAY, until - MINUTE))
+        self.officer("prepare_response", prepared, response=RESPONSE[self.language])
+        self.officer("complete", sent, partial_ground="", partial_reason="", message="")
+
+    def ask(self, start: dt.datetime, end: dt.datetime) -> None:
+        self.officer("ask_subject", self.office(start, end), message=QUESTION[self.language])
+
+    def extend(self, start: dt.datetime, end: dt.datetime) -> None:
+        self.officer("extend", self.office(start, end), reason=EXTENSION[self.language], message="")
+
+    # --- The stories.
+
+    def tell(self) -> None:
+        STORIES[self.planned.story](self)
+
+
+def _answered(story: _Story) -> None:
+    story.open()
+    story.respond()
+
+
+def _answered_late(story: _Story) -> None:
+    story.open()
+    story.respond(late=True)
+
+
+def _paused(story: _Story) -> None:
+    """A question, answered a week or so later: the clock stood still meanwhile."""
+    story.open()
+    story.ask(story.clock + DAY, story.clock + 5 * DAY)
+    story.subject(
+        "answer",
+        story.awake(story.clock + 3 * DAY, story.clock + 12 * DAY),
+        message=REPLY[story.language],
+    )
+    story.respond()
+
+
+def _extended(story: _Story) -> None:
+    """Extended within the first month, answered since (the extension was told in time)."""
+    story.open()
+    story.extend(story.clock + 2 * DAY, story.clock + 10 * DAY)
+    story.respond(until=story.limit - 6 * HOUR)
+
+
+def _extended_open(story: _Story) -> None:
+    story.open()
+    story.extend(story.limit - 6 * DAY, story.limit - DAY)
+
+
+def _withdrawn(story: _Story) -> None:
+    """The subject thought better of it a few days after confirming."""
+    story.receive()
+    story.confirm()
+    story.subject("withdraw", story.awake(story.clock + DAY, story.clock + 8 * DAY))
+
+
+def _expired(story: _Story) -> None:
+    """Never confirmed: the beat's sweep (every ten minutes) expires it after the link's days."""
+    story.receive()
+    due = story.clock + CONFIRMATION_MAX_AGE
+    story.take("expire", Actor.system(), due + story.rng.uniform(1, 10) * MINUTE)
+
+
+def _overdue(story: _Story) -> None:
+    """In progress, its deadline long past: what the officer's queue and the report flag."""
+    story.open()
+
+
+def _waiting(story: _Story) -> None:
+    story.open()
+    story.ask(story.limit - 4 * DAY, story.limit - DAY)
+
+
+def _ready(story: _Story) -> None:
+    story.open()
+    story.officer(
+        "prepare_response",
+        story.office(story.limit - 3 * DAY, story.limit - HOUR),
+        response=RESPONSE[story.language],
+    )
+
+
+def _unconfirmed(story: _Story) -> None:
+    story.receive()
+
+
+def _under_review(story: _Story) -> None:
+    story.receive()
+    story.confirm()
+
+
+def _awaiting_identity(story: _Story) -> None:
+    story.receive()
+    story.confirm()
+    story.officer(
+        "ask_identity",
+        story.office(story.clock + HOUR, story.clock + 2 * DAY),
+        message=UNREADABLE[story.language],
+    )
+
+
+def _refused(story: _Story) -> None:
+    refusal = story.planned.refusal
+    assert refusal is not None
+    language = story.language
+    story.receive()
+    story.confirm()
+    if refusal.via == "reject_identity":
+        # The first copy unreadable, the second of someone else.
+        story.officer(
+            "ask_identity",
+            story.office(story.clock + HOUR, story.clock + 2 * DAY),
+            message=UNREADABLE[language],
+        )
+        story.subject(
+            "submit_identity",
+            story.awake(story.clock + DAY, story.clock + 5 * DAY),
+            id_document=id_copy(story.rng),
+        )
+        story.officer(
+            "reject_identity",
+            story.office(story.clock + HOUR, story.clock + 3 * DAY),
+            reason=MISMATCH[language],
+            message="",
+        )
+        return
+    if story.planned.right not in DATA_RIGHTS:
+        story.settle_identity()
+    notice_by = story.case.notice_by
+    if refusal.late:
+        at = story.office(notice_by + 2 * DAY, notice_by + 12 * DAY)
+    else:
+        due = min(story.deadline, notice_by)
+        at = story.office(story.clock + HOUR, min(story.clock + 8 * DAY, due - HOUR))
+    story.officer(
+        "refuse",
+        at,
+        ground=refusal.ground,
+        reason=REASONS[refusal.right, refusal.ground][language],
+        message="",
+    )
+
+
+STORIES: dict[str, Callable[[_Story], None]] = {
+    "answered": _answered,
+    "answered_late": _answered_late,
+    "paused": _paused,
+    "extended": _extended,
+    "extended_open": _extended_open,
+    "withdrawn": _withdrawn,
+    "expired": _expired,
+    "overdue": _overdue,
+    "waiting": _waiting,
+    "ready": _ready,
+    "unconfirmed": _unconfirmed,
+    "under_review": _under_review,
+    "awaiting_identity": _awaiting_identity,
+    "refused": _refused,
+}

@@ -1,0 +1,199 @@
+"""The demo's history (demo/history.py): months of requests, made through the real path."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from cases.audit import verify_chain
+from cases.models import CaseEvent, OutgoingMail, RefusalGround, State
+from controllers.models import Membership, Role
+from demo import history
+from fulfilment.hooks import EVENT_TYPES
+from fulfilment.models import Collection, Package, Plan
+
+SLUGS = {"contractstatus", "defero", "smart-site", "smartlockr", "smartphoto"}
+
+
+@pytest.fixture
+def officers(systems):
+    """The five controllers as the demo has them: systems loaded, an officer each."""
+    for controller in systems.values():
+        officer = get_user_model().objects.create_user(f"officer-{controller.slug}", is_staff=True)
+        Membership.objects.create(user=officer, controller=controller, role=Role.OFFICER)
+    return systems
+
+
+def test_every_state_every_ground_on_time_and_late(officers):
+    made = history.seed()
+    cases = list(history.seeded_cases().select_related("controller"))
+    assert set(made) == SLUGS and sum(made.values()) == len(cases)
+    assert all(12 <= count <= 20 for count in made.values()), made
+    assert {c.state for c in cases} == set(State.values)
+    refused = [c for c in cases if c.state == State.REFUSED]
+    assert {c.refusal_ground for c in refused} == set(RefusalGround.values)
+    for slug in SLUGS:
+        states = {c.state for c in cases if c.controller.slug == slug}
+        assert {
+            State.UNCONFIRMED,
+            State.IN_PROGRESS,
+            State.AWAITING_SUBJECT,
+            State.READY,
+            State.COMPLETED,
+            State.REFUSED,
+            State.WITHDRAWN,
+            State.EXPIRED,
+        } <= states, slug
+    # Where the statement asks an ID copy for access, the identity check is seen open too.
+    assert {c.controller.slug for c in cases if c.state == State.IDENTITY_REVIEW} == {
+        "defero",
+        "smartlockr",
+        "smartphoto",
+    }
+    assert any(c.state == State.AWAITING_IDENTITY and c.paused_since for c in cases)
+
+    decided = [c for c in cases if c.state in (State.COMPLETED, State.REFUSED)]
+    late = [c for c in decided if c.closed_at > c.effective_deadline]
+    on_time = [c for c in decided if c.closed_at <= c.effective_deadline]
+    assert len(late) >= 5 and len(on_time) >= 15
+    completed = [c for c in cases if c.state == State.COMPLETED]
+    assert any(c.extended_at is not None for c in completed)
+    assert any(c.paused_days > 0 for c in completed)
+    # Still open: one in progress long past its deadline at each controller, one extended, one
+    # waiting for the subject's answer with the clock paused.
+    now = timezone.now()
+    overdue = [c for c in cases if c.state == State.IN_PROGRESS and c.effective_deadline < now]
+    assert {c.controller.slug for c in overdue} == SLUGS
+    assert any(c.is_open and c.extended_at is not None for c in cases)
+    assert any(c.state == State.AWAITING_SUBJECT and c.paused_since for c in cases)
+    # A refusal sent after the first month is flagged in its event (Art. 12(4)).
+    refusals = CaseEvent.objects.filter(case__in=cases, to_state=State.REFUSED)
+    assert any(e.data.get("late_refusal") for e in refusals)
+    # The subject, the officer and the expiry sweep each took their own steps.
+    kinds = set(CaseEvent.objects.filter(case__in=cases).values_list("actor_kind", flat=True))
+    assert kinds == {"subject", "officer", "system"}
+    # ID copies: destroyed once identity was decided or the request ended, kept while open.
+    assert not any(c.id_documents.exists() for c in cases if c.closed_at)
+    assert all(c.id_documents.exists() for c in cases if c.state == State.IDENTITY_REVIEW)
+
+
+def test_the_history_is_genuine_and_lies_in_the_past_months(officers, committed):
+    # Committed: the work a step leaves for after commit runs (the mail, the plan a change's
+    # hook asks a worker for), as in the demo.
+    committed(history.seed)
+    cases = list(history.seeded_cases())
+    now = timezone.now()
+    for case in cases:
+        assert verify_chain(case) is None, case.reference
+        moments = list(case.events.order_by("seq").values_list("at", flat=True))
+        assert moments == sorted(moments), case.reference
+        assert moments[0] == case.received_at and moments[-1] < now
+        assert case.closed_at is None or case.closed_at == moments[-1]
+    received = sorted(c.received_at for c in cases)
+    assert now - dt.timedelta(days=200) < received[0] < now - dt.timedelta(days=150)
+    assert received[-1] < now - dt.timedelta(hours=6)
+    # References number in the order of receipt, across the controllers.
+    by_year: dict[str, list[str]] = {}
+    for case in sorted(cases, key=lambda c: c.received_at):
+        by_year.setdefault(case.reference[:9], []).append(case.reference)
+    assert all(refs == sorted(refs) for refs in by_year.values())
+    # Nothing reached fulfilment, whose records run on the wall clock.
+    assert not Collection.objects.filter(case__in=cases).exists()
+    assert not Plan.objects.filter(case__in=cases).exists()
+    assert not Package.objects.filter(case__in=cases).exists()
+    actions = set(CaseEvent.objects.filter(case__in=cases).values_list("action", flat=True))
+    assert not actions & set(EVENT_TYPES)
+    # The mail the steps sent went to addresses that reach no one.
+    mail = OutgoingMail.objects.filter(case__in=cases)
+    assert mail.exists() and not mail.filter(status="queued").exists()
+    assert all(m.to.endswith("@history.demo.invalid") for m in mail)
+
+
+def test_seeding_again_adds_nothing(officers):
+    history.seed()
+    counts = (
+        history.seeded_cases().count(),
+        CaseEvent.objects.count(),
+        OutgoingMail.objects.count(),
+    )
+    assert history.seed() == {}
+    assert (
+        history.seeded_cases().count(),
+        CaseEvent.objects.count(),
+        OutgoingMail.objects.count(),
+    ) == counts
+
+
+def test_the_plan_is_the_same_each_time(loaded_controllers):
+    now = timezone.now()
+    smartphoto = loaded_controllers["smartphoto"]
+    first = history.plan(smartphoto, now)
+    assert history.plan(smartphoto, now) == first
+    assert len({p.email for p in first}) == len(first)
+    assert [p.received_at for p in first] == sorted(p.received_at for p in first)
+    assert history.plan(loaded_controllers["defero"], now) != first
+
+
+def test_seeding_needs_the_officers(loaded_controllers):
+    with pytest.raises(ValueError, match="officer-"):
+        history.seed()
+    assert not history.seeded_cases().exists()
+
+
+def test_the_demo_writes_no_mail_file_for_an_invalid_address(tmp_path, settings):
+    from django.core.mail import EmailMessage, get_connection
+
+    folder = tmp_path / "mailout"
+    settings.EMAIL_FILE_PATH = folder
+    connection = get_connection("dsar.mailfiles.EmailBackend")
+    sent = connection.send_messages(
+        [
+            EmailMessage("a", "b", to=["past.subject@history.demo.invalid"]),
+            EmailMessage("c", "d", to=["sanne.jansen@example.org"]),
+        ]
+    )
+    assert sent == 2  # both count as sent, as a provider would accept both
+    written = "".join(p.read_text() for p in folder.iterdir())
+    assert "sanne.jansen@example.org" in written and "history.demo.invalid" not in written
+
+
+def test_the_compliance_report_of_the_demo_equals_a_hand_count(officers):
+    """The figures, their CSV and their PDF, against a count made here case by case."""
+    import csv
+    import io
+    from collections import Counter
+
+    from pypdf import PdfReader
+
+    from reports import compliance
+
+    history.seed()
+    cases = list(history.seeded_cases())
+    controllers = sorted(officers.values(), key=lambda c: c.legal_name)
+    today = timezone.localdate()
+    data = compliance.figures(controllers, today - dt.timedelta(days=400), today)
+    decided = [c for c in cases if c.state in (State.COMPLETED, State.REFUSED)]
+    assert data.received == len(cases)
+    assert data.decided == len(decided)
+    assert data.on_time == sum(c.closed_at <= c.effective_deadline for c in decided)
+    assert data.on_time_statutory == sum(c.closed_at <= c.statutory_deadline for c in decided)
+    assert data.refusals == dict(
+        Counter(c.refusal_ground for c in cases if c.state == State.REFUSED)
+    )
+    assert data.by_right == dict(Counter(c.right for c in cases))  # order aside
+    assert data.extended == sum(c.extended_at is not None for c in cases)
+    now = timezone.now()
+    open_states = {s for s in State.values} - {"completed", "refused", "withdrawn", "expired"}
+    assert data.overdue_now == sum(
+        c.state in open_states and c.effective_deadline < now for c in cases
+    )
+    rows = dict(csv.reader(io.StringIO(compliance.figures_csv(data))))
+    assert rows["Requests received"] == str(len(cases))
+    assert rows["Decided by the effective deadline"].startswith(f"{data.on_time} (")
+    pdf = compliance.render(data)
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert f"Requests received {len(cases)}" in text
+    assert rows["Decided by the effective deadline"] in text
