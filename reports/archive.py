@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,12 @@ from .case_report import render
 from .models import Archive, ArchiveStatus
 
 log = logging.getLogger(__name__)
-# Progress is written every this many reports.
-STEP = 10
 # A build that has not moved for this long was cut off (its worker died): it is started again.
 STALE = dt.timedelta(minutes=10)
+
+
+class Superseded(Exception):
+    """Another build of the archive took over (or its row is gone): this one stops."""
 
 
 def folder() -> Path:
@@ -89,32 +92,35 @@ def build(archive_id: int) -> None:
             return  # another worker is on it
         archive.status, archive.done, archive.error = ArchiveStatus.BUILDING, 0, ""
         archive.save()
+    # This build's own token: a second build (the sweep's, after this one looked cut off)
+    # writes its own file, and only the build whose token is still on the row may finish.
+    token = uuid.uuid4().hex
+    Archive.objects.filter(pk=archive.pk).update(token=token)
+    mine = Archive.objects.filter(pk=archive.pk, token=token, status=ArchiveStatus.BUILDING)
     controllers = list(Controller.objects.filter(pk__in=archive.controllers))
     cases = closed_in(controllers, archive.start, archive.end)
-    total = cases.count()
-    Archive.objects.filter(pk=archive.pk).update(total=total)
+    mine.update(total=cases.count())
     target = path_of(archive)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
+    partial = target.with_name(f"{target.stem}-{token}.part")
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as bundle:
             for done, case in enumerate(cases.select_related("controller").iterator(), start=1):
                 bundle.writestr(f"{case.reference}.pdf", render(case, language=archive.language))
-                if done % STEP == 0:
-                    Archive.objects.filter(pk=archive.pk).update(
-                        done=done, updated_at=timezone.now()
-                    )
-        partial.replace(target)
+                # Every report moves the row on: a slow one is not taken for a dead worker.
+                if not mine.update(done=done, updated_at=timezone.now()):
+                    raise Superseded
+        with transaction.atomic():
+            if not mine.select_for_update().exists():
+                raise Superseded
+            partial.replace(target)
+            mine.update(status=ArchiveStatus.READY, finished_at=timezone.now())
+    except Superseded:
+        partial.unlink(missing_ok=True)  # another build, or the row's deletion, took over
     except Exception as error:
         partial.unlink(missing_ok=True)
         log.exception("archive %s failed", archive.pk)
-        Archive.objects.filter(pk=archive.pk).update(
-            status=ArchiveStatus.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
-        )
-        return
-    Archive.objects.filter(pk=archive.pk).update(
-        status=ArchiveStatus.READY, done=total, finished_at=timezone.now()
-    )
+        mine.update(status=ArchiveStatus.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
 
 
 def sweep(now: dt.datetime | None = None) -> int:
@@ -127,12 +133,16 @@ def sweep(now: dt.datetime | None = None) -> int:
     ids = list(waiting.values_list("pk", flat=True)[:100])
     for archive_id in ids:
         enqueue(archive_id)
-    expired = Archive.objects.filter(
-        created_at__lt=now - dt.timedelta(days=settings.REPORT_ARCHIVE_DAYS)
-    )
-    for archive in expired:
-        path_of(archive).unlink(missing_ok=True)
-        archive.delete()
+    keep = dt.timedelta(days=settings.REPORT_ARCHIVE_DAYS)
+    Archive.objects.filter(created_at__lt=now - keep).delete()
+    # Every file without its row goes: expired, its requester deleted, a build cut off or
+    # finished after its row went. The files hold personal data; none outlives its archive.
+    alive = {str(pk) for pk in Archive.objects.values_list("pk", flat=True)}
+    if folder().is_dir():
+        for path in folder().glob("archive-*"):
+            number = path.name.removeprefix("archive-").split(".")[0].split("-")[0]
+            if number not in alive:
+                path.unlink(missing_ok=True)
     return len(ids)
 
 

@@ -30,12 +30,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases import events as event_types
 from cases.audit import head_hash
 from cases.extensions import report_sections
+from cases.mail import render as render_mail
 from cases.models import Case, Direction, State
 from cases.pdf import render_pdf
 from cases.selectors import chain_state, timeline
@@ -44,6 +45,9 @@ from controllers.policy import dump_policy
 from legalclock.workdays import working_days_between
 
 LANGUAGES = ("en", "nl")
+# Mails whose text carries a link signed at sending time: rendering them again would print
+# another link (and the report would change at every rendering).
+SIGNED_AT_SENDING = ("confirm",)
 ATTACHMENT = "events.json"
 
 
@@ -77,7 +81,9 @@ def _deadline(label: str, at: dt.datetime | None, done: dt.datetime | None, case
         tz=controller.time_zone,
         extra_holidays=controller.holiday_dates,
     )
-    hours = int((at - done).total_seconds() // 3600)
+    seconds = (at - done).total_seconds()
+    # Whole hours of the margin, toward zero (a minute late is 0 h late, not 1).
+    hours = int(abs(seconds) // 3600) * (1 if seconds >= 0 else -1)
     return DeadlineRow(label, at, done <= at, hours, days)
 
 
@@ -94,8 +100,22 @@ def deadlines(case: Case) -> list[DeadlineRow]:
     ]
     if case.extended_at:
         rows.append(_deadline(_("Extended (Art. 12(3))"), case.extended_deadline, done, case))
-    notice = case.extended_at or (case.closed_at if case.refusal_ground else None)
+    refused = case.closed_at if case.state == State.REFUSED else None
+    notice = case.extended_at or refused
+    if notice is None and case.is_open:
+        # No extension and no refusal yet: missed once the case's record runs past the date
+        # (judged as of its last event, so the report stays the same until something happens).
+        last = case.events.order_by("-seq").values_list("at", flat=True).first()
+        if last and last > case.notice_by:
+            notice = last
     rows.append(_deadline(_("Extension or refusal notice by"), case.notice_by, notice, case))
+    if case.extended_at and refused:
+        # Art. 12(4): the reasons for not acting are due within one month of receipt; an
+        # extension lengthens the time to act, and whether it also covers a refusal is for the
+        # auditor to weigh, so the refusal is judged against the one-month date as well.
+        rows.append(
+            _deadline(_("Refusal within one month (Art. 12(4))"), case.notice_by, refused, case)
+        )
     rows.append(_deadline(_("Effective deadline"), case.effective_deadline, done, case))
     return [row for row in rows if row is not None]
 
@@ -123,9 +143,25 @@ def policy_sha256(case: Case) -> str:
     return hashlib.sha256(dump_policy(case.controller).encode()).hexdigest()
 
 
+def _mail_texts(case: Case) -> list[tuple[Any, str]]:
+    """Each mail to the subject with its text as sent (rendered again from its row: a one-time
+    code, dropped once sent, shows empty)."""
+    texts = []
+    for mail in case.outgoing_mail.filter(to__iexact=case.email):
+        if mail.kind in SIGNED_AT_SENDING:
+            texts.append((mail, _("(its link was signed when it was sent; the text is not kept)")))
+            continue
+        try:
+            texts.append((mail, render_mail(mail).body))
+        except Exception:  # a template gone since: the row's facts still stand
+            texts.append((mail, ""))
+    return texts
+
+
 def context(case: Case, language: str) -> dict[str, Any]:
-    """Everything the report shows, in ``language``."""
-    with translation.override(language):
+    """Everything the report shows, in ``language`` and the controller's time zone (never the
+    process's: the same case gives the same report wherever it is rendered)."""
+    with translation.override(language), timezone.override(case.controller.time_zone):
         chain = chain_state(case)
         zone = ZoneInfo(case.controller.time_zone)
         handlers = sorted(
@@ -148,6 +184,8 @@ def context(case: Case, language: str) -> dict[str, Any]:
             "messages": list(case.messages.filter(direction=Direction.TO_SUBJECT)),
             "received": list(case.messages.filter(direction=Direction.FROM_SUBJECT)),
             "mails": list(case.outgoing_mail.all()),
+            "mail_texts": _mail_texts(case),
+            "paused_since": case.paused_since,
             "sections": report_sections(case),
             "chain": chain,
         }
@@ -190,9 +228,9 @@ def render(case: Case, *, language: str = "en") -> bytes:
                 "modified": modified.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             },
         )
-    identifier = hashlib.sha256(
-        f"{case.reference}:{case.audit_count}:{case.audit_head}:{language}".encode()
-    ).hexdigest()[:32]
+    # From what the report says: the same content, the same identifier (and bytes); any change
+    # (a download, a delivery report, a registry edit) gives another.
+    identifier = hashlib.sha256(html.encode()).hexdigest()[:32]
     attachment = Attachment(
         string=events_json(case).decode(),
         name=ATTACHMENT,
@@ -229,26 +267,50 @@ def embedded_events(pdf: bytes) -> dict[str, Any]:
 
 def verify_embedded(pdf: bytes) -> list[str]:
     """Verify the chain carried by a report with this installation's audit key: what is wrong,
-    or nothing."""
+    or nothing. This proves the embedded events; that the pages show the same case is proved by
+    rendering it again (reports are reproducible: ``verify_report --against-database``)."""
     document = embedded_events(pdf)
+    try:
+        return _verify(document)
+    except (TypeError, AttributeError, KeyError, ValueError) as error:
+        return [f"the embedded events are malformed ({type(error).__name__})"]
+
+
+def _hex(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 64 or not value.isascii():
+        raise ValueError("not a SHA-256")
+    int(value, 16)
+    return value
+
+
+def _verify(document: Any) -> list[str]:
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise TypeError("not an events document")
     key = settings.AUDIT_KEY.encode()
+    case_id = document["case_id"]
+    if not isinstance(case_id, int):
+        raise TypeError("case_id")
     problems, previous = [], ""
     for index, event in enumerate(document["events"], start=1):
         content = event["content"]
+        if not isinstance(content, dict):
+            raise TypeError("content")
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+        if content.get("request") != case_id:
+            problems.append(f"event #{index}: belongs to another case")
         if content.get("seq") != index:
             problems.append(f"event #{index}: the sequence has a gap")
         if content.get("prev") != previous:
             problems.append(f"event #{index}: does not follow the one before")
         expected = hmac.new(key, canonical, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, event["hash"]):
+        if not hmac.compare_digest(expected, _hex(event["hash"])):
             problems.append(f"event #{index}: its hash does not match its content")
         previous = event["hash"]
     head = document["head"]
     if head["count"] != len(document["events"]) or head["last"] != previous:
         problems.append("the head does not match the events")
     elif not hmac.compare_digest(
-        head_hash(document["case_id"], head["count"], head["last"]), head["hash"]
+        head_hash(case_id, head["count"], head["last"]), _hex(head["hash"])
     ):
         problems.append("the head's hash does not match")
     return problems

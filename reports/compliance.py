@@ -34,13 +34,15 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from cases import events as event_types
-from cases.models import Case, CaseEvent, Channel, State, Suspension
+from cases.models import OPEN_STATES, Case, CaseEvent, Channel, State, Suspension
 from cases.pdf import render_pdf
 from controllers.models import Controller, Right, RightDeclaration, Verification
 from legalclock.workdays import is_working_day
 
 DECIDED = (State.COMPLETED, State.REFUSED)
-OPEN = tuple(s for s in State.values if s not in (*DECIDED, State.WITHDRAWN, State.EXPIRED))
+# Open as the queue counts it: confirmed and not ended (an unconfirmed request's clock has not
+# started).
+OPEN = OPEN_STATES
 
 
 @dataclass
@@ -126,7 +128,12 @@ def figures(
         extended=Count("pk", filter=Q(extended_at__isnull=False)),
         extended_in_time=Count("pk", filter=Q(extended_at__lte=F("notice_by"))),
         open_now=Count("pk", filter=Q(state__in=OPEN)),
-        overdue_now=Count("pk", filter=Q(state__in=OPEN, effective_deadline__lt=now)),
+        # A running suspension stops the clock: such a case is not overdue while it runs.
+        overdue_now=Count(
+            "pk",
+            filter=Q(state__in=OPEN, effective_deadline__lt=now, paused_since__isnull=True),
+        ),
+        paused_now=Count("pk", filter=Q(paused_since__isnull=False)),
         id_asked=Count("pk", filter=Q(asked=True)),
         id_flagged=Count("pk", filter=Q(asked=True, flagged=True)),
         **{f"state_{s}": Count("pk", filter=Q(state=s)) for s in State.values},
@@ -141,6 +148,7 @@ def figures(
         out.by_right[row["right"]] = out.by_right.get(row["right"], 0) + row["n"]
         out.by_channel[row["channel"]] = out.by_channel.get(row["channel"], 0) + row["n"]
     out.by_right = dict(sorted(out.by_right.items(), key=lambda item: Right.values.index(item[0])))
+    out.by_channel = dict(sorted(out.by_channel.items()))
     out.refusals = {
         row["refusal_ground"]: row["n"]
         for row in base.filter(state=State.REFUSED)
@@ -151,7 +159,9 @@ def figures(
     paused = Suspension.objects.filter(case__in=base).aggregate(
         n=Count("pk"), cases=Count("case", distinct=True)
     )
-    out.suspensions, out.suspended = paused["n"], paused["cases"]
+    # Closed suspensions, and the ones running now (recorded when they end).
+    out.suspensions = paused["n"] + totals["paused_now"]
+    out.suspended = paused["cases"] + totals["paused_now"]
     # By month of receipt, in the first controller's zone (a report mixes zones only when its
     # controllers do; a day's difference at a month's edge is not worth a query a zone).
     zone = ZoneInfo(controllers[0].time_zone) if controllers else dt.UTC
@@ -171,9 +181,7 @@ def figures(
         (row["month"].strftime("%Y-%m"), row["n"], row["decided"], row["on_time"]) for row in months
     ]
     days = _working_days_to_close(
-        base.filter(state__in=DECIDED).values_list(
-            "received_at", "closed_at", "controller__country", "controller__time_zone"
-        ),
+        base.filter(state__in=DECIDED).values_list("received_at", "closed_at", "controller_id"),
         controllers,
     )
     if days:
@@ -209,20 +217,23 @@ class _WorkingDays:
 
 
 def _working_days_to_close(
-    rows: Iterable[tuple[dt.datetime, dt.datetime, str, str]], controllers: Sequence[Controller]
+    rows: Iterable[tuple[dt.datetime, dt.datetime, int]], controllers: Sequence[Controller]
 ) -> list[int]:
-    pairs: dict[tuple[str, str], list[tuple[dt.date, dt.date]]] = {}
-    for received, closed, country, zone_name in rows:
-        zone = ZoneInfo(zone_name)
-        pairs.setdefault((country, zone_name), []).append(
+    """Each decided request's working days, by its own controller's calendar (its country,
+    zone and extra holidays: another controller's never count)."""
+    by_id = {c.pk: c for c in controllers}
+    pairs: dict[int, list[tuple[dt.date, dt.date]]] = {}
+    for received, closed, controller_id in rows:
+        zone = ZoneInfo(by_id[controller_id].time_zone)
+        pairs.setdefault(controller_id, []).append(
             (received.astimezone(zone).date(), closed.astimezone(zone).date())
         )
-    extra = [day for c in controllers for day in c.holiday_dates]
     out: list[int] = []
-    for (country, _zone), dates in pairs.items():
+    for controller_id, dates in pairs.items():
+        controller = by_id[controller_id]
         first = min(d for d, _e in dates)
         last = max(e for _d, e in dates)
-        calendar = _WorkingDays(country, first, last, extra)
+        calendar = _WorkingDays(controller.country, first, last, controller.holiday_dates)
         out += [calendar.between(start, end) for start, end in dates]
     return out
 

@@ -359,3 +359,131 @@ def test_a_zip_of_the_case_reports_of_a_period_is_built_in_the_background(
     later = timezone.now() + dt.timedelta(days=settings.REPORT_ARCHIVE_DAYS + 1)
     archive.sweep(later)
     assert not Archive.objects.exists() and not archive.path_of(made).exists()
+
+
+def test_a_forged_or_malformed_attachment_is_refused_and_the_pages_are_checked(
+    world, committed, tmp_path
+):
+    import json as jsonlib
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from weasyprint import HTML, Attachment
+
+    case = erased(world, committed)
+    genuine = render(case, language="en")
+    document = embedded_events(genuine)
+    checked = tmp_path / "genuine.pdf"
+    checked.write_bytes(genuine)
+    out = io.StringIO()
+    call_command("verify_report", str(checked), "--against-database", stdout=out)
+    assert "events and pages" in out.getvalue() and case.reference in out.getvalue()
+    # The genuine events beside other pages: the events verify, the pages do not.
+    forged = tmp_path / "forged.pdf"
+    forged.write_bytes(
+        HTML(string="<p>All deadlines met.</p>").write_pdf(
+            attachments=[Attachment(string=jsonlib.dumps(document), name="events.json")]
+        )
+    )
+    out = io.StringIO()
+    call_command("verify_report", str(forged), stdout=out)
+    assert "embedded events only" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("verify_report", str(forged), "--against-database", stdout=io.StringIO())
+    # Malformed attachments are reported, never a traceback, and the next file is still read.
+    bad = [[], {"events": ["x"]}, {"events": None}, {**document, "case_id": "1"}]
+    bad.append({**document, "events": [{**document["events"][0], "hash": "é" * 64}]})
+    files = []
+    for index, content in enumerate(bad):
+        path = tmp_path / f"bad{index}.pdf"
+        path.write_bytes(
+            HTML(string="<p>x</p>").write_pdf(
+                attachments=[Attachment(string=jsonlib.dumps(content), name="events.json")]
+            )
+        )
+        files.append(str(path))
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="5 report"):
+        call_command("verify_report", *files, str(checked), stdout=out, stderr=io.StringIO())
+    assert out.getvalue().count("DOES NOT VERIFY") == 5 and "verifies (" in out.getvalue()
+
+
+def test_the_report_is_the_same_whatever_the_process_s_time_zone(world, committed):
+    from django.utils import timezone
+
+    case = erased(world, committed)
+    here = render(case, language="en")
+    with timezone.override("America/New_York"):
+        assert render(case, language="en") == here
+
+
+def test_working_days_count_each_controller_s_own_holidays(cast, committed):
+    import datetime as dt
+
+    from reports import compliance
+
+    _history(cast, committed)
+    alone = compliance.figures([cast.a], dt.date(2026, 3, 1), dt.date(2026, 4, 30))
+    cast.b.extra_holidays = ["2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06"]
+    cast.b.save()
+    both = compliance.figures([cast.a, cast.b], dt.date(2026, 3, 1), dt.date(2026, 4, 30))
+    assert (both.median_days, both.p90_days) == (alone.median_days, alone.p90_days)
+
+
+def test_a_running_suspension_shows_and_is_not_overdue(cast, committed):
+    import datetime as dt
+
+    import time_machine
+
+    from cases.intake import receive_case
+    from reports import compliance
+
+    with time_machine.travel(dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC), tick=False):
+        case = committed(
+            receive_case,
+            controller=cast.a,
+            right="access",
+            name="Jan",
+            email="j@example.org",
+            language="en",
+        )
+        case = committed(perform, case, "confirm_email", actor=Actor.subject())
+        case = committed(
+            perform, case, "ask_subject", actor=Actor.officer(cast.officer_a), message="Which?"
+        )
+    case.refresh_from_db()
+    assert case.paused_since is not None
+    data = compliance.figures(
+        [cast.a],
+        dt.date(2026, 3, 1),
+        dt.date(2026, 3, 31),
+        now=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+    )
+    assert data.suspended == 1 and data.overdue_now == 0 and data.open_now == 1
+    assert "Suspended since" in text_of(render(case, language="en"))
+
+
+def test_the_sweep_leaves_no_archive_file_without_its_row(cast, tmp_path, settings):
+    from reports import archive
+    from reports.models import Archive
+
+    made = Archive.objects.create(
+        requested_by=cast.auditor_a,
+        controllers=[cast.a.pk],
+        start="2026-03-01",
+        end="2026-03-31",
+        language="en",
+        status="ready",
+    )
+    archive.folder().mkdir(parents=True, exist_ok=True)
+    kept = archive.path_of(made)
+    kept.write_bytes(b"zip")
+    orphan = archive.folder() / "archive-999999.zip"
+    orphan.write_bytes(b"zip")
+    part = archive.folder() / f"archive-{made.pk + 1}-0123abcd.part"
+    part.write_bytes(b"half")
+    archive.sweep()
+    assert kept.exists() and not orphan.exists() and not part.exists()
+    cast.auditor_a.delete()  # its archives go with it, and their files at the next sweep
+    archive.sweep()
+    assert not kept.exists()
