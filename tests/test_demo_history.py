@@ -201,3 +201,27 @@ def test_the_compliance_report_of_the_demo_equals_a_hand_count(officers):
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert f"Requests received {len(cases)}" in text
     assert rows["Decided by the effective deadline"] in text
+
+
+def test_every_kind_of_demo_case_downloads_as_a_report_that_verifies(officers):
+    """One seeded case of each state: its report shows its deadlines and a verified chain, and
+    its embedded events verify."""
+    import io
+
+    from pypdf import PdfReader
+
+    from reports.case_report import render, verify_embedded
+
+    history.seed()
+    seen: dict[str, object] = {}
+    for case in history.seeded_cases().select_related("controller").order_by("reference"):
+        seen.setdefault(case.state, case)
+    assert set(seen) == set(State.values)
+    for state, case in seen.items():
+        pdf = render(case, language="en")
+        text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+        assert "Statutory (one month)" in text, state
+        assert "The audit trail verifies" in text, state
+        assert verify_embedded(pdf) == [], state
+        if state == State.COMPLETED:
+            assert "met:" in text or "MISSED" in text
