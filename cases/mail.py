@@ -26,6 +26,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from controllers.validators import has_control_characters
 
@@ -63,13 +64,15 @@ def _enqueue(mail_id: int) -> None:
         )
 
 
-def render(mail: OutgoingMail) -> EmailMultiAlternatives:
+def _context(mail: OutgoingMail, *, withheld: str = "") -> dict[str, Any]:
+    """What the mail's templates receive. With ``withheld``, every private link and one-time
+    code shows as that text instead (the record of a mail, read by others than its recipient)."""
     case = mail.case
     context = {
         **mail.context,
         "case": case,
         "controller": case.controller if case else None,
-        "status_url": status_url(case) if case else "",
+        "status_url": (withheld or status_url(case)) if case else "",
         "site_url": settings.SITE_URL,
     }
     if "step" in mail.context and mail.context["step"] in STEPS:
@@ -77,7 +80,14 @@ def render(mail: OutgoingMail) -> EmailMultiAlternatives:
         context["notice"] = STEPS[mail.context["step"]].officer_notice
     if mail.kind == "confirm" and case is not None:
         # Signed at sending time: the 7 days run from when the subject can see the link.
-        context["confirmation_url"] = confirmation_url(case)
+        context["confirmation_url"] = withheld or confirmation_url(case)
+    if withheld:
+        context.update({k: withheld for k in mail.context if k.startswith("secret_")})
+    return context
+
+
+def render(mail: OutgoingMail) -> EmailMultiAlternatives:
+    context = _context(mail)
     with translation.override(mail.language):
         subject = render_to_string(f"emails/{mail.kind}/subject.txt", context)
         text = render_to_string(f"emails/{mail.kind}/body.txt", context)
@@ -86,10 +96,26 @@ def render(mail: OutgoingMail) -> EmailMultiAlternatives:
     subject = " ".join(subject.split())
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [mail.to])
     message.attach_alternative(html, "text/html")
-    if case is not None:
-        message.extra_headers["X-DSAR-Reference"] = case.reference
+    if mail.case is not None:
+        message.extra_headers["X-DSAR-Reference"] = mail.case.reference
     message.extra_headers["Message-ID"] = mail.message_id_header or make_msgid(domain="dsar")
     return message
+
+
+def as_recorded(mail: OutgoingMail, *, body: bool = True) -> tuple[str, str]:
+    """The subject line and (with ``body``) the text of a mail as its recipient read it, for
+    the record (the auditor's case report): kept on the row when it is sent, rendered from the
+    row before. The subject's private links (the status page, the confirmation) and one-time
+    codes show as a placeholder: whoever holds such a link can act as the subject, and a record
+    is read and filed by others."""
+    if mail.record_subject:
+        return mail.record_subject, mail.record_text if body else ""
+    with translation.override(mail.language):
+        withheld = _("[private link or code of the subject, not shown]")
+        context = _context(mail, withheld=withheld)
+        subject = render_to_string(f"emails/{mail.kind}/subject.txt", context)
+        text = render_to_string(f"emails/{mail.kind}/body.txt", context) if body else ""
+    return " ".join(subject.split()), text
 
 
 def deliver(mail_id: int) -> bool:
@@ -112,6 +138,7 @@ def deliver(mail_id: int) -> bool:
         if not mail.message_id_header:
             mail.message_id_header = make_msgid(domain="dsar")
         message = render(mail)
+        mail.record_subject, mail.record_text = as_recorded(mail)
         message.send()
         status = getattr(message, "anymail_status", None)
         mail.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
@@ -127,6 +154,8 @@ def deliver(mail_id: int) -> bool:
                 "sent_at",
                 "message_id_header",
                 "context",
+                "record_subject",
+                "record_text",
             ]
         )
     return True

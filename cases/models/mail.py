@@ -40,6 +40,11 @@ class OutgoingMail(models.Model):
     # The provider's last word on it (anymail's event type: delivered, bounced, rejected, ...).
     delivery_status = models.CharField(max_length=20, blank=True)
     delivery_updated_at = models.DateTimeField(null=True, blank=True)
+    # What was sent, kept when it is sent, for the record (the auditor's case report): the
+    # subject line and the text, the subject's private links and one-time codes withheld
+    # (cases.mail.as_recorded). A template changed since does not change what the record says.
+    record_subject = models.CharField(max_length=500, blank=True, editable=False)
+    record_text = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
