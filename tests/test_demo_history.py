@@ -164,10 +164,13 @@ def test_the_compliance_report_of_the_demo_equals_a_hand_count(officers):
     """The figures, their CSV and their PDF, against a count made here case by case."""
     import csv
     import io
+    import statistics
     from collections import Counter
+    from zoneinfo import ZoneInfo
 
     from pypdf import PdfReader
 
+    from legalclock.workdays import working_days_between
     from reports import compliance
 
     history.seed()
@@ -194,6 +197,41 @@ def test_the_compliance_report_of_the_demo_equals_a_hand_count(officers):
         for c in cases
     )
     assert data.open_now == sum(c.state in OPEN_STATES for c in cases)
+    assert data.by_state == dict(Counter(c.state for c in cases))
+    assert data.by_channel == dict(Counter(c.channel for c in cases))
+    # By month of receipt, in each request's own controller's time zone.
+    months = Counter(
+        c.received_at.astimezone(ZoneInfo(c.controller.time_zone)).strftime("%Y-%m") for c in cases
+    )
+    assert {m: n for m, n, _d, _o in data.by_month} == dict(months)
+    asked = set(
+        CaseEvent.objects.filter(action__in=("ask_identity", "submit_identity")).values_list(
+            "case_id", flat=True
+        )
+    )
+    assert data.id_asked == sum(c.pk in asked for c in cases) > 0
+    from cases.models import Suspension
+
+    assert data.suspensions == Suspension.objects.filter(case__in=cases).count() + sum(
+        c.paused_since is not None for c in cases
+    )
+    assert data.id_asked_flagged == sum(
+        c.pk in asked and c.declaration.verification == "id_document" for c in cases
+    )
+    # Working days to decide, by the legal clock's own count a case (the database counts them
+    # on PostgreSQL, Python elsewhere: both must agree with this).
+    days = sorted(
+        working_days_between(
+            c.received_at,
+            c.closed_at,
+            country=c.controller.country,
+            tz=c.controller.time_zone,
+            extra_holidays=c.controller.holiday_dates,
+        )
+        for c in decided
+    )
+    assert data.median_days == float(statistics.median(days))
+    assert data.p90_days == float(days[-(-90 * len(days) // 100) - 1])
     rows = dict(csv.reader(io.StringIO(compliance.figures_csv(data))))
     assert rows["Requests received"] == str(len(cases))
     assert rows["Decided by the effective deadline"].startswith(f"{data.on_time} (")
