@@ -34,5 +34,5 @@ clean-demo:
 
 # After changing any translatable string: refresh the Dutch catalogue, translate, then compile.
 messages: $(STAMP)
-	$(BIN)/python manage.py makemessages -l nl --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
+	$(BIN)/python manage.py makemessages -l nl --no-obsolete --no-wrap --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
 	$(BIN)/python manage.py compilemessages -l nl --ignore '.venv/*' --ignore 'var/*'

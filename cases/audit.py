@@ -129,11 +129,14 @@ def _same(expected: str, found: str) -> bool:
     return hmac.compare_digest(expected.encode(), found.encode("utf-8", "surrogatepass"))
 
 
-def verify_chain(case: Case) -> BrokenLink | None:
-    """The first broken link of one case's chain, or None if it is intact."""
+def verify_chain(case: Case, events: Iterable[CaseEvent] | None = None) -> BrokenLink | None:
+    """The first broken link of one case's chain, or None if it is intact. ``events``: the
+    case's events in order, when the caller has them already (a report reads them once)."""
     previous = previous_state = ""
     expected_seq = 1
-    for event in CaseEvent.objects.filter(case=case).order_by("seq"):
+    if events is None:
+        events = CaseEvent.objects.filter(case=case).order_by("seq")
+    for event in events:
         if event.seq != expected_seq:
             return BrokenLink(case.reference, expected_seq, "missing (sequence has a gap)")
         if event.prev_hash != previous:

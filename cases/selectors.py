@@ -8,6 +8,7 @@ changes anything.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from .models import (
     FINAL_STATES,
     OPEN_STATES,
     Case,
+    CaseEvent,
     IdDocument,
     Message,
     OutgoingMail,
@@ -113,8 +115,9 @@ class CaseFile:
     chain: Chain
 
 
-def timeline(case: Case) -> list[TimelineEntry]:
-    """Every event of the case, oldest first, in the active language."""
+def timeline(case: Case, rows: Iterable[CaseEvent] | None = None) -> list[TimelineEntry]:
+    """Every event of the case, oldest first, in the active language (``rows``: the case's
+    events in order, when the caller has them already)."""
     tz = case.controller.time_zone
     return [
         TimelineEntry(
@@ -129,7 +132,7 @@ def timeline(case: Case) -> list[TimelineEntry]:
             details=events.describe(event, tz=tz),
             hash=event.hash,
         )
-        for event in case.events.order_by("seq")
+        for event in (case.events.order_by("seq") if rows is None else rows)
     ]
 
 
@@ -151,7 +154,7 @@ def case_file(case: Case, *, user: Any, now: dt.datetime | None = None) -> CaseF
     )
 
 
-def chain_state(case: Case) -> Chain:
-    broken = verify_chain(case)
+def chain_state(case: Case, rows: Iterable[CaseEvent] | None = None) -> Chain:
+    broken = verify_chain(case, rows)
     count, head = Case.objects.values_list("audit_count", "audit_head").get(pk=case.pk)
     return Chain(count, head, str(broken) if broken else "")

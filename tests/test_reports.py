@@ -75,6 +75,40 @@ def test_a_report_in_dutch(world, committed):
     assert "Termijnen" in text and "Integriteit" in text
 
 
+def test_mail_texts_show_as_sent_but_never_the_subject_s_private_link_or_code(world, committed):
+    """Whoever holds the status link can act as the subject (answer, withdraw), and a report is
+    read and filed by others: the mails' texts print with their links and codes withheld."""
+    from cases.links import confirmation_url, status_token
+    from cases.mail import queue_mail
+
+    case = erased(world, committed)
+    # A code mail still queued: its row holds the code until it is sent.
+    queue_mail(case, "download_code", secret_code="493817", minutes=15)
+    pdf = render(case, language="en")
+    text = text_of(pdf).replace("\n", "")
+    assert "Your code to download your data" in text  # the texts as sent are there
+    assert "Thank you for confirming" in text
+    assert "493817" not in text
+    assert status_token(case) not in text
+    assert confirmation_url(case).rsplit("/", 2)[-2] not in text
+    assert "[private link or code of the subject, not shown]" in text
+    # A sent mail is printed as it was kept when sent (a template changed since changes
+    # nothing), and what was kept withholds the link too.
+    sent = case.outgoing_mail.filter(kind="confirmed").get()
+    assert sent.status == "sent" and "Thank you for confirming" in sent.record_text
+    assert status_token(case) not in sent.record_text
+    type(sent).objects.filter(pk=sent.pk).update(record_text="Kept when it was sent.")
+    assert "Kept when it was sent." in text_of(render(case, language="en"))
+    # Each line of a text is printed as a line (a message written over several lines).
+    message = "First line of the answer.\nSecond line.\n\nA new paragraph."
+    case = committed(
+        perform, case, "message", actor=Actor.officer(world["officer"]), message=message
+    )
+    lines = text_of(render(case, language="en")).splitlines()
+    at = lines.index("First line of the answer.")
+    assert lines[at : at + 3] == ["First line of the answer.", "Second line.", "A new paragraph."]
+
+
 def test_the_same_case_renders_to_the_same_bytes(world, committed):
     case = erased(world, committed)
     assert render(case, language="en") == render(case, language="en")
@@ -487,3 +521,57 @@ def test_the_sweep_leaves_no_archive_file_without_its_row(cast, tmp_path, settin
     cast.auditor_a.delete()  # its archives go with it, and their files at the next sweep
     archive.sweep()
     assert not kept.exists()
+
+
+def test_a_long_report_is_laid_out_in_parts_whose_pages_run_on(world, committed, monkeypatch):
+    """Parts keep WeasyPrint's memory bounded (bench/report): the PDF is still one document,
+    PDF/A-3b with its events, its pages numbered on across the parts, the last saying it ends
+    the report, and every event in order."""
+    from reports import case_report
+
+    case = erased(world, committed)
+    whole = text_of(render(case, language="en"))
+    monkeypatch.setattr(case_report, "PART_SIZE", 3000)
+    real = case_report.render_pdf
+    seen = []
+
+    def render_pdf(html, **options):
+        seen.append(len(html) if isinstance(html, list) else 1)
+        return real(html, **options)
+
+    monkeypatch.setattr(case_report, "render_pdf", render_pdf)
+    pdf = render(case, language="en")
+    assert seen[0] > 3  # laid out in parts
+    reader = PdfReader(io.BytesIO(pdf))
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and verify_embedded(pdf) == []
+    pages = [page.extract_text() for page in reader.pages]
+    footers = [text.rstrip().rsplit("\n", 1)[-1] for text in pages]
+    assert footers == [f"{case.reference} page {n}" for n in range(1, len(pages) + 1)]
+    assert f"End of case report {case.reference}." in pages[-1]
+    text = "\n".join(pages)
+    for seq in range(1, case.audit_count + 1):
+        assert f"#{seq} " in text
+    assert text.index("#1 ") < text.index("#2 ") < text.index("Integrity")
+
+    def body(text):  # the lines, footers aside
+        return [line for line in text.splitlines() if not line.startswith(case.reference + " ")]
+
+    assert body(text) == body(whole)  # the same report, only cut into more pages
+
+
+def test_making_a_pdf_leaves_the_collector_as_it_found_it():
+    import gc
+
+    from cases.pdf import render_pdf
+
+    assert gc.get_freeze_count() == 0
+    render_pdf("<p>x</p>")
+    assert gc.get_freeze_count() == 0  # frozen only while it ran
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        render_pdf("<p>x</p>")
+        assert gc.get_freeze_count() == frozen  # a process's own freeze is left alone
+    finally:
+        gc.unfreeze()
