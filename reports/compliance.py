@@ -3,10 +3,12 @@ the figures that show the deadlines were met, as a PDF with charts and as CSV, a
 log as CSV (what an ICO-style accountability review asks for).
 
 The period is of receipt: requests received from ``start`` to ``end`` (whole days, in each
-controller's time zone). The figures are counted by the database, in four queries whatever the
-period (``figures``): the requests grouped, with every count taken in the same pass; the
-ID-document rules; the suspensions; the working days to decide, counted against a prefix sum
-of each controller's working days (``working_days``). Months are each controller's own.
+controller's time zone). The figures are counted by the database in a fixed number of queries
+whatever the period (``figures``): one pass over the requests grouped by month, every count
+taken in it (on PostgreSQL the working days to decide too, against a prefix sum of each
+controller's calendar: ``_days_sql``); the ID-document rules; the suspensions; elsewhere than
+PostgreSQL, the (received, closed) pairs counted here (``_days_here``). Months are each
+controller's own.
 
 "On time" is decided for the requests that were decided (completed or refused): closed by the
 effective deadline (the one the subject was told: declared, statutory or extended) and, apart,
