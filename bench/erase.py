@@ -30,10 +30,7 @@ apply+verify under cProfile and prints its N most expensive functions. Its smoke
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import os
-import pstats
 import statistics
 import sys
 import time
@@ -43,7 +40,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench.common import bench_database
+from bench.common import bench_database, profiled
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -369,14 +366,8 @@ def measure(
     profile = ""
     if args.profile:
         restore(database_url)
-        profiler = cProfile.Profile()
-        profiler.runcall(product)
+        profile = profiled(product, args.profile)
         check(database_url, shape, "apply (profiled)")
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("tottime").print_stats(args.profile)
-        stats.sort_stats("cumulative").print_stats(args.profile)
-        profile = out.getvalue()
     return {
         "count": count_s,
         "baseline": bases,

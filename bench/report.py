@@ -34,14 +34,12 @@ expensive functions. Its smoke test is ``report`` in ``tests/test_bench.py`` (ti
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime as dt
 import gc
 import html
 import io
 import json
 import os
-import pstats
 import resource
 import statistics
 import subprocess
@@ -51,7 +49,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.common import bench_database
+from bench.common import bench_database, profiled
 
 if TYPE_CHECKING:  # importing them needs Django set up, which main does first
     from cases.models import Case
@@ -357,13 +355,7 @@ def time_case_report(case: Case, args: argparse.Namespace) -> dict[str, Any]:
     assert all(r.pdf == first.pdf for r in renders), "the same case renders to the same bytes"
     profile = ""
     if args.profile:
-        profiler = cProfile.Profile()
-        profiler.runcall(case_report.render, case, language="en")
-        buffer = io.StringIO()
-        stats = pstats.Stats(profiler, stream=buffer)
-        stats.sort_stats("tottime").print_stats(args.profile)
-        stats.sort_stats("cumulative").print_stats(args.profile)
-        profile = buffer.getvalue()
+        profile = profiled(case_report.render, args.profile, case, language="en")
     return {
         "events": case.audit_count,
         "baseline": bases,

@@ -21,7 +21,20 @@ BENCHES = {
     "intake": ["--requests", "24", "--clients", "3", "--workers", "1", "--existing", "200"],
     "intake_profile": ["--posts", "5", "--existing", "200"],
     "queue": ["--requests", "300", "--renders", "2"],
-    "report": ["--events", "20", "--big", "40", "--small", "20", "--large", "200", "--runs", "1"],
+    "report": [
+        "--events",
+        "20",
+        "--big",
+        "40",
+        "--small",
+        "20",
+        "--large",
+        "200",
+        "--runs",
+        "1",
+        "--profile",
+        "5",
+    ],
     "sweep": ["--small", "50", "--large", "500", "--due", "3", "--runs", "1"],
 }
 
