@@ -4,11 +4,11 @@ log as CSV (what an ICO-style accountability review asks for).
 
 The period is of receipt: requests received from ``start`` to ``end`` (whole days, in each
 controller's time zone). The figures are counted by the database in a fixed number of queries
-whatever the period (``figures``): one pass over the requests grouped by month, every count
-taken in it (on PostgreSQL the working days to decide too, against a prefix sum of each
-controller's calendar: ``_days_sql``); the ID-document rules; the suspensions; elsewhere than
-PostgreSQL, the (received, closed) pairs counted here (``_days_here``). Months are each
-controller's own.
+whatever the period (``figures``): one pass over the requests grouped by month and state (on
+PostgreSQL by working days to decide too, found by binary search of each controller's working
+days: ``_Calendar``), every other count taken in it; the ID-document rules; the suspensions;
+elsewhere than PostgreSQL, the (received, closed) pairs counted here (``_days_here``). Months
+are each controller's own.
 
 "On time" is decided for the requests that were decided (completed or refused): closed by the
 effective deadline (the one the subject was told: declared, statutory or extended) and, apart,
@@ -17,10 +17,11 @@ by the statutory one. Withdrawn and expired requests are counted, not judged.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -109,16 +110,6 @@ def cases_in(controllers: Sequence[Controller], start: dt.date, end: dt.date) ->
     return Case.objects.filter(condition) if controllers else Case.objects.none()
 
 
-def _local(field: str, controllers: Sequence[Controller], trunc: type[TruncBase]) -> Any:
-    """``field`` truncated in each request's own controller's time zone."""
-    if len(controllers) == 1:
-        return trunc(field, tzinfo=ZoneInfo(controllers[0].time_zone))
-    return DbCase(
-        *[When(controller=c, then=trunc(field, tzinfo=ZoneInfo(c.time_zone))) for c in controllers],
-        default=trunc(field, tzinfo=dt.UTC),
-    )
-
-
 def figures(
     controllers: Sequence[Controller],
     start: dt.date,
@@ -127,19 +118,24 @@ def figures(
     now: dt.datetime | None = None,
 ) -> Figures:
     """The period's figures in three queries whatever its size, one of which reads the
-    requests, once: grouped by month (and, on PostgreSQL, by working days to decide), with every
-    count and breakdown taken as a filtered count in the same pass, a few hundred rows summed
-    here. The others read the ID-document rules and the suspensions (bench/report measures it
-    at 1,000 and 100,000 requests)."""
+    requests, once, grouped by month, state and (on PostgreSQL) working days to decide, with the
+    other counts and breakdowns taken as filtered counts in the same pass; a few hundred rows
+    summed here. The others read the ID-document rules and the suspensions (bench/report
+    measures it at 1,000 and 100,000 requests)."""
     now = now or timezone.now()
     base = cases_in(controllers, start, end)
     out = Figures(start, end, [c.legal_name for c in controllers])
-    decided = Q(state__in=DECIDED)
-    calendars = _calendars(controllers, start)
-    days = _days_sql(base, calendars)
-    by_month = base.annotate(month=_local("received_at", controllers, TruncMonth))
-    if days is not None:
-        by_month = by_month.annotate(days=days)
+    calendars = {c.pk: _Calendar(c, start, end) for c in controllers}
+    in_sql = connections[base.db].vendor == "postgresql" and bool(calendars)
+    if in_sql:
+        # A month and a working day are found by a binary search of each controller's own
+        # instants (width_bucket): no time zone is applied to any row (which cost as much as
+        # the rest of the pass).
+        grouped = base.annotate(month=_bucket(base, calendars), days=_days_sql(base, calendars))
+        keys = ["month", "days", "state"]
+    else:
+        grouped = base.annotate(month=_local("received_at", controllers, TruncMonth))
+        keys = ["month", "state"]
     # The requests an ID copy was asked of: a hashed set built once through a partial index
     # (an EXISTS a request costs an index probe each: 0.8 s at 100,000).
     asked = Q(pk__in=CaseEvent.objects.filter(action__in=ID_ASKED).values("case_id"))
@@ -150,54 +146,62 @@ def figures(
         controller__in=controllers, verification=Verification.ID_DOCUMENT
     ).values_list("controller_id", "right"):
         flagged |= Q(controller_id=controller_id, right=right)
-    # Every count in one pass over the requests; the breakdowns as counts of their own (the
-    # values are the models' choices), not as more groups.
+    # The state is a key of the groups: decided, open and the states' breakdown follow from
+    # it, and the counts below that only mean something in some states (on time, overdue,
+    # the grounds of a refusal) are summed here from those states' groups only. Each filtered
+    # count costs every row; a key costs more groups (bench/RESULTS.md).
     split = {
         **{f"right:{v}": Count("pk", filter=Q(right=v)) for v in Right.values},
         **{f"channel:{v}": Count("pk", filter=Q(channel=v)) for v in Channel.values},
-        **{f"state:{v}": Count("pk", filter=Q(state=v)) for v in State.values},
-        **{
-            f"ground:{v}": Count("pk", filter=Q(state=State.REFUSED, refusal_ground=v))
-            for v in RefusalGround.values
-        },
+        **{f"ground:{v}": Count("pk", filter=Q(refusal_ground=v)) for v in RefusalGround.values},
     }
-    groups = by_month.values("month", *(["days"] if days is not None else [])).annotate(
+    groups = grouped.values(*keys).annotate(
         n=Count("pk"),
-        decided=Count("pk", filter=decided),
-        on_time=Count("pk", filter=decided & Q(closed_at__lte=F("effective_deadline"))),
-        on_time_statutory=Count("pk", filter=decided & Q(closed_at__lte=F("statutory_deadline"))),
+        on_time=Count("pk", filter=Q(closed_at__lte=F("effective_deadline"))),
+        on_time_statutory=Count("pk", filter=Q(closed_at__lte=F("statutory_deadline"))),
         extended=Count("pk", filter=Q(extended_at__isnull=False)),
         extended_in_time=Count("pk", filter=Q(extended_at__lte=F("notice_by"))),
-        open_now=Count("pk", filter=Q(state__in=OPEN)),
         # A running suspension stops the clock: such a case is not overdue while it runs.
-        overdue_now=Count(
-            "pk", filter=Q(state__in=OPEN, effective_deadline__lt=now, paused_since__isnull=True)
-        ),
+        overdue_now=Count("pk", filter=Q(effective_deadline__lt=now, paused_since__isnull=True)),
         paused_now=Count("pk", filter=Q(paused_since__isnull=False)),
         id_asked=Count("pk", filter=asked),
         id_flagged=Count("pk", filter=asked & flagged),
         **split,
     )
+    labels = _month_labels(start, end)
     months: dict[str, list[int]] = {}
     histogram: dict[int, int] = {}
-    sums: dict[str, int] = {}
+    # Summed over every group; the grounds over the refused ones only (a completed request
+    # may carry the ground of a partial refusal).
+    everywhere = ["n", "extended", "extended_in_time", "paused_now", "id_asked", "id_flagged"]
+    everywhere += [key for key in split if not key.startswith("ground:")]
+    grounds = [key for key in split if key.startswith("ground:")]
+    sums = dict.fromkeys([*everywhere, *grounds], 0)
     for g in groups.order_by():
-        for key, value in g.items():
-            if key not in ("month", "days"):
-                sums[key] = sums.get(key, 0) + value
-        month = months.setdefault(g["month"].strftime("%Y-%m"), [0, 0, 0])
-        month[0] += g["n"]
-        month[1] += g["decided"]
-        month[2] += g["on_time"]
-        if g.get("days") is not None:
-            histogram[g["days"]] = histogram.get(g["days"], 0) + g["decided"]
+        state, n, month = g["state"], g["n"], g["month"]
+        label = labels[month - 1] if in_sql else month.strftime("%Y-%m")
+        counts = months.setdefault(label, [0, 0, 0])
+        counts[0] += n
+        sums[f"state:{state}"] = sums.get(f"state:{state}", 0) + n
+        if state in DECIDED:
+            out.decided += n
+            out.on_time += g["on_time"]
+            out.on_time_statutory += g["on_time_statutory"]
+            counts[1] += n
+            counts[2] += g["on_time"]
+            if in_sql:
+                histogram[g["days"]] = histogram.get(g["days"], 0) + n
+        elif state in OPEN:
+            out.open_now += n
+            out.overdue_now += g["overdue_now"]
+        for key in grounds if state == State.REFUSED else ():
+            sums[key] += g[key]
+        for key in everywhere:
+            sums[key] += g[key]
     out.by_month = [(m, *counts) for m, counts in sorted(months.items())]  # type: ignore[misc]
-    out.received, out.decided = sums.get("n", 0), sums.get("decided", 0)
-    out.on_time, out.on_time_statutory = sums.get("on_time", 0), sums.get("on_time_statutory", 0)
-    out.extended = sums.get("extended", 0)
-    out.extended_notified_in_time = sums.get("extended_in_time", 0)
-    out.open_now, out.overdue_now = sums.get("open_now", 0), sums.get("overdue_now", 0)
-    out.id_asked, out.id_asked_flagged = sums.get("id_asked", 0), sums.get("id_flagged", 0)
+    out.received = sums["n"]
+    out.extended, out.extended_notified_in_time = sums["extended"], sums["extended_in_time"]
+    out.id_asked, out.id_asked_flagged = sums["id_asked"], sums["id_flagged"]
 
     def breakdown(prefix: str) -> dict[str, int]:
         return {
@@ -211,15 +215,15 @@ def figures(
     out.by_channel = dict(sorted(breakdown("channel:").items()))
     out.refusals = dict(sorted(breakdown("ground:").items()))
     # Running suspensions count now; the ended ones are added from their rows.
-    out.suspended = out.suspensions = sums.get("paused_now", 0)
+    out.suspended = out.suspensions = sums["paused_now"]
     paused = Suspension.objects.filter(case__in=base).aggregate(
         n=Count("pk"), cases=Count("case", distinct=True)
     )
     out.suspensions += paused["n"]
     out.suspended += paused["cases"]
 
-    if days is None:  # not PostgreSQL: the pairs come back and are counted here
-        histogram = _days_here(base.filter(decided), calendars)
+    if not in_sql:  # the (received, closed) pairs come back and are counted here
+        histogram = _days_here(base.filter(state__in=DECIDED), calendars)
     if histogram:
         out.median_days, out.p90_days = _median_p90(histogram)
     return out
@@ -235,55 +239,93 @@ def _local(field: str, controllers: Sequence[Controller], trunc: type[TruncBase]
     )
 
 
-Calendars = dict[int, tuple[ZoneInfo, "_WorkingDays"]]
+def _month_labels(start: dt.date, end: dt.date) -> list[str]:
+    """The period's months, "YYYY-MM", from the one ``start`` is in to the one ``end`` is in."""
+    labels, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        labels.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return labels
 
 
-def _calendars(controllers: Sequence[Controller], start: dt.date) -> Calendars:
-    """Each controller's working days as a prefix sum, from the day before the period to
-    tomorrow (no decision is later than now, whatever ``now`` a caller passes)."""
-    out = {}
-    for controller in controllers:
+class _Calendar:
+    """One controller's instants for the period: the local midnight starting each month of it,
+    and the one starting each working day from the day before it to tomorrow (no decision is
+    later than now, whatever ``now`` a caller passes).
+
+    The working days from receipt to decision (those after the day of receipt up to and
+    including the day of decision, as the legal clock counts) are then the working days begun
+    by the decision less those begun by the receipt: two binary searches, with no time zone
+    applied to the request's times, in SQL (``width_bucket``) or here (``bisect``)."""
+
+    def __init__(self, controller: Controller, start: dt.date, end: dt.date) -> None:
         zone = ZoneInfo(controller.time_zone)
+        self.months = [
+            dt.datetime.combine(dt.date.fromisoformat(f"{label}-01"), dt.time(), tzinfo=zone)
+            for label in _month_labels(start, end)
+        ]
         last = timezone.now().astimezone(zone).date() + dt.timedelta(days=1)
-        first = min(start, last) - dt.timedelta(days=1)
-        calendar = _WorkingDays(controller.country, first, last, controller.holiday_dates)
-        out[controller.pk] = (zone, calendar)
-    return out
+        day = min(start, last) - dt.timedelta(days=1)
+        extra = list(controller.holiday_dates)
+        self.working: list[dt.datetime] = []
+        while day <= last:
+            if is_working_day(day, controller.country, extra=extra):
+                self.working.append(dt.datetime.combine(day, dt.time(), tzinfo=zone))
+            day += dt.timedelta(days=1)
 
-
-def _days_sql(base: QuerySet[Case], calendars: Calendars) -> RawSQL | None:
-    """On PostgreSQL: a decided request's working days from receipt to decision, computed in
-    the query (day d of a calendar is element d - first + 1 of its prefix sum passed as an
-    array; arrays count from 1); None elsewhere."""
-    if connections[base.db].vendor != "postgresql" or not calendars:
-        return None
-    table = connections[base.db].ops.quote_name(Case._meta.db_table)
-    closed, received = f"{table}.closed_at", f"{table}.received_at"
-    cases, params = [], []
-    for controller_id, (zone, calendar) in calendars.items():
-        cases.append(
-            f"WHEN %s THEN (%s::int[])[({closed} AT TIME ZONE %s)::date - %s::date + 1]"
-            f" - (%s::int[])[({received} AT TIME ZONE %s)::date - %s::date + 1]"
+    def days(self, received: dt.datetime, closed: dt.datetime) -> int:
+        return bisect.bisect_right(self.working, closed) - bisect.bisect_right(
+            self.working, received
         )
-        prefix = calendar.cumulative[1:]
-        params += [controller_id, prefix, str(zone), calendar.first]
-        params += [prefix, str(zone), calendar.first]
-    states = ", ".join(["%s"] * len(DECIDED))
-    # Names from the model, quoted; every value a parameter.
-    sql = (
-        f"CASE WHEN {table}.state IN ({states}) THEN CASE {table}.controller_id"
-        f" {' '.join(cases)} END END"
+
+
+def _by_controller(
+    base: QuerySet[Case], calendars: dict[int, _Calendar], then: str, arrays: Any
+) -> tuple[str, list[Any]]:
+    """``CASE controller_id WHEN <id> THEN <then> ...``: ``then`` with each controller's own
+    arrays (names from the model, quoted; every value a parameter)."""
+    table = connections[base.db].ops.quote_name(Case._meta.db_table)
+    whens, params = [], []
+    for controller_id, calendar in calendars.items():
+        values = arrays(calendar)
+        whens.append("WHEN %s THEN " + then.format(table=table))
+        params += [controller_id, *values]
+    return f"CASE {table}.controller_id {' '.join(whens)} END", params
+
+
+def _bucket(base: QuerySet[Case], calendars: dict[int, _Calendar]) -> RawSQL:
+    """On PostgreSQL: the month of receipt, as its number in the period (from 1)."""
+    sql, params = _by_controller(
+        base,
+        calendars,
+        "width_bucket({table}.received_at, %s::timestamptz[])",
+        lambda c: [c.months],
     )
+    return RawSQL(sql, params, output_field=IntegerField())  # noqa: S611
+
+
+def _days_sql(base: QuerySet[Case], calendars: dict[int, _Calendar]) -> RawSQL:
+    """On PostgreSQL: a decided request's working days from receipt to decision (NULL for the
+    others: the groups of undecided requests do not split by it)."""
+    sql, params = _by_controller(
+        base,
+        calendars,
+        "width_bucket({table}.closed_at, %s::timestamptz[])"
+        " - width_bucket({table}.received_at, %s::timestamptz[])",
+        lambda c: [c.working, c.working],
+    )
+    table = connections[base.db].ops.quote_name(Case._meta.db_table)
+    states = ", ".join(["%s"] * len(DECIDED))
+    sql = f"CASE WHEN {table}.state IN ({states}) THEN {sql} END"
     return RawSQL(sql, [*DECIDED, *params], output_field=IntegerField())  # noqa: S611
 
 
-def _days_here(decided: QuerySet[Case], calendars: Calendars) -> dict[int, int]:
+def _days_here(decided: QuerySet[Case], calendars: dict[int, _Calendar]) -> dict[int, int]:
     """The same counts as ``_days_sql``, here: how many requests took each number of days."""
     histogram: dict[int, int] = {}
     rows = decided.values_list("controller_id", "received_at", "closed_at")
     for controller_id, received, closed in rows.iterator(chunk_size=5000):
-        zone, calendar = calendars[controller_id]
-        days = calendar.between(received.astimezone(zone).date(), closed.astimezone(zone).date())
+        days = calendars[controller_id].days(received, closed)
         histogram[days] = histogram.get(days, 0) + 1
     return histogram
 
@@ -304,26 +346,6 @@ def _median_p90(histogram: dict[int, int]) -> tuple[float, float]:
 
     middle = (at((total + 1) // 2) + at(total // 2 + 1)) / 2
     return float(middle), float(at(-(-90 * total // 100)))
-
-
-class _WorkingDays:
-    """Working days between two dates of one country in O(1): a prefix sum over the span."""
-
-    def __init__(self, country: str, first: dt.date, last: dt.date, extra: Iterable[dt.date]):
-        self.first = first
-        extra = list(extra)
-        self.cumulative = [0]
-        day = first
-        while day <= last:
-            working = is_working_day(day, country, extra=extra)
-            self.cumulative.append(self.cumulative[-1] + working)
-            day += dt.timedelta(days=1)
-
-    def between(self, start: dt.date, end: dt.date) -> int:
-        """Working days after ``start`` up to and including ``end``."""
-        a = (start - self.first).days + 1
-        b = (end - self.first).days + 1
-        return self.cumulative[b] - self.cumulative[a]
 
 
 # --- Charts, as SVG the PDF keeps as vector graphics.

@@ -464,6 +464,57 @@ def test_working_days_count_each_controller_s_own_holidays(cast, committed):
     assert (both.median_days, both.p90_days) == (alone.median_days, alone.p90_days)
 
 
+def test_working_days_to_decide_agree_with_the_legal_clock_at_every_edge_of_a_day(cast):
+    """The compliance report finds a decision's working days by binary search of each working
+    day's first instant (``_Calendar``: ``bisect`` here, ``width_bucket`` on PostgreSQL). At a
+    local midnight, a microsecond before it and at noon, over a span with a weekend, a public
+    holiday (Easter Monday) and a controller's own day off, both agree with the legal clock."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from legalclock.workdays import working_days_between
+    from reports import compliance
+
+    controller = cast.a
+    controller.extra_holidays = ["2026-04-08"]
+    controller.save()
+    zone = ZoneInfo(controller.time_zone)
+    calendar = compliance._Calendar(controller, dt.date(2026, 3, 30), dt.date(2026, 4, 20))
+    instants = []
+    for offset in range(0, 22, 3):
+        midnight = dt.datetime.combine(
+            dt.date(2026, 3, 30) + dt.timedelta(days=offset), dt.time(), tzinfo=zone
+        )
+        instants += [midnight, midnight - dt.timedelta(microseconds=1), midnight.replace(hour=12)]
+    pairs = [(a, b) for a in instants for b in instants if a <= b]
+    expected = [
+        working_days_between(
+            a,
+            b,
+            country=controller.country,
+            tz=controller.time_zone,
+            extra_holidays=controller.holiday_dates,
+        )
+        for a, b in pairs
+    ]
+    assert [calendar.days(a, b) for a, b in pairs] == expected
+    assert len(set(expected)) > 5  # the pairs span many counts, not one
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT width_bucket(b, %s::timestamptz[]) - width_bucket(a, %s::timestamptz[])"
+                " FROM unnest(%s::timestamptz[], %s::timestamptz[]) WITH ORDINALITY AS p(a, b, i)"
+                " ORDER BY i",
+                [
+                    calendar.working,
+                    calendar.working,
+                    [a for a, _b in pairs],
+                    [b for _a, b in pairs],
+                ],
+            )
+            assert [row[0] for row in cursor.fetchall()] == expected
+
+
 def test_a_running_suspension_shows_and_is_not_overdue(cast, committed):
     import datetime as dt
 
