@@ -142,6 +142,7 @@ RENDERERS: dict[str, Callable[[Any, dt.tzinfo], str]] = {
     ),
     "id_document": _id_document,
     "duplicate_of": lambda v, tz: _("Possible duplicate of %(reference)s") % {"reference": v},
+    "policy": lambda v, tz: _("Policy file in force (SHA-256): %(hash)s") % {"hash": v},
     "suspension": lambda v, tz: (
         _("Clock resumed: paused since %(since)s, %(days)s added")
         % {

@@ -14,6 +14,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from controllers.models import Controller
+from controllers.policy import in_force
 
 from . import iddocs
 from .actors import Actor
@@ -90,6 +91,9 @@ def receive_case(
     received_at = received_at or timezone.now()
     actor = actor or Actor.subject()
     duplicate_of = earlier_open_case(controller, right, email)
+    # The rules this request is received under, named in its hash-chained first event: the
+    # auditor's report proves them even after the registry changes (controllers.PolicyVersion).
+    policy = in_force(controller)
     with transaction.atomic():
         case = Case(
             controller=controller,
@@ -113,7 +117,7 @@ def receive_case(
         case.save()
         if id_document is not None:
             iddocs.store(case, id_document)
-        data = {"channel": channel, "id_document": id_document is not None}
+        data = {"channel": channel, "id_document": id_document is not None, "policy": policy}
         if case.duplicate_of:
             data["duplicate_of"] = case.duplicate_of.reference
         record_event(

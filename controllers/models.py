@@ -361,6 +361,32 @@ class Recipient(models.Model):
         return self.name
 
 
+class PolicyVersion(models.Model):
+    """A version of a controller's policy file, as ``dump_policy`` writes it, kept by its hash.
+
+    Each request records the SHA-256 of the policy in force at its receipt in its hash-chained
+    "receive" event (``controllers.policy.record_version``); this row keeps the text behind
+    that hash, so the auditor's case report can name and carry the rules the request was
+    received under even after the registry has changed. Rows are only ever added."""
+
+    controller = models.ForeignKey(
+        Controller, on_delete=models.CASCADE, related_name="policy_versions"
+    )
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    text = models.TextField(_("policy file"))
+    recorded_at = models.DateTimeField(_("first recorded"))
+
+    class Meta:
+        verbose_name = _("policy version")
+        verbose_name_plural = _("policy versions")
+        constraints = [
+            models.UniqueConstraint(fields=["controller", "sha256"], name="policy_version_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.controller_id}:{self.sha256[:12]}"
+
+
 class SystemKind(models.TextChoices):
     SQL = "sql", _("SQL database")
     HTTP = "http", _("HTTP service")

@@ -12,6 +12,7 @@ appears with a status, and an empty string means "the statement says nothing abo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,11 +23,19 @@ import tomli_w
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email, validate_slug
 from django.db import transaction
+from django.utils import timezone
 
 from legalclock import COUNTRY_TIME_ZONES
 
 from . import registry
-from .models import Controller, Offer, Right, SupervisoryAuthority, Verification
+from .models import (
+    Controller,
+    Offer,
+    PolicyVersion,
+    Right,
+    SupervisoryAuthority,
+    Verification,
+)
 from .schema import POLICY, RIGHT, SCHEMA_VERSION, Field, attributes, table_of
 from .validators import has_control_characters
 
@@ -265,3 +274,37 @@ def dump_policy(controller: Controller) -> str:
         "# Format: controllers/policies/README.md. An empty string means the statement is silent.\n"
     )
     return header + tomli_w.dumps(normalise(policy_data(controller)), multiline_strings=True)
+
+
+def policy_sha256(text: str) -> str:
+    """The SHA-256 of a policy file's text (UTF-8), as requests record it."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_version(controller: Controller) -> str:
+    """The SHA-256 of the controller's policy as the registry holds it now, its text kept as a
+    ``PolicyVersion`` if this version is new.
+
+    Content-addressed and only ever added to, so it needs no lock: two intakes recording the
+    same new version at once insert one row (the other's insert is ignored), and a row left by
+    an intake that then failed is still a true version."""
+    text = dump_policy(controller)
+    sha = policy_sha256(text)
+    if not PolicyVersion.objects.filter(controller=controller, sha256=sha).exists():
+        PolicyVersion.objects.bulk_create(
+            [
+                PolicyVersion(
+                    controller=controller, sha256=sha, text=text, recorded_at=timezone.now()
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    return sha
+
+
+def in_force(controller: Controller) -> str:
+    """The SHA-256 of the controller's policy, its text kept (``record_version``); computed once
+    a process until the registry changes (``registry.remembered``), so an intake pays no query
+    for it. Like the deadlines an intake computes from the cached registry, it may lag an edit
+    made in another process by the registry's TTL when the shared cache is not shared."""
+    return registry.remembered(f"policy:{controller.pk}", lambda: record_version(controller))

@@ -9,15 +9,19 @@ In production the cache is Redis, shared by all processes, so a change shows at 
 cache is each process's own: a change that ``load_policies`` makes from another process shows in
 the running site within ``TTL`` seconds (an edit in the admin, the same process, at once).
 
-The instances handed out are shared between requests: read them, never change them.
+The instances handed out are shared between requests: read them, never change them. The same
+store keeps what is derived from them (``remembered``): the hash of each controller's policy in
+force, which every intake records (``controllers.policy.in_force``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
@@ -26,6 +30,7 @@ from django.db.models import Prefetch
 from .models import Controller, RightDeclaration
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 TTL = 30.0
 _VERSION_KEY = "dsar-registry-version"
 _lock = threading.Lock()
@@ -48,17 +53,40 @@ def _load(key: str) -> Any:
     return queryset.filter(slug=key).first()
 
 
-def _cached(key: str) -> Any:
+def _lookup(key: str) -> tuple[Any, int, float]:
+    """What is kept under ``key`` if it is still fresh (else None), the registry's version and
+    the time: what a value computed now is kept with."""
     version = _version()
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
-    if entry and entry[1] == version and now - entry[0] < TTL:
-        return entry[2]
-    value = _load(key)
-    if value is not None:  # a miss is not kept: any slug in a URL would grow the cache
-        with _lock:
-            _entries[key] = (now, version, value)
+    fresh = entry is not None and entry[1] == version and now - entry[0] < TTL
+    return (entry[2] if fresh else None), version, now
+
+
+def _keep(key: str, version: int, now: float, value: Any) -> None:
+    with _lock:
+        _entries[key] = (now, version, value)
+
+
+def _cached(key: str) -> Any:
+    value, version, now = _lookup(key)
+    if value is None:
+        value = _load(key)
+        if value is not None:  # a miss is not kept: any slug in a URL would grow the cache
+            _keep(key, version, now, value)
+    return value
+
+
+def remembered(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept like the controllers: until the registry changes or for ``TTL``
+    seconds. ``key`` must not be a slug (slugs have no ":"), and ``compute`` must not return
+    None. The value is kept only once the transaction commits: one computed from rows that are
+    then rolled back is computed again."""
+    value, version, now = _lookup(key)
+    if value is None:
+        value = compute()
+        transaction.on_commit(functools.partial(_keep, key, version, now, value))
     return value
 
 

@@ -1,16 +1,19 @@
 """The auditor's case report: one request as a PDF that can be filed as evidence.
 
 It shows, in Dutch or English (the auditor's choice): the cover (reference, controller, the
-statement's date and the policy's hash, right, channel, received, outcome, who handled it); every
-deadline the legal clock computed, and whether it was met and by how much (hours and working
-days); the identity check (the method the controller's rule asked, what was asked, who decided,
-and that the ID copy was destroyed, never the copy); the timeline, event by event, with every
-text sent to the subject in full and every mail's delivery status; what the rooms above the
-core add (fulfilment: systems searched, package, changes and their verification, Art. 19
-notices); and the integrity of the hash chain verified at render time, with its head.
+statement's date and the hash of the policy the request was received under, right, channel,
+received, outcome, who handled it); every deadline the legal clock computed, and whether it was
+met and by how much (hours and working days); the identity check (the method the controller's
+rule asked, what was asked, who decided, and that the ID copy was destroyed, never the copy);
+the timeline, event by event, with every text sent to the subject in full and every mail's
+delivery status; what the rooms above the core add (fulfilment: systems searched, package,
+changes and their verification, Art. 19 notices); and the integrity of the hash chain verified
+at render time, with its head.
 
-The PDF is PDF/A-3b and carries the case's events as ``events.json``: with the audit key, the
-chain can be verified from the PDF alone (``manage.py verify_report``). It is reproducible: its
+The PDF is PDF/A-3b and carries the case's events as ``events.json`` and, when the registry
+kept it, the policy file the request was received under as ``policy.toml``: with the audit key,
+the chain can be verified from the PDF alone, and the policy file against the hash the chain
+recorded (``manage.py verify_report``). It is reproducible: its
 identifier and dates come from the case (the receipt and the last event), never from the clock,
 so the same case renders to the same bytes and a report can be hashed and compared later.
 Subject-provided text reaches the template only as variables (escaped), and WeasyPrint fetches
@@ -43,12 +46,14 @@ from cases.mail import as_recorded
 from cases.models import Case, CaseEvent, State
 from cases.pdf import heap_frozen, render_pdf
 from cases.selectors import chain_state, timeline
-from controllers.models import Verification
-from controllers.policy import dump_policy
+from controllers.models import PolicyVersion, Verification
+from controllers.policy import dump_policy, policy_sha256
 from legalclock.workdays import working_days_between
 
 LANGUAGES = ("en", "nl")
 ATTACHMENT = "events.json"
+# The policy file the request was received under, when the registry kept it.
+POLICY_ATTACHMENT = "policy.toml"
 # Where the report may be cut into parts (between sections, events and mails; see ``parts``).
 PART = "<!--dsar:part-->"
 # Characters of HTML a part holds at most, where it can be cut. WeasyPrint keeps a whole
@@ -141,9 +146,46 @@ def _identity(case: Case, events: list[CaseEvent]) -> dict[str, Any]:
     }
 
 
-def policy_sha256(case: Case) -> str:
-    """The hash of the controller's policy as the registry holds it now (its canonical file)."""
-    return hashlib.sha256(dump_policy(case.controller).encode()).hexdigest()
+@dataclass(frozen=True)
+class Policy:
+    """The policy a request was received under, and the registry's now.
+
+    ``sha256``: the hash the request's "receive" event recorded (empty for a request received
+    before requests recorded it); ``text``: that version's file, if the registry kept it;
+    ``current``: the hash of the policy as the registry holds it at render time; ``altered``:
+    the registry keeps a file under that hash that does not hash to it (never carried)."""
+
+    sha256: str
+    text: str
+    current: str
+    recorded_at: dt.datetime | None
+    altered: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.sha256) and self.sha256 != self.current
+
+
+def policy_of(case: Case, events: list[CaseEvent]) -> Policy:
+    """The policy at receipt, read from the hash-chained first event (never from a field a later
+    edit could change), and the registry's policy now."""
+    received = next((e for e in events if e.action == "receive"), None)
+    sha = (received.data or {}).get("policy") if received else None
+    sha = sha if isinstance(sha, str) else ""
+    version = (
+        PolicyVersion.objects.filter(controller=case.controller_id, sha256=sha).first()
+        if sha
+        else None
+    )
+    altered = version is not None and policy_sha256(version.text) != sha
+    kept = version is not None and not altered
+    return Policy(
+        sha256=sha,
+        text=version.text if kept else "",
+        current=policy_sha256(dump_policy(case.controller)),
+        recorded_at=version.recorded_at if kept else None,
+        altered=altered,
+    )
 
 
 class Dates:
@@ -241,7 +283,8 @@ def context(case: Case, language: str, events: list[CaseEvent] | None = None) ->
             "language": language,
             "zone": zone,
             "controller": case.controller,
-            "policy_sha256": policy_sha256(case),
+            "policy": policy_of(case, events),
+            "policy_file": POLICY_ATTACHMENT,
             "state": event_types.state_label(case.state),
             "ground": event_types.ground_label(case.refusal_ground),
             "handlers": handlers,
@@ -289,11 +332,12 @@ def _render(case: Case, language: str) -> bytes:
     # Read once: the chain's check, the timeline, the identity and events.json all use them.
     events = list(case.events.order_by("seq"))
     created, modified = _moment(case, events)
+    shown = context(case, language, events)
     with translation.override(language):
         html = render_to_string(
             "reports/case.html",
             {
-                **context(case, language, events),
+                **shown,
                 "created": created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "modified": modified.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "part": mark_safe(PART),  # noqa: S308 - a constant comment
@@ -311,12 +355,25 @@ def _render(case: Case, language: str) -> bytes:
         modified=modified.astimezone(dt.UTC),
         relationship="Data",
     )
+    attachments = [attachment]
+    policy: Policy = shown["policy"]
+    if policy.text and policy.recorded_at:
+        attachments.append(
+            Attachment(
+                string=policy.text,
+                name=POLICY_ATTACHMENT,
+                description="The controller's policy file the request was received under",
+                created=policy.recorded_at.astimezone(dt.UTC),
+                modified=policy.recorded_at.astimezone(dt.UTC),
+                relationship="Source",
+            )
+        )
     documents = parts(html)
     return render_pdf(
         documents[0] if len(documents) == 1 else documents,  # one part: no pages to join
         pdf_variant="pdf/a-3b",
         pdf_identifier=identifier.encode(),
-        attachments=[attachment],
+        attachments=attachments,
         uncompressed_pdf=False,
     )
 
@@ -363,18 +420,28 @@ def parts(html: str, size: int | None = None) -> list[str]:
 # --- Reading a report back (operators, tests): its embedded events, verified.
 
 
-def embedded_events(pdf: bytes) -> dict[str, Any]:
-    """The events.json a report carries."""
+def _attachments(pdf: bytes) -> dict[str, list[bytes]]:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
     try:
-        found = PdfReader(io.BytesIO(pdf)).attachments.get(ATTACHMENT)
+        return dict(PdfReader(io.BytesIO(pdf)).attachments)
     except PyPdfError as error:
         raise ValueError(f"not a readable PDF: {error}") from None
+
+
+def embedded_events(pdf: bytes) -> dict[str, Any]:
+    """The events.json a report carries."""
+    found = _attachments(pdf).get(ATTACHMENT)
     if not found:
         raise ValueError(f"the PDF carries no {ATTACHMENT}")
     return json.loads(found[0])
+
+
+def embedded_policy(pdf: bytes) -> bytes | None:
+    """The policy file a report carries, if it carries one."""
+    found = _attachments(pdf).get(POLICY_ATTACHMENT)
+    return found[0] if found else None
 
 
 def verify_embedded(pdf: bytes) -> list[str]:
@@ -383,9 +450,22 @@ def verify_embedded(pdf: bytes) -> list[str]:
     rendering it again (reports are reproducible: ``verify_report --against-database``)."""
     document = embedded_events(pdf)
     try:
-        return _verify(document)
+        problems = _verify(document)
+        policy = embedded_policy(pdf)
+        if policy is not None and not problems and not _recorded_policy(document, policy):
+            problems.append(f"the embedded {POLICY_ATTACHMENT} is not the one the request recorded")
     except (TypeError, AttributeError, KeyError, ValueError) as error:
         return [f"the embedded events are malformed ({type(error).__name__})"]
+    return problems
+
+
+def _recorded_policy(document: dict[str, Any], policy: bytes) -> bool:
+    """Whether ``policy`` is the file whose hash the request's first event recorded: the file
+    is not in the chain, its hash is."""
+    first = document["events"][0]["content"]
+    return first["action"] == "receive" and hmac.compare_digest(
+        str(first["data"].get("policy", "")), hashlib.sha256(policy).hexdigest()
+    )
 
 
 def _hex(value: Any) -> str:

@@ -65,3 +65,41 @@ def test_slugs_that_do_not_exist_are_not_kept(loaded_controllers, client):
     for n in range(50):
         assert client.get(reverse("controller", args=[f"nobody-{n}"])).status_code == 404
     assert not any(key.startswith("nobody-") for key in registry._entries)
+
+
+def test_the_policy_in_force_is_recorded_once_and_follows_a_committed_change(
+    loaded_controllers, committed, django_assert_num_queries
+):
+    """Each intake names the policy it was received under; the registry keeps its hash, so an
+    intake pays no query for it, and a committed edit makes the next intake name the new one."""
+    from controllers.policy import dump_policy, in_force, policy_sha256
+
+    controller = registry.controller("defero")
+    first = committed(in_force, controller)
+    assert first == policy_sha256(dump_policy(controller))
+    with django_assert_num_queries(0):
+        assert in_force(controller) == first
+    edited = Controller.objects.get(slug="defero")
+    edited.phone = "+31 20 000 0000"
+    committed(edited.save)
+    second = committed(in_force, registry.controller("defero"))
+    assert second != first and second == policy_sha256(dump_policy(edited))
+    assert set(edited.policy_versions.values_list("sha256", flat=True)) == {first, second}
+
+
+def test_a_policy_version_rolled_back_is_recorded_again(loaded_controllers):
+    from django.db import transaction
+
+    from controllers.policy import in_force
+
+    controller = registry.controller("defero")
+
+    class RolledBack(Exception):
+        pass
+
+    with pytest.raises(RolledBack), transaction.atomic():
+        sha = in_force(controller)
+        raise RolledBack
+    assert not controller.policy_versions.exists()
+    assert in_force(controller) == sha  # not remembered: recorded again
+    assert controller.policy_versions.filter(sha256=sha).exists()

@@ -13,10 +13,19 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from cases.actors import Actor
+from cases.intake import receive_case
 from cases.models import CaseEvent
 from cases.workflow import perform
+from controllers.models import PolicyVersion
+from controllers.policy import dump_policy, policy_sha256, record_version
 from fulfilment import plans
-from reports.case_report import embedded_events, render, verify_embedded
+from reports.case_report import (
+    embedded_events,
+    embedded_policy,
+    policy_of,
+    render,
+    verify_embedded,
+)
 
 from .demo_world import SUBJECT, drive_to_work, officer_client, respond, settle
 
@@ -125,6 +134,85 @@ def test_a_tampered_event_makes_the_next_report_say_so_and_its_events_fail(world
     pdf = render(case, language="en")
     assert "does NOT verify" in text_of(pdf)
     assert any("hash does not match" in problem for problem in verify_embedded(pdf))
+
+
+def test_the_report_names_and_carries_the_policy_the_request_was_received_under(world, committed):
+    """A request records the hash of its controller's policy in its first, hash-chained event;
+    the report prints that hash and carries that file, also after the registry has changed."""
+    case = erased(world, committed)
+    controller = case.controller
+    sha = case.events.get(action="receive").data["policy"]
+    version = PolicyVersion.objects.get(controller=controller, sha256=sha)
+    assert policy_sha256(version.text) == sha == policy_sha256(dump_policy(controller))
+    pdf = render(case, language="en")
+    text = text_of(pdf).replace("\n", "")
+    assert sha in text and "has changed since" not in text and "policy.toml" in text
+    assert embedded_policy(pdf) == version.text.encode()
+    assert verify_embedded(pdf) == []
+    # The registry changes: the report still names and carries the policy of the receipt, and
+    # says what the registry holds now.
+    controller.phone = "+31 20 000 0000"
+    committed(controller.save)
+    now = policy_sha256(dump_policy(controller))
+    assert now != sha
+    pdf = render(case, language="en")
+    text = text_of(pdf).replace("\n", "")
+    assert sha in text and "has changed since" in text and now in text
+    assert embedded_policy(pdf) == version.text.encode() and verify_embedded(pdf) == []
+    # A new request records the new version, kept beside the old one.
+    later = receive_case(
+        controller=controller, right="access", name="B", email="b@example.org", language="en"
+    )
+    assert later.events.get(action="receive").data["policy"] == now
+    assert set(controller.policy_versions.values_list("sha256", flat=True)) == {sha, now}
+    # A kept file altered afterwards is neither carried nor trusted, and the report says so.
+    PolicyVersion.objects.filter(pk=version.pk).update(text=version.text + "# edited\n")
+    pdf = render(case, language="en")
+    assert embedded_policy(pdf) is None
+    assert "does NOT match it" in text_of(pdf).replace("\n", " ")
+
+
+def test_a_request_from_before_policies_were_recorded_shows_the_policy_held_now(world, committed):
+    case = erased(world, committed)
+    events = list(case.events.order_by("seq"))
+    events[0].data = {k: v for k, v in events[0].data.items() if k != "policy"}
+    policy = policy_of(case, events)
+    assert policy.sha256 == "" and policy.text == "" and not policy.changed
+    assert policy.current == policy_sha256(dump_policy(case.controller))
+
+
+def test_recording_a_policy_version_twice_or_at_once_keeps_one_row(world, monkeypatch):
+    from django.db.models import QuerySet
+
+    controller = world["controllers"]["defero"]
+    first = record_version(controller)
+    # Two intakes that both found no row insert at once: the second insert is ignored.
+    monkeypatch.setattr(QuerySet, "exists", lambda self: False)
+    assert record_version(controller) == first
+    assert controller.policy_versions.count() == 1
+
+
+def test_a_policy_file_that_is_not_the_recorded_one_does_not_verify(world, committed):
+    import json as jsonlib
+
+    from weasyprint import HTML, Attachment
+
+    case = erased(world, committed)
+    genuine = render(case, language="en")
+    events = jsonlib.dumps(embedded_events(genuine))
+    policy = embedded_policy(genuine).decode()
+
+    def carrying(text: str) -> bytes:
+        return HTML(string="<p>x</p>").write_pdf(
+            attachments=[
+                Attachment(string=events, name="events.json"),
+                Attachment(string=text, name="policy.toml"),
+            ]
+        )
+
+    assert verify_embedded(carrying(policy)) == []
+    problems = verify_embedded(carrying(policy + "# appended\n"))
+    assert problems == ["the embedded policy.toml is not the one the request recorded"]
 
 
 def test_only_the_controller_s_officers_and_auditors_download_it(
