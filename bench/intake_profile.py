@@ -37,6 +37,7 @@ STEPS: list[tuple[str, str, str]] = [
     ("  rate limit (Redis)", "public/views.py", "_admit"),
     ("  receive_case", "cases/intake.py", "receive_case"),
     ("    duplicate lookup", "cases/intake.py", "earlier_open_case"),
+    ("    policy in force", "controllers/policy.py", "in_force"),
     ("    deadlines", "cases/models/case.py", "recompute_deadlines"),
     ("    reference number", "cases/intake.py", "next_reference"),
     ("    audit event and head", "cases/audit.py", "record_event"),
