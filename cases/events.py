@@ -173,13 +173,14 @@ RENDERERS: dict[str, Callable[[Any, dt.tzinfo], str]] = {
 def describe(event: CaseEvent, *, tz: str = "UTC") -> list[str]:
     """The event's data as readable lines, in the active language (plain text, not HTML)."""
     zone = ZoneInfo(tz)
-    lines = []
-    for key, value in (event.data or {}).items():
-        render = RENDERERS.get(key)
-        try:
-            line = render(value, zone) if render else f"{key}: {value}"
-        except (AttributeError, TypeError, ValueError):
-            line = f"{key}: {value}"  # data of an older shape: shown as it is, never lost
-        if line:
-            lines.append(line)
-    return lines
+    lines = (describe_item(key, value, zone) for key, value in (event.data or {}).items())
+    return [line for line in lines if line]
+
+
+def describe_item(key: str, value: Any, zone: dt.tzinfo) -> str:
+    """One item of an event's data as a readable line ("" for one that says nothing)."""
+    render = RENDERERS.get(key)
+    try:
+        return render(value, zone) if render else f"{key}: {value}"
+    except (AttributeError, TypeError, ValueError):
+        return f"{key}: {value}"  # data of an older shape: shown as it is, never lost

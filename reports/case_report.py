@@ -132,15 +132,27 @@ def deadlines(case: Case) -> list[DeadlineRow]:
     return [row for row in rows if row is not None]
 
 
-def _identity(case: Case, events: list[CaseEvent]) -> dict[str, Any]:
+def _identity(case: Case, events: list[CaseEvent], zone: ZoneInfo) -> dict[str, Any]:
+    """The identity check: the method asked, whether a copy came with the request, each time
+    one was asked, and each decision on a copy (a mapping in the decision's event: who, the
+    result, how many copies were destroyed), labelled as the timeline labels them."""
     declaration = case.declaration
     method = declaration.verification if declaration else Verification.EMAIL
-    decided = [e for e in events if isinstance(e.data, dict) and "id_document" in e.data]
-    asked = [e for e in events if e.action == "ask_identity"]
+
+    def document(event: CaseEvent) -> Any:
+        return event.data.get("id_document") if isinstance(event.data, dict) else None
+
+    received = next((e for e in events if e.action == "receive"), None)
+    decided = [
+        (e.at, event_types.describe_item("id_document", document(e), zone))
+        for e in events
+        if isinstance(document(e), dict)
+    ]
     return {
         "method": dict(Verification.choices).get(method, method),
         "quote": declaration.verification_quote if declaration else "",
-        "asked": asked,
+        "came_with": document(received) is True if received else False,
+        "asked": [e for e in events if e.action == "ask_identity"],
         "decided": decided,
         "documents_left": case.id_documents.count(),
     }
@@ -290,7 +302,7 @@ def context(case: Case, language: str, events: list[CaseEvent] | None = None) ->
             "handlers": handlers,
             "deadlines": deadlines(case),
             "suspensions": list(case.suspensions.all()),
-            "identity": _identity(case, events),
+            "identity": _identity(case, events, zone),
             "timeline": mark_safe(PART.join(_timeline(case, events, dates))),  # noqa: S308
             "mails": mark_safe(PART.join(_mails(case, dates))),  # noqa: S308 - escaped in blocks
             "paused_since": case.paused_since,

@@ -70,7 +70,7 @@ def test_the_case_report_shows_deadlines_texts_identity_evidence_and_a_verified_
     assert "Klanten delete 1" in text  # the plan, from fulfilment
     assert "Recipients told (Art. 19)" in text
     assert "The audit trail verifies" in text and case.audit_head in text.replace("\n", "")
-    assert "ID copies destroyed" in text or "No ID copy" in text
+    assert "No ID copy was asked or received." in text and "checked by" not in text
     assert SUBJECT.phone not in text  # the subject's data is not in the report
     # The embedded events re-verify the chain, with the audit key.
     document = embedded_events(pdf)
@@ -213,6 +213,25 @@ def test_a_policy_file_that_is_not_the_recorded_one_does_not_verify(world, commi
     assert verify_embedded(carrying(policy)) == []
     problems = verify_embedded(carrying(policy + "# appended\n"))
     assert problems == ["the embedded policy.toml is not the one the request recorded"]
+
+
+def test_the_identity_section_shows_the_copy_received_and_each_decision_labelled(
+    cast, submit, committed
+):
+    from cases import iddocs
+
+    from .pdfs import MINIMAL_PDF
+
+    document = iddocs.CheckedDocument(MINIMAL_PDF, "application/pdf")
+    case = submit(cast.b, confirm=False, id_document=document)  # Defero asks a copy for access
+    case = committed(perform, case, "confirm_email", actor=Actor.subject())
+    case = committed(perform, case, "approve_identity", actor=Actor.officer(cast.officer_b))
+    text = text_of(render(case, language="en")).replace("\n", " ")
+    identity = text[text.index("Identity") : text.index("Timeline")]
+    assert "An ID copy came with the request." in identity
+    assert "ID copy checked by officer_b: approved; 1 copy deleted" in identity
+    assert "No ID copy was asked" not in identity
+    assert "No ID copy is held" in identity
 
 
 def test_only_the_controller_s_officers_and_auditors_download_it(
