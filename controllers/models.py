@@ -365,9 +365,10 @@ class PolicyVersion(models.Model):
     """A version of a controller's policy file, as ``dump_policy`` writes it, kept by its hash.
 
     Each request records the SHA-256 of the policy in force at its receipt in its hash-chained
-    "receive" event (``controllers.policy.record_version``); this row keeps the text behind
-    that hash, so the auditor's case report can name and carry the rules the request was
-    received under even after the registry has changed. Rows are only ever added."""
+    "receive" event (``cases.intake.receive_case`` through ``controllers.policy.in_force``);
+    this row keeps the text behind that hash, so the auditor's case report can name and carry
+    the rules the request was received under even after the registry has changed. Rows are only
+    ever added."""
 
     controller = models.ForeignKey(
         Controller, on_delete=models.CASCADE, related_name="policy_versions"

@@ -12,6 +12,7 @@ appears with a status, and an empty string means "the statement says nothing abo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -276,6 +277,10 @@ def dump_policy(controller: Controller) -> str:
     return header + tomli_w.dumps(normalise(policy_data(controller)), multiline_strings=True)
 
 
+# Where in_force notes the hash on a controller instance.
+_IN_FORCE = "_dsar_policy_in_force"
+
+
 def policy_sha256(text: str) -> str:
     """The SHA-256 of a policy file's text (UTF-8), as requests record it."""
     return hashlib.sha256(text.encode()).hexdigest()
@@ -303,8 +308,19 @@ def record_version(controller: Controller) -> str:
 
 
 def in_force(controller: Controller) -> str:
-    """The SHA-256 of the controller's policy, its text kept (``record_version``); computed once
-    a process until the registry changes (``registry.remembered``), so an intake pays no query
-    for it. Like the deadlines an intake computes from the cached registry, it may lag an edit
-    made in another process by the registry's TTL when the shared cache is not shared."""
-    return registry.remembered(f"policy:{controller.pk}", lambda: record_version(controller))
+    """The SHA-256 of the policy this controller instance holds, its text kept
+    (``record_version``).
+
+    On an instance the registry hands out (``registry.is_shared``: loaded once with all its
+    rows, never changed), the hash is noted once its transaction commits (a hash whose row was
+    rolled back is recorded again): the public form's intakes pay no query for it, and it is
+    always of the rows their deadlines were computed from. A registry edit gives new instances
+    (``registry.invalidate``), and with them the new policy's hash. Any other instance (staff
+    entry, mail in) may have been changed since it was loaded: its policy is read each time."""
+    sha: str | None = controller.__dict__.get(_IN_FORCE)
+    if sha is None:
+        sha = record_version(controller)
+        if registry.is_shared(controller):
+            note = functools.partial(controller.__dict__.__setitem__, _IN_FORCE, sha)
+            transaction.on_commit(note)
+    return sha

@@ -9,19 +9,17 @@ In production the cache is Redis, shared by all processes, so a change shows at 
 cache is each process's own: a change that ``load_policies`` makes from another process shows in
 the running site within ``TTL`` seconds (an edit in the admin, the same process, at once).
 
-The instances handed out are shared between requests: read them, never change them. The same
-store keeps what is derived from them (``remembered``): the hash of each controller's policy in
-force, which every intake records (``controllers.policy.in_force``).
+The instances handed out are shared between requests: read them, never change them (the one
+exception: ``controllers.policy.in_force`` notes on an instance the hash of the policy it holds,
+a value derived from it and the same for every reader).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -30,9 +28,10 @@ from django.db.models import Prefetch
 from .models import Controller, RightDeclaration
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 TTL = 30.0
 _VERSION_KEY = "dsar-registry-version"
+# Marks the instances the registry hands out (``is_shared``).
+SHARED = "_dsar_registry_shared"
 _lock = threading.Lock()
 _entries: dict[str, tuple[float, int, Any]] = {}
 
@@ -45,48 +44,39 @@ def _version() -> int:
 
 
 def _load(key: str) -> Any:
+    # Everything the policy file holds, from one load: the hash each intake records of it
+    # (controllers.policy.in_force) is of what this instance says, never of a mix of its rows
+    # and rows read later.
     queryset = Controller.objects.select_related("supervisory_authority").prefetch_related(
-        Prefetch("rights", queryset=RightDeclaration.objects.order_by("pk"))
+        Prefetch("rights", queryset=RightDeclaration.objects.order_by("pk")),
+        "data_categories",
+        "recipients",
     )
     if key == "*":
-        return list(queryset.order_by("legal_name"))
-    return queryset.filter(slug=key).first()
+        found = list(queryset.order_by("legal_name"))
+    else:
+        found = [c for c in [queryset.filter(slug=key).first()] if c is not None]
+    for instance in found:
+        instance.__dict__[SHARED] = True
+    return found if key == "*" else next(iter(found), None)
 
 
-def _lookup(key: str) -> tuple[Any, int, float]:
-    """What is kept under ``key`` if it is still fresh (else None), the registry's version and
-    the time: what a value computed now is kept with."""
+def is_shared(controller: Controller) -> bool:
+    """Whether this instance is one the registry hands out (loaded once, never changed)."""
+    return controller.__dict__.get(SHARED, False)
+
+
+def _cached(key: str) -> Any:
     version = _version()
     now = time.monotonic()
     with _lock:
         entry = _entries.get(key)
-    fresh = entry is not None and entry[1] == version and now - entry[0] < TTL
-    return (entry[2] if fresh else None), version, now
-
-
-def _keep(key: str, version: int, now: float, value: Any) -> None:
-    with _lock:
-        _entries[key] = (now, version, value)
-
-
-def _cached(key: str) -> Any:
-    value, version, now = _lookup(key)
-    if value is None:
-        value = _load(key)
-        if value is not None:  # a miss is not kept: any slug in a URL would grow the cache
-            _keep(key, version, now, value)
-    return value
-
-
-def remembered(key: str, compute: Callable[[], T]) -> T:
-    """``compute()``, kept like the controllers: until the registry changes or for ``TTL``
-    seconds. ``key`` must not be a slug (slugs have no ":"), and ``compute`` must not return
-    None. The value is kept only once the transaction commits: one computed from rows that are
-    then rolled back is computed again."""
-    value, version, now = _lookup(key)
-    if value is None:
-        value = compute()
-        transaction.on_commit(functools.partial(_keep, key, version, now, value))
+    if entry and entry[1] == version and now - entry[0] < TTL:
+        return entry[2]
+    value = _load(key)
+    if value is not None:  # a miss is not kept: any slug in a URL would grow the cache
+        with _lock:
+            _entries[key] = (now, version, value)
     return value
 
 

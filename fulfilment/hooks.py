@@ -40,7 +40,7 @@ from controllers.models import Right
 
 from . import completion, execute, plans
 from .collect import DATA_RIGHTS, discard_staging, start
-from .models import PackageStatus, PlanStatus
+from .models import NoticeStatus, PackageStatus, PlanStatus
 from .package import package_of, release, request_build, supersede
 
 log = logging.getLogger(__name__)
@@ -267,8 +267,10 @@ def _changes(value: Any, tz: Any) -> str:
 
 
 def _notices(value: Any, tz: Any) -> str:
+    labels = dict(NoticeStatus.choices)  # the status's words, never its code
     return "; ".join(
-        f"{n['recipient']}: {n['status']}" + (f" ({n['reason']})" if n.get("reason") else "")
+        f"{n['recipient']}: {labels.get(n['status'], n['status'])}"
+        + (f": {n['reason']}" if n.get("reason") else "")
         for n in value
     )
 

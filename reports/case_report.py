@@ -165,13 +165,15 @@ class Policy:
     ``sha256``: the hash the request's "receive" event recorded (empty for a request received
     before requests recorded it); ``text``: that version's file, if the registry kept it;
     ``current``: the hash of the policy as the registry holds it at render time; ``altered``:
-    the registry keeps a file under that hash that does not hash to it (never carried)."""
+    the registry keeps a file under that hash that does not hash to it (never carried);
+    ``missing``: the registry keeps no file under that hash (its row was removed)."""
 
     sha256: str
     text: str
     current: str
     recorded_at: dt.datetime | None
     altered: bool = False
+    missing: bool = False
 
     @property
     def changed(self) -> bool:
@@ -197,6 +199,7 @@ def policy_of(case: Case, events: list[CaseEvent]) -> Policy:
         current=policy_sha256(dump_policy(case.controller)),
         recorded_at=version.recorded_at if kept else None,
         altered=altered,
+        missing=bool(sha) and version is None,
     )
 
 
@@ -432,28 +435,33 @@ def parts(html: str, size: int | None = None) -> list[str]:
 # --- Reading a report back (operators, tests): its embedded events, verified.
 
 
-def _attachments(pdf: bytes) -> dict[str, list[bytes]]:
+def _attachment(pdf: bytes, name: str) -> bytes | None:
+    """The one file of this name a PDF carries, or None. Only that file is read (pypdf reads
+    attachments when asked). A second file of the same name is refused: a viewer may show
+    either, so a forged one beside the genuine one must not verify."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
     try:
-        return dict(PdfReader(io.BytesIO(pdf)).attachments)
+        found = PdfReader(io.BytesIO(pdf)).attachments.get(name)
     except PyPdfError as error:
         raise ValueError(f"not a readable PDF: {error}") from None
+    if found and len(found) > 1:
+        raise ValueError(f"the PDF carries {len(found)} files named {name}")
+    return found[0] if found else None
 
 
 def embedded_events(pdf: bytes) -> dict[str, Any]:
     """The events.json a report carries."""
-    found = _attachments(pdf).get(ATTACHMENT)
-    if not found:
+    found = _attachment(pdf, ATTACHMENT)
+    if found is None:
         raise ValueError(f"the PDF carries no {ATTACHMENT}")
-    return json.loads(found[0])
+    return json.loads(found)
 
 
 def embedded_policy(pdf: bytes) -> bytes | None:
     """The policy file a report carries, if it carries one."""
-    found = _attachments(pdf).get(POLICY_ATTACHMENT)
-    return found[0] if found else None
+    return _attachment(pdf, POLICY_ATTACHMENT)
 
 
 def verify_embedded(pdf: bytes) -> list[str]:
@@ -461,23 +469,30 @@ def verify_embedded(pdf: bytes) -> list[str]:
     or nothing. This proves the embedded events; that the pages show the same case is proved by
     rendering it again (reports are reproducible: ``verify_report --against-database``)."""
     document = embedded_events(pdf)
+    policy = embedded_policy(pdf)
     try:
         problems = _verify(document)
-        policy = embedded_policy(pdf)
-        if policy is not None and not problems and not _recorded_policy(document, policy):
-            problems.append(f"the embedded {POLICY_ATTACHMENT} is not the one the request recorded")
-    except (TypeError, AttributeError, KeyError, ValueError) as error:
+        if not problems:
+            problems += _policy_problems(document, policy)
+    except (TypeError, AttributeError, KeyError, LookupError, ValueError) as error:
         return [f"the embedded events are malformed ({type(error).__name__})"]
     return problems
 
 
-def _recorded_policy(document: dict[str, Any], policy: bytes) -> bool:
-    """Whether ``policy`` is the file whose hash the request's first event recorded: the file
-    is not in the chain, its hash is."""
-    first = document["events"][0]["content"]
-    return first["action"] == "receive" and hmac.compare_digest(
-        str(first["data"].get("policy", "")), hashlib.sha256(policy).hexdigest()
-    )
+def _policy_problems(document: dict[str, Any], policy: bytes | None) -> list[str]:
+    """Whether the policy file carried is the one whose hash the request's first event
+    recorded (the file is not in the chain, its hash is), and is carried where one was."""
+    first = document["events"][0]["content"] if document["events"] else {}
+    recorded = first.get("data", {}).get("policy") if first.get("action") == "receive" else None
+    if policy is None:
+        if recorded:
+            return [f"the PDF carries no {POLICY_ATTACHMENT}, though the request recorded one"]
+        return []
+    if not isinstance(recorded, str) or not hmac.compare_digest(
+        recorded, hashlib.sha256(policy).hexdigest()
+    ):
+        return [f"the embedded {POLICY_ATTACHMENT} is not the one the request recorded"]
+    return []
 
 
 def _hex(value: Any) -> str:

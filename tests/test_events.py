@@ -74,6 +74,16 @@ def test_an_unknown_event_type_shows_its_code():
             {"mail": 3, "kind": "confirm", "to": "a@b.nl", "provider": "postmark"},
             ["Mail: confirm", "To: a@b.nl", "Provider: postmark"],
         ),
+        ({"policy": "ab" * 32}, ["Policy file in force (SHA-256): " + "ab" * 32]),
+        (
+            {
+                "notices": [
+                    {"recipient": "derden", "status": "unreachable", "reason": "No consent."},
+                    {"recipient": "verwerkers", "status": "sent"},
+                ]
+            },
+            ["derden: not notified (reason recorded): No consent.; verwerkers: sent"],
+        ),
         ({"something_new": [1, 2]}, ["something_new: [1, 2]"]),
         ({"suspension": "not a mapping"}, ["suspension: not a mapping"]),
     ],

@@ -70,21 +70,38 @@ def test_slugs_that_do_not_exist_are_not_kept(loaded_controllers, client):
 def test_the_policy_in_force_is_recorded_once_and_follows_a_committed_change(
     loaded_controllers, committed, django_assert_num_queries
 ):
-    """Each intake names the policy it was received under; the registry keeps its hash, so an
-    intake pays no query for it, and a committed edit makes the next intake name the new one."""
+    """Each intake names the policy it was received under. On the registry's instances the hash
+    is noted once, so an intake pays no query for it; a committed edit gives new instances, and
+    the next intake names the new policy."""
     from controllers.policy import dump_policy, in_force, policy_sha256
 
-    controller = registry.controller("defero")
-    first = committed(in_force, controller)
-    assert first == policy_sha256(dump_policy(controller))
+    shared = registry.controller("defero")
+    with django_assert_num_queries(2):  # its text compared with the kept one, and kept
+        first = committed(in_force, shared)
+    assert first == policy_sha256(dump_policy(shared))
     with django_assert_num_queries(0):
-        assert in_force(controller) == first
+        assert in_force(shared) == first
     edited = Controller.objects.get(slug="defero")
     edited.phone = "+31 20 000 0000"
     committed(edited.save)
+    # A request being received under the old instance when the edit committed still names the
+    # policy its deadlines came from: that instance's, whole (its rows were loaded together).
+    assert in_force(shared) == first
     second = committed(in_force, registry.controller("defero"))
     assert second != first and second == policy_sha256(dump_policy(edited))
     assert set(edited.policy_versions.values_list("sha256", flat=True)) == {first, second}
+
+
+def test_an_instance_not_from_the_registry_is_read_each_time(loaded_controllers, committed):
+    """Staff entry and mail in load their own instance, which a caller may change: its policy
+    is never taken from a note."""
+    from controllers.policy import dump_policy, in_force, policy_sha256
+
+    own = Controller.objects.get(slug="defero")
+    first = committed(in_force, own)
+    own.phone = "+31 20 000 0001"
+    committed(own.save)
+    assert committed(in_force, own) == policy_sha256(dump_policy(own)) != first
 
 
 def test_a_policy_version_rolled_back_is_recorded_again(loaded_controllers):
@@ -92,14 +109,14 @@ def test_a_policy_version_rolled_back_is_recorded_again(loaded_controllers):
 
     from controllers.policy import in_force
 
-    controller = registry.controller("defero")
+    shared = registry.controller("defero")
 
     class RolledBack(Exception):
         pass
 
     with pytest.raises(RolledBack), transaction.atomic():
-        sha = in_force(controller)
+        sha = in_force(shared)
         raise RolledBack
-    assert not controller.policy_versions.exists()
-    assert in_force(controller) == sha  # not remembered: recorded again
-    assert controller.policy_versions.filter(sha256=sha).exists()
+    assert not shared.policy_versions.exists()
+    assert in_force(shared) == sha  # not noted: recorded again
+    assert shared.policy_versions.filter(sha256=sha).exists()

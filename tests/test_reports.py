@@ -213,6 +213,52 @@ def test_a_policy_file_that_is_not_the_recorded_one_does_not_verify(world, commi
     assert verify_embedded(carrying(policy)) == []
     problems = verify_embedded(carrying(policy + "# appended\n"))
     assert problems == ["the embedded policy.toml is not the one the request recorded"]
+    # Stripped of its policy file, a report no longer verifies.
+    stripped = HTML(string="<p>x</p>").write_pdf(
+        attachments=[Attachment(string=events, name="events.json")]
+    )
+    assert verify_embedded(stripped) == [
+        "the PDF carries no policy.toml, though the request recorded one"
+    ]
+    # A forged file beside the genuine one, under the same name: a viewer may show either.
+    for name, text in (("policy.toml", policy), ("events.json", events)):
+        doubled = HTML(string="<p>x</p>").write_pdf(
+            attachments=[
+                Attachment(string=events, name="events.json"),
+                Attachment(string=policy, name="policy.toml"),
+                Attachment(string=text + " ", name=name),
+            ]
+        )
+        with pytest.raises(ValueError, match=f"2 files named {name}"):
+            verify_embedded(doubled)
+
+
+def test_a_policy_file_removed_from_the_registry_is_said_and_the_report_does_not_verify(
+    world, committed
+):
+    case = erased(world, committed)
+    PolicyVersion.objects.filter(controller=case.controller).delete()
+    pdf = render(case, language="en")
+    assert "keeps NO file under this hash" in text_of(pdf).replace("\n", " ")
+    assert embedded_policy(pdf) is None
+    assert verify_embedded(pdf) == [
+        "the PDF carries no policy.toml, though the request recorded one"
+    ]
+
+
+def test_a_request_received_before_policies_were_recorded_says_so(world, committed, monkeypatch):
+    from reports import case_report
+
+    case = erased(world, committed)
+    held_now = "c" * 64
+    monkeypatch.setattr(
+        case_report,
+        "policy_of",
+        lambda case, events: case_report.Policy("", "", held_now, None),
+    )
+    text = text_of(render(case, language="en")).replace("\n", " ")
+    assert "not recorded at this request's receipt" in text
+    assert held_now in text.replace(" ", "")
 
 
 def test_the_identity_section_shows_the_copy_received_and_each_decision_labelled(
@@ -519,11 +565,14 @@ def test_a_forged_or_malformed_attachment_is_refused_and_the_pages_are_checked(
     out = io.StringIO()
     call_command("verify_report", str(checked), "--against-database", stdout=out)
     assert "events and pages" in out.getvalue() and case.reference in out.getvalue()
-    # The genuine events beside other pages: the events verify, the pages do not.
+    # The genuine files beside other pages: the events verify, the pages do not.
     forged = tmp_path / "forged.pdf"
     forged.write_bytes(
         HTML(string="<p>All deadlines met.</p>").write_pdf(
-            attachments=[Attachment(string=jsonlib.dumps(document), name="events.json")]
+            attachments=[
+                Attachment(string=jsonlib.dumps(document), name="events.json"),
+                Attachment(string=embedded_policy(genuine).decode(), name="policy.toml"),
+            ]
         )
     )
     out = io.StringIO()
