@@ -1,6 +1,7 @@
 """``manage.py verify_report FILE.pdf ... [--against-database]`` — verify the audit chain a case
 report carries (its embedded events.json) with this installation's audit key: proof from the
-PDF alone that the events it lists are those that were recorded for that case.
+PDF alone that the events it lists are those that were recorded for that case, and that the
+policy file it carries (policy.toml) is the one whose hash the request recorded at receipt.
 
 The embedded events prove themselves, not the pages beside them: a PDF whose pages were edited
 but whose attachment was kept still verifies. ``--against-database`` proves the pages too:
