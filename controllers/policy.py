@@ -287,8 +287,8 @@ def policy_sha256(text: str) -> str:
 
 
 def record_version(controller: Controller) -> str:
-    """The SHA-256 of the controller's policy as the registry holds it now, its text kept as a
-    ``PolicyVersion`` if this version is new.
+    """The SHA-256 of the policy this controller instance holds (``dump_policy``), its text
+    kept as a ``PolicyVersion`` if this version is new.
 
     Content-addressed and only ever added to, so it needs no lock: two intakes recording the
     same new version at once insert one row (the other's insert is ignored), and a row left by

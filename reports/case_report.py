@@ -13,9 +13,9 @@ at render time, with its head.
 The PDF is PDF/A-3b and carries the case's events as ``events.json`` and, when the registry
 kept it, the policy file the request was received under as ``policy.toml``: with the audit key,
 the chain can be verified from the PDF alone, and the policy file against the hash the chain
-recorded (``manage.py verify_report``). It is reproducible: its
-identifier and dates come from the case (the receipt and the last event), never from the clock,
-so the same case renders to the same bytes and a report can be hashed and compared later.
+recorded (``manage.py verify_report``). It is reproducible: its identifier and dates come from
+the case (the receipt and the last event), never from the clock, so the same case renders to
+the same bytes and a report can be hashed and compared later.
 Subject-provided text reaches the template only as variables (escaped), and WeasyPrint fetches
 nothing but the project's static files (``cases.pdf``).
 """
