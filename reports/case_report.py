@@ -132,6 +132,13 @@ def deadlines(case: Case) -> list[DeadlineRow]:
     return [row for row in rows if row is not None]
 
 
+def _receipt(events: list[CaseEvent]) -> dict[str, Any]:
+    """What the request's first event recorded at receipt (channel, whether an ID copy came
+    with it, the policy in force), or nothing for a chain without one."""
+    received = next((e for e in events if e.action == "receive"), None)
+    return received.data if received and isinstance(received.data, dict) else {}
+
+
 def _identity(case: Case, events: list[CaseEvent], zone: ZoneInfo) -> dict[str, Any]:
     """The identity check: the method asked, whether a copy came with the request, each time
     one was asked, and each decision on a copy (a mapping in the decision's event: who, the
@@ -142,7 +149,6 @@ def _identity(case: Case, events: list[CaseEvent], zone: ZoneInfo) -> dict[str, 
     def document(event: CaseEvent) -> Any:
         return event.data.get("id_document") if isinstance(event.data, dict) else None
 
-    received = next((e for e in events if e.action == "receive"), None)
     decided = [
         (e.at, event_types.describe_item("id_document", document(e), zone))
         for e in events
@@ -151,7 +157,7 @@ def _identity(case: Case, events: list[CaseEvent], zone: ZoneInfo) -> dict[str, 
     return {
         "method": dict(Verification.choices).get(method, method),
         "quote": declaration.verification_quote if declaration else "",
-        "came_with": document(received) is True if received else False,
+        "came_with": _receipt(events).get("id_document") is True,
         "asked": [e for e in events if e.action == "ask_identity"],
         "decided": decided,
         "documents_left": case.id_documents.count(),
@@ -183,8 +189,7 @@ class Policy:
 def policy_of(case: Case, events: list[CaseEvent]) -> Policy:
     """The policy at receipt, read from the hash-chained first event (never from a field a later
     edit could change), and the registry's policy now."""
-    received = next((e for e in events if e.action == "receive"), None)
-    sha = (received.data or {}).get("policy") if received else None
+    sha = _receipt(events).get("policy")
     sha = sha if isinstance(sha, str) else ""
     version = (
         PolicyVersion.objects.filter(controller=case.controller_id, sha256=sha).first()
