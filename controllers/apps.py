@@ -9,8 +9,10 @@ class ControllersConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from . import models, registry
+        from . import lookups, models, registry
 
+        # Before any query: no integer beyond the column's range reaches the database driver.
+        lookups.register()
         # Any change to what a controller declared makes every process reload it.
         for model in (
             models.Controller,

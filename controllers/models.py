@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,12 @@ class Offer(models.TextChoices):
     OFFERED = "offered", _("Offered")
     CONDITIONAL = "conditional", _("Offered with a condition")
     NOT_DECLARED = "not_declared", _("Not declared")
+
+
+# The most of any unit a declared period counts (a promise, a retention): 10,000 hours is over a
+# year and 10,000 months over 800, so no statement needs more, while any more would overflow a
+# 32-bit column or end after the year 9999, where the legal clock cannot count.
+MAX_PERIOD_AMOUNT = 10_000
 
 
 class PeriodUnit(models.TextChoices):
@@ -244,7 +251,12 @@ class RightDeclaration(models.Model):
     offer = models.CharField(_("declared"), max_length=20, choices=Offer.choices)
     condition = models.TextField(_("condition"), blank=True)
     quote = models.TextField(_("statement's words"), blank=True)
-    promise_amount = models.PositiveIntegerField(_("promised within"), null=True, blank=True)
+    promise_amount = models.PositiveIntegerField(
+        _("promised within"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_PERIOD_AMOUNT)],
+    )
     promise_unit = models.CharField(
         _("unit"), max_length=10, choices=PeriodUnit.choices, blank=True
     )
@@ -325,7 +337,12 @@ class DataCategory(models.Model):
     purposes = models.JSONField(_("purposes"), default=list, blank=True)
     legal_bases = models.JSONField(_("legal bases"), default=list, blank=True)
     retention = models.TextField(_("retention, as stated"), blank=True)
-    retention_amount = models.PositiveIntegerField(_("retention period"), null=True, blank=True)
+    retention_amount = models.PositiveIntegerField(
+        _("retention period"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_PERIOD_AMOUNT)],
+    )
     retention_unit = models.CharField(
         _("unit"), max_length=10, choices=PeriodUnit.choices, blank=True
     )

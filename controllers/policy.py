@@ -84,6 +84,8 @@ def _check(path: str, key: str, field: Field, value: Any) -> None:
         # bool is an int in Python; a policy that says `amount = true` is a mistake.
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             fail(f"expected a whole number of at least 1, got {value!r}")
+        if value > field.maximum:
+            fail(f"expected a whole number of at most {field.maximum}, got {value}")
     elif kind == "date":
         if isinstance(value, str) and value == "":
             return

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import models
 
 from .models import (
+    MAX_PERIOD_AMOUNT,
     Country,
     DataCategory,
     LegalBasis,
@@ -55,6 +56,8 @@ class Field:
     # ... or, for rows of their own, their model (a table keyed by right, or an array).
     model: type[models.Model] | None = None
     stored: bool = True  # the format's version is read, not kept
+    # The largest whole number an int key takes (a file's numbers count periods, years, seconds).
+    maximum: int = MAX_PERIOD_AMOUNT
     # The value kept when a file leaves the key out (None: by kind, "" or [] or None).
     default: Any = None
     # Conversions between the file's value and the attribute's, where they differ.

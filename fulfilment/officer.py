@@ -45,7 +45,7 @@ PAGE = 50
 
 
 def _case(request: HttpRequest, pk: int, *, act: bool = False) -> Case:
-    case = Case.objects.select_related("controller").filter(pk=pk).first() if pk < 2**63 else None
+    case = Case.objects.select_related("controller").filter(pk=pk).first()
     if case is None or case.controller_id not in access.roles(request.user):
         raise Http404
     if act and not access.is_officer(request.user, case.controller):
@@ -55,7 +55,7 @@ def _case(request: HttpRequest, pk: int, *, act: bool = False) -> Case:
 
 def _collection(request: HttpRequest, pk: int, *, act: bool = False) -> Collection:
     found = Collection.objects.select_related("case", "system").filter(pk=pk).first()
-    if found is None or pk >= 2**63:
+    if found is None:
         raise Http404
     _case(request, found.case_id, act=act)
     return found
@@ -359,7 +359,7 @@ def withhold_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
 
 def package_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The package as the subject gets it, for the officer to check before release."""
-    package = Package.objects.select_related("case").filter(pk=pk).first() if pk < 2**63 else None
+    package = Package.objects.select_related("case").filter(pk=pk).first()
     if package is None:
         raise Http404
     _case(request, package.case_id, act=True)
@@ -383,7 +383,7 @@ def package_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    package = Package.objects.select_related("case").filter(pk=pk).first() if pk < 2**63 else None
+    package = Package.objects.select_related("case").filter(pk=pk).first()
     if package is None:
         raise Http404
     case = _case(request, package.case_id, act=True)

@@ -121,11 +121,7 @@ def package_page(request: HttpRequest, reference: str, token: str) -> HttpRespon
 @require_POST
 def callback(request: HttpRequest, collection_id: int) -> HttpResponse:
     """A processor says a request changed: signed with the system's secret, or refused."""
-    collection = (
-        Collection.objects.select_related("system").filter(pk=collection_id).first()
-        if collection_id < 2**63
-        else None
-    )
+    collection = Collection.objects.select_related("system").filter(pk=collection_id).first()
     # One answer for every refusal: it tells nobody which searches wait on a processor.
     refused = HttpResponseForbidden("refused")
     if collection is None or collection.system is None or not collection.remote_id:

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from .workdays import _as_dates, _country, _require_aware, _zone, is_working_day
 
@@ -125,7 +126,26 @@ def period_end(
     _require_paused(paused_days)
     code = _country(country)
     zone = _zone(code, tz)
+    extra = _as_dates(extra_holidays)
+    try:
+        return _end(received, period, code, zone, paused_days, extra)
+    except (OverflowError, ValueError):
+        # Every argument was checked above: what fails now is a date beyond what a calendar
+        # holds (a typo of 10**20 days), which deserves this sentence rather than C's.
+        raise ValueError(
+            f"{period.amount} {period.unit.value} and {paused_days} suspended days from "
+            f"{received.date().isoformat()} end after the year 9999"
+        ) from None
 
+
+def _end(
+    received: datetime,
+    period: Period,
+    code: str,
+    zone: ZoneInfo,
+    paused_days: int,
+    extra: frozenset[date],
+) -> datetime:
     if period.unit is Unit.HOURS:
         # Regulation 1182/71 Art. 3(1)-(2)(a), docs/legal.md: a period in hours is exact elapsed
         # time and is never moved off weekends or holidays. Arithmetic is done in UTC so that a DST
@@ -152,7 +172,6 @@ def period_end(
 
     # Art. 3(3): weekends and holidays inside the period count; Art. 3(4): a period ending on a
     # Saturday, Sunday or public holiday ends at the end of the next working day.
-    extra = _as_dates(extra_holidays)
     while not is_working_day(last, code, extra=extra):
         last += timedelta(days=1)
 

@@ -113,6 +113,13 @@ def test_an_extension_makes_the_extended_deadline_effective(loaded_controllers):
         (["--country", "NL", "--received", "2026-03-05", "--paused-days", "-1"], "paused"),
         (["--controller", "nobody", "--received", "2026-03-05"], "no controller 'nobody'"),
         (["--controller", "defero", "--received", "2026-03-05", "--days", "3"], "period option"),
+        # Past what a calendar holds: said in words, not an OverflowError's traceback.
+        (["--country", "NL", "--received", "2026-03-05", "--days", "1" + "0" * 20], "year 9999"),
+        (["--country", "NL", "--received", "2026-03-05", "--months", "1" + "0" * 20], "9999"),
+        (["--country", "NL", "--received", "2026-03-05", "--hours", "1" + "0" * 20], "9999"),
+        (["--country", "NL", "--received", "2026-03-05", "--weeks", "9999999999"], "9999"),
+        (["--country", "NL", "--received", "2026-03-05", "--paused-days", "1" + "0" * 20], "9999"),
+        (["--controller", "defero", "--received", "2026-03-05", "--paused-days", "9" * 30], "9999"),
     ],
 )
 def test_bad_input_is_a_clear_error(loaded_controllers, args, message):

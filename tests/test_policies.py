@@ -241,6 +241,18 @@ BAD = [
     ("rights.access.promise.unit", _set("rights.access.promise.unit", "fortnights"), "fortnights"),
     ("rights.access.promise.amount", _set("rights.access.promise.amount", 0), "at least 1"),
     ("rights.access.promise.amount", _set("rights.access.promise.amount", "48"), "whole number"),
+    # Beyond a 64-bit column, beyond a 32-bit one, and past what the legal clock can count.
+    ("rights.access.promise.amount", _set("rights.access.promise.amount", 10**20), "at most 10000"),
+    ("rights.access.promise.amount", _set("rights.access.promise.amount", 2**31), "at most 10000"),
+    ("rights.access.promise.amount", _set("rights.access.promise.amount", 10_001), "at most 10000"),
+    (
+        "data_categories[0].retention_period.amount",
+        _set(
+            "data_categories",
+            [{"name": "x", "retention_period": {"amount": 2**63, "unit": "months"}}],
+        ),
+        "at most 10000",
+    ),
     (
         "rights.access.verification",
         _set("rights.access.verification", "dna"),

@@ -1,3 +1,4 @@
+from argparse import ArgumentTypeError
 from pathlib import Path
 from typing import Any
 
@@ -7,11 +8,18 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from demo.processor import Processor, datasets, serve
 
 
+def port_number(text: str) -> int:
+    """A TCP port, refused by argparse with its usage line rather than by bind() with a trace."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
 class Command(BaseCommand):
     help = "Serve the demo's stub processor (the HTTP systems of the demo). Demo only."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=settings.DEMO_PROCESSOR_PORT)
+        parser.add_argument("--port", type=port_number, default=settings.DEMO_PROCESSOR_PORT)
 
     def handle(self, *args: Any, port: int, **options: Any) -> None:
         if not settings.DEMO:
