@@ -27,11 +27,11 @@ silent gap. The format is documented in ``controllers/systems/README.md``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import tomli_w
 from django.db import transaction
@@ -104,7 +104,7 @@ TABLE = {
     # Required when erasure = "keep"; with "update", why the columns it leaves are kept.
     "keep_ground": Field("text"),
     # How long what is kept is kept, in years from the erasure (absent: the file does not say).
-    "keep_years": Field("int"),
+    "keep_years": Field("int", maximum=100),
     "restriction": Field("table", schema=RESTRICTION),
     "objection": Field("table", schema=ACTION),
     "withdrawal": Field("table", schema=ACTION),
@@ -127,7 +127,7 @@ KIND_SCHEMAS: dict[str, dict[str, Field]] = {
         "demo_url": Field("str"),
         "files_env": Field("str"),
         "demo_files": Field("str"),
-        "timeout_seconds": Field("int", default=30),
+        "timeout_seconds": Field("int", default=30, maximum=3600),
         "tables": Field("tables", required=True, schema=TABLE),
     },
     SystemKind.HTTP: {
@@ -135,7 +135,7 @@ KIND_SCHEMAS: dict[str, dict[str, Field]] = {
         "url_env": Field("str", required=True),
         "demo_url": Field("str"),
         "secret_env": Field("str", required=True),
-        "timeout_seconds": Field("int", default=30),
+        "timeout_seconds": Field("int", default=30, maximum=3600),
         "tables": Field("tables", required=True, schema=TABLE),
     },
     SystemKind.MANUAL: {
@@ -144,7 +144,7 @@ KIND_SCHEMAS: dict[str, dict[str, Field]] = {
         "categories": Field("strs", required=True),
         "erasure": _choice(MANUAL_ERASURE, default="delete"),
         "keep_ground": Field("text"),
-        "keep_years": Field("int"),
+        "keep_years": Field("int", maximum=100),
     },
 }
 # Who is told of a rectification, erasure or restriction (Art. 19): each of the policy's
@@ -357,7 +357,7 @@ def validate_systems(
     systems = data["systems"]
     if not isinstance(systems, list) or not all(isinstance(s, dict) for s in systems):
         raise PolicyError(path, "systems", "expected an array of tables ([[systems]])")
-    known = set(categories) if categories is not None else None
+    known = tuple(dict.fromkeys(categories)) if categories is not None else None
     names: set[str] = set()
     for index, system in enumerate(systems):
         key = f"systems[{index}]"
@@ -376,7 +376,7 @@ def validate_systems(
 def _check_notify(
     path: str, entries: list[Mapping[str, Any]], http: set[str], recipients: Iterable[str] | None
 ) -> None:
-    known = set(recipients) if recipients is not None else None
+    known = tuple(dict.fromkeys(recipients)) if recipients is not None else None
     seen: set[str] = set()
     for index, entry in enumerate(entries):
         key = f"notify[{index}]"
@@ -388,15 +388,49 @@ def _check_notify(
         if entry.get("system") and entry["system"] not in http:
             raise PolicyError(path, f"{key}.system", f"{entry['system']!r} is not an HTTP system")
         if known is not None and entry["recipient"] not in known:
+            valid = "its recipients: " + (", ".join(repr(name) for name in known) or "none")
             raise PolicyError(
-                path, f"{key}.recipient", f"{entry['recipient']!r} is not a recipient of the policy"
+                path,
+                f"{key}.recipient",
+                f"{entry['recipient']!r} is not a recipient of the policy ({valid})",
             )
         if entry["recipient"] in seen:
             raise PolicyError(path, f"{key}.recipient", f"{entry['recipient']!r} is named twice")
         seen.add(entry["recipient"])
 
 
-def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str] | None) -> None:
+# A query parameter that carries a secret, by its name (lower case, without "-", "_" or "."):
+# libpq's password, sslpassword, passfile and sslkey, an API's token, api_key, access_key,
+# signature, auth or session. The name is enough: a file that needs such a parameter keeps the
+# whole URL in the environment variable instead.
+_SECRET_PARAMETER = re.compile(
+    r"pass|pwd|secret|token|key|auth|credential|signature|session|cookie|bearer|^sig$"
+)
+
+
+def _secret_in(value: str) -> str | None:
+    """What in a URL from the file carries a secret (described, never quoted), or None."""
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:  # an unparsable netloc ("http://[::1"): read as text, checked below
+        return "a URL that cannot be read" if "@" in value or "?" in value else None
+    if password is not None:
+        return "a password in the URL"
+    if parts.username and parts.scheme in ("http", "https"):
+        return "a user name in an API's URL, where it is a key"
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRET_PARAMETER.search(re.sub(r"[-_.\s]", "", name.lower())):
+            # A name of letters is a word (password, api_key); anything else may be the
+            # secret itself, given as a bare parameter (?token123abc), and is not repeated.
+            named = re.fullmatch(r"[A-Za-z_.-]{1,40}", name)
+            return f"the query parameter {name!r}" if named else "a query parameter"
+    return None
+
+
+def _check_system(
+    path: str, key: str, system: Mapping[str, Any], known: tuple[str, ...] | None
+) -> None:
     def fail(sub: str, message: str) -> None:
         raise PolicyError(path, f"{key}.{sub}", message)
 
@@ -408,15 +442,17 @@ def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str
             fail(env_key, "the name of an environment variable (A-Z, 0-9, _)")
     for demo_key in ("demo_url", "demo_files"):
         value = system.get(demo_key, "")
+        # Secrets first, and never echoed: the message goes to terminals, logs and CI output.
+        secret = _secret_in(value) if value else None
+        if secret:
+            fail(
+                demo_key,
+                f"no credentials in the file ({secret}): they belong in the environment "
+                "variable, which the file only names",
+            )
         unknown = set(_PLACEHOLDER.findall(value)) - set(DEMO_PLACEHOLDERS)
         if unknown:
             fail(demo_key, f"unknown placeholder {{{sorted(unknown)[0]}}} (known: var, processor)")
-        if value and urlsplit(value).password:
-            fail(demo_key, "no credentials in the file: they belong in the environment variable")
-    if system.get("timeout_seconds", 30) > 3600:
-        fail("timeout_seconds", "at most 3600")
-    if system.get("keep_years", 0) > 100:
-        fail("keep_years", "at most 100")
     if system.get("erasure") == "keep" and not system.get("keep_ground", "").strip():
         fail("keep_ground", "a system kept on erasure names its legal ground")
     if system["kind"] == SystemKind.MANUAL:
@@ -424,7 +460,7 @@ def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str
             fail("categories", "a manual system names the categories it holds")
         for index, category in enumerate(system["categories"]):
             if known is not None and category not in known:
-                fail(f"categories[{index}]", f"{category!r} is not a data category of the policy")
+                fail(f"categories[{index}]", _not_a_category(category, known))
         return
     tables = system["tables"]
     if not tables:
@@ -482,8 +518,13 @@ def _check_system(path: str, key: str, system: Mapping[str, Any], known: set[str
             )
 
 
+def _not_a_category(name: str, known: tuple[str, ...]) -> str:
+    valid = ", ".join(repr(category) for category in known) or "none: declare them first"
+    return f"{name!r} is not a data category of the policy (its categories: {valid})"
+
+
 def _check_table_spec(
-    path: str, key: str, kind: str, table: Mapping[str, Any], known: set[str] | None
+    path: str, key: str, kind: str, table: Mapping[str, Any], known: tuple[str, ...] | None
 ) -> None:
     def fail(sub: str, message: str) -> None:
         raise PolicyError(path, f"{key}.{sub}", message)
@@ -499,10 +540,7 @@ def _check_table_spec(
         if column["name"] in columns[:index]:
             fail(f"columns[{index}].name", f"{column['name']!r} is declared twice")
         if known is not None and column["category"] not in known:
-            fail(
-                f"columns[{index}].category",
-                f"{column['category']!r} is not a data category of the policy",
-            )
+            fail(f"columns[{index}].category", _not_a_category(column["category"], known))
         if column.get("erasure") and table.get("erasure", "delete") != "update":
             fail(f"columns[{index}].erasure", 'only a table whose erasure is "update" has one')
         if kind == SystemKind.HTTP and column.get("file"):
@@ -527,8 +565,6 @@ def _check_table_spec(
         for sub in ("restriction",):
             if table.get(sub):
                 fail(sub, "an HTTP system is asked through its API: no columns to set")
-    if table.get("keep_years", 0) > 100:
-        fail("keep_years", "at most 100")
     restriction = table.get("restriction")
     if restriction:
         for sub in ("column",):
@@ -565,9 +601,15 @@ def systems_files(directory: Path) -> list[Path]:
     return toml_files(directory)
 
 
-def load_systems_files(paths: Iterable[Path]) -> list[tuple[Controller, list[System]]]:
-    """Check every file against its controller's policy, then replace the systems of each
-    controller in one transaction (all or nothing)."""
+def load_systems_files(
+    paths: Iterable[Path],
+    *,
+    check: Callable[[str, list[SystemSpec]], None] | None = None,
+) -> list[tuple[Controller, list[System]]]:
+    """Check every file against its controller's policy (and with ``check``, given each file's
+    path and systems, against anything else: ``load_systems`` holds them against the databases
+    they describe and raises PolicyError), then replace the systems of each controller in one
+    transaction (all or nothing)."""
     parsed: list[tuple[Controller, dict[str, Any]]] = []
     seen: dict[str, str] = {}
     for path in paths:
@@ -582,6 +624,10 @@ def load_systems_files(paths: Iterable[Path]) -> list[tuple[Controller, list[Sys
         categories = controller.data_categories.values_list("name", flat=True)
         recipients = controller.recipients.values_list("name", flat=True)
         validate_systems(data, str(path), categories, recipients)
+        if check is not None:
+            check(
+                str(path), [spec_of(canonical(s, KIND_SCHEMAS[s["kind"]])) for s in data["systems"]]
+            )
         parsed.append((controller, data))
     loaded = []
     with transaction.atomic():

@@ -723,7 +723,7 @@ def test_sql_unreachable_database_is_a_short_connector_error_without_the_passwor
     _assert_short_and_secret(caught.value)
     assert re.search(r"refused|connect", str(caught.value), re.IGNORECASE)
     (warning,) = index_warnings(sql_spec())
-    assert warning.startswith("indexes not checked: ") and PASSWORD not in warning
+    assert warning.startswith("not checked against the database: ") and PASSWORD not in warning
 
 
 def test_sql_wrong_password_or_unknown_database_is_a_connector_error_without_the_password(

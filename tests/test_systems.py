@@ -96,7 +96,9 @@ BAD = {
     "unknown-category": (
         {"tables__0__columns__1__category": "Schoenmaat"},
         "columns[1].category",
-        "not a data category of the policy",
+        "'Schoenmaat' is not a data category of the policy (its categories: 'Gegevens met "
+        "betrekking tot jouw gebruik van de website zonder registratie', 'Gegevens met "
+        "betrekking tot jouw smartphoto-account',",
     ),
     "key-not-a-column": ({"tables__0__key": "uuid"}, "tables[0].key", "not a column"),
     "identity-not-a-column": (
@@ -169,6 +171,7 @@ BAD = {
         "declared twice",
     ),
     "timeout": ({"timeout_seconds": 99999}, "timeout_seconds", "at most 3600"),
+    "timeout-beyond-a-bigint": ({"timeout_seconds": 2**64}, "timeout_seconds", "at most 3600"),
 }
 
 
@@ -230,25 +233,149 @@ def test_a_system_dropped_from_the_file_leaves_the_registry(systems, tmp_path):
     ]
 
 
-def test_the_loader_warns_where_an_identity_column_has_no_index(tmp_path, settings):
-    settings.VAR_DIR = tmp_path
-    (tmp_path / "systems").mkdir()
-    db = sqlite3.connect(tmp_path / "systems" / "smart-site-website.sqlite3")
-    db.executescript(
-        """
-        CREATE TABLE leads (id INTEGER PRIMARY KEY, name, email, phone, company, message,
-                            ip_address, created_at);
-        CREATE TABLE newsletter (id INTEGER PRIMARY KEY, email, name, subscribed_at,
-                                 confirmed_ip, unsubscribed_at);
-        CREATE INDEX newsletter_email ON newsletter (lower(email));
-        CREATE INDEX leads_phone ON leads (phone);
-        """
-    )
+WEBSITE = """
+    CREATE TABLE leads (id INTEGER PRIMARY KEY, name, email, phone, company, message,
+                        ip_address, created_at, restricted);
+    CREATE TABLE newsletter (id INTEGER PRIMARY KEY, email, name, subscribed_at,
+                             confirmed_ip, unsubscribed_at);
+    CREATE INDEX newsletter_email ON newsletter (lower(email));
+    CREATE INDEX leads_phone ON leads (phone);
+"""
+
+
+def _website(folder: Path, script: str = WEBSITE) -> None:
+    """Smart-Site's website database, as its systems file's demo_url finds it under ``folder``."""
+    (folder / "systems").mkdir(exist_ok=True)
+    db = sqlite3.connect(folder / "systems" / "smart-site-website.sqlite3")
+    db.executescript(script)
     db.close()
+
+
+def test_the_loader_warns_where_an_identity_column_has_no_index(tmp_path, settings, systems):
+    settings.VAR_DIR = tmp_path
+    _website(tmp_path)
     spec = spec_of(shipped("smart-site")["systems"][0])
     assert index_warnings(spec) == [
         "table leads: no index on lower(email): every search reads the whole table"
     ]
+    err = io.StringIO()
+    call_command(
+        "load_systems", str(SYSTEMS_DIR / "smart-site.toml"), stdout=io.StringIO(), stderr=err
+    )
+    assert "website: table leads: no index on lower(email)" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("script", "faults"),
+    [
+        (
+            WEBSITE.replace("company, message", "message").replace(", restricted", ""),
+            [
+                "systems[0].tables[0].columns[4].name (system 'website'): "
+                "table 'leads' has no column 'company'",
+                "systems[0].tables[0].restriction.column (system 'website'): "
+                "table 'leads' has no column 'restricted'",
+            ],
+        ),
+        (
+            WEBSITE.replace(", unsubscribed_at", ""),
+            [
+                "systems[0].tables[1].columns[5].name (system 'website'): "
+                "table 'newsletter' has no column 'unsubscribed_at'",
+                "systems[0].tables[1].objection.column (system 'website'): "
+                "table 'newsletter' has no column 'unsubscribed_at'",
+                "systems[0].tables[1].withdrawal.column (system 'website'): "
+                "table 'newsletter' has no column 'unsubscribed_at'",
+            ],
+        ),
+        (
+            WEBSITE.split("CREATE TABLE newsletter")[0],
+            ["systems[0].tables[1] (system 'website'): the database has no table 'newsletter'"],
+        ),
+    ],
+    ids=["columns", "flag-columns", "table"],
+)
+def test_a_declared_table_or_column_the_database_lacks_refuses_the_file(
+    tmp_path, settings, systems, script, faults
+):
+    settings.VAR_DIR = tmp_path
+    _website(tmp_path, script)
+    before = {s.pk: s.spec for s in System.objects.all()}
+    edited = tmp_path / "smart-site.toml"
+    edited.write_text(tomli_w.dumps(shipped("smart-site") | {"schema": 1}).replace("Website", "X"))
+    with pytest.raises(CommandError) as error:
+        call_command("load_systems", str(edited), stdout=io.StringIO())
+    message = str(error.value)
+    # The file, then every fault with its place in the file, its system, table and column.
+    assert message.startswith(f"{edited}: the database lacks what the file declares")
+    assert [line.strip() for line in message.splitlines()[1:]] == faults
+    assert {s.pk: s.spec for s in System.objects.all()} == before
+    # Without the check, the same file loads (its searches would then fail, naming the column).
+    call_command("load_systems", str(edited), "--no-check", stdout=io.StringIO())
+    assert System.objects.get(controller__slug="smart-site").title == "X en nieuwsbrief"
+
+
+def test_a_database_that_cannot_be_reached_is_said_and_the_file_loads(tmp_path, settings, systems):
+    settings.VAR_DIR = tmp_path  # no database there
+    out, err = io.StringIO(), io.StringIO()
+    call_command("load_systems", str(SYSTEMS_DIR / "smart-site.toml"), stdout=out, stderr=err)
+    assert "loaded the systems of smart-site: website (sql)" in out.getvalue()
+    assert (
+        f"warning: {SYSTEMS_DIR / 'smart-site.toml'}: website: not checked against the "
+        f"database: no SQLite database at {tmp_path / 'systems' / 'smart-site-website.sqlite3'}"
+    ) in err.getvalue()
+
+
+SECRET = "hunter2-Zq9"
+SECRET_URLS = [
+    f"postgresql://db.example/diensten?password={SECRET}",
+    f"postgresql://db.example/diensten?sslmode=require&sslpassword={SECRET}",
+    f"postgresql://db.example/diensten?passfile=/home/{SECRET}/.pgpass",
+    f"postgresql://db.example/diensten?sslkey=/keys/{SECRET}.key",
+    f"postgresql://db.example/diensten?PASSWORD={SECRET}",
+    f"postgresql://db.example/diensten?pass%77ord={SECRET}",  # percent-encoded name
+    f"postgresql://shop:{SECRET}@db.example/shop",
+    f"postgresql://:{SECRET}@db.example/shop",
+    f"mysql+pymysql://db.example/x?auth_token={SECRET}",
+    f"https://api.example/dsr?api_key={SECRET}",
+    f"https://api.example/dsr?access-token={SECRET}",
+    f"https://api.example/dsr?X-Amz-Signature={SECRET}",
+    f"https://api.example/dsr?sig={SECRET}",
+    f"https://{SECRET}@api.example/dsr",
+    f"https://api.example/dsr?{SECRET}token",  # a bare parameter: maybe the secret itself
+    f"{{processor}}/dsr?client_secret={SECRET}",
+]
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+@pytest.mark.parametrize("key", ["demo_url", "demo_files"])
+def test_a_secret_anywhere_in_a_url_is_refused_without_repeating_it(systems, tmp_path, url, key):
+    data = _system(**{key: url})
+    with pytest.raises(PolicyError) as error:
+        validate_systems(data, "smartphoto.toml")
+    assert error.value.key == f"systems[0].{key}"
+    assert "no credentials in the file" in error.value.message
+    assert SECRET not in str(error.value) and SECRET.lower() not in str(error.value).lower()
+    # The command refuses it the same way, stores nothing, and so cannot export it.
+    path = tmp_path / "smartphoto.toml"
+    path.write_text(tomli_w.dumps(data))
+    with pytest.raises(CommandError) as refused:
+        call_command("load_systems", str(path), "--no-check", stdout=io.StringIO())
+    assert SECRET not in str(refused.value)
+    assert SECRET not in dump_systems(systems["smartphoto"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://readonly@db.example/diensten?sslmode=verify-full&connect_timeout=5",
+        "postgresql://db.example/diensten?application_name=dsar&sslrootcert=/etc/ca.pem",
+        "sqlite:///{var}/systems/x.sqlite3?mode=ro",
+        "{processor}/dsr",
+    ],
+)
+def test_a_url_without_a_secret_is_accepted(systems, url):
+    validate_systems(_system(demo_url=url), "smartphoto.toml")
 
 
 NOTIFY_BAD = {
@@ -266,7 +393,7 @@ NOTIFY_BAD = {
     "not-a-recipient": (
         {"recipient": "de buren", "email": "a@example.org"},
         "notify[0].recipient",
-        "not a recipient of the policy",
+        "not a recipient of the policy (its recipients: 'vennootschappen die rechtstreeks",
     ),
     "bad-address": (
         {"recipient": "verwerkers", "email": "not an address"},

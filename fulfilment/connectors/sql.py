@@ -15,6 +15,7 @@ import sqlite3
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -301,36 +302,82 @@ def _short(error: SQLAlchemyError) -> str:
     return f"{type(original).__name__}: {text[0] if text else ''}"[:500]
 
 
-def index_warnings(spec: SystemSpec) -> list[str]:
-    """Where a search would read a whole table: an identity or link column without an index
-    (an email address needs one on lower(column), except on MariaDB/MySQL)."""
-    found: list[str] = []
+@dataclass(frozen=True)
+class DatabaseCheck:
+    """A systems file held against the database it describes (``load_systems``)."""
+
+    # What the file declares that the database lacks: (where in the system, what), e.g.
+    # ("tables[2].columns[3].name", "table 'orders' has no column 'vat'").
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    # Identity and link columns without an index, or why the database was not checked.
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_database(spec: SystemSpec) -> DatabaseCheck:
+    """Every declared table and column (the columns read, the flags a restriction, objection
+    or withdrawal sets) looked up in the database, and where a search would read a whole
+    table: an identity or link column without an index (an email address needs one on
+    lower(column), except on MariaDB/MySQL). One read-only connection; a database that cannot
+    be reached is a warning that says so, since the file may be loaded before it exists."""
+    result = DatabaseCheck()
     try:
         engine = engine_for(spec)
         with engine.connect() as conn:
             inspector = sa.inspect(conn)
-            lower_needed = conn.dialect.name not in ("mysql", "mariadb")
-            for table in spec.tables:
-                indexed, expressions = _indexed(conn, inspector, table.name)
-                wanted = [(kind, column) for kind, column in table.identities.items()]
-                if table.reached_from:
-                    wanted.append(("link", table.reached_from.column))
-                for kind, column in wanted:
-                    if kind == "email" and lower_needed:
-                        ok = f"lower({column.lower()})" in {_bare(e) for e in expressions}
-                        need = f"lower({column})"
-                    else:
-                        ok = column in indexed
-                        need = column
-                    if not ok:
-                        found.append(
-                            f"table {table.name}: no index on {need}: every search reads the "
-                            "whole table"
-                        )
+            for index, table in enumerate(spec.tables):
+                missing = _missing(inspector, table, f"tables[{index}]")
+                result.missing.extend(missing)
+                if not missing:
+                    result.warnings.extend(_index_warnings(conn, inspector, table))
     except ConnectorError as error:
-        found.append(f"indexes not checked: {error}")
+        result.warnings.append(f"not checked against the database: {error}")
     except SQLAlchemyError as error:
-        found.append(f"indexes not checked: {_short(error)}")
+        result.warnings.append(f"not checked against the database: {_short(error)}")
+    return result
+
+
+def _missing(inspector: Any, table: TableSpec, key: str) -> list[tuple[str, str]]:
+    if not inspector.has_table(table.name):
+        return [(key, f"the database has no table {table.name!r}")]
+    present = {column["name"] for column in inspector.get_columns(table.name)}
+    declared = [(f"{key}.columns[{n}].name", c.name) for n, c in enumerate(table.columns)]
+    for sub, action in (
+        ("restriction", table.restriction),
+        ("objection", table.objection),
+        ("withdrawal", table.withdrawal),
+    ):
+        if action is not None and action.column:
+            declared.append((f"{key}.{sub}.column", action.column))
+    return [
+        (where, f"table {table.name!r} has no column {name!r}")
+        for where, name in declared
+        if name not in present
+    ]
+
+
+def index_warnings(spec: SystemSpec) -> list[str]:
+    """Where a search would read a whole table (``check_database``'s warnings)."""
+    return check_database(spec).warnings
+
+
+def _index_warnings(conn: Connection, inspector: Any, table: TableSpec) -> list[str]:
+    found: list[str] = []
+    lower_needed = conn.dialect.name not in ("mysql", "mariadb")
+    indexed, expressions = _indexed(conn, inspector, table.name)
+    wanted = list(table.identities.items())
+    if table.reached_from:
+        wanted.append(("link", table.reached_from.column))
+    for kind, column in wanted:
+        if kind == "email" and lower_needed:
+            ok = f"lower({column.lower()})" in {_bare(e) for e in expressions}
+            need = f"lower({column})"
+        else:
+            ok = column in indexed
+            need = column
+        if not ok:
+            found.append(
+                f"table {table.name}: no index on {need}: every search reads the whole table"
+            )
     return found
 
 

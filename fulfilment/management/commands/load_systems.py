@@ -6,39 +6,57 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from controllers.models import SystemKind
 from controllers.policy import PolicyError
-from controllers.systems import load_systems_files, spec_of, systems_files
-from fulfilment.connectors.sql import index_warnings
+from controllers.systems import SystemSpec, load_systems_files, systems_files
+from fulfilment.connectors.sql import check_database
 
 
 class Command(BaseCommand):
     help = (
         "Validate the controllers' systems files against their policies and load them in one "
         "transaction (all files in controllers/systems/ by default). A bad file changes nothing. "
-        "Then check, where a system can be reached, that every identity column has an index."
+        "Each SQL system that can be reached is checked first: a declared table or column the "
+        "database lacks refuses the file; an identity column without an index is a warning."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="*", type=Path, help="systems files (.toml)")
         parser.add_argument(
-            "--no-check", action="store_true", help="do not connect to the systems to check indexes"
+            "--no-check",
+            action="store_true",
+            help="do not connect to the systems (no table, column or index is checked)",
         )
 
     def handle(self, *args: Any, paths: list[Path], no_check: bool, **options: Any) -> None:
         paths = paths or systems_files(Path(settings.SYSTEMS_DIR))
         if not paths:
             raise CommandError(f"no systems files in {settings.SYSTEMS_DIR}")
+        warnings: list[str] = []
+
+        def against_databases(path: str, specs: list[SystemSpec]) -> None:
+            faults = []
+            for index, spec in enumerate(specs):
+                if spec.kind != SystemKind.SQL:
+                    continue
+                result = check_database(spec)
+                faults += [
+                    f"systems[{index}].{where} (system {spec.name!r}): {what}"
+                    for where, what in result.missing
+                ]
+                warnings.extend(f"{path}: {spec.name}: {warning}" for warning in result.warnings)
+            if faults:
+                raise PolicyError(
+                    path,
+                    "",
+                    "the database lacks what the file declares (nothing was loaded):\n  "
+                    + "\n  ".join(faults),
+                )
+
         try:
-            loaded = load_systems_files(paths)
+            loaded = load_systems_files(paths, check=None if no_check else against_databases)
         except PolicyError as exc:
             raise CommandError(str(exc)) from None
         for controller, systems in loaded:
             names = ", ".join(f"{s.name} ({s.kind})" for s in systems) or "none"
             self.stdout.write(f"loaded the systems of {controller.slug}: {names}")
-        if no_check:
-            return
-        for controller, systems in loaded:
-            for system in systems:
-                if system.kind != SystemKind.SQL:
-                    continue
-                for warning in index_warnings(spec_of(system.spec)):
-                    self.stderr.write(f"warning: {controller.slug}/{system.name}: {warning}")
+        for warning in warnings:
+            self.stderr.write(f"warning: {warning}")
