@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -36,19 +37,106 @@ def tcp_reachable(url: str, default_port: int) -> bool:
         return False
 
 
+# --- Two runs of the suite at once (two clones, or CI beside a developer) share this machine's
+# PostgreSQL and Redis. Each test process claims what it uses for as long as it runs: a slot
+# for its PostgreSQL test database (so its name is not another run's), and a Redis database.
+
+_CLAIM_PREFIX = "dsar-tests:redis-db:"
+# Redis databases 1-14 are claimed by test processes (0 holds the claims; 15 is left to the
+# benchmarks run by hand). A claim lasts CLAIM_SECONDS unless renewed, as every test does, so
+# a killed run frees its databases within minutes.
+_REDIS_DATABASES = range(1, 15)
+CLAIM_SECONDS = 15 * 60
+_held: dict[str, object] = {}
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _postgres_slot(url: str) -> int:
+    """The lowest slot no other live test process holds: a session-level advisory lock on a
+    connection kept open until this process ends (the server releases it if the process dies,
+    so a killed run never keeps a slot)."""
+    import psycopg
+
+    if "postgres_slot" not in _held:
+        server = urlparse(url)._replace(path="/postgres").geturl()
+        server = server.replace("postgres://", "postgresql://", 1)
+        conn = psycopg.connect(server, autocommit=True)
+        for slot in range(100):
+            if conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (0x0D5A, slot)).fetchone()[0]:
+                _held["postgres_slot"], _held["postgres_lock"] = slot, conn
+                break
+        else:  # pragma: no cover - a hundred runs at once
+            raise RuntimeError("no free slot for a PostgreSQL test database")
+    return _held["postgres_slot"]  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """pytest-django names the test database after the xdist worker (test_test_gw0), which a
+    second run of the suite at once would clobber: on PostgreSQL the name also carries this
+    process's slot (test_test_gw0_s1). SQLite's test database is in memory, its own already."""
+    from django.conf import settings
+
+    for database in settings.DATABASES.values():
+        if database["ENGINE"].endswith("sqlite3"):
+            continue
+        slot = _postgres_slot(os.environ.get("DATABASE_URL", ""))
+        test = database.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_s{slot}"
+
+
+def _claims(url: str) -> Any:
+    import redis
+
+    if "claims" not in _held:
+        _held["claims"] = redis.Redis.from_url(urlparse(url)._replace(path="/0").geturl())
+    return _held["claims"]
+
+
+def _redis_database(url: str) -> int:
+    """This process's Redis database, claimed in database 0 and renewed on every call."""
+    client, owner = _claims(url), _owner()
+    number = _held.get("redis_database")
+    if number is not None and client.get(f"{_CLAIM_PREFIX}{number}") == owner.encode():
+        client.expire(f"{_CLAIM_PREFIX}{number}", CLAIM_SECONDS)
+        return number  # type: ignore[return-value]
+    for number in _REDIS_DATABASES:
+        if client.set(f"{_CLAIM_PREFIX}{number}", owner, nx=True, ex=CLAIM_SECONDS):
+            _held["redis_database"] = number
+            return number
+    pytest.fail("every Redis database for tests is claimed by other runs of the suite")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_claims():
+    """A run that ends frees its Redis database at once (a killed one, when the claim lapses)."""
+    yield
+    number = _held.get("redis_database")
+    if number is not None:
+        key = f"{_CLAIM_PREFIX}{number}"
+        if _held["claims"].get(key) == _owner().encode():  # type: ignore[attr-defined]
+            _held["claims"].delete(key)  # type: ignore[attr-defined]
+
+
+def own_redis_url(url: str) -> str:
+    """REDIS_URL with this process's own database: tests on two workers (or two runs) that
+    each start a Celery worker would otherwise share one queue, and one's worker would take
+    the other's task (and run it against the wrong database)."""
+    return urlparse(url)._replace(path=f"/{_redis_database(url)}").geturl()
+
+
 @pytest.fixture
-def redis_url(worker_id) -> str:
-    """A Redis database of this xdist worker's own, emptied: tests on two workers that each
-    start a Celery worker would otherwise share one queue, and one's worker would take the
-    other's task (and run it against the wrong database)."""
+def redis_url() -> str:
+    """This process's Redis database, emptied."""
     import redis
 
     url = os.environ.get("REDIS_URL", "")
     require_service(bool(url), "REDIS_URL is not set")
     require_service(tcp_reachable(url, 6379), f"Redis at {url} is not reachable")
-    # Databases 1-9 for brokers, 10+ for the workers' caches (_fresh_cache), 15 for benches.
-    number = 1 if worker_id == "master" else int(worker_id.removeprefix("gw")) + 1
-    own = urlparse(url)._replace(path=f"/{number}").geturl()
+    own = own_redis_url(url)
     redis.Redis.from_url(own).flushdb()
     return own
 
@@ -153,16 +241,16 @@ def _eager_celery():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache(settings, worker_id):
+def _fresh_cache(settings):
     # The intake rate limit counts in the cache: no test inherits another's submissions. With
-    # REDIS_URL (CI) the cache is Redis, shared by the xdist workers and by the Celery broker:
-    # each worker gets a Redis database of its own, so one's clear() wipes nobody else's keys.
+    # REDIS_URL (CI) the cache is Redis, shared by the xdist workers, by other runs and by the
+    # Celery broker: it lives in this process's own database (the broker's keys beside it are
+    # the process's own too), so one's clear() wipes nobody else's keys.
     from django.core.cache import cache
 
     location = settings.CACHES["default"].get("LOCATION") or ""
     if location.startswith("redis"):
-        number = 0 if worker_id == "master" else int(worker_id.removeprefix("gw")) + 1
-        own = urlparse(location)._replace(path=f"/{10 + number}").geturl()
+        own = own_redis_url(location)
         settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": own}}
     cache.clear()
 

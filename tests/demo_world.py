@@ -26,7 +26,7 @@ from fulfilment import collect
 from fulfilment.models import Collection, CollectionStatus, Package, PackageStatus
 from fulfilment.package import open_package, package_of
 
-from .procs import free_port
+from .procs import free_port, until
 
 SUBJECT = people.SUBJECT
 SLUGS = ["smart-site", "smartphoto", "contractstatus", "smartlockr", "defero"]
@@ -98,15 +98,16 @@ def drive_to_work(committed, controller, officer, right: str = "access") -> Case
 
 def settle(committed, case: Case, officer) -> None:
     """Let the processor answer (polled, as the sweep would) and answer manual systems."""
-    for _ in range(50):
+
+    def answered() -> bool:
         waiting = list(case.collections.filter(status=CollectionStatus.REMOTE))
-        if not waiting:
-            break
         for collection in waiting:
             # The next poll is due now (the sweep would wait its five minutes).
             Collection.objects.filter(pk=collection.pk).update(next_attempt_at=timezone.now())
             committed(collect.run, collection.pk)
-        threading.Event().wait(0.05)
+        return not waiting
+
+    until(answered, "the processor to answer the searches")
     for collection in case.collections.filter(status=CollectionStatus.MANUAL):
         committed(
             collect.answer_manually,
@@ -146,3 +147,19 @@ def officer_client(user) -> Client:
     client.force_login(user)
     client.cookies["django_language"] = "en"
     return client
+
+
+def poll_until_settled(committed, execution) -> None:
+    """Poll a processor's change as beat's sweep would, until it is settled (the processor
+    works on its own clock: on a busy machine that takes longer, never forever)."""
+    from fulfilment import execute
+    from fulfilment.models import Execution
+
+    def settled() -> bool:
+        execution.refresh_from_db()
+        if not execution.settled:
+            Execution.objects.filter(pk=execution.pk).update(next_attempt_at=timezone.now())
+            committed(execute.run, execution.pk)
+        return execution.settled
+
+    until(settled, "the processor to settle the change")

@@ -17,6 +17,7 @@ from cases.models import Case, State
 from cases.workflow import perform
 
 from .conftest import require_service
+from .procs import PATIENCE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -86,7 +87,7 @@ def test_the_subject_journey_in_the_browser(live_server, browser, language, cast
     settings.INTAKE_RATE_LIMIT = 0
     text = TEXT[language]
     page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PATIENCE * 1000)
     page.goto(live_server.url + "/")
     if language == "en":
         page.select_option("#language", "en")
@@ -155,7 +156,7 @@ def test_an_officer_works_a_request_through_verification_in_the_browser(
     later = submit(cast.b, email="later@example.org", right="objection", details="Marketing")
 
     page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PATIENCE * 1000)
     violations = []
     page.on(
         "console",
@@ -200,7 +201,7 @@ def test_an_officer_works_a_request_through_verification_in_the_browser(
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_switching_language_keeps_what_was_typed(live_server, browser, loaded_controllers):
     page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PATIENCE * 1000)
     page.goto(live_server.url + "/c/defero/request/")
     page.locator("input[name=right][value=objection]").check()
     page.get_by_label("Uw naam").fill("Anneke de Vries")

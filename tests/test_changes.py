@@ -17,7 +17,7 @@ from fulfilment import plans
 from fulfilment.find import find_subject
 from fulfilment.models import ExecutionStatus, NoticeStatus, PlanStatus
 
-from .demo_world import SUBJECT, actions, drive_to_work
+from .demo_world import SUBJECT, actions, drive_to_work, poll_until_settled
 
 pytestmark = pytest.mark.django_db
 
@@ -331,10 +331,6 @@ def test_an_objection_to_direct_marketing_cannot_be_refused_on_compelling_ground
 
 
 def test_an_erasure_at_smartlockr_asks_its_processor_which_deletes(world, committed):
-    from django.utils import timezone
-
-    from fulfilment import execute
-    from fulfilment.models import Execution
 
     smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
     maillog = "processor-smartlockr-maillog.sqlite3"
@@ -343,15 +339,7 @@ def test_an_erasure_at_smartlockr_asks_its_processor_which_deletes(world, commit
     case = drive_to_work(committed, smartlockr, officer, "erasure")
     approve(committed, case, officer)
     remote = case.executions.get(kind="http")
-    for _ in range(50):
-        remote.refresh_from_db()
-        if remote.settled:
-            break
-        Execution.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
-        committed(execute.run, remote.pk)
-        import time
-
-        time.sleep(0.05)
+    poll_until_settled(committed, remote)
     assert remote.status == ExecutionStatus.DONE, remote.error
     assert rows(world, maillog, query, SUBJECT.email)[0][0] == 0
     assert rows(world, maillog, "SELECT count(*) FROM deliveries")[0][0] > 0

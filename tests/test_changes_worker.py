@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_erasure_changes_nothing_and_the_next_erases_once(
     )
 
     with Proc(worker_args, env) as worker:
-        worker.wait_for(r"ready\.", timeout=60)
+        worker.wait_for(r"ready\.")
         with_celery_app(f"app.send_task('fulfilment.execute', args=[{execution.pk}])", env)
 
         def stalled() -> bool:
@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_erasure_changes_nothing_and_the_next_erases_once(
     _slow_db_query(stalling_db, "DELETE FROM stall_while RETURNING flag")
 
     with Proc(worker_args, env) as worker:
-        worker.wait_for(r"ready\.", timeout=60)
+        worker.wait_for(r"ready\.")
         _wait(lambda: timezone.now() > execution.lease_until + SECOND, "the lease", worker)
         with_celery_app("app.send_task('fulfilment.sweep_executions')", env)
         worker.wait_for(r"Task fulfilment\.sweep_executions\[[0-9a-f-]+\] succeeded.*: 1\b")

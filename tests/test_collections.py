@@ -41,7 +41,7 @@ from fulfilment.connectors.sql import SqlSource
 from fulfilment.jobs import MAX_ATTEMPTS, RETRY_AFTER, lease
 from fulfilment.models import Collection, CollectionStatus
 
-from .procs import BIN, Proc, demo_env, free_port, with_celery_app
+from .procs import BIN, PATIENCE, Proc, demo_env, free_port, with_celery_app
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -411,7 +411,7 @@ def _slow_db_query(url: str, sql: str) -> Any:
     return row[0] if row else None
 
 
-def _wait(condition, what: str, worker: Proc, timeout: float = 60) -> None:
+def _wait(condition, what: str, worker: Proc, timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -419,8 +419,9 @@ def _wait(condition, what: str, worker: Proc, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
-# The workers' lease in the killed-worker test: short, so the test need not wait long.
-LEASE_SECONDS = 3
+# The workers' lease in the killed-worker tests: short, so the test need not wait long, and
+# twice the heartbeat's interval (a third of it) longer than a busy machine delays a beat.
+LEASE_SECONDS = 6
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -452,7 +453,7 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
     )
 
     with Proc(worker_args, env) as worker:
-        worker.wait_for(r"ready\.", timeout=60)
+        worker.wait_for(r"ready\.")
         with_celery_app(f"app.send_task('fulfilment.collect', args=[{collection.pk}])", env)
 
         def stalled() -> bool:
@@ -479,7 +480,7 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
     _slow_db_query(slow_db, "DELETE FROM stall_while RETURNING flag")  # fast from now on
 
     with Proc(worker_args, env) as worker:
-        worker.wait_for(r"ready\.", timeout=60)
+        worker.wait_for(r"ready\.")
         # The killed worker's lease runs out; beat's sweep (sent here by hand) takes it up.
         _wait(lambda: timezone.now() > collection.lease_until + SECOND, "the lease", worker)
         with_celery_app("app.send_task('fulfilment.sweep_collections')", env)

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,23 @@ from django.db import connection
 from cases.models import Case, MailStatus, OutgoingMail
 
 from .conftest import require_service
-from .procs import BIN, Proc, demo_env, free_port, run, with_celery_app
+from .procs import BIN, Proc, demo_env, free_port, run, until, with_celery_app
 
+# The POST is timed inside the process: what is measured is the request with the broker
+# down (publishing gives up after its short retry policy), not how long Django takes to start.
 SUBMIT = """
+import time
 from django.test import Client
+started = time.monotonic()
 response = Client(HTTP_HOST="127.0.0.1").post(
     "/c/smart-site/request/",
     {"right": "access", "name": "Jan", "email": "jan@example.org", "details": ""},
 )
-print("STATUS", response.status_code)
+print("STATUS", response.status_code, "SECONDS", time.monotonic() - started)
 """
+# Publishing with Redis down gives up within about a second (CELERY_TASK_PUBLISH_RETRY_POLICY);
+# the bound is generous for a busy machine and still far below a publish that retries forever.
+BROKER_DOWN_BOUND = 15
 
 
 class PrivateRedis:
@@ -56,13 +62,15 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
         )
-        for _ in range(100):
+
+        def listening() -> bool:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
             except OSError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
+                return False
+            return True
+
+        until(listening, "redis-server to listen")
 
     def stop(self) -> None:
         if self.process:
@@ -102,10 +110,9 @@ def test_a_submission_while_redis_is_down_is_stored_and_mailed_when_it_is_back(
     }
 
     # Redis is down: the subject still sees success, and the request and its mail row exist.
-    started = time.monotonic()
     result = run([str(BIN / "python"), "manage.py", "shell", "-c", SUBMIT], env)
     assert "STATUS 302" in result.stdout, result.stdout + result.stderr
-    assert time.monotonic() - started < 30
+    assert float(result.stdout.split("SECONDS")[1]) < BROKER_DOWN_BOUND, result.stdout
     case = Case.objects.get()
     (mail,) = OutgoingMail.objects.filter(case=case)
     assert mail.status == MailStatus.QUEUED
@@ -119,7 +126,7 @@ def test_a_submission_while_redis_is_down_is_stored_and_mailed_when_it_is_back(
         with Proc(
             [str(BIN / "celery"), "-A", "dsar", "worker", "--pool=solo", "--loglevel=INFO"], env
         ) as worker:
-            worker.wait_for(r"ready\.", timeout=60)
+            worker.wait_for(r"ready\.")
             run(
                 [
                     str(BIN / "python"),
@@ -128,7 +135,7 @@ def test_a_submission_while_redis_is_down_is_stored_and_mailed_when_it_is_back(
                 ],
                 env,
             )
-            worker.wait_for(r"Task cases\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
+            worker.wait_for(r"Task cases\.send_mail\[[0-9a-f-]+\] succeeded")
     finally:
         redis.stop()
     mail.refresh_from_db()
@@ -155,25 +162,21 @@ def test_a_worker_killed_while_sending_leaves_the_mail_to_be_sent_exactly_once(
     }
     worker_args = [str(BIN / "celery"), "-A", "dsar", "worker", "--pool=solo", "--loglevel=INFO"]
     with Proc(worker_args, env) as worker:
-        worker.wait_for(r"ready\.", timeout=60)
+        worker.wait_for(r"ready\.")
         with_celery_app(f"app.send_task('cases.send_mail', args=[{mail.pk}])", env)
-        for _ in range(300):
-            if (stall / "stalled").exists():
-                break
-            time.sleep(0.1)
-        assert (stall / "stalled").exists(), worker.output[-3000:]
+        until(lambda: (stall / "stalled").exists(), "the worker to stall while sending")
         worker.stop(signal.SIGKILL)  # mid-send: the row's transaction dies with the process
     mail.refresh_from_db()
     assert mail.status == MailStatus.QUEUED and mail.attempts == 0
 
     OutgoingMail.objects.filter(pk=mail.pk).update(created_at=mail.created_at.replace(year=2000))
     with Proc(worker_args, env) as worker:
-        worker.wait_for(r"ready\.", timeout=60)
+        worker.wait_for(r"ready\.")
         with_celery_app("app.send_task('cases.resend_unsent_mail')", env)
-        worker.wait_for(r"Task cases\.send_mail\[[0-9a-f-]+\] succeeded", timeout=60)
+        worker.wait_for(r"Task cases\.send_mail\[[0-9a-f-]+\] succeeded")
         # Whatever the broker redelivers later finds the row sent and does nothing.
         with_celery_app(f"app.send_task('cases.send_mail', args=[{mail.pk}])", env)
-        worker.wait_for(r"succeeded in [0-9.]+s: False", timeout=60)
+        worker.wait_for(r"succeeded in [0-9.]+s: False")
     mail.refresh_from_db()
     assert mail.status == MailStatus.SENT and mail.attempts == 1
     assert len(list(stall.glob("sent-*.eml"))) == 1

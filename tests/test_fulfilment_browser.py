@@ -14,7 +14,8 @@ from cases import links
 from fulfilment.models import Collection, CollectionStatus
 from fulfilment.package import open_package
 
-from .demo_world import drive_to_work, respond, settle
+from .demo_world import drive_to_work, poll_until_settled, respond, settle
+from .procs import PATIENCE
 from .test_browser import browser, path_of  # noqa: F401 (browser: the fixture)
 
 
@@ -44,7 +45,7 @@ def test_the_search_panel_follows_the_searches_without_a_reload(
     assert remote.status == CollectionStatus.REMOTE  # the processor was asked, not yet read
 
     page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PATIENCE * 1000)
     violations = watch_csp(page)
     page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
     page.goto(live_server.url + "/admin/")
@@ -79,7 +80,7 @@ def test_the_subject_downloads_the_package_with_the_mailed_code(
     package = respond(committed, case, officer)
 
     page = browser.new_page(accept_downloads=True)
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PATIENCE * 1000)
     violations = watch_csp(page)
     page.goto(live_server.url + path_of(links.status_url(case)))
     page.get_by_role("link", name="Download my data").click()
@@ -104,8 +105,8 @@ def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
     world,
     committed,
 ):
-    from fulfilment import execute, plans
-    from fulfilment.models import Execution, ExecutionStatus
+    from fulfilment import plans
+    from fulfilment.models import ExecutionStatus
 
     officer = world["officer"]
     officer.set_password("pw-for-tests-2026")
@@ -114,7 +115,7 @@ def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
     plan = plans.current(case)
 
     page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(PATIENCE * 1000)
     violations = watch_csp(page)
     page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
     page.goto(live_server.url + "/admin/")
@@ -133,13 +134,7 @@ def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
     page.evaluate("window.__same_page = true")  # gone if the page reloads
 
     # The processor finishes; the next poll (as beat's sweep would send it) records it.
-    for _ in range(50):
-        remote.refresh_from_db()
-        if remote.settled:
-            break
-        Execution.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
-        committed(execute.run, remote.pk)
-        page.wait_for_timeout(50)
+    poll_until_settled(committed, remote)
     assert remote.status == ExecutionStatus.DONE, remote.error
     cell.locator('[data-field="status"]', has_text="done and verified").wait_for()
     assert page.evaluate("window.__same_page") is True

@@ -18,7 +18,16 @@ from django.core.management import CommandError, call_command
 
 from controllers.models import Controller, Membership, Role
 
-from .procs import BIN, ROOT, Proc, assert_worker_runs_a_task, demo_env, free_port, run
+from .procs import (
+    BIN,
+    PATIENCE,
+    ROOT,
+    Proc,
+    assert_worker_runs_a_task,
+    demo_env,
+    free_port,
+    run,
+)
 
 SETTINGS_PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
@@ -152,15 +161,17 @@ def test_make_run_serves_web_worker_beat_and_the_stub_processor(tmp_path):
     env = demo_env(
         tmp_path, DSAR_PORT=str(port := free_port()), DSAR_PROCESSOR_PORT=str(stub := free_port())
     )
-    setup = run([str(BIN / "python"), "manage.py", "setup_demo"], env, timeout=180)
+    setup = run([str(BIN / "python"), "manage.py", "setup_demo"], env)
     assert setup.returncode == 0, setup.stderr
     assert "officer-smartlockr" in setup.stdout
     with Proc([str(BIN / "honcho"), "--procfile", "Procfile", "start"], env) as proc:
-        proc.wait_for(r"celery@\S+ ready", timeout=90)
-        proc.wait_for(r"beat: Starting", timeout=60)
-        proc.wait_for(rf"127\.0\.0\.1:{port}", timeout=60)
-        proc.wait_for(rf"stub processor on http://127\.0\.0\.1:{stub}", timeout=60)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as page:
+        proc.wait_for(r"celery@\S+ ready")
+        proc.wait_for(r"beat: Starting")
+        proc.wait_for(rf"127\.0\.0\.1:{port}")
+        proc.wait_for(rf"stub processor on http://127\.0\.0\.1:{stub}")
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/admin/login/", timeout=PATIENCE
+        ) as page:
             assert page.status == 200
             assert b"csrfmiddlewaretoken" in page.read()
         # A task sent through the filesystem broker is consumed by the worker.
