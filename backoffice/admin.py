@@ -107,6 +107,8 @@ class CaseAdmin(CaseFileViews, QueueActions, admin.ModelAdmin):
             marks.append(("paused", _("paused")))
         if obj.extended_at:
             marks.append(("extended", _("extended")))
+            if obj.extension_sent_at is None:
+                marks.append(("bounced", _("extension notice not sent")))
         if obj.duplicate_of_id:
             marks.append(("duplicate", _("duplicate")))
         if obj.mail_bounced:

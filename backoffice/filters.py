@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.models import OPEN_STATES, Case, State
-from cases.selectors import due_windows
+from cases.selectors import UNSENT, due_windows
 from controllers.models import Controller
 from controllers.validators import database_id
 
@@ -30,6 +30,7 @@ class StateFilter(admin.SimpleListFilter):
         return [
             *State.choices,
             ("closed", _("Closed (completed, refused, withdrawn)")),
+            ("unsent", _("Decided, but not yet communicated to the subject")),
             ("all", _("All, including unconfirmed and closed")),
         ]
 
@@ -46,6 +47,8 @@ class StateFilter(admin.SimpleListFilter):
             return queryset
         if value == "closed":
             return queryset.filter(state__in=[State.COMPLETED, State.REFUSED, State.WITHDRAWN])
+        if value == "unsent":
+            return queryset.filter(UNSENT)
         if value in State.values:
             return queryset.filter(state=value)
         return queryset.filter(state__in=OPEN_STATES)

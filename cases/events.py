@@ -26,6 +26,10 @@ EVENT_TYPES: dict[str, Promise] = {
     "assign": gettext_lazy("Assignment changed"),
     "mail_reply": gettext_lazy("Reply by mail from the subject"),
     "mail_unmatched": gettext_lazy("Mail naming this request, from another address"),
+    # The mail that carries a decision or an extension notice left (cases.mail.deliver): the
+    # moment the deadline is judged by.
+    "decision_sent": gettext_lazy("Decision sent to the subject"),
+    "extension_sent": gettext_lazy("Extension notice sent to the subject"),
     # anymail's tracking events, as the mail provider reports them.
     "mail_queued": gettext_lazy("Mail queued by the provider"),
     "mail_sent": gettext_lazy("Mail sent by the provider"),

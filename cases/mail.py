@@ -33,21 +33,32 @@ from controllers.validators import has_control_characters
 from .actors import Actor
 from .audit import note
 from .links import confirmation_url, status_url
-from .models import Case, MailStatus, OutgoingMail
+from .models import Carries, Case, MailStatus, OutgoingMail
 from .steps import STEPS
 
 log = logging.getLogger(__name__)
 
 
 def queue_mail(
-    case: Case, kind: str, *, to: str | None = None, language: str = "", **context: Any
+    case: Case,
+    kind: str,
+    *,
+    to: str | None = None,
+    language: str = "",
+    carries: str = "",
+    **context: Any,
 ) -> OutgoingMail:
     """Queue one mail about ``case``: to its subject in their language, or ``to`` another
-    address (an officer, a system's owner, a recipient) in ``language`` when given."""
+    address (an officer, a system's owner, a recipient) in ``language`` when given. ``carries``
+    marks the subject's mail that carries the decision or the extension notice (``Carries``):
+    when it is sent, the case records that it was communicated."""
+    if carries and to not in (None, case.email):
+        raise ValueError("only the subject's own mail carries a decision")
     mail = OutgoingMail.objects.create(
         case=case,
         to=to or case.email,
         kind=kind,
+        carries=carries,
         language=language or case.language,
         context=context,
     )
@@ -118,8 +129,18 @@ def as_recorded(mail: OutgoingMail, *, body: bool = True) -> tuple[str, str]:
     return " ".join(subject.split()), text
 
 
-def deliver(mail_id: int) -> bool:
-    """Send one queued row exactly once. Returns whether this call sent it."""
+# What the case records when the mail carrying each reaches the subject: its column, its event.
+COMMUNICATED = {
+    Carries.DECISION: ("decision_sent_at", "decision_sent"),
+    Carries.EXTENSION: ("extension_sent_at", "extension_sent"),
+}
+# Provider reports that the subject did not receive a mail (a complaint means it arrived).
+NOT_RECEIVED = {"bounced", "rejected", "failed"}
+
+
+def deliver(mail_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Send one queued row exactly once. Returns whether this call sent it. ``now``: the moment
+    it is sent (the demo's history sends its mail at the time it was written)."""
     with transaction.atomic():
         mail = (
             OutgoingMail.objects.select_for_update(of=("self",))
@@ -143,7 +164,7 @@ def deliver(mail_id: int) -> bool:
         status = getattr(message, "anymail_status", None)
         mail.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
         mail.status = MailStatus.SENT
-        mail.sent_at = timezone.now()
+        mail.sent_at = now or timezone.now()
         # A one-time secret a mail carries (a download code) is not kept once it is sent.
         mail.context = {k: v for k, v in mail.context.items() if not k.startswith("secret_")}
         mail.save(
@@ -158,7 +179,27 @@ def deliver(mail_id: int) -> bool:
                 "record_text",
             ]
         )
+        if mail.carries and mail.case is not None:
+            _communicated(mail)
     return True
+
+
+def _communicated(mail: OutgoingMail) -> None:
+    """The decision or extension notice this mail carries has left: the case says when, once,
+    and the record has it as an event (the case report judges the deadline by it)."""
+    column, action = COMMUNICATED[Carries(mail.carries)]
+    case = mail.case
+    assert case is not None and mail.sent_at is not None
+    if Case.objects.filter(pk=case.pk, **{f"{column}__isnull": True}).update(
+        **{column: mail.sent_at}
+    ):
+        note(
+            case,
+            actor=Actor.system(),
+            action=action,
+            at=mail.sent_at,
+            data={"kind": mail.kind, "to": mail.to, "mail": mail.pk},
+        )
 
 
 @shared_task(
@@ -225,6 +266,10 @@ def record_delivery(
             return True
         if event_type in UNDELIVERED and mail.to == case.email:
             Case.objects.filter(pk=case.pk).update(mail_bounced=True)
+        if event_type in NOT_RECEIVED and mail.carries:
+            # What it carried did not reach the subject: not communicated after all.
+            column, _action = COMMUNICATED[Carries(mail.carries)]
+            Case.objects.filter(pk=case.pk).update(**{column: None})
         note(
             case,
             actor=Actor.system(),

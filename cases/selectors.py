@@ -22,6 +22,7 @@ from . import events
 from .actors import Actor
 from .audit import verify_chain
 from .models import (
+    DECIDED_STATES,
     FINAL_STATES,
     OPEN_STATES,
     Case,
@@ -34,9 +35,16 @@ from .models import (
 from .steps import STEPS, Step
 from .workflow import available_steps
 
+# Decided, but the mail that carries the decision has not reached the subject.
+UNSENT = Q(state__in=DECIDED_STATES, decision_sent_at__isnull=True)
+
 
 def deadline_badge(case: Case, now: dt.datetime) -> tuple[str, str]:
-    """(level, text) for the time left: overdue, amber under a quarter of the period, ok."""
+    """(level, text) for the time left: overdue, amber under a quarter of the period, ok. A
+    decision not yet communicated is red once its deadline has passed, amber before."""
+    if case.decision_unsent:
+        level = "overdue" if now > case.effective_deadline else "amber"
+        return level, _("decided, not yet sent")
     if case.state in FINAL_STATES:
         return "closed", "—"
     left = case.effective_deadline - now
@@ -61,11 +69,12 @@ def due_windows(now: dt.datetime) -> dict[str, Q]:
 
 
 def queue_summary(cases: QuerySet[Case], now: dt.datetime) -> dict[str, int]:
-    """How many of these cases are open, overdue, due today, due this week, unassigned: one
-    query, whatever the number of cases."""
+    """How many of these cases are open, overdue, due today, due this week, unassigned, and
+    decided but not yet communicated: one query, whatever the number of cases."""
     windows = due_windows(now)
     return cases.aggregate(
         open=Count("pk", filter=Q(state__in=OPEN_STATES)),
+        unsent=Count("pk", filter=UNSENT),
         unassigned=Count("pk", filter=Q(state__in=OPEN_STATES, assigned_to__isnull=True)),
         **{name: Count("pk", filter=window) for name, window in windows.items()},
     )

@@ -67,6 +67,9 @@ class Step:
     records_ground: bool = False  # its event carries the legal ground the case now has
     closes: bool = False  # it ends the case (a final state): shown as such, never by default
     mail: str = ""  # the mail it sends the subject: templates/emails/<mail>/
+    # What that mail carries that a deadline is judged by ("decision" or "extension",
+    # cases.models.Carries): the deadline is kept when it is sent, not when the step is taken.
+    communicates: str = ""
     officer_mail: str = ""  # ... when an officer takes it instead, if that mail differs
     # When the subject takes it, the controller's officers are told so, in these words.
     officer_notice: Promise | str = ""
@@ -120,6 +123,9 @@ STEPS: dict[str, Step] = {
             closes=True,
             who=frozenset({"system"}),
             transition="expire",
+            # The subject is told it ended, and that nothing was done (the address had never
+            # been confirmed: the mail says no more than the confirmation mail did).
+            mail="expired",
             decides_identity=True,
         ),
         Step(
@@ -189,6 +195,7 @@ STEPS: dict[str, Step] = {
             fixed={"ground": RefusalGround.IDENTITY_NOT_CONFIRMED},
             records_ground=True,
             mail="refused",
+            communicates="decision",
             decides_identity=True,
             id_result="rejected",
         ),
@@ -224,6 +231,7 @@ STEPS: dict[str, Step] = {
                 _OPTIONAL_MESSAGE,
             ),
             mail="extended",
+            communicates="extension",
         ),
         Step(
             "approve_plan",
@@ -286,6 +294,7 @@ STEPS: dict[str, Step] = {
             records_ground=True,
             records=("response",),
             mail="completed",
+            communicates="decision",
             decides_identity=True,
         ),
         Step(
@@ -302,6 +311,7 @@ STEPS: dict[str, Step] = {
             ),
             records_ground=True,
             mail="refused",
+            communicates="decision",
             decides_identity=True,
         ),
         Step(

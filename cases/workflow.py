@@ -178,7 +178,7 @@ def perform(
         step_taken.send(sender=Case, case=case, step=step.name, source=source, actor=actor)
         mail = step.officer_mail if actor.kind == "officer" and step.officer_mail else step.mail
         if mail:
-            queue_mail(case, mail, message=message)
+            queue_mail(case, mail, carries=step.communicates, message=message)
         if actor.kind == "subject" and step.officer_notice:
             for address in reminder_addresses(case.controller, assignee=case.assigned_to):
                 queue_mail(case, "officer_notice", to=address, step=step.name)

@@ -40,8 +40,11 @@ Design choices, and the reasons for them:
   address at ``history.demo.invalid`` (RFC 2606: never delivered); a controller that has one is
   skipped, so ``make run`` seeds once. Requests are received oldest first across controllers, so
   their references number in the order of receipt.
-- **Mail.** Each step queues its mail as it always does; the demo worker writes it to
-  ``var/mail/`` (the ``.invalid`` addresses keep it from ever reaching anyone).
+- **Mail is sent when it was written.** Each step queues its mail as it always does, and the
+  story sends it at once, at the step's (set back) time (``cases.mail.deliver(now=)``): a
+  decision counts from when its mail left, so a refusal of July must have left in July, not on
+  the day ``make run`` first started its worker. The ``.invalid`` addresses keep it from ever
+  reaching anyone (``dsar.mailfiles`` writes no file for them).
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ from cases import iddocs
 from cases.actors import Actor
 from cases.intake import receive_case
 from cases.links import CONFIRMATION_MAX_AGE
-from cases.models import Case, Channel, RefusalGround, State
+from cases.mail import deliver
+from cases.models import Case, Channel, MailStatus, RefusalGround, State
 from cases.workflow import perform
 from controllers.models import Controller, Right
 from fulfilment.collect import DATA_RIGHTS
@@ -486,13 +490,23 @@ class _Story:
             # The web form asks for the copy with the request where the statement wants one.
             id_document=id_copy(self.rng) if needs_id else None,
         )
+        self.send(planned.received_at)
 
     def take(self, step: str, actor: Actor, at: dt.datetime, **arguments: Any) -> None:
         at = max(at, self.clock + dt.timedelta(minutes=1))
         if at > self.limit:
             raise ValueError(f"{self.planned.story}: {step} would happen after now ({at})")
         self.case = perform(self.case, step, actor=actor, now=at, **arguments)
+        self.send(at)
         self.clock = at
+
+    def send(self, at: dt.datetime) -> None:
+        """Send the mail the step queued, at the step's time (the worker would find it sent)."""
+        for mail_id in self.case.outgoing_mail.filter(status=MailStatus.QUEUED).values_list(
+            "pk", flat=True
+        ):
+            deliver(mail_id, now=at)
+        self.case.refresh_from_db()
 
     def subject(self, step: str, at: dt.datetime, **arguments: Any) -> None:
         self.take(step, Actor.subject(), at, **arguments)

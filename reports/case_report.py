@@ -67,9 +67,14 @@ PART_SIZE = 400_000
 class DeadlineRow:
     label: str
     at: dt.datetime | None
-    met: bool | None  # None: no deadline of this kind, or the case is still open
+    met: bool | None  # None: not decided yet (open), or decided but not sent and not yet due
     hours: int  # early (positive) or late (negative), to the hour
     working_days: int
+    # When what keeps the deadline reached the subject (the mail's sent time), if it did.
+    by: dt.datetime | None = None
+    # Decided, but what carries the decision has not reached the subject (queued, failed,
+    # bounced, rejected): it keeps no deadline; missed once the deadline has passed.
+    unsent: bool = False
 
     @property
     def margin_hours(self) -> int:
@@ -80,11 +85,22 @@ class DeadlineRow:
         return abs(self.working_days)
 
 
-def _deadline(label: str, at: dt.datetime | None, done: dt.datetime | None, case: Case) -> Any:
+def _deadline(
+    label: str,
+    at: dt.datetime | None,
+    done: dt.datetime | None,
+    case: Case,
+    *,
+    unsent: bool = False,
+    now: dt.datetime | None = None,
+) -> Any:
     if at is None:
         return None
     if done is None:
-        return DeadlineRow(label, at, None, 0, 0)
+        # Not sent: late once the date has passed (by the clock: nothing else will happen to
+        # say so), undecided before.
+        late = unsent and (now or timezone.now()) > at
+        return DeadlineRow(label, at, False if late else None, 0, 0, None, unsent)
     controller = case.controller
     days = working_days_between(
         done,
@@ -96,40 +112,57 @@ def _deadline(label: str, at: dt.datetime | None, done: dt.datetime | None, case
     seconds = (at - done).total_seconds()
     # Whole hours of the margin, toward zero (a minute late is 0 h late, not 1).
     hours = int(abs(seconds) // 3600) * (1 if seconds >= 0 else -1)
-    return DeadlineRow(label, at, done <= at, hours, days)
+    return DeadlineRow(label, at, done <= at, hours, days, done)
 
 
-def deadlines(case: Case) -> list[DeadlineRow]:
-    """Each deadline of the case and how it was kept: against the moment the case was closed
-    (open cases: not yet decided). The notice-by date is kept by the first extension or refusal
-    notice, when there was one."""
+def deadlines(case: Case, now: dt.datetime | None = None) -> list[DeadlineRow]:
+    """Each deadline of the case and how it was kept: by when the decision reached the subject
+    (the sent time of the mail that carries it, ``Case.decision_sent_at``), never by the
+    officer's click. A decision whose mail has not left, or bounced, keeps nothing: "not yet
+    communicated", missed once the deadline passes (judged by ``now``). The notice-by date is
+    kept by the first extension notice or refusal that reached the subject."""
     # Only a decision (completed, refused) keeps a deadline; a withdrawn or expired request
     # is not judged.
-    done = case.closed_at if case.state in (State.COMPLETED, State.REFUSED) else None
+    decided = case.is_decided
+    done = case.decision_sent_at if decided else None
+    unsent = case.decision_unsent
+
+    def row(label: str, at: dt.datetime | None, kept: dt.datetime | None, waiting: bool) -> Any:
+        return _deadline(label, at, kept, case, unsent=waiting, now=now)
+
     rows = [
-        _deadline(_("Declared promise"), case.declared_deadline, done, case),
-        _deadline(_("Statutory (one month)"), case.statutory_deadline, done, case),
+        row(_("Declared promise"), case.declared_deadline, done, unsent),
+        row(_("Statutory (one month)"), case.statutory_deadline, done, unsent),
     ]
     if case.extended_at:
-        rows.append(_deadline(_("Extended (Art. 12(3))"), case.extended_deadline, done, case))
-    refused = case.closed_at if case.state == State.REFUSED else None
-    notice = case.extended_at or refused
-    if notice is None and case.is_open:
+        rows.append(row(_("Extended (Art. 12(3))"), case.extended_deadline, done, unsent))
+    refused = case.state == State.REFUSED
+    refusal_sent = case.decision_sent_at if refused else None
+    sent = [moment for moment in (case.extension_sent_at, refusal_sent) if moment]
+    notice = min(sent) if sent else None
+    # A notice was given (an extension or a refusal) but has not reached the subject.
+    notice_unsent = notice is None and (case.extended_at is not None or refused)
+    if notice is None and not notice_unsent and case.is_open:
         # No extension and no refusal yet: missed once the case's record runs past the date
         # (judged as of its last event, so the report stays the same until something happens).
         last = case.events.order_by("-seq").values_list("at", flat=True).first()
         if last and last > case.notice_by:
             notice = last
-    rows.append(_deadline(_("Extension or refusal notice by"), case.notice_by, notice, case))
+    rows.append(row(_("Extension or refusal notice by"), case.notice_by, notice, notice_unsent))
     if case.extended_at and refused:
         # Art. 12(4): the reasons for not acting are due within one month of receipt; an
         # extension lengthens the time to act, and whether it also covers a refusal is for the
         # auditor to weigh, so the refusal is judged against the one-month date as well.
         rows.append(
-            _deadline(_("Refusal within one month (Art. 12(4))"), case.notice_by, refused, case)
+            row(
+                _("Refusal within one month (Art. 12(4))"),
+                case.notice_by,
+                refusal_sent,
+                refusal_sent is None,
+            )
         )
-    rows.append(_deadline(_("Effective deadline"), case.effective_deadline, done, case))
-    return [row for row in rows if row is not None]
+    rows.append(row(_("Effective deadline"), case.effective_deadline, done, unsent))
+    return [r for r in rows if r is not None]
 
 
 def _receipt(events: list[CaseEvent]) -> dict[str, Any]:

@@ -10,9 +10,13 @@ days: ``_Calendar``), every other count taken in it; the ID-document rules; the 
 elsewhere than PostgreSQL, the (received, closed) pairs counted here (``_days_here``). Months
 are each controller's own.
 
-"On time" is decided for the requests that were decided (completed or refused): closed by the
-effective deadline (the one the subject was told: declared, statutory or extended) and, apart,
-by the statutory one. Withdrawn and expired requests are counted, not judged.
+"On time" is decided for the requests that were decided (completed or refused): the decision
+reached the subject (the sent time of the mail that carries it, ``Case.decision_sent_at``, not
+the officer's click) by the effective deadline (the one the subject was told: declared,
+statutory or extended) and, apart, by the statutory one. A decision whose mail has not left, or
+bounced, is "not yet communicated": decided, never on time, and counted apart. An extension was
+notified in time when its notice left by the one-month date. Withdrawn and expired requests are
+counted, not judged.
 """
 
 from __future__ import annotations
@@ -69,9 +73,11 @@ class Figures:
     by_right: dict[str, int] = field(default_factory=dict)
     by_channel: dict[str, int] = field(default_factory=dict)
     decided: int = 0
+    # Decided, but the mail carrying the decision has not reached the subject (never on time).
+    not_communicated: int = 0
     on_time: int = 0  # by the effective deadline
     on_time_statutory: int = 0
-    median_days: float | None = None  # working days from receipt to decision
+    median_days: float | None = None  # working days from receipt to the decision's sending
     p90_days: float | None = None
     extended: int = 0
     extended_notified_in_time: int = 0
@@ -157,10 +163,12 @@ def figures(
     }
     groups = grouped.values(*keys).annotate(
         n=Count("pk"),
-        on_time=Count("pk", filter=Q(closed_at__lte=F("effective_deadline"))),
-        on_time_statutory=Count("pk", filter=Q(closed_at__lte=F("statutory_deadline"))),
+        # Kept by what reached the subject, not by the officer's click.
+        on_time=Count("pk", filter=Q(decision_sent_at__lte=F("effective_deadline"))),
+        on_time_statutory=Count("pk", filter=Q(decision_sent_at__lte=F("statutory_deadline"))),
+        unsent=Count("pk", filter=Q(decision_sent_at__isnull=True)),
         extended=Count("pk", filter=Q(extended_at__isnull=False)),
-        extended_in_time=Count("pk", filter=Q(extended_at__lte=F("notice_by"))),
+        extended_in_time=Count("pk", filter=Q(extension_sent_at__lte=F("notice_by"))),
         # A running suspension stops the clock: such a case is not overdue while it runs.
         overdue_now=Count("pk", filter=Q(effective_deadline__lt=now, paused_since__isnull=True)),
         paused_now=Count("pk", filter=Q(paused_since__isnull=False)),
@@ -187,9 +195,10 @@ def figures(
             out.decided += n
             out.on_time += g["on_time"]
             out.on_time_statutory += g["on_time_statutory"]
+            out.not_communicated += g["unsent"]
             counts[1] += n
             counts[2] += g["on_time"]
-            if in_sql:
+            if in_sql and g["days"] is not None:  # None: not sent, no days to count
                 histogram[g["days"]] = histogram.get(g["days"], 0) + n
         elif state in OPEN:
             out.open_now += n
@@ -305,12 +314,13 @@ def _bucket(base: QuerySet[Case], calendars: dict[int, _Calendar]) -> RawSQL:
 
 
 def _days_sql(base: QuerySet[Case], calendars: dict[int, _Calendar]) -> RawSQL:
-    """On PostgreSQL: a decided request's working days from receipt to decision (NULL for the
-    others: the groups of undecided requests do not split by it)."""
+    """On PostgreSQL: a decided request's working days from receipt to the sending of its
+    decision (NULL for the others, and for a decision not sent: those groups do not split by
+    it)."""
     sql, params = _by_controller(
         base,
         calendars,
-        "width_bucket({table}.closed_at, %s::timestamptz[])"
+        "width_bucket({table}.decision_sent_at, %s::timestamptz[])"
         " - width_bucket({table}.received_at, %s::timestamptz[])",
         lambda c: [c.working, c.working],
     )
@@ -323,7 +333,9 @@ def _days_sql(base: QuerySet[Case], calendars: dict[int, _Calendar]) -> RawSQL:
 def _days_here(decided: QuerySet[Case], calendars: dict[int, _Calendar]) -> dict[int, int]:
     """The same counts as ``_days_sql``, here: how many requests took each number of days."""
     histogram: dict[int, int] = {}
-    rows = decided.values_list("controller_id", "received_at", "closed_at")
+    rows = decided.filter(decision_sent_at__isnull=False).values_list(
+        "controller_id", "received_at", "decision_sent_at"
+    )
     for controller_id, received, closed in rows.iterator(chunk_size=5000):
         days = calendars[controller_id].days(received, closed)
         histogram[days] = histogram.get(days, 0) + 1
@@ -415,13 +427,20 @@ def rows(data: Figures) -> list[tuple[str, str]]:
     out += [(f"{_('Now')}: {event_types.state_label(k)}", str(v)) for k, v in data.by_state.items()]
     out += [
         (_("Decided (completed or refused)"), str(data.decided)),
-        (_("Decided by the effective deadline"), f"{data.on_time} ({_pct(data.on_time_pct)})"),
         (
-            _("Decided by the statutory deadline"),
+            _("Decided but not yet communicated (the mail has not left, or did not arrive)"),
+            str(data.not_communicated),
+        ),
+        (
+            _("Decided and sent by the effective deadline"),
+            f"{data.on_time} ({_pct(data.on_time_pct)})",
+        ),
+        (
+            _("Decided and sent by the statutory deadline"),
             f"{data.on_time_statutory} ({_pct(data.on_time_statutory_pct)})",
         ),
-        (_("Working days to decide: median"), _num(data.median_days)),
-        (_("Working days to decide: 90th percentile"), _num(data.p90_days)),
+        (_("Working days to the decision sent: median"), _num(data.median_days)),
+        (_("Working days to the decision sent: 90th percentile"), _num(data.p90_days)),
         (_("Extended"), str(data.extended)),
         (_("Extension notified in time"), str(data.extended_notified_in_time)),
         (_("Requests whose clock was suspended"), str(data.suspended)),
@@ -473,6 +492,7 @@ def request_log(
             _("Received"),
             _("Due"),
             _("Closed"),
+            _("Decision sent"),
             _("Outcome"),
             _("Ground"),
         ]
@@ -489,13 +509,13 @@ def request_log(
                 "received_at",
                 "effective_deadline",
                 "closed_at",
+                "decision_sent_at",
                 "state",
                 "refusal_ground",
             )
         )
-        for ref, name, right, channel, received, due, closed, state, ground in cases.iterator(
-            chunk_size=2000
-        ):
+        for row in cases.iterator(chunk_size=2000):
+            ref, name, right, channel, received, due, closed, sent, state, ground = row
             yield _line(
                 [
                     ref,
@@ -505,6 +525,7 @@ def request_log(
                     received.isoformat(),
                     due.isoformat(),
                     closed.isoformat() if closed else "",
+                    sent.isoformat() if sent else "",
                     event_types.state_label(state),
                     event_types.ground_label(ground),
                 ]

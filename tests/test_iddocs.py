@@ -133,7 +133,8 @@ def test_refusing_identity_destroys_the_copy(cast, submit, committed):
         reason="The name on the document differs.",
     )
     assert not path.exists() and not IdDocument.objects.filter(case=case).exists()
-    assert CaseEvent.objects.filter(case=case).last().data["id_document"]["result"] == "rejected"
+    refused = CaseEvent.objects.get(case=case, action="refuse")
+    assert refused.data["id_document"]["result"] == "rejected"
 
 
 def test_withdrawing_destroys_the_copy(cast, submit, committed):

@@ -139,3 +139,66 @@ def test_existing_chains_are_re_keyed_and_verify_afterwards():
     intact = Case.objects.get(reference="DSAR-2026-000001")
     assert intact.audit_count == 2 and verify_chain(intact) is None
     assert verify_chain(Case.objects.get(reference="DSAR-2026-000002")) is not None
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_decided_cases_from_before_take_the_sent_time_of_their_decision_s_mail():
+    """A decision made before the sending was recorded counts from its mail, as a new one does:
+    the subject's "completed" or "refused" mail that was sent (and did not bounce) carries the
+    decision, "extended" the extension notice; a decision whose mail bounced or never left was
+    not communicated."""
+    old = migrate([("dsar", "0012_mail_record"), ("controllers", "0006_policy_versions")])
+    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
+    controller = old.get_model("controllers", "Controller").objects.create(
+        slug="d",
+        legal_name="D",
+        country="NL",
+        time_zone="Europe/Amsterdam",
+        supervisory_authority=authority,
+    )
+    now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
+    OldCase, OldMail = old.get_model("dsar", "Case"), old.get_model("dsar", "OutgoingMail")
+    cases = {}
+    for reference, kind, status, delivery in (
+        ("DSAR-2026-000001", "completed", "sent", ""),
+        ("DSAR-2026-000002", "refused", "sent", "bounced"),
+        ("DSAR-2026-000003", "completed", "queued", ""),
+        ("DSAR-2026-000004", "extended", "sent", "delivered"),
+    ):
+        case = open_case(OldCase, reference, controller, now)
+        cases[reference] = case
+        OldMail.objects.create(
+            case=case,
+            to="Jan@Example.org",  # the same address, as typed
+            kind=kind,
+            language="nl",
+            status=status,
+            sent_at=now + dt.timedelta(days=3) if status == "sent" else None,
+            delivery_status=delivery,
+        )
+        OldMail.objects.create(  # an officer's notice is no communication to the subject
+            case=case,
+            to="officer@example.org",
+            kind="completed",
+            language="nl",
+            status="sent",
+            sent_at=now,
+        )
+
+    new = migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    Case = new.get_model("dsar", "Case")
+    sent = {c.reference: (c.decision_sent_at, c.extension_sent_at) for c in Case.objects.all()}
+    later = now + dt.timedelta(days=3)
+    assert sent == {
+        "DSAR-2026-000001": (later, None),
+        "DSAR-2026-000002": (None, None),  # bounced
+        "DSAR-2026-000003": (None, None),  # never left
+        "DSAR-2026-000004": (None, later),
+    }
+    carriers = new.get_model("dsar", "OutgoingMail").objects.exclude(carries="")
+    assert sorted(carriers.values_list("case__reference", "carries")) == [
+        ("DSAR-2026-000001", "decision"),
+        ("DSAR-2026-000002", "decision"),
+        ("DSAR-2026-000003", "decision"),
+        ("DSAR-2026-000004", "extension"),
+    ]

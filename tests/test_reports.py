@@ -452,8 +452,8 @@ def test_the_compliance_figures_equal_a_hand_count_and_the_csv_and_the_pdf(cast,
     assert data.median_days is not None and data.p90_days >= data.median_days
     figures_csv = dict(csv.reader(io.StringIO(compliance.figures_csv(data))))
     assert figures_csv["Requests received"] == "6"
-    assert figures_csv["Decided by the effective deadline"] == "3 (75.0%)"
-    assert figures_csv["Decided by the statutory deadline"] == "2 (50.0%)"
+    assert figures_csv["Decided and sent by the effective deadline"] == "3 (75.0%)"
+    assert figures_csv["Decided and sent by the statutory deadline"] == "2 (50.0%)"
     log = list(
         csv.reader(io.StringIO("".join(compliance.request_log([cast.a], data.start, data.end))))
     )

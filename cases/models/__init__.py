@@ -11,6 +11,7 @@ in, fulfilment, reports) own behaviour and their own new tables, never a table o
 """
 
 from .case import (
+    DECIDED_STATES,
     FINAL_STATES,
     OPEN_STATES,
     REFERENCE,
@@ -26,14 +27,16 @@ from .case import (
 )
 from .documents import IdDocument
 from .events import CaseEvent
-from .mail import InboundMail, MailStatus, OutgoingMail
+from .mail import Carries, InboundMail, MailStatus, OutgoingMail
 from .messages import Direction, Message
 
 __all__ = [
+    "DECIDED_STATES",
     "FINAL_STATES",
     "OPEN_STATES",
     "REFERENCE",
     "WAITING_STATES",
+    "Carries",
     "Case",
     "CaseEvent",
     "Channel",

@@ -41,6 +41,8 @@ class State(models.TextChoices):
 
 
 FINAL_STATES = (State.COMPLETED, State.REFUSED, State.WITHDRAWN, State.EXPIRED)
+# A decision the subject is sent: its deadline is judged by when that reached them.
+DECIDED_STATES = (State.COMPLETED, State.REFUSED)
 # Confirmed and not final: the legal clock runs (or is paused) in these.
 OPEN_STATES = (
     State.AWAITING_IDENTITY,
@@ -149,6 +151,11 @@ class Case(FSMModelMixin, models.Model):
     partial_refusal = models.BooleanField(_("partly refused"), default=False)
     response = models.TextField(_("response to the subject"), blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # When the decision (completion or refusal) and the extension notice reached the subject:
+    # the sent time of the mail that carries each (cases.mail.deliver), cleared again if that
+    # mail bounces. A deadline is kept by what left, not by the officer's click (closed_at).
+    decision_sent_at = models.DateTimeField(_("decision sent"), null=True, blank=True)
+    extension_sent_at = models.DateTimeField(_("extension notice sent"), null=True, blank=True)
     # Set when mail to the subject bounced or was rejected: the officer must find another way.
     mail_bounced = models.BooleanField(_("mail to the subject bounced"), default=False)
     # The head of the case's hash chain (cases.audit): how many events it has and a keyed hash
@@ -190,6 +197,18 @@ class Case(FSMModelMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def is_decided(self) -> bool:
+        """Completed or refused: a decision the subject must be sent (withdrawn and expired
+        requests are not decided)."""
+        return self.state in DECIDED_STATES
+
+    @property
+    def decision_unsent(self) -> bool:
+        """Decided, but the mail that carries the decision has not (or not yet) reached the
+        subject: queued, failed, bounced or rejected. The deadline is not kept by it."""
+        return self.is_decided and self.decision_sent_at is None
 
     def recompute_deadlines(self) -> None:
         """Set the deadline columns from the receipt time, suspensions and extension."""

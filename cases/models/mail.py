@@ -15,6 +15,16 @@ class MailStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+class Carries(models.TextChoices):
+    """What a mail to the subject carries that a deadline is judged by (Art. 12(3)-(4)): the
+    decision (completion or refusal) or the extension notice. Its sent time is when that was
+    communicated (``Case.decision_sent_at``, ``Case.extension_sent_at``)."""
+
+    NOTHING = "", _("nothing a deadline is judged by")
+    DECISION = "decision", _("the decision")
+    EXTENSION = "extension", _("the extension notice")
+
+
 class OutgoingMail(models.Model):
     """A message to send, created in the transaction that causes it and sent after commit.
 
@@ -27,6 +37,7 @@ class OutgoingMail(models.Model):
     )
     to = models.EmailField(max_length=254)
     kind = models.CharField(max_length=40)
+    carries = models.CharField(max_length=10, choices=Carries.choices, blank=True, default="")
     language = models.CharField(max_length=5, choices=Language.choices)
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=MailStatus.choices, default=MailStatus.QUEUED)
