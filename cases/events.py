@@ -60,17 +60,24 @@ ID_RESULTS: dict[str, Promise] = {
 def register(
     event_types: dict[str, Promise],
     renderers: dict[str, Callable[[Any, dt.tzinfo], str]] | None = None,
+    describers: dict[str, Callable[[dict[str, Any], dt.tzinfo], list[str]]] | None = None,
 ) -> None:
     """A room above the core declares the events it writes (through ``audit.note``) and how the
-    data they keep reads: at start-up, from its AppConfig.ready."""
+    data they keep reads: at start-up, from its AppConfig.ready. ``describers`` read an event
+    type's data as a whole, where one key's meaning depends on another's (the same count means
+    "searched again" in one system and "nobody counted" in another)."""
     for name, text in event_types.items():
         if name in STEPS or EVENT_TYPES.get(name, text) != text:
             raise ValueError(f"event type {name!r} is declared twice")
     for key, render in (renderers or {}).items():
         if RENDERERS.get(key, render) is not render:
             raise ValueError(f"data key {key!r} is declared twice")
+    for name, whole in (describers or {}).items():
+        if DESCRIBERS.get(name, whole) is not whole:
+            raise ValueError(f"event type {name!r} is described twice")
     EVENT_TYPES.update(event_types)
     RENDERERS.update(renderers or {})
+    DESCRIBERS.update(describers or {})
 
 
 def label(action: str) -> str:
@@ -92,7 +99,8 @@ def _yes(value: Any) -> str:
     return _("yes") if value else _("no")
 
 
-def _moment(value: Any, tz: dt.tzinfo) -> str:
+def moment(value: Any, tz: dt.tzinfo) -> str:
+    """An ISO 8601 instant kept in an event's data, in the reader's zone and language."""
     try:
         moment = dt.datetime.fromisoformat(str(value))
     except ValueError:
@@ -150,7 +158,7 @@ RENDERERS: dict[str, Callable[[Any, dt.tzinfo], str]] = {
     "suspension": lambda v, tz: (
         _("Clock resumed: paused since %(since)s, %(days)s added")
         % {
-            "since": _moment(v.get("since"), tz),
+            "since": moment(v.get("since"), tz),
             "days": ngettext("%(n)d day", "%(n)d days", int(v.get("days_added", 0)))
             % {"n": int(v.get("days_added", 0))},
         }
@@ -174,9 +182,19 @@ RENDERERS: dict[str, Callable[[Any, dt.tzinfo], str]] = {
 }
 
 
+# Event types whose data reads as a whole (declared by the room that writes them).
+DESCRIBERS: dict[str, Callable[[dict[str, Any], dt.tzinfo], list[str]]] = {}
+
+
 def describe(event: CaseEvent, *, tz: str = "UTC") -> list[str]:
     """The event's data as readable lines, in the active language (plain text, not HTML)."""
     zone = ZoneInfo(tz)
+    whole = DESCRIBERS.get(event.action)
+    if whole is not None and isinstance(event.data, dict):
+        try:
+            return [line for line in whole(event.data, zone) if line]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            pass  # data of an older shape: read key by key below, never lost
     lines = (describe_item(key, value, zone) for key, value in (event.data or {}).items())
     return [line for line in lines if line]
 

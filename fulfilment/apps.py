@@ -21,5 +21,5 @@ class FulfilmentConfig(AppConfig):
         extensions.add_subject_panel(views.subject_panel)
         extensions.add_officer_panel(officer.officer_panel)
         extensions.add_officer_panel(officer_changes.changes_panel)
-        events.register(hooks.EVENT_TYPES, hooks.RENDERERS)
+        events.register(hooks.EVENT_TYPES, hooks.RENDERERS, hooks.DESCRIBERS)
         extensions.add_report_section(report.sections)

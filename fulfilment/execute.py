@@ -8,16 +8,21 @@ search. What a try does depends on the system:
 - SQL: ``connectors.sqlchange.apply`` in one transaction on the system, the files the erased
   rows named removed, then ``verify`` in a new session; anything the plan meant to change that
   is still there fails the try. A second run (a retry, a restarted worker) finds nothing more
-  to change and records the same counts: those of the approved plan, verified.
+  to change and records the same counts: those of the approved plan, verified. A table that
+  holds more of the subject's rows than the plan counted stops the change before it writes
+  (an event says what was found and what the plan counted): the plan is made again.
 - HTTP: the processor is asked (a request of the plan's purpose, named before it is sent so a
-  retry asks once) and polled until it reports the request completed.
-- Manual: the system's owner gets the task by mail; an officer records the owner's confirmation
-  in the case file.
+  retry asks once) and polled until it reports the request completed; its answer is kept.
+- Manual: the system's owner gets the task by mail; an officer records the owner's answer in
+  the case file (done as asked, or none of the subject's data there), who and when.
 
 Nothing runs for a system whose declaration changed since the plan was approved (the plan is
 made and approved again), nor for one removed from the systems file. When every execution is
-settled, the recipients are told (Art. 19). The record keeps the plan and the counts, never
-the erased data; a rectification keeps the SHA-256 of each value it replaced.
+settled, the recipients are told (Art. 19) of what was changed, under this plan or one it
+replaced (``fulfilment.completion.changed``). The record keeps the plan and the counts, never
+the erased data; a rectification keeps the SHA-256 of each value it replaced. Each change's
+event says how it was established, by kind (``evidence``): searched again (SQL), confirmed by
+an officer (manual), reported by the processor (HTTP).
 """
 
 from __future__ import annotations
@@ -99,6 +104,8 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
             t["op"] in ("none", "keep") for t in entry["tables"]
         ):
             continue  # nothing changes there (kept rows without a way to mark them)
+        if entry.get("done_under"):
+            continue  # done under the plan this one replaced: never asked twice
         manual = entry["kind"] == SystemKind.MANUAL
         executions.append(
             Execution.objects.create(
@@ -222,9 +229,26 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
     before = job.before or seen.before
     if files != job.files or before != job.before:
         Execution.objects.filter(pk=job.pk).update(files=files, before=before)
-    applied = sqlchange.apply(
-        spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
-    )
+    try:
+        applied = sqlchange.apply(
+            spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
+        )
+    except sqlchange.CountChanged as blocked:
+        # Retrying cannot help (the rows stay): the record says what was found, and the officer
+        # makes the plan again (it replaces this one).
+        note(
+            case,
+            actor=Actor.system(),
+            action="change_blocked",
+            at=timezone.now(),
+            data={
+                "system": job.system_title,
+                "plan": job.plan.sha256,
+                "found_now": {name: found for name, (found, _p) in blocked.tables.items()},
+                "planned": {name: planned for name, (_f, planned) in blocked.tables.items()},
+            },
+        )
+        raise Outdated(str(blocked)) from None
     root = files_root(spec)
     files = sorted(set(files) | set(applied.files))
     kept = sqlchange.still_named(spec, files) if files else set()
@@ -269,13 +293,25 @@ def _run_http(job: Execution, spec: SystemSpec) -> None:
             data={"system": job.system_title, "request": job.remote_id},
         )
         return
-    status = str(source.status(job.remote_id).get("request_status") or "")
+    answer = source.status(job.remote_id)
+    status = str(answer.get("request_status") or "")
     if status in ("pending", "in_progress"):
         _wait(job, status, now)
         return
     if status != "completed":
         raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
-    finish(job.pk, counts={}, files=0, warnings=[], extra={"processor": "completed"})
+    Execution.objects.filter(pk=job.pk).update(reported=_words(answer))
+    finish(job.pk, counts={}, files=0, warnings=[], extra={})
+
+
+def _words(answer: dict[str, Any]) -> dict[str, str]:
+    """What a processor answered, as the record keeps it: its plain fields, each cut short
+    (an answer is the processor's text: bounded like any other)."""
+    return {
+        str(key)[:50]: str(value)[:300]
+        for key, value in list(answer.items())[:20]
+        if isinstance(value, str | int | float | bool)
+    }
 
 
 def _wait(job: Execution, status: str, now: dt.datetime) -> None:
@@ -327,18 +363,59 @@ def finish(
             action="system_changed",
             at=now,
             data={
-                "system": job.system_title,
-                "purpose": job.plan.purpose,
-                "plan": job.plan.sha256,
-                "rows": counts,
-                "files": files,
-                "verified": True,
+                **evidence(job),
                 **({"warnings": warnings} if warnings else {}),
                 **({"after_skip": True} if late else {}),
                 **extra,
             },
         )
         settle(job.plan_id)
+
+
+def entry_of(execution: Execution) -> dict[str, Any]:
+    """The execution's system as its own plan describes it."""
+    return next(
+        (s for s in execution.plan.body["systems"] if s["system"] == execution.system_name), {}
+    )
+
+
+def evidence(execution: Execution) -> dict[str, Any]:
+    """What the record says a done change was, by kind of system, and only what was
+    established: an SQL system's changes by table, searched again (``_run_sql`` finishes only
+    after ``verify``); a manual task as the officer recorded the owner's answer (who, when, and
+    for data kept, under which ground until when); a processor's report of completion with its
+    answer (nothing is counted there). The ``system_changed`` event carries it, and the panel
+    and the case report read a done execution through it (``hooks.describe_change``)."""
+    data: dict[str, Any] = {
+        "system": execution.system_title,
+        "system_kind": execution.kind,
+        "purpose": execution.plan.purpose,
+        "plan": execution.plan.sha256,
+    }
+    entry = entry_of(execution)
+    if execution.kind == SystemKind.SQL:
+        ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
+        data["done"] = [
+            {"table": table, "op": ops.get(table, ""), "rows": rows}
+            for table, rows in execution.counts.items()
+        ]
+        data["files"] = execution.files_deleted
+        data["verified"] = True
+    elif execution.kind == SystemKind.MANUAL:
+        data["task"] = entry.get("task", "")
+        data["found"] = execution.found
+        data["confirmed_by"] = execution.answered_by.get_username() if execution.answered_by else ""
+        data["confirmed_at"] = execution.answered_at.isoformat() if execution.answered_at else ""
+        data["confirmed"] = execution.answer_note
+        if entry.get("keep_ground"):
+            data["keep_ground"] = entry["keep_ground"]
+            data["keep_until"] = entry.get("keep_until") or ""
+    else:
+        data["request"] = execution.remote_id
+        data["reported"] = "completed"
+        data["reported_at"] = execution.finished_at.isoformat() if execution.finished_at else ""
+        data["answer"] = execution.reported
+    return data
 
 
 def fail(execution_id: int, error: str, *, final: bool = False) -> None:
@@ -353,6 +430,7 @@ def fail(execution_id: int, error: str, *, final: bool = False) -> None:
         )
         if job is None or job.settled:
             return
+        tries = job.attempts  # as many as were made (a final failure ends the count early)
         if final:
             job.attempts = jobs.MAX_ATTEMPTS
         if jobs.retry_later(job, error, now):
@@ -363,7 +441,7 @@ def fail(execution_id: int, error: str, *, final: bool = False) -> None:
             actor=Actor.system(),
             action="change_failed",
             at=now,
-            data={"system": job.system_title, "error": job.error, "attempts": job.attempts},
+            data={"system": job.system_title, "error": job.error, "attempts": tries},
         )
         for address in reminder_addresses(case.controller, assignee=case.assigned_to):
             queue_mail(case, "change_failed", to=address, system=job.system_title, error=job.error)
@@ -377,14 +455,21 @@ def settle(plan_id: int) -> None:
     case = plan.case
     if plan.purpose not in NOTIFIED:
         return
-    done = {e.system_name: e.status for e in plan.executions.all()}
+    # What was done under this plan and under any plan it replaced.
+    done = {e.system_name for e in completion.done_executions(case, plan.purpose)}
     now = timezone.now()
-    anything = completion.changed(plan)
+    anything = completion.changed(case, plan.purpose)
     for notice in plan.notices.filter(status=NoticeStatus.PENDING):
-        if not anything:
-            # Every change was skipped (or found nothing): there is nothing to tell anyone.
+        if notice.channel == "system" and notice.system_name in done:
+            # The processor's own request told it (and it reported it completed), whether or
+            # not it held anything of the subject's.
+            notice.status = NoticeStatus.SENT
+            notice.sent_at = now
+        elif not anything:
+            # Every change was skipped, found nothing, or kept what it found: there is nothing
+            # to tell anyone, and the record and the letter say so.
             notice.status = NoticeStatus.UNREACHABLE
-            notice.reason = "nothing was changed, so there was nothing to tell"
+            notice.reason = completion.NOTHING_CHANGED
         elif notice.channel == "email":
             notice.mail = queue_mail(
                 case,
@@ -396,10 +481,6 @@ def settle(plan_id: int) -> None:
                 subject_name=case.name,
                 subject_email=case.email,
             )
-            notice.status = NoticeStatus.SENT
-            notice.sent_at = now
-        elif done.get(notice.system_name) == ExecutionStatus.DONE:
-            # The processor's own request of this plan told it (and it completed).
             notice.status = NoticeStatus.SENT
             notice.sent_at = now
         else:
@@ -449,8 +530,11 @@ def _for_officer(execution: Execution, actor: Actor) -> Execution:
     return locked
 
 
-def confirm_manual(execution: Execution, *, actor: Actor, note_text: str) -> None:
-    """The owner of a manual system confirmed the task done: the officer records it."""
+def confirm_manual(execution: Execution, *, actor: Actor, note_text: str, found: bool) -> None:
+    """The owner of a manual system answered the task: the officer records it, and what the
+    owner said (``found``: the subject's data were there and the owner did as asked; or none
+    was there, which changed nothing). Nobody counted: the record says who confirmed, when,
+    and how, never that it was verified."""
     with transaction.atomic():
         execution = _for_officer(execution, actor)
         if execution.status != ExecutionStatus.MANUAL:
@@ -458,16 +542,12 @@ def confirm_manual(execution: Execution, *, actor: Actor, note_text: str) -> Non
         if not note_text.strip():
             raise ValidationError(_("Say who confirmed it, and how."))
         Execution.objects.filter(pk=execution.pk).update(
-            answered_by=actor.user, answered_at=timezone.now(), answer_note=note_text
+            answered_by=actor.user,
+            answered_at=timezone.now(),
+            answer_note=note_text,
+            found=found,
         )
-        finish(
-            execution.pk,
-            counts={},
-            files=0,
-            warnings=[],
-            extra={"confirmed": note_text},
-            actor=actor,
-        )
+        finish(execution.pk, counts={}, files=0, warnings=[], extra={}, actor=actor)
 
 
 def retry(execution: Execution, *, actor: Actor) -> None:

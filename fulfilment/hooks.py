@@ -10,9 +10,10 @@
   gets, until its link expires).
 - A right that changes data (erasure, restriction, rectification, objection, withdrawal of
   consent): once identity is settled its plan is made (a dry run; ``fulfilment.plans``);
-  "approve the plan" takes only the plan the officer reviewed (its hash) and starts its
-  executions; "prepare the response" waits until each is done and verified (or skipped with a
-  reason); "approve and send" mails the completion letter. An objection to direct marketing
+  "approve the plan" takes only the plan the officer reviewed (its hash), never an outdated
+  one (its corrections or its systems' declarations changed since), and starts its
+  executions; "prepare the response" waits until each is done (or skipped with a reason);
+  "approve and send" mails the completion letter. An objection to direct marketing
   cannot be refused on compelling grounds (Art. 21(3)). "Lift the restriction" approves the
   lifting's plan, tells the subject, and lifts it after the notice period (Art. 18(3)).
 """
@@ -29,9 +30,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from cases import events
 from cases.actors import Actor
 from cases.audit import note
 from cases.mail import queue_mail
@@ -95,11 +98,8 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
             )
         if problems := plans.problems(plan.body):
             raise ValidationError(" ".join(problems))
-        if changed := plans.stale(case, plan.body):
-            raise ValidationError(
-                _("The systems file changed since this plan was made (%(systems)s): make it again.")
-                % {"systems": ", ".join(changed)}
-            )
+        if outdated := plans.outdated(case, plan):
+            raise ValidationError(" ".join(outdated))
     elif step == "prepare_response" and case.controller.systems.exists():
         plan = plans.current(case)
         if plan is None or plan.status != PlanStatus.APPROVED:
@@ -108,8 +108,8 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
         if waiting:
             raise ValidationError(
                 _(
-                    "Not every change is done and verified: %(systems)s. Wait for it, try it "
-                    "again, confirm a manual task, or skip it with a reason."
+                    "Not every change is done: %(systems)s. Wait for it, try it again, confirm "
+                    "a manual task, make the plan again, or skip it with a reason."
                 )
                 % {"systems": ", ".join(waiting)}
             )
@@ -245,7 +245,9 @@ EVENT_TYPES = {
     "plan_made": gettext_lazy("Plan of changes made (dry run)"),
     "correction_approved": gettext_lazy("Correction approved"),
     "system_asked_to_change": gettext_lazy("Processor asked to act on the request"),
-    "system_changed": gettext_lazy("Change done and verified"),
+    "system_changed": gettext_lazy("Change done in a system"),
+    "change_blocked": gettext_lazy("Change stopped: the subject's data changed since the plan"),
+    "change_superseded": gettext_lazy("Change not made: its plan was replaced"),
     "change_failed": gettext_lazy("Change in a system failed"),
     "change_retried": gettext_lazy("Change in a system tried again"),
     "change_skipped": gettext_lazy("Change in a system skipped"),
@@ -299,6 +301,7 @@ RENDERERS = {
     "expires": lambda v, tz: _("Link valid until %(when)s") % {"when": v},
     "plan": lambda v, tz: _("Plan SHA-256 %(hash)s") % {"hash": v},
     "purpose": lambda v, tz: _("For: %(purpose)s") % {"purpose": v},
+    "replaces": lambda v, tz: _("Replaces the approved plan SHA-256 %(hash)s") % {"hash": v},
     "changes": _changes,
     "verified": lambda v, tz: _("Verified: searched again, nothing planned is left") if v else "",
     "before_sha256": lambda v, tz: (
@@ -314,3 +317,151 @@ RENDERERS = {
     "after_skip": lambda v, tz: _("It ran although it had been skipped meanwhile") if v else "",
     "state": lambda v, tz: _("Request: %(state)s") % {"state": v},
 }
+
+
+# --- Events read as a whole: what one key means depends on another (the kind of system).
+
+# A change's rows by what was done to them (its plan's operation on the table).
+_DONE_AS = {
+    "delete": lambda: _("Deleted: %(list)s"),
+    "update": lambda: _("Changed: %(list)s"),
+    "restrict": lambda: _("Restricted: %(list)s"),
+}
+
+
+def _date(value: Any) -> str:
+    try:
+        return date_format(dt.date.fromisoformat(str(value)), "DATE_FORMAT")
+    except ValueError:
+        return str(value)
+
+
+def _manual(data: dict[str, Any], tz: Any) -> str:
+    """A manual task as the officer recorded the owner's answer: who confirmed it, when, how;
+    never verified (nobody searched) and, for data kept under a ground, never erased."""
+    said = {
+        "officer": data.get("confirmed_by") or "?",
+        "when": events.moment(data.get("confirmed_at", ""), tz),
+        "note": data.get("confirmed", ""),
+    }
+    task = data.get("task")
+    if data.get("found") is False:
+        return (
+            _(
+                "Its owner found none of the subject's data there, as confirmed by %(officer)s "
+                "on %(when)s: %(note)s"
+            )
+            % said
+        )
+    if task == "keep":
+        said["ground"] = data.get("keep_ground", "")
+        if data.get("keep_until"):
+            said["until"] = _date(data["keep_until"])
+            return (
+                _(
+                    "Kept under %(ground)s until %(until)s; restricted by its owner, as "
+                    "confirmed by %(officer)s on %(when)s: %(note)s"
+                )
+                % said
+            )
+        return (
+            _(
+                "Kept under %(ground)s; restricted by its owner, as confirmed by %(officer)s on "
+                "%(when)s: %(note)s"
+            )
+            % said
+        )
+    texts = {
+        "delete": lambda: _(
+            "Deleted by its owner, as confirmed by %(officer)s on %(when)s: %(note)s"
+        ),
+        "restriction": lambda: _(
+            "Restricted by its owner, as confirmed by %(officer)s on %(when)s: %(note)s"
+        ),
+        "lift": lambda: _(
+            "Restriction lifted by its owner, as confirmed by %(officer)s on %(when)s: %(note)s"
+        ),
+        "rectification": lambda: _(
+            "Corrected by its owner, as confirmed by %(officer)s on %(when)s: %(note)s"
+        ),
+    }
+    text = texts.get(str(task)) or (
+        lambda: _(
+            "Processing stopped by its owner, as confirmed by %(officer)s on %(when)s: %(note)s"
+        )
+    )
+    return text() % said
+
+
+def describe_change(data: dict[str, Any], tz: Any, *, heading: bool = True) -> list[str]:
+    """A ``system_changed`` event's data (``execute.evidence``), by kind: an SQL system's rows
+    deleted, changed or restricted, searched again; a manual task confirmed by whom and when;
+    a processor's report of completion with its answer. Events of the earlier shape (an SQL
+    count and "verified" on every kind) are read as what they can prove: a manual task's or
+    a processor's empty count and "verified" are not repeated. ``heading``: with the system,
+    the purpose and the plan (the panel and the report show them beside it)."""
+    kind = data.get("system_kind") or (
+        "manual" if "confirmed" in data else "http" if "processor" in data else "sql"
+    )
+    named = ("system", "purpose", "plan") if heading else ()
+    lines = [RENDERERS[key](data[key], tz) for key in named if key in data]
+    if kind == "sql" and "done" in data:
+        grouped: dict[str, list[str]] = {}
+        for item in data["done"]:
+            if item.get("rows"):
+                grouped.setdefault(item.get("op", ""), []).append(f"{item['table']} {item['rows']}")
+        for op, items in grouped.items():
+            text = _DONE_AS.get(op, _DONE_AS["update"])()
+            lines.append(text % {"list": ", ".join(items)})
+        if not grouped:
+            lines.append(_("Nothing of the subject's was there to change"))
+        if data.get("files"):
+            n = int(data["files"])
+            lines.append(ngettext("%(n)d file deleted", "%(n)d files deleted", n) % {"n": n})
+    elif kind == "sql":  # the earlier shape: counts, files and "verified", all true of SQL
+        lines += [RENDERERS[key](data[key], tz) for key in ("rows", "files") if key in data]
+    elif kind == "manual" and "system_kind" in data:
+        lines.append(_manual(data, tz))
+    elif kind == "manual":
+        lines.append(RENDERERS["confirmed"](data["confirmed"], tz))
+    elif "system_kind" in data:
+        answer = data.get("answer") or {}
+        lines.append(
+            _("The processor reported the request completed on %(when)s; its answer: %(answer)s")
+            % {
+                "when": events.moment(data.get("reported_at", ""), tz),
+                "answer": ", ".join(f"{k}: {v}" for k, v in answer.items()) or "—",
+            }
+        )
+        if data.get("request"):
+            lines.append(RENDERERS["request"](data["request"], tz))
+    else:
+        lines.append(RENDERERS["processor"](data["processor"], tz))
+    if kind == "sql" and data.get("verified"):
+        lines.append(RENDERERS["verified"](True, tz))
+    lines += [
+        RENDERERS[key](data[key], tz)
+        for key in ("before_sha256", "warnings", "after_skip")
+        if data.get(key)
+    ]
+    return lines
+
+
+def describe_blocked(data: dict[str, Any], tz: Any) -> list[str]:
+    """A change stopped before it wrote: per table, the subject's rows found and those the
+    approved plan counted."""
+    lines = [RENDERERS[key](data[key], tz) for key in ("system", "plan") if key in data]
+    planned = data.get("planned", {})
+    for table, found in data.get("found_now", {}).items():
+        lines.append(
+            _(
+                "%(table)s: %(found)d rows hold the subject now, the approved plan counted "
+                "%(planned)d"
+            )
+            % {"table": table, "found": int(found), "planned": int(planned.get(table, 0))}
+        )
+    lines.append(_("Nothing was changed there: make the plan again."))
+    return lines
+
+
+DESCRIBERS = {"system_changed": describe_change, "change_blocked": describe_blocked}

@@ -234,13 +234,19 @@ class ExecutionStatus(models.TextChoices):
     RUNNING = "running", _("running")
     REMOTE = "remote", _("waiting for the processor")
     MANUAL = "manual", _("waiting for the owner's confirmation")
-    DONE = "done", _("done and verified")
+    # Done: how it was established depends on the system (searched again, confirmed by an
+    # officer, reported by the processor): ``fulfilment.execute.evidence`` says which.
+    DONE = "done", _("done")
     FAILED = "failed", _("failed")
     SKIPPED = "skipped", _("skipped")
+    # Its plan was replaced before it ran (or while it waited or had failed): never run.
+    SUPERSEDED = "superseded", _("replaced by a newer plan")
 
 
 class Execution(Job):
     """One approved plan carried out in one system: run, retried and verified like a search."""
+
+    SETTLED = ("done", "skipped", "superseded")
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="executions")
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="executions")
@@ -254,6 +260,11 @@ class Execution(Job):
     # inside the system's folder) and, for a rectification, the SHA-256 of each old value.
     files = models.JSONField(default=list)
     before = models.JSONField(default=dict)
+    # A manual task's answer, as the officer recorded the owner's: True the subject's data were
+    # there and the owner did as asked, False none was there; None before this was asked.
+    found = models.BooleanField(null=True, blank=True)
+    # What a processor answered when it reported the request completed (its own words).
+    reported = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["case", "pk"]

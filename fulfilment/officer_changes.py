@@ -1,8 +1,11 @@
 """The officer's side of the rights that change data, in the admin: a panel on the case file with
 the plan (what each system will do, counted by a dry run), its approval, each execution's
-progress and verification, the Art. 19 notices and their delivery, and the pages to act on them:
-make the plan again, enter a correction (rectification), confirm a manual task, retry or skip a
-change, record a recipient's answer, and plan the lifting of a restriction.
+progress and how each done change was established (searched again, confirmed by an officer,
+reported by the processor), the plans it replaced, the Art. 19 notices and their delivery, and
+the pages to act on them: make the plan again (an outdated one, or an approved one whose changes
+are not all settled: it replaces it), enter a correction (rectification), confirm a manual task
+with the owner's answer, retry or skip a change, record a recipient's answer, and plan the
+lifting of a restriction.
 
 As in ``fulfilment.officer``: every page checks scope; every action, that the user is an
 officer of the case's controller. Auditors see the panel, never a button.
@@ -18,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -29,7 +33,9 @@ from controllers.models import Right
 from controllers.validators import multi_line
 
 from . import execute, plans
-from .models import Execution, Notice, PlanStatus
+from .completion import done_executions
+from .hooks import describe_change
+from .models import Execution, ExecutionStatus, Notice, PlanStatus
 from .officer import ReasonForm, _back, _case, _page
 
 
@@ -44,12 +50,17 @@ def _ops() -> dict[str, str]:
 
 
 def _rows(plan: Any) -> list[dict[str, Any]]:
-    """The plan's systems, each with its execution (if any), for the template; each table
-    with its operation in words."""
+    """The plan's systems, each with its execution (if any; for a system done under the plan
+    this one replaced, that one's), for the template; each table with its operation in words,
+    and each done change with how it was established."""
     if plan is None:
         return []
-    executions = {e.system_name: e for e in plan.executions.all()}
+    executions = {e.system_name: e for e in plan.executions.select_related("plan", "answered_by")}
+    earlier = {
+        e.system_name: e for e in done_executions(plan.case, plan.purpose) if e.plan_id != plan.pk
+    }
     ops = _ops()
+    zone = timezone.get_current_timezone()
     rows = []
     for system in plan.body["systems"]:
         entry = {**system}
@@ -57,8 +68,35 @@ def _rows(plan: Any) -> list[dict[str, Any]]:
             entry["tables"] = [
                 {**t, "op_label": ops.get(t["op"], t["op"])} for t in system["tables"]
             ]
-        rows.append({"entry": entry, "execution": executions.get(system["system"])})
+        execution = executions.get(system["system"])
+        carried = execution is None and bool(system.get("done_under"))
+        if carried:
+            execution = earlier.get(system["system"])
+        done = execution is not None and execution.status == ExecutionStatus.DONE
+        rows.append(
+            {
+                "entry": entry,
+                "execution": execution,
+                "carried": carried,
+                "outcome": (
+                    describe_change(execute.evidence(execution), zone, heading=False)
+                    if done
+                    else []
+                ),
+            }
+        )
     return rows
+
+
+def _replaced(case: Case, plan: Any) -> list[dict[str, Any]]:
+    """The approved plans the current one replaced, newest first, with what became of their
+    changes (done ones stay done; the others were superseded)."""
+    if plan is None:
+        return []
+    old = case.plans.filter(
+        purpose=plan.purpose, status=PlanStatus.SUPERSEDED, approved_at__isnull=False
+    ).order_by("-pk")
+    return [{"plan": p, "rows": _rows(p)} for p in old]
 
 
 def changes_panel(case: Case, request: HttpRequest) -> str:
@@ -69,6 +107,14 @@ def changes_panel(case: Case, request: HttpRequest) -> str:
     lift = plans.current(case, plans.LIFT) if case.right == Right.RESTRICTION else None
     actor = Actor.officer(request.user)
     steps = available_steps(case, actor) if officer else []
+    # An approved plan is made again while one of its changes is not settled (and none runs).
+    settled = (
+        plan is not None and plan.status == PlanStatus.APPROVED and plans.replace_refusal(plan)
+    )
+    lift_settled = (
+        lift is not None and lift.status == PlanStatus.APPROVED and (plans.replace_refusal(lift))
+    )
+    outdated = plans.outdated(case, plan) if plan else []
     return render_to_string(
         "fulfilment/admin/changes.html",
         {
@@ -76,25 +122,29 @@ def changes_panel(case: Case, request: HttpRequest) -> str:
             "officer": officer,
             "plan": plan,
             "rows": _rows(plan),
+            "replaced": _replaced(case, plan),
             "problems": plans.problems(plan.body) if plan else [],
+            "outdated": outdated,
+            "stopped": plan is not None
+            and plan.status == PlanStatus.APPROVED
+            and plan.executions.filter(status=ExecutionStatus.FAILED).exists(),
             "notices": plan.notices.select_related("mail") if plan else [],
             "corrections": case.corrections.all(),
             "rectifying": case.right == Right.RECTIFICATION
             and case.state == State.IN_PROGRESS
-            and not (plan and plan.status == PlanStatus.APPROVED),
-            "can_plan": officer
-            and plans.plannable(case, case.right)
-            and not (plan and plan.status == PlanStatus.APPROVED),
+            and not settled,
+            "can_plan": officer and plans.plannable(case, case.right) and not settled,
             "approve_url": _step_url(case, "approve_plan", plan)
-            if "approve_plan" in steps and plan and plan.status == PlanStatus.DRAFT
+            if "approve_plan" in steps and plan and plan.status == PlanStatus.DRAFT and not outdated
             else "",
             "lift": lift,
             "lift_rows": _rows(lift),
+            "lift_replaced": _replaced(case, lift),
             "can_plan_lift": officer
             and plans.plannable(case, plans.LIFT)
             and plan is not None
             and plan.status == PlanStatus.APPROVED
-            and not (lift and lift.status == PlanStatus.APPROVED),
+            and not lift_settled,
             "lift_url": _step_url(case, "lift_restriction", lift)
             if "lift_restriction" in steps and lift and lift.status == PlanStatus.DRAFT
             else "",
@@ -173,6 +223,16 @@ def correction_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class ConfirmForm(forms.Form):
+    # What the owner reported: whether there was anything of the subject's to act on. Asked,
+    # never assumed: it decides whether recipients are told of a change (Art. 19).
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("What the owner reported"),
+        choices=[
+            ("done", gettext_lazy("Done as asked: the subject's data were there")),
+            ("nothing", gettext_lazy("None of the subject's data was there")),
+        ],
+        widget=forms.RadioSelect,
+    )
     note = forms.CharField(
         label=gettext_lazy("Who confirmed it, when and how (kept in the record)"),
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -187,7 +247,10 @@ def confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             execute.confirm_manual(
-                execution, actor=Actor.officer(request.user), note_text=form.cleaned_data["note"]
+                execution,
+                actor=Actor.officer(request.user),
+                note_text=form.cleaned_data["note"],
+                found=form.cleaned_data["outcome"] == "done",
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -9,6 +9,16 @@ owner (manual) will be asked, and which recipients are told (Art. 19). The plan'
 hashed; the officer approves that hash (the ``approve_plan`` step, whose event carries it), and
 the executions carry out that body and nothing else (``fulfilment.execute``).
 
+A plan is outdated when the systems file changed what a system does, or (rectification) the
+corrections changed, since it was made: it is not approved, and the officer makes it again. An
+approved plan is replaced by a new plan (a dry run, approved by the same step with its own hash)
+while any of its changes is not settled and none is running: its changes that have not run
+(waiting, failed, or a manual task not confirmed) are superseded, an event each, and never run;
+what was done stays done and in the record. The new body names the plan it ``replaces``, and a
+manual or processor system done under an earlier plan is marked ``done_under`` it (its owner
+or processor is not asked twice); an SQL system is changed again (what is gone stays gone, the
+same values are written again) and searched again.
+
 A table's entry in the body: ``op`` (``delete``; ``update`` or ``restrict``: the ``columns``
 changed, each ``{"column", "to": "null" | "pseudonymise" | "value", "value"}``; ``keep``: kept
 unchanged; ``none``: nothing declared), ``rows`` counted, and for what stays, ``keep_ground``
@@ -27,6 +37,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cases.actors import Actor
 from cases.audit import note
@@ -38,7 +49,7 @@ from controllers.systems import ActionSpec, SystemSpec, TableSpec, spec_of
 from .collect import identities_for
 from .connectors import sqlchange
 from .connectors.base import ConnectorError
-from .models import Correction, Plan, PlanStatus
+from .models import Correction, Execution, ExecutionStatus, NoticeStatus, Plan, PlanStatus
 
 # The rights whose answer is a change in the systems.
 CHANGE_RIGHTS = (
@@ -52,6 +63,10 @@ CHANGE_RIGHTS = (
 LIFT = "lift"
 # Recipients are told of these (Art. 19).
 NOTIFIED = (Right.ERASURE, Right.RECTIFICATION, Right.RESTRICTION)
+# Why a replaced plan's recipients were not told (kept in English, read in the reader's language).
+REPLACED = gettext_noop(
+    "the plan was replaced before its changes were settled: the newer plan's notices apply"
+)
 
 
 def sha256_of(body: dict[str, Any]) -> str:
@@ -248,6 +263,35 @@ def _notice(name: str, how: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def corrections_of(case: Case) -> list[dict[str, str]]:
+    """The corrections approved for the case, as a plan's body records them."""
+    return [
+        {"system": c.system_name, "table": c.table, "column": c.column, "value": c.value}
+        for c in case.corrections.all()
+    ]
+
+
+def _sorted(corrections: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    return sorted((c["system"], c["table"], c["column"], c["value"]) for c in corrections)
+
+
+def outdated(case: Case, plan: Plan) -> list[str]:
+    """Why the plan no longer says what would be done (empty: it still does): a correction
+    added or changed since it was made (it would be left out), or a system whose declaration
+    changed what it does."""
+    found = []
+    if plan.purpose == Right.RECTIFICATION and _sorted(plan.body.get("corrections", [])) != (
+        _sorted(corrections_of(case))
+    ):
+        found.append(_("The corrections changed since this plan was made: make the plan again."))
+    if changed := stale(case, plan.body):
+        found.append(
+            _("The systems file changed since this plan was made (%(systems)s): make it again.")
+            % {"systems": ", ".join(changed)}
+        )
+    return found
+
+
 def body_for(case: Case, purpose: str, made: dt.datetime) -> dict[str, Any]:
     identities = identities_for(case)
     corrections = list(case.corrections.all()) if purpose == Right.RECTIFICATION else []
@@ -264,10 +308,7 @@ def body_for(case: Case, purpose: str, made: dt.datetime) -> dict[str, Any]:
         "notices": notices(case) if purpose in NOTIFIED else [],
     }
     if purpose == Right.RECTIFICATION:
-        body["corrections"] = [
-            {"system": c.system_name, "table": c.table, "column": c.column, "value": c.value}
-            for c in corrections
-        ]
+        body["corrections"] = corrections_of(case)
     return body
 
 
@@ -312,24 +353,51 @@ def plannable(case: Case, purpose: str) -> bool:
     return case.right == purpose and case.state == State.IN_PROGRESS
 
 
+def replace_refusal(plan: Plan) -> str:
+    """Why this approved plan cannot be replaced now ("" if it can): once every change is
+    settled its notices have gone out and the record is whole; while one runs (a worker on it,
+    a processor working) what it does is not yet known."""
+    executions = list(plan.executions.all())
+    if all(e.settled for e in executions):
+        return _("Every change of the approved plan is settled: it is not made again.")
+    now = timezone.now()
+    if any(
+        e.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE)
+        or (e.lease_until and e.lease_until > now)
+        for e in executions
+    ):
+        return _(
+            "A change of the approved plan is running in a system now: wait until it is done "
+            "or fails, then make the plan again."
+        )
+    return ""
+
+
 def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
-    """Count and write down the plan (the dry run); it replaces an unapproved one."""
+    """Count and write down the plan (the dry run); it replaces an unapproved one, or an
+    approved one not yet carried out (``replace_refusal``)."""
     purpose = purpose or case.right
     if actor.kind == "officer":
         _check_officer(case, actor)
     if purpose not in (*CHANGE_RIGHTS, LIFT) or not plannable(case, purpose):
         raise ValidationError(_("No plan can be made for this request now."))
     existing = current(case, purpose)
-    if existing is not None and existing.status == PlanStatus.APPROVED:
-        raise ValidationError(_("The plan has been approved already."))
+    approved = existing is not None and existing.status == PlanStatus.APPROVED
+    if approved and (why := replace_refusal(existing)):
+        raise ValidationError(why)
     made = timezone.now()
     body = body_for(case, purpose, made)  # the counts: outside any transaction of ours
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
-        if locked.plans.filter(purpose=purpose, status=PlanStatus.APPROVED).exists():
-            raise ValidationError(_("The plan has been approved already."))
         if current(locked, purpose) not in (None, existing):
             raise ValidationError(_("Another plan was made meanwhile: reload the page."))
+        if existing is not None and existing.status == PlanStatus.APPROVED:
+            # Its changes locked: a worker claims one only through its row's lock.
+            list(existing.executions.select_for_update(of=("self",)))
+            if why := replace_refusal(existing):
+                raise ValidationError(why)
+            _supersede(locked, existing, actor=actor, at=made)
+        _carry(locked, purpose, body)
         locked.plans.filter(purpose=purpose, status=PlanStatus.DRAFT).update(
             status=PlanStatus.SUPERSEDED
         )
@@ -341,9 +409,61 @@ def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
             actor=actor,
             action="plan_made",
             at=made,
-            data={"plan": plan.sha256, "purpose": purpose, "changes": summary(body)},
+            data={
+                "plan": plan.sha256,
+                "purpose": purpose,
+                "changes": summary(body),
+                **({"replaces": body["replaces"]} if "replaces" in body else {}),
+            },
         )
     return plan
+
+
+def _supersede(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> None:
+    """Replace an approved plan: what it did stays done; its changes that have not run never
+    will (an event each); its notices, never sent, say why."""
+    plan.status = PlanStatus.SUPERSEDED
+    plan.save(update_fields=["status"])
+    for execution in plan.executions.exclude(status__in=Execution.SETTLED):
+        Execution.objects.filter(pk=execution.pk).update(
+            status=ExecutionStatus.SUPERSEDED, next_attempt_at=None, lease_until=None
+        )
+        note(
+            case,
+            actor=actor,
+            action="change_superseded",
+            at=at,
+            data={
+                "system": execution.system_title,
+                "plan": plan.sha256,
+                **({"error": execution.error} if execution.error else {}),
+            },
+        )
+    plan.notices.filter(status=NoticeStatus.PENDING).update(
+        status=NoticeStatus.UNREACHABLE, reason=REPLACED
+    )
+
+
+def _carry(case: Case, purpose: str, body: dict[str, Any]) -> None:
+    """Mark in a new plan's body what earlier approved plans of the request did: the plan it
+    replaces, and each manual or processor system done under one (not asked again)."""
+    approved = case.plans.filter(purpose=purpose, approved_at__isnull=False).order_by("-pk")
+    last = approved.first()
+    if last is None or last.status != PlanStatus.SUPERSEDED:
+        return
+    body["replaces"] = last.sha256
+    done = {
+        e.system_name: e.plan.sha256
+        for e in Execution.objects.filter(
+            case=case, plan__purpose=purpose, status=ExecutionStatus.DONE
+        )
+        .exclude(kind=SystemKind.SQL)
+        .select_related("plan")
+        .order_by("pk")
+    }
+    for entry in body["systems"]:
+        if entry["kind"] != SystemKind.SQL and entry["system"] in done:
+            entry["done_under"] = done[entry["system"]]
 
 
 def summary(body: dict[str, Any]) -> dict[str, Any]:
@@ -392,8 +512,10 @@ def add_correction(
         raise ValidationError(_("The value may not contain control characters."))
     now = timezone.now()
     with transaction.atomic():
-        if current(case) and current(case).status == PlanStatus.APPROVED:
-            raise ValidationError(_("The plan has been approved already."))
+        plan = current(case)
+        if plan and plan.status == PlanStatus.APPROVED and (why := replace_refusal(plan)):
+            # Once it is carried out, a correction could no longer be made.
+            raise ValidationError(why)
         correction, _created = Correction.objects.update_or_create(
             case=case,
             system_name=system,

@@ -1,17 +1,23 @@
 """Fulfilment's evidence in the auditor's case report (registered through
 ``cases.extensions.add_report_section``): what was searched and found, the package and its
-hashes and downloads, the plan of changes, what each system did and how it was verified, and
+hashes and downloads, each plan of changes (a replaced one too), what each system did and how
+that was established (searched again, confirmed by an officer, reported by the processor), and
 the Art. 19 notices. Counts, hashes and reasons only: never the subject's data."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from cases.models import Case
+
+from .execute import evidence
+from .hooks import describe_change
+from .models import ExecutionStatus
 
 
 def _when(value: Any) -> str:
@@ -87,17 +93,22 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                 lines.append(f"{entry['title']}: " + ("; ".join(parts) or "—"))
             else:
                 lines.append(f"{entry['title']}: {_('task')} {entry.get('task', '')}")
-        for execution in plan.executions.all():
+            if entry.get("done_under"):
+                lines.append(
+                    f"{entry['title']}: "
+                    + _("done under the plan it replaces (SHA-256 %(hash)s)")
+                    % {"hash": entry["done_under"]}
+                )
+        zone = timezone.get_current_timezone()
+        for execution in plan.executions.select_related("plan", "answered_by"):
+            if execution.status == ExecutionStatus.DONE:
+                # How it was established, by kind: the event's own words.
+                detail = describe_change(evidence(execution), zone, heading=False)
+            else:
+                detail = [x for x in (execution.error, execution.answer_note) if x]
             lines.append(
                 f"{execution.system_title}: {execution.get_status_display()}"
-                f" {_when(execution.finished_at)} · {_counts(execution.counts)}"
-                + (
-                    f" · {_('files deleted')}: {execution.files_deleted}"
-                    if execution.files_deleted
-                    else ""
-                )
-                + (f" · {execution.error}" if execution.error else "")
-                + (f" · {execution.answer_note}" if execution.answer_note else "")
+                f" {_when(execution.finished_at)}" + "".join(f" · {line}" for line in detail)
             )
         found.append((_("Plan of changes: %(purpose)s") % {"purpose": plan.purpose}, lines))
         notices = list(plan.notices.select_related("mail"))

@@ -96,6 +96,7 @@ def test_an_erasure_at_defero_deletes_keeps_what_the_law_keeps_and_says_so(
         executions["financiele-administratie"],
         actor=Actor.officer(officer),
         note_text="Boekhouder bevestigt per mail: facturen gemarkeerd als beperkt.",
+        found=True,
     )
     notices = {n.recipient: n for n in case.notices.all()}
     assert notices["verwerkers"].status == NoticeStatus.SENT
@@ -420,7 +421,8 @@ def test_rows_that_appeared_after_the_plan_stop_the_change_until_it_is_planned_a
     execution = case.executions.get(system_name="klantenadministratie")
     committed(execute.run, execution.pk)
     execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.PENDING  # retried later, not stretched
+    # Not stretched, and not retried (the rows stay): it fails until the plan is made again.
+    assert execution.status == ExecutionStatus.FAILED
     assert "contactmomenten: 3 rows hold the subject now" in execution.error
     assert counts(defero) == before  # one transaction: nothing of it happened
 
@@ -505,7 +507,8 @@ def test_the_officer_reviews_and_approves_the_plan_in_the_case_file(world, commi
     assert response.status_code == 302
     assert case.executions.get().status == ExecutionStatus.DONE
     page = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
-    assert "done and verified" in page and "Google (Google Analytics)" in page
+    assert "Deleted: leads 2" in page and "searched again" in page
+    assert "Google (Google Analytics)" in page
     assert "privacy@hosting.example" in page
 
 
@@ -602,11 +605,12 @@ def test_when_every_change_is_skipped_the_letter_and_the_recipients_hear_no_eras
     )
     assert not [m for m in mailoutbox if m.to == ["privacy@hosting.example"]]
     notice = case.notices.get(recipient__startswith="diensten van derden")
-    assert notice.status == NoticeStatus.UNREACHABLE and "nothing was changed" in notice.reason
+    assert notice.status == NoticeStatus.UNREACHABLE and "no system changed" in notice.reason
     finish(committed, case, officer)
     letter = next(m for m in mailoutbox if "What was done" in m.subject)
     assert "has handled your request as follows" in letter.body
     assert "erased your personal data" not in letter.body
+    assert "not told, because none of our systems changed" in letter.body
     assert "not changed. Reason: Kept for a court case" in letter.body
 
 

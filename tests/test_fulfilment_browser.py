@@ -136,7 +136,7 @@ def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
     # The processor finishes; the next poll (as beat's sweep would send it) records it.
     poll_until_settled(committed, remote)
     assert remote.status == ExecutionStatus.DONE, remote.error
-    cell.locator('[data-field="status"]', has_text="done and verified").wait_for()
+    cell.locator('[data-field="status"]', has_text="done").wait_for()
     assert page.evaluate("window.__same_page") is True
     assert violations == []
     page.close()

@@ -47,6 +47,22 @@ from .sql import IN_CHUNK, SqlSource, _reflect, _short, engine_for, in_link_orde
 Change = Mapping[str, Any]
 
 
+class CountChanged(ConnectorError):
+    """Tables that hold more of the subject's rows than the approved plan counted: the change
+    stops before it writes anything (the plan is made again, never stretched). ``tables``: per
+    table, (rows found now, rows the plan counted)."""
+
+    def __init__(self, tables: dict[str, tuple[int, int]]) -> None:
+        self.tables = tables
+        super().__init__(
+            "; ".join(
+                f"{name}: {found} rows hold the subject now, the approved plan counted {planned}"
+                for name, (found, planned) in tables.items()
+            )
+            + ": make the plan again"
+        )
+
+
 @dataclass
 class Applied:
     """What ``apply`` did: rows changed per table, and what ``verify`` reads back."""
@@ -267,12 +283,13 @@ def apply(
         with engine.begin() as conn:
             tables = applied.tables = _reflect(conn, narrow)
             found = _found(conn, narrow, identities, tables)
-            for name, change in changes.items():
-                if len(found.get(name, ())) > change.get("rows", 0):
-                    raise ConnectorError(
-                        f"{name}: {len(found[name])} rows hold the subject now, the approved "
-                        f"plan counted {change.get('rows', 0)}: make the plan again"
-                    )
+            more = {
+                name: (len(found[name]), change.get("rows", 0))
+                for name, change in changes.items()
+                if len(found.get(name, ())) > change.get("rows", 0)
+            }
+            if more:
+                raise CountChanged(more)
             for table in reversed(in_link_order(narrow)):
                 change = changes.get(table.name)
                 if not change or change["op"] == "none" or not found[table.name]:
