@@ -401,6 +401,19 @@ def evidence(execution: Execution) -> dict[str, Any]:
         ]
         data["files"] = execution.files_deleted
         data["verified"] = True
+        # What stays, as the plan counted it, and why and until when.
+        kept = [
+            {
+                "table": t["table"],
+                "rows": t.get("rows", 0),
+                "ground": t["keep_ground"],
+                "until": t.get("keep_until") or "",
+            }
+            for t in entry.get("tables", ())
+            if t.get("keep_ground") and t.get("rows")
+        ]
+        if kept:
+            data["kept"] = kept
     elif execution.kind == SystemKind.MANUAL:
         data["task"] = entry.get("task", "")
         data["found"] = execution.found

@@ -415,6 +415,14 @@ def describe_change(data: dict[str, Any], tz: Any, *, heading: bool = True) -> l
             lines.append(text % {"list": ", ".join(items)})
         if not grouped:
             lines.append(_("Nothing of the subject's was there to change"))
+        for item in data.get("kept", ()):
+            said = {"table": item["table"], "n": int(item["rows"]), "ground": item["ground"]}
+            if item.get("until"):
+                said["until"] = _date(item["until"])
+                text = _("%(table)s: %(n)d kept under %(ground)s until %(until)s")
+            else:
+                text = _("%(table)s: %(n)d kept under %(ground)s")
+            lines.append(text % said)
         if data.get("files"):
             n = int(data["files"])
             lines.append(ngettext("%(n)d file deleted", "%(n)d files deleted", n) % {"n": n})
