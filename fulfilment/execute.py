@@ -334,8 +334,8 @@ def finish(
     extra: dict[str, Any],
     actor: Actor | None = None,
 ) -> None:
-    """Record an execution as done and verified (its event), then settle the plan if it was
-    the last."""
+    """Record an execution as done (its event says how that was established: ``evidence``),
+    then settle the plan if it was the last."""
     now = timezone.now()
     with transaction.atomic():
         job = (
@@ -394,10 +394,14 @@ def evidence(execution: Execution) -> dict[str, Any]:
     }
     entry = entry_of(execution)
     if execution.kind == SystemKind.SQL:
+        # In the plan's order of tables (the counts' keys come back from the database in
+        # its own order).
+        order = [t["table"] for t in entry.get("tables", ())]
         ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
+        tables = sorted(execution.counts, key=lambda t: order.index(t) if t in order else 999)
         data["done"] = [
-            {"table": table, "op": ops.get(table, ""), "rows": rows}
-            for table, rows in execution.counts.items()
+            {"table": table, "op": ops.get(table, ""), "rows": execution.counts[table]}
+            for table in tables
         ]
         data["files"] = execution.files_deleted
         data["verified"] = True
