@@ -440,7 +440,18 @@ def test_a_manual_owner_who_found_nothing_changed_nothing(world, committed, mail
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "restriction")
     approve(committed, case, officer)
-    manual = confirm(committed, case, officer, found=False, note="Niets gevonden in de boeken.")
+    manual = case.executions.get(kind="manual")
+    url = reverse("fulfilment_change_confirm", args=[manual.pk])
+    client = officer_client(officer)
+    assert "None of the subject's data was there" in html.unescape(client.get(url).content.decode())
+    # The owner's answer is asked, never assumed.
+    response = committed(client.post, url, {"note": "Niets gevonden in de boeken."})
+    assert response.status_code == 400
+    response = committed(
+        client.post, url, {"note": "Niets gevonden in de boeken.", "outcome": "nothing"}
+    )
+    assert response.status_code == 302
+    manual.refresh_from_db()
     text = said(changed_event(case, BOOKKEEPER), "en")
     assert "Its owner found none of the subject's data there" in text
     assert "confirmed by officer" in text
