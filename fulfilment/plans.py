@@ -391,6 +391,13 @@ def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
         locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
         if current(locked, purpose) not in (None, existing):
             raise ValidationError(_("Another plan was made meanwhile: reload the page."))
+        if existing is not None:
+            # Approved meanwhile (an approval locks the case as well): the officer replaces
+            # only a plan they saw approved.
+            seen = existing.status
+            existing.refresh_from_db(fields=["status"])
+            if existing.status != seen:
+                raise ValidationError(_("The plan was approved meanwhile: reload the page."))
         if existing is not None and existing.status == PlanStatus.APPROVED:
             # Its changes locked: a worker claims one only through its row's lock.
             list(existing.executions.select_for_update(of=("self",)))

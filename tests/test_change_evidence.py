@@ -374,6 +374,28 @@ def test_an_approved_plan_is_not_replaced_while_a_change_runs(world, committed, 
     assert plans.current(case).status == PlanStatus.APPROVED
 
 
+def test_a_plan_approved_while_it_was_made_again_is_not_replaced_unseen(
+    world, committed, monkeypatch
+):
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    actor = Actor.officer(officer)
+    case = drive_to_work(committed, defero, officer, "erasure")
+    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    draft = plans.current(case)
+    counted = plans.body_for
+
+    def approved_meanwhile(*args, **kwargs):
+        body = counted(*args, **kwargs)
+        perform(case, "approve_plan", actor=actor, plan=draft.sha256)  # another officer
+        return body
+
+    monkeypatch.setattr(plans, "body_for", approved_meanwhile)
+    with pytest.raises(ValidationError, match="approved meanwhile"):
+        plans.make(case, actor=actor)
+    assert plans.current(case) == draft
+    assert not case.executions.filter(status=ExecutionStatus.SUPERSEDED).exists()
+
+
 def test_a_lifting_not_yet_run_can_be_planned_again_and_the_subject_is_told_again(
     world, committed, mailoutbox
 ):
