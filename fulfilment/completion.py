@@ -76,13 +76,6 @@ def done_executions(case: Case, purpose: str) -> list[Execution]:
     )
 
 
-def _entry(execution: Execution) -> dict[str, Any]:
-    return next(
-        (s for s in execution.plan.body["systems"] if s["system"] == execution.system_name),
-        {"system": execution.system_name, "title": execution.system_title, "kind": execution.kind},
-    )
-
-
 def effect(execution: Execution) -> bool:
     """Whether a done change is known to have changed the subject's data (what recipients are
     told of, and what the letter's opening claims):
@@ -95,7 +88,7 @@ def effect(execution: Execution) -> bool:
       of the subject's data.
     """
     purpose = execution.plan.purpose
-    entry = _entry(execution)
+    entry = execution.entry
     if execution.kind == SystemKind.SQL:
         ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
         return any(
@@ -124,7 +117,7 @@ def _day(case: Case, execution: Execution) -> str:
 
 def _done(case: Case, purpose: str, execution: Execution) -> list[str]:
     """What one done change did, line by line, said as what it is."""
-    entry = _entry(execution)
+    entry = execution.entry
     if execution.kind == SystemKind.SQL:
         lines = []
         for table in entry.get("tables", ()):

@@ -372,13 +372,6 @@ def finish(
         settle(job.plan_id)
 
 
-def entry_of(execution: Execution) -> dict[str, Any]:
-    """The execution's system as its own plan describes it."""
-    return next(
-        (s for s in execution.plan.body["systems"] if s["system"] == execution.system_name), {}
-    )
-
-
 def evidence(execution: Execution) -> dict[str, Any]:
     """What the record says a done change was, by kind of system, and only what was
     established: an SQL system's changes by table, searched again (``_run_sql`` finishes only
@@ -392,7 +385,7 @@ def evidence(execution: Execution) -> dict[str, Any]:
         "purpose": execution.plan.purpose,
         "plan": execution.plan.sha256,
     }
-    entry = entry_of(execution)
+    entry = execution.entry
     if execution.kind == SystemKind.SQL:
         # In the plan's order of tables (the counts' keys come back from the database in
         # its own order).

@@ -7,6 +7,8 @@ rows hold the working state (progress, retries, keys), the trail holds the recor
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -274,6 +276,15 @@ class Execution(Job):
 
     def __str__(self) -> str:
         return f"{self.case_id}/{self.system_name}: {self.status}"
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        """The system as the execution's own plan describes it (its title and kind at least,
+        should the plan not name it)."""
+        return next(
+            (s for s in self.plan.body["systems"] if s["system"] == self.system_name),
+            {"system": self.system_name, "title": self.system_title, "kind": self.kind},
+        )
 
 
 class NoticeStatus(models.TextChoices):
