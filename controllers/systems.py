@@ -73,6 +73,10 @@ COLUMN = {
     "erasure": _choice(COLUMN_ERASURE),
     # The subject may have it corrected (Art. 16): an officer approves each correction.
     "rectifiable": Field("bool"),
+    # Its value cannot identify a person, on its own or with what erasure keeps of the row (a
+    # date, an amount, a product). Absent, a column is taken to identify: a kept row whose
+    # every column is emptied by erasure or declared so no longer identifies the subject.
+    "anonymous": Field("bool"),
 }
 IDENTITIES = {kind: Field("str") for kind in IDENTITY_KINDS}
 LINK = {
@@ -80,15 +84,24 @@ LINK = {
     "column": Field("str", required=True),  # the column of this table ...
     "parent_column": Field("str", required=True),  # ... that holds this column's value
 }
-# How the system marks a row restricted (Art. 18): a column set to ``value``, and set back to
-# ``lifted`` when the restriction is lifted.
+# How the system marks a table's rows restricted (Art. 18), exactly one way: its own flag, a
+# ``column`` set to ``value`` and set back to ``lifted`` when the restriction is lifted; through
+# its parent's flag (``via = "parent"``: the application treats the rows of a restricted parent
+# as restricted, e.g. a restricted account's orders); or ``cannot``: why its rows cannot be
+# marked, in the controller's words (said in the plan and quoted in the letter).
+RESTRICTION_VIA = ("", "parent")
 RESTRICTION = {
-    "column": Field("str", required=True),
-    "value": Field("str", required=True),
-    "lifted": Field("str", required=True),
+    "column": Field("str"),
+    "value": Field("str"),
+    "lifted": Field("str"),
+    "via": _choice(RESTRICTION_VIA),
+    "cannot": Field("text"),
 }
 ACTION = {
     "action": _choice(ACTIONS, required=True),
+    # What processing the action stops, in the controller's words (e.g. "Toezending van de
+    # nieuwsbrief"): the letter says it stopped. Required.
+    "processing": Field("text"),
     "column": Field("str"),  # with "set"
     "value": Field("str"),  # with "set"
     # Processing for direct marketing: an objection to it is absolute (Art. 21(3)).
@@ -176,13 +189,19 @@ class ColumnSpec:
     file: bool
     erasure: str
     rectifiable: bool = False
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
 class RestrictionSpec:
-    column: str
-    value: str
-    lifted: str
+    """How a table's rows are restricted: its own flag (``column``), through its parent's
+    (``via == "parent"``), or not at all, for the reason ``cannot`` gives."""
+
+    column: str = ""
+    value: str = ""
+    lifted: str = ""
+    via: str = ""
+    cannot: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,6 +210,7 @@ class ActionSpec:
     column: str
     value: str
     marketing: bool
+    processing: str = ""  # what it stops, in the controller's words
 
 
 @dataclass(frozen=True)
@@ -217,6 +237,12 @@ class TableSpec:
 
     def column(self, name: str) -> ColumnSpec:
         return next(column for column in self.columns if column.name == name)
+
+    @property
+    def flag(self) -> RestrictionSpec | None:
+        """The table's own restriction flag (a column it sets), if it declares one."""
+        restriction = self.restriction
+        return restriction if restriction is not None and restriction.column else None
 
     @property
     def provided(self) -> tuple[ColumnSpec, ...]:
@@ -267,6 +293,7 @@ def spec_of(data: Mapping[str, Any]) -> SystemSpec:
             column=item.get("column", ""),
             value=item.get("value", ""),
             marketing=item.get("marketing", False),
+            processing=item.get("processing", ""),
         )
 
     def table(item: Mapping[str, Any]) -> TableSpec:
@@ -289,6 +316,7 @@ def spec_of(data: Mapping[str, Any]) -> SystemSpec:
                     file=c.get("file", False),
                     erasure=c.get("erasure", ""),
                     rectifiable=c.get("rectifiable", False),
+                    anonymous=c.get("anonymous", False),
                 )
                 for c in item["columns"]
             ),
@@ -497,6 +525,22 @@ def _check_system(
             seen.append(link["table"])
             current = by_name[link["table"]]
     for index, table in enumerate(tables):
+        # Restricted through a parent: some ancestor must carry a flag of its own.
+        seen = [table["name"]]
+        current = table
+        while (current.get("restriction") or {}).get("via"):
+            parent = by_name[current["reached_from"]["table"]]
+            if parent["name"] in seen:
+                break  # the links loop: said above
+            seen.append(parent["name"])
+            current = parent
+        if current is not table and not (current.get("restriction") or {}).get("column"):
+            fail(
+                f"tables[{index}].restriction.via",
+                f"no table it is reached from has a restriction flag of its own "
+                f"({' -> '.join(seen)})",
+            )
+    for index, table in enumerate(tables):
         link = table.get("reached_from")
         erasure = table.get("erasure", "delete")
         if not link or erasure == "delete" or by_name[link["table"]].get("erasure") != "delete":
@@ -566,10 +610,48 @@ def _check_table_spec(
             if table.get(sub):
                 fail(sub, "an HTTP system is asked through its API: no columns to set")
     restriction = table.get("restriction")
-    if restriction:
-        for sub in ("column",):
-            if not _IDENTIFIER.fullmatch(restriction[sub]):
-                fail(f"restriction.{sub}", "an SQL identifier (letters, digits, underscore)")
+    if restriction is not None:
+        ways = [
+            way
+            for way, given in (
+                ("column", restriction.get("column", "").strip()),
+                ("via", restriction.get("via", "")),
+                ("cannot", restriction.get("cannot", "").strip()),
+            )
+            if given
+        ]
+        if len(ways) != 1:
+            fail(
+                "restriction",
+                "give exactly one of column (with value and lifted: its own flag), "
+                'via = "parent" (restricted through its parent\'s flag) or cannot (why not)',
+            )
+        if ways == ["column"]:
+            if not _IDENTIFIER.fullmatch(restriction["column"]):
+                fail("restriction.column", "an SQL identifier (letters, digits, underscore)")
+            for sub in ("value", "lifted"):
+                if sub not in restriction:
+                    fail(f"restriction.{sub}", "a flag names the value it writes")
+        elif restriction.get("value", "") or restriction.get("lifted", ""):
+            fail("restriction.value", "only a flag (column) takes a value and lifted")
+        if ways == ["via"]:
+            if not table.get("reached_from"):
+                fail(
+                    "restriction.via", "only a table reached_from a parent is restricted through it"
+                )
+            if any((table.get("identities") or {}).values()):
+                # A row found by an identity of its own need not belong to a restricted parent.
+                fail("restriction.via", "a table with identities of its own needs its own flag")
+    for index, column in enumerate(table["columns"]):
+        if not column.get("anonymous"):
+            continue
+        identities = {c for c in (table.get("identities") or {}).values() if c}
+        link = (table.get("reached_from") or {}).get("column")
+        if column["name"] in identities or column["name"] == link or column.get("file"):
+            fail(
+                f"columns[{index}].anonymous",
+                "an identity, a link or a file identifies the subject: it cannot be anonymous",
+            )
     for sub in ("objection", "withdrawal"):
         action = table.get(sub)
         if not action:
@@ -583,6 +665,9 @@ def _check_table_spec(
             fail(f"{sub}.column", '"delete" takes no column or value')
         if sub == "withdrawal" and action.get("marketing"):
             fail(f"{sub}.marketing", "only an objection concerns direct marketing (Art. 21(3))")
+        if not action.get("processing", "").strip():
+            # The letter says which processing stopped, never "1 record changed".
+            fail(f"{sub}.processing", "say which processing it stops (the letter quotes it)")
     erasure = table.get("erasure", "delete")
     if erasure == "keep" and not table.get("keep_ground", "").strip():
         fail("keep_ground", "a table kept on erasure names its legal ground")

@@ -53,7 +53,9 @@ def _fake_email(fake: Faker, number: int) -> str:
 
 # The demo databases' shape; a file of an older shape is built again (an older demo's var/).
 # 2: restriction flags and Defero's newsletter, for the rights that change data.
-VERSION = 2
+# 3: restriction flags on the rows erasure keeps (smartphoto's orders, Smartlockr's invoices)
+# and on Defero's newsletter.
+VERSION = 3
 
 
 def _create(path: Path, schema: str) -> sqlite3.Connection | None:
@@ -158,7 +160,8 @@ def smartphoto(folder: Path, count: int) -> int:
         CREATE INDEX accounts_email ON accounts (lower(email));
         CREATE INDEX accounts_mobile ON accounts (mobile);
         CREATE TABLE orders (id INTEGER PRIMARY KEY, account_id INTEGER, ordered_at TEXT,
-            product TEXT, amount_eur NUMERIC, delivery_address TEXT, payment_method TEXT);
+            product TEXT, amount_eur NUMERIC, delivery_address TEXT, payment_method TEXT,
+            restricted INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX orders_account ON orders (account_id);
         CREATE TABLE albums (id INTEGER PRIMARY KEY, account_id INTEGER, title TEXT,
             created_at TEXT);
@@ -383,7 +386,7 @@ def smartlockr(folder: Path, count: int) -> int:
         CREATE INDEX users_email ON users (lower(email));
         CREATE INDEX users_phone ON users (phone);
         CREATE TABLE invoices (id INTEGER PRIMARY KEY, user_id INTEGER, invoice_date TEXT,
-            amount_eur NUMERIC, iban TEXT);
+            amount_eur NUMERIC, iban TEXT, restricted INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX invoices_user ON invoices (user_id);
         """,
     )
@@ -510,7 +513,7 @@ def defero(folder: Path, count: int) -> int:
             kanaal TEXT, samenvatting TEXT);
         CREATE INDEX contact_klant ON contactmomenten (klant_id);
         CREATE TABLE nieuwsbrief (id INTEGER PRIMARY KEY, email TEXT, naam TEXT,
-            ingeschreven_op TEXT);
+            ingeschreven_op TEXT, beperkt INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX nieuwsbrief_email ON nieuwsbrief (lower(email));
         """,
     )

@@ -170,6 +170,57 @@ BAD = {
         "columns[2].name",
         "declared twice",
     ),
+    "restriction-two-ways": (
+        {"tables__2__restriction": {"via": "parent", "cannot": "Kan niet."}},
+        "tables[2].restriction",
+        "exactly one of column",
+    ),
+    "restriction-no-way": ({"tables__2__restriction": {}}, "tables[2].restriction", "exactly one"),
+    "restricted-via-no-parent": (
+        {"tables__0__restriction": {"via": "parent"}},
+        "tables[0].restriction.via",
+        "only a table reached_from a parent",
+    ),
+    "restricted-via-with-identities-of-its-own": (
+        {"tables__2__identities": {"email": "title"}},
+        "tables[2].restriction.via",
+        "identities of its own needs its own flag",
+    ),
+    "restricted-via-a-parent-without-a-flag": (
+        {"tables__0__restriction": DELETE},
+        "tables[2].restriction.via",
+        "no table it is reached from has a restriction flag of its own (albums -> accounts)",
+    ),
+    "restricted-via-a-parent-that-cannot": (
+        {"tables__2__restriction": {"cannot": "Geen markering."}},
+        "tables[3].restriction.via",
+        "(photos -> albums)",
+    ),
+    "flag-without-its-value": (
+        {"tables__0__restriction__value": DELETE},
+        "tables[0].restriction.value",
+        "names the value it writes",
+    ),
+    "a-value-without-a-flag": (
+        {"tables__2__restriction": {"via": "parent", "lifted": "0"}},
+        "tables[2].restriction.value",
+        "only a flag",
+    ),
+    "an-action-that-does-not-say-what-it-stops": (
+        {"tables__0__objection__processing": DELETE},
+        "tables[0].objection.processing",
+        "say which processing it stops",
+    ),
+    "an-identity-declared-anonymous": (
+        {"tables__0__columns__1__anonymous": True},
+        "tables[0].columns[1].anonymous",
+        "cannot be anonymous",
+    ),
+    "a-link-declared-anonymous": (
+        {"tables__2__columns__1__anonymous": True},
+        "tables[2].columns[1].anonymous",
+        "cannot be anonymous",
+    ),
     "timeout": ({"timeout_seconds": 99999}, "timeout_seconds", "at most 3600"),
     "timeout-beyond-a-bigint": ({"timeout_seconds": 2**64}, "timeout_seconds", "at most 3600"),
 }
