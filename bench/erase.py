@@ -328,7 +328,7 @@ def measure(
     counts = sqlchange.count(spec, identities)
     count_s = time.perf_counter() - start
     assert counts == {name: shape[name]["subject"] for name in TABLES}, counts
-    entries = [table_entry(Right.ERASURE, table, now) for table in spec.tables]
+    entries = [table_entry(Right.ERASURE, spec, table, now) for table in spec.tables]
     # As fulfilment.execute passes them: by table, the tables left alone left out.
     changes = {
         e["table"]: {**e, "rows": counts[e["table"]]}

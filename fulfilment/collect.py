@@ -42,7 +42,7 @@ from . import jobs, vault
 from .connectors.base import Batch, ConnectorError, files_root
 from .connectors.http import HttpSource
 from .connectors.sql import SqlSource
-from .models import Collection, CollectionStatus
+from .models import Collection, CollectionStatus, Execution, ExecutionStatus
 from .staging import Stage, StageReader, safe_name
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,62 @@ def identities_for(case: Case) -> dict[str, str]:
     number typed into the form is not proof (anyone can type another's), so it is shown to the
     officer and searched by only through ``find_subject``."""
     return {"email": case.email}
+
+
+def kept_records(case: Case) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """What earlier erasures of the same subject kept while cutting its link to them, per
+    (system, table): the keys of the rows (``Execution.kept``), when the erasure was done,
+    the ground and the date until which they are kept. The same subject: an erasure at the
+    same controller by the same confirmed address (in any case). Rows whose declared retention
+    has ended are left out: by then they should be gone, and a key may name another's row."""
+    if case.right not in DATA_RIGHTS:
+        return {}
+    today = timezone.localdate()
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    executions = (
+        Execution.objects.filter(
+            case__controller=case.controller,
+            case__email__iexact=case.email,
+            plan__purpose=Right.ERASURE,
+            status=ExecutionStatus.DONE,
+            kind=SystemKind.SQL,
+        )
+        .exclude(case=case)
+        .select_related("plan")
+        .order_by("pk")
+    )
+    for execution in executions:
+        planned = {t["table"]: t for t in execution.entry.get("tables", ())}
+        for table, keys in (execution.kept or {}).items():
+            said = planned.get(table, {})
+            until = dt.date.fromisoformat(said["keep_until"]) if said.get("keep_until") else None
+            if not keys or (until is not None and until < today):
+                continue
+            found.setdefault((execution.system_name, table), []).append(
+                {
+                    "keys": list(keys),
+                    "erased": execution.finished_at,
+                    "ground": said.get("keep_ground", ""),
+                    "until": until,
+                }
+            )
+    return found
+
+
+def kept_for(
+    case: Case,
+    system: str,
+    records: dict[tuple[str, str], list[dict[str, Any]]] | None = None,
+) -> dict[str, list[Any]]:
+    """The keys a search of ``system`` looks for beside the identity (``kept_records``, or
+    ``records`` read from it already), by table."""
+    kept: dict[str, list[Any]] = {}
+    records = kept_records(case) if records is None else records
+    for (name, table), found in records.items():
+        if name == system:
+            merged = kept.setdefault(table, [])
+            merged += [key for record in found for key in record["keys"] if key not in merged]
+    return kept
 
 
 def case_folder(case: Case) -> Path:
@@ -95,12 +151,23 @@ def start(case: Case) -> list[Collection]:
         )
     if not collections:
         return []
+    # Searched by the keys an earlier erasure recorded, too: said in the record (counts).
+    records = kept_records(case)
+    kept = {
+        c.system_title: {table: len(keys) for table, keys in found.items()}
+        for c in collections
+        if (found := kept_for(case, c.system_name, records))
+    }
     note(
         case,
         actor=Actor.system(),
         action="collection_started",
         at=now,
-        data={"systems": [c.system_title for c in collections], "identities": identities},
+        data={
+            "systems": [c.system_title for c in collections],
+            "identities": identities,
+            **({"kept_keys": kept} if kept else {}),
+        },
     )
     for collection in collections:
         if collection.status == CollectionStatus.MANUAL:
@@ -171,7 +238,8 @@ def run(collection_id: int) -> None:
 
 
 def _run_sql(collection: Collection, spec: SystemSpec) -> None:
-    batches = SqlSource(spec).search(identities_for(collection.case))
+    kept = kept_for(collection.case, collection.system_name)
+    batches = SqlSource(spec, kept=kept).search(identities_for(collection.case))
     record_run(collection, batches, files=files_root(spec))
 
 

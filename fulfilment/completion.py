@@ -11,6 +11,7 @@ dry run found nothing left there. What stays as it is comes from the current pla
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,6 +67,41 @@ def _opening(purpose: str, company: str) -> str:
     return texts.get(purpose, texts[Right.ERASURE]) % {"company": company}
 
 
+def _restriction_opening(plan: Plan, done: dict[str, list[Execution]], company: str) -> list[str]:
+    """A restriction's opening claims it only of what was restricted: each table whose rows
+    were marked (by their own flag or their parent's) and each department that confirmed it;
+    where rows could not be marked, it says so (the reasons follow, system by system)."""
+    where: list[str] = []
+    for executions in done.values():
+        for execution in executions:
+            if not effect(execution):
+                continue
+            if execution.kind == SystemKind.SQL:
+                for table in execution.entry.get("tables", ()):
+                    if execution.counts.get(table["table"]) and table["label"] not in where:
+                        where.append(table["label"])
+            elif execution.system_title not in where:
+                where.append(execution.system_title)
+    unmarked = [
+        table["label"]
+        for entry in plan.body["systems"]
+        for table in entry.get("tables", ())
+        if table.get("unmarked") and table.get("rows")
+    ]
+    if where:
+        out = [
+            _("%(company)s has restricted the processing of your data in: %(where)s.")
+            % {"company": company, "where": ", ".join(where)}
+        ]
+    else:
+        out = [_("%(company)s has handled your request as follows.") % {"company": company}]
+    if unmarked:
+        out[0] += " " + _(
+            "Your data in %(where)s could not be marked restricted; below it says why."
+        ) % {"where": ", ".join(unmarked)}
+    return out
+
+
 def done_executions(case: Case, purpose: str) -> list[Execution]:
     """Every change done for this request and purpose, under its current plan or one that plan
     replaced, oldest first."""
@@ -80,7 +116,8 @@ def effect(execution: Execution) -> bool:
     """Whether a done change is known to have changed the subject's data (what recipients are
     told of, and what the letter's opening claims):
 
-    - SQL: a table the plan changes had rows of the subject; for an erasure, marking kept rows
+    - SQL: a table the plan changes had rows of the subject (an objection's or a withdrawal's
+      rows that had stopped already do not count); for an erasure, marking kept rows
       restricted is not an erasure, and does not count;
     - manual: the owner reported the subject's data there and did as asked; for an erasure, a
       task to keep (and restrict) erases nothing, and does not count;
@@ -90,11 +127,16 @@ def effect(execution: Execution) -> bool:
     purpose = execution.plan.purpose
     entry = execution.entry
     if execution.kind == SystemKind.SQL:
-        ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
-        return any(
-            rows and not (purpose == Right.ERASURE and ops.get(table) == "restrict")
-            for table, rows in execution.counts.items()
-        )
+        planned = {t["table"]: t for t in entry.get("tables", ())}
+        for table, rows in execution.counts.items():
+            said = planned.get(table, {})
+            if purpose == Right.ERASURE and said.get("op") in ("restrict", "via"):
+                continue
+            # An objection's or a withdrawal's rows that had stopped already were left as
+            # they were.
+            if rows - said.get("already", {}).get("rows", 0) > 0:
+                return True
+        return False
     if execution.kind == SystemKind.MANUAL:
         # None: confirmed before the owner's answer was asked for, as done.
         kept = purpose == Right.ERASURE and entry.get("task") == "keep"
@@ -118,17 +160,14 @@ def _day(case: Case, execution: Execution) -> str:
 def _done(case: Case, purpose: str, execution: Execution) -> list[str]:
     """What one done change did, line by line, said as what it is."""
     entry = execution.entry
+    day = {"date": _day(case, execution)}
     if execution.kind == SystemKind.SQL:
         lines = []
         for table in entry.get("tables", ()):
             rows = execution.counts.get(table["table"], 0)
-            if rows and table["op"] in _DONE:
-                label = table["label"]
-                lines.append(_DONE[table["op"]](rows, label) % {"n": rows, "label": label})
-                if kept := _kept(table):
-                    lines.append(kept)
+            if rows:
+                lines += _table_done(purpose, table, rows, day["date"])
         return lines
-    day = {"date": _day(case, execution)}
     if execution.kind == SystemKind.HTTP:
         return [
             _(
@@ -154,7 +193,196 @@ def _done(case: Case, purpose: str, execution: Execution) -> list[str]:
         ]
     if task == "delete":
         return [_("Deleted by the department that keeps it (confirmed on %(date)s).") % day]
+    if task == Right.RESTRICTION:
+        return [_("Restricted by the department that keeps it (confirmed on %(date)s).") % day]
     return [_("Done by the department that keeps it (confirmed on %(date)s).") % day]
+
+
+def _n(n: int, label: str, **more: str) -> dict[str, Any]:
+    return {"n": n, "label": label, **more}
+
+
+def _table_done(purpose: str, table: dict[str, Any], rows: int, day: str) -> list[str]:
+    """What a done change did to one table's ``rows``, by what the plan said it would do."""
+    label, op = table["label"], table["op"]
+    if table.get("processing"):
+        return _stopped(table, rows, day)
+    if purpose == Right.ERASURE and op != "delete":
+        return _kept_rows(table, rows)
+    if op == "via":
+        parent = table.get("via", {}).get("label", "")
+        return [
+            ngettext(
+                "%(n)d record of %(label)s restricted with the %(parent)s record it belongs to.",
+                "%(n)d records of %(label)s restricted with the %(parent)s records they belong to.",
+                rows,
+            )
+            % _n(rows, label, parent=parent)
+        ]
+    if op in _DONE:
+        return [_DONE[op](rows, label) % _n(rows, label)]
+    return []
+
+
+def _stopped(table: dict[str, Any], rows: int, day: str) -> list[str]:
+    """An objection's or a withdrawal's table: the processing it stopped, named in the
+    controller's words (quoted as written), stopped now or already before."""
+    label, processing = table["label"], table["processing"]
+    already = table.get("already", {})
+    before = min(int(already.get("rows", 0)), rows)
+    lines = []
+    if now := rows - before:
+        said = _n(now, label, processing=processing, date=day)
+        if table["op"] == "delete":
+            text = ngettext(
+                "“%(processing)s” stopped on %(date)s: %(n)d record of %(label)s deleted.",
+                "“%(processing)s” stopped on %(date)s: %(n)d records of %(label)s deleted.",
+                now,
+            )
+        else:
+            text = ngettext(
+                "“%(processing)s” stopped on %(date)s: %(n)d record of %(label)s marked so.",
+                "“%(processing)s” stopped on %(date)s: %(n)d records of %(label)s marked so.",
+                now,
+            )
+        lines.append(text % said)
+    if before:
+        dates = ", ".join(_date(day) for day in already.get("since", ()))
+        said = _n(before, label, processing=processing, dates=dates)
+        if dates:
+            text = ngettext(
+                "“%(processing)s” had already stopped on %(dates)s (%(n)d record of %(label)s, "
+                "left as it is).",
+                "“%(processing)s” had already stopped on %(dates)s (%(n)d records of "
+                "%(label)s, left as they are).",
+                before,
+            )
+        else:
+            text = ngettext(
+                "“%(processing)s” had already stopped before your request (%(n)d record of "
+                "%(label)s, left as it is).",
+                "“%(processing)s” had already stopped before your request (%(n)d records of "
+                "%(label)s, left as they are).",
+                before,
+            )
+        lines.append(text % said)
+    return lines
+
+
+def _date(value: str) -> str:
+    try:
+        return formats.date_format(dt.date.fromisoformat(value), "DATE_FORMAT")
+    except ValueError:
+        return value
+
+
+def _kept_rows(table: dict[str, Any], rows: int) -> list[str]:
+    """An erasure's rows kept under a ground: what was erased from them, whether they are marked
+    restricted (or why not), why and until when they are kept, and whether a later access
+    request finds them."""
+    label = table["label"]
+    erased = [c for c in table.get("columns", ()) if c["to"] in ("null", "pseudonymise")]
+    if erased:
+        fields = ", ".join(
+            _("%(field)s (replaced by a pseudonym)") % {"field": c.get("label", c["column"])}
+            if c["to"] == "pseudonymise"
+            else c.get("label", c["column"])
+            for c in erased
+        )
+        lines = [
+            ngettext(
+                "%(n)d record of %(label)s kept; erased from it: %(fields)s.",
+                "%(n)d records of %(label)s kept; erased from them: %(fields)s.",
+                rows,
+            )
+            % _n(rows, label, fields=fields)
+        ]
+    else:
+        lines = [_kept_as_is(rows, label)]
+    if table.get("restricted") or table["op"] == "restrict":
+        lines.append(
+            ngettext(
+                "It is marked restricted: used only for the reason it is kept.",
+                "They are marked restricted: used only for the reason they are kept.",
+                rows,
+            )
+        )
+    elif table.get("via"):
+        lines.append(
+            ngettext(
+                "It is restricted with the %(parent)s record it belongs to.",
+                "They are restricted with the %(parent)s records they belong to.",
+                rows,
+            )
+            % {"parent": table["via"].get("label", "")}
+        )
+    lines += _unmarked(table, rows)
+    if kept := _kept(table):
+        lines.append(kept)
+    lines += _after(table, rows)
+    return lines
+
+
+def _kept_as_is(rows: int, label: str) -> str:
+    return ngettext(
+        "%(n)d record of %(label)s kept as it is.",
+        "%(n)d records of %(label)s kept as they are.",
+        rows,
+    ) % _n(rows, label)
+
+
+def _unmarked(table: dict[str, Any], rows: int) -> list[str]:
+    """Why a table's rows could not be marked restricted (the file's own words quoted)."""
+    unmarked = table.get("unmarked")
+    if not unmarked:
+        return []
+    if unmarked.get("why") == "declared":
+        text = ngettext(
+            "It could not be marked restricted. Why, in our own words: “%(reason)s”",
+            "They could not be marked restricted. Why, in our own words: “%(reason)s”",
+            rows,
+        )
+        return [text % {"reason": unmarked.get("text", "")}]
+    if unmarked.get("why") == "parent_erased":
+        return [
+            ngettext(
+                "It could not be marked restricted: the record it was restricted through was "
+                "erased.",
+                "They could not be marked restricted: the records they were restricted through "
+                "were erased.",
+                rows,
+            )
+        ]
+    return [
+        ngettext(
+            "It could not be marked restricted: no way to mark it is set up in this system.",
+            "They could not be marked restricted: no way to mark them is set up in this system.",
+            rows,
+        )
+    ]
+
+
+def _after(table: dict[str, Any], rows: int) -> list[str]:
+    """What becomes of kept rows whose link to the subject the erasure cut."""
+    if table.get("after") == "findable":
+        return [
+            ngettext(
+                "If you ask us for access later, we will find it by its record number, which we "
+                "keep for that purpose alone.",
+                "If you ask us for access later, we will find them by their record numbers, "
+                "which we keep for that purpose alone.",
+                rows,
+            )
+        ]
+    if table.get("after") == "anonymous":
+        return [
+            ngettext(
+                "It no longer identifies you: everything in it that could has been erased.",
+                "They no longer identify you: everything in them that could has been erased.",
+                rows,
+            )
+        ]
+    return []
 
 
 def _system(
@@ -180,19 +408,13 @@ def _system(
         unchanged = 0
         for table in entry["tables"]:
             rows = table.get("rows", 0)
-            if not rows or table["op"] in _DONE:
+            if not rows or table["op"] not in ("none", "keep"):
                 continue  # what a change did is said above, from the change's own record
-            if table["op"] == "keep" or purpose in (Right.ERASURE, Right.RESTRICTION):
-                # Kept as it is: under a ground (erasure), or because the system declares no
-                # way to mark it (a restriction it cannot carry out: said, not hidden).
-                lines.append(
-                    ngettext(
-                        "%(n)d record of %(label)s kept as it is.",
-                        "%(n)d records of %(label)s kept as they are.",
-                        rows,
-                    )
-                    % {"n": rows, "label": table["label"]}
-                )
+            if table["op"] == "keep" or table.get("unmarked"):
+                # Kept as it is: under a ground (erasure), or because its rows cannot be
+                # marked restricted (said, with the reason, not hidden).
+                lines.append(_kept_as_is(rows, table["label"]))
+                lines += _unmarked(table, rows)
                 if kept := _kept(table):
                     lines.append(kept)
             else:
@@ -219,7 +441,9 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
         for execution in done_executions(case, plan.purpose):
             done[execution.system_name].append(execution)
         company = case.controller.legal_name
-        if any(effect(e) for executions in done.values() for e in executions):
+        if plan.purpose == Right.RESTRICTION:
+            out = _restriction_opening(plan, done, company)
+        elif any(effect(e) for executions in done.values() for e in executions):
             out = [_opening(plan.purpose, company)]
         else:
             out = [_("%(company)s has handled your request as follows.") % {"company": company}]
@@ -281,6 +505,13 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
                     + [f"- {n.recipient}: {_(n.reason) if n.reason else '—'}" for n in others]
                 )
             )
+        if plan.purpose == Right.RESTRICTION and done:
+            out.append(
+                _("Before the restriction is lifted, %(company)s will tell you (Art. 18(3) GDPR).")
+                % {"company": company}
+            )
+        if any("“" in paragraph for paragraph in out):
+            out.append(_("Text in quotation marks is our own description, quoted as we wrote it."))
         authority = case.controller.supervisory_authority
         out.append(
             _(

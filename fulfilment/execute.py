@@ -62,7 +62,7 @@ from .models import (
     Plan,
     PlanStatus,
 )
-from .plans import LIFT, NOTIFIED, spec_hash
+from .plans import LIFT, NOTIFIED, UNWRITTEN, spec_hash
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,7 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
     systems = {s.name: s for s in case.controller.systems.all()}
     executions = []
     for entry in plan.body["systems"]:
-        if entry.get("tables") is not None and all(
-            t["op"] in ("none", "keep") for t in entry["tables"]
-        ):
+        if entry.get("tables") is not None and all(t["op"] in UNWRITTEN for t in entry["tables"]):
             continue  # nothing changes there (kept rows without a way to mark them)
         if entry.get("done_under"):
             continue  # done under the plan this one replaced: never asked twice
@@ -227,8 +225,15 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
     seen = sqlchange.preview(spec, identities, changes)
     files = sorted(set(job.files) | set(seen.files))
     before = job.before or seen.before
-    if files != job.files or before != job.before:
-        Execution.objects.filter(pk=job.pk).update(files=files, before=before)
+    # Keys an earlier try, or a change under a plan this one replaced, recorded: that change
+    # may have unlinked the rows already, so this one finds none of them.
+    earlier = Execution.objects.filter(
+        case=case, system_name=job.system_name, plan__purpose=job.plan.purpose
+    ).values_list("kept", flat=True)
+    kept = _kept_keys(entry, seen.keys, [job.kept, *earlier])
+    if files != job.files or before != job.before or kept != job.kept:
+        Execution.objects.filter(pk=job.pk).update(files=files, before=before, kept=kept)
+        job.kept = kept
     try:
         applied = sqlchange.apply(
             spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
@@ -269,6 +274,30 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
         warnings=warnings,
         extra={"before_sha256": before} if before else {},
     )
+
+
+def _key(value: Any) -> int | str:
+    """A row's key as the record keeps it (JSON): a whole number as it is, anything else as
+    its text (the search turns it back into the column's type)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _kept_keys(
+    entry: dict[str, Any], found: dict[str, list[Any]], recorded: list[dict[str, list[Any]]]
+) -> dict[str, list[Any]]:
+    """The keys of the rows an erasure keeps while cutting their link to the subject (the plan
+    says "findable"), by table: what a later access request of the subject searches by. Added
+    to what was ``recorded`` before (a try after the commit finds none of them any more)."""
+    kept: dict[str, list[Any]] = {}
+    for table in entry.get("tables", ()):
+        if table.get("after") != "findable":
+            continue  # deleted by this plan, or still linked: nothing to record
+        keys: list[Any] = []
+        for each in [*recorded, {table["table"]: list(map(_key, found.get(table["table"], ())))}]:
+            keys += [k for k in each.get(table["table"], ()) if k not in keys]
+        if keys:
+            kept[table["table"]] = keys
+    return kept
 
 
 def _run_http(job: Execution, spec: SystemSpec) -> None:
@@ -411,6 +440,9 @@ def evidence(execution: Execution) -> dict[str, Any]:
         ]
         if kept:
             data["kept"] = kept
+        if execution.kept:
+            # Counts only: the keys themselves stay with the execution.
+            data["findable"] = {table: len(keys) for table, keys in execution.kept.items()}
     elif execution.kind == SystemKind.MANUAL:
         data["task"] = entry.get("task", "")
         data["found"] = execution.found
@@ -463,7 +495,7 @@ def settle(plan_id: int) -> None:
     if plan.executions.exclude(status__in=(ExecutionStatus.DONE, ExecutionStatus.SKIPPED)).exists():
         return
     case = plan.case
-    if plan.purpose not in NOTIFIED:
+    if plan.purpose not in (*NOTIFIED, LIFT):  # a lifting: those told of the restriction
         return
     # What was done under this plan and under any plan it replaced.
     done = {e.system_name for e in completion.done_executions(case, plan.purpose)}

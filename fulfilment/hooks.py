@@ -258,12 +258,52 @@ EVENT_TYPES = {
 }
 
 
-def _changes(value: Any, tz: Any) -> str:
+def purpose_words(purpose: str) -> str:
+    """A plan's purpose in words: the right, or the lifting of a restriction."""
+    if purpose == plans.LIFT:
+        return _("Lifting of a restriction (Art. 18(3))")
+    return str(dict(Right.choices).get(purpose, purpose))
+
+
+def op_words(op: str, purpose: str, via: str = "") -> str:
+    """What a plan does to a table, in the officer's words; a lifting's never say "restrict"."""
+    if op == "via":
+        if purpose == plans.LIFT:
+            return (
+                _("lifted with its parent (%(parent)s)") % {"parent": via}
+                if via
+                else (_("lifted with its parent"))
+            )
+        return (
+            _("restricted with its parent (%(parent)s)") % {"parent": via}
+            if via
+            else (_("restricted with its parent"))
+        )
+    words = {
+        "delete": _("delete"),
+        "update": _("change"),
+        "restrict": _("restrict"),
+        plans.LIFT: _("lift the restriction"),
+        "keep": _("keep"),
+        "none": _("nothing declared"),
+    }
+    return words.get(op, op)
+
+
+def _changes(value: Any, tz: Any, purpose: str = "") -> str:
     if not isinstance(value, dict):
         return str(value)
     parts = []
     for system, tables in value.items():
-        what = _rows(tables, tz) if isinstance(tables, dict) else str(tables)
+        if isinstance(tables, dict):
+            # Each table's "op count", as plans.summary keeps it: the op said in words.
+            said = {}
+            for name, text in tables.items():
+                op, _space, count = str(text).rpartition(" ")
+                said[name] = f"{op_words(op, purpose)} {count}" if op else text
+            what = _rows(said, tz)
+        else:
+            what = str(tables)
         parts.append(f"{system} ({what})")
     return _("Changes: %(list)s") % {"list": "; ".join(parts) or _("none")}
 
@@ -300,7 +340,7 @@ RENDERERS = {
     "withheld": lambda v, tz: _("Withheld: %(n)s part(s)") % {"n": len(v)},
     "expires": lambda v, tz: _("Link valid until %(when)s") % {"when": v},
     "plan": lambda v, tz: _("Plan SHA-256 %(hash)s") % {"hash": v},
-    "purpose": lambda v, tz: _("For: %(purpose)s") % {"purpose": v},
+    "purpose": lambda v, tz: _("For: %(purpose)s") % {"purpose": purpose_words(v)},
     "replaces": lambda v, tz: _("Replaces the approved plan SHA-256 %(hash)s") % {"hash": v},
     "changes": _changes,
     "verified": lambda v, tz: _("Verified: searched again, nothing planned is left") if v else "",
@@ -315,6 +355,14 @@ RENDERERS = {
     "letter": lambda v, tz: _("Letter: %(text)s") % {"text": v},
     "value": lambda v, tz: _("New value: %(text)s") % {"text": v},
     "after_skip": lambda v, tz: _("It ran although it had been skipped meanwhile") if v else "",
+    "findable": lambda v, tz: (
+        _("Kept rows findable by key in a later access request: %(list)s")
+        % {"list": ", ".join(f"{table} {n}" for table, n in v.items())}
+    ),
+    "kept_keys": lambda v, tz: (
+        _("Also searched by the keys of records kept after an erasure: %(list)s")
+        % {"list": "; ".join(f"{system} ({_rows(tables, tz)})" for system, tables in v.items())}
+    ),
     "state": lambda v, tz: _("Request: %(state)s") % {"state": v},
 }
 
@@ -326,6 +374,9 @@ _DONE_AS = {
     "delete": lambda: _("Deleted: %(list)s"),
     "update": lambda: _("Changed: %(list)s"),
     "restrict": lambda: _("Restricted: %(list)s"),
+    plans.LIFT: lambda: _("Lifted: %(list)s"),
+    "via": lambda: _("Restricted with their parent: %(list)s"),
+    "via-lift": lambda: _("Lifted with their parent: %(list)s"),
 }
 
 
@@ -407,9 +458,12 @@ def describe_change(data: dict[str, Any], tz: Any, *, heading: bool = True) -> l
     lines = [RENDERERS[key](data[key], tz) for key in named if key in data]
     if kind == "sql" and "done" in data:
         grouped: dict[str, list[str]] = {}
+        lifting = data.get("purpose") == plans.LIFT
         for item in data["done"]:
             if item.get("rows"):
-                grouped.setdefault(item.get("op", ""), []).append(f"{item['table']} {item['rows']}")
+                op = item.get("op", "")
+                op = "via-lift" if op == "via" and lifting else op
+                grouped.setdefault(op, []).append(f"{item['table']} {item['rows']}")
         for op, items in grouped.items():
             text = _DONE_AS.get(op, _DONE_AS["update"])()
             lines.append(text % {"list": ", ".join(items)})
@@ -426,6 +480,8 @@ def describe_change(data: dict[str, Any], tz: Any, *, heading: bool = True) -> l
         if data.get("files"):
             n = int(data["files"])
             lines.append(ngettext("%(n)d file deleted", "%(n)d files deleted", n) % {"n": n})
+        if data.get("findable"):
+            lines.append(RENDERERS["findable"](data["findable"], tz))
     elif kind == "sql":  # the earlier shape: counts, files and "verified", all true of SQL
         lines += [RENDERERS[key](data[key], tz) for key in ("rows", "files") if key in data]
     elif kind == "manual" and "system_kind" in data:
@@ -472,4 +528,20 @@ def describe_blocked(data: dict[str, Any], tz: Any) -> list[str]:
     return lines
 
 
-DESCRIBERS = {"system_changed": describe_change, "change_blocked": describe_blocked}
+def describe_plan(data: dict[str, Any], tz: Any) -> list[str]:
+    """A plan made: its hash, its purpose and what it does per table, in words (a lifting's
+    say "lift", never "restrict")."""
+    purpose = str(data.get("purpose", ""))
+    lines = [RENDERERS[key](data[key], tz) for key in ("plan", "purpose") if key in data]
+    if "changes" in data:
+        lines.append(_changes(data["changes"], tz, purpose))
+    if "replaces" in data:
+        lines.append(RENDERERS["replaces"](data["replaces"], tz))
+    return lines
+
+
+DESCRIBERS = {
+    "system_changed": describe_change,
+    "change_blocked": describe_blocked,
+    "plan_made": describe_plan,
+}

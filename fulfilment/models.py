@@ -267,6 +267,10 @@ class Execution(Job):
     found = models.BooleanField(null=True, blank=True)
     # What a processor answered when it reported the request completed (its own words).
     reported = models.JSONField(default=dict, blank=True)
+    # An erasure's rows kept under a ground whose link to the subject it cut (their identity or
+    # their link to a parent emptied): their keys, by table, never their values. A later
+    # access or portability request of the same subject finds them by these keys.
+    kept = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["case", "pk"]

@@ -34,19 +34,47 @@ from controllers.validators import multi_line
 
 from . import execute, plans
 from .completion import done_executions
-from .hooks import describe_change
+from .hooks import describe_change, op_words
 from .models import Execution, ExecutionStatus, Notice, PlanStatus
 from .officer import ReasonForm, _back, _case, _page
 
 
-def _ops() -> dict[str, str]:
-    return {
-        "delete": _("delete"),
-        "update": _("change"),
-        "restrict": _("restrict"),
-        "keep": _("keep"),
-        "none": _("nothing declared"),
+def _unmarked_words(unmarked: dict[str, str]) -> str:
+    reasons = {
+        "declared": lambda: unmarked.get("text", ""),
+        "parent_erased": lambda: _("the parent it is restricted through is erased"),
     }
+    reason = reasons.get(unmarked.get("why", ""), lambda: _("the systems file declares no way"))()
+    return _("cannot be marked restricted: %(reason)s") % {"reason": reason}
+
+
+def _notes(table: dict[str, Any]) -> list[str]:
+    """What the plan says beside a table's operation: a flag set in the same change, why its
+    rows cannot be marked, what processing it stops and what has stopped already, what
+    becomes of kept rows whose link to the subject is cut."""
+    notes = []
+    if table.get("restricted"):
+        notes.append(_("marked restricted in the same change"))
+    if table.get("unmarked"):
+        notes.append(_unmarked_words(table["unmarked"]))
+    if table.get("processing"):
+        notes.append(_("stops: %(processing)s") % {"processing": table["processing"]})
+    if already := table.get("already"):
+        said = {"n": already.get("rows", 0), "dates": ", ".join(already.get("since", ()))}
+        notes.append(
+            _("%(n)d stopped already (since %(dates)s): left as they are") % said
+            if said["dates"]
+            else _("%(n)d stopped already: left as they are") % said
+        )
+    if table.get("after") == "findable":
+        notes.append(
+            _("kept rows stay findable: their keys are recorded for a later access request")
+        )
+    elif table.get("after") == "anonymous":
+        notes.append(
+            _("kept rows no longer identify the subject (every column emptied or anonymous)")
+        )
+    return notes
 
 
 def _rows(plan: Any) -> list[dict[str, Any]]:
@@ -59,14 +87,20 @@ def _rows(plan: Any) -> list[dict[str, Any]]:
     earlier = {
         e.system_name: e for e in done_executions(plan.case, plan.purpose) if e.plan_id != plan.pk
     }
-    ops = _ops()
     zone = timezone.get_current_timezone()
     rows = []
     for system in plan.body["systems"]:
         entry = {**system}
         if "tables" in system:
             entry["tables"] = [
-                {**t, "op_label": ops.get(t["op"], t["op"])} for t in system["tables"]
+                {
+                    **t,
+                    "op_label": _("keep as it is")
+                    if t["op"] == "none" and t.get("unmarked")
+                    else op_words(t["op"], plan.purpose, t.get("via", {}).get("label", "")),
+                    "notes": _notes(t),
+                }
+                for t in system["tables"]
             ]
         execution = executions.get(system["system"])
         carried = execution is None and bool(system.get("done_under"))

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from celery import shared_task
@@ -41,7 +42,7 @@ from controllers.models import Right
 from controllers.systems import TableSpec, spec_of
 
 from . import vault
-from .collect import reader
+from .collect import kept_records, reader
 from .letter import letter_context
 from .models import Collection, CollectionStatus, Package, PackageStatus, Withholding
 from .staging import StageReader
@@ -73,6 +74,9 @@ class TableView:
     withheld_records: int = 0
     withheld_fields: list[str] = field(default_factory=list)
     preview: list[list[Any]] = field(default_factory=list)
+    # Rows an earlier erasure kept and unlinked, found by their recorded keys: per erasure,
+    # the keys found, when, under which ground, until when (``collect.kept_records``).
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -220,6 +224,7 @@ class Assembly:
         self.manifest_sha256 = ""
         collections = list(Collection.objects.filter(case=case).select_related("system"))
         self.collections = [(c, reader(c)) for c in collections]
+        self.kept = kept_records(case)
 
     # The ZIP itself.
 
@@ -304,6 +309,7 @@ class Assembly:
             columns=[{"name": c.name, "label": c.label, "category": c.category} for c in columns],
         )
         self.views.append(view)
+        view.kept = self._kept(collection, stage, table)
         if rule.whole_table:
             self._note_withheld(collection, table, rule, view)
             return
@@ -321,6 +327,33 @@ class Assembly:
         yield f"{view.path}/{table.name}.json", self._json_rows(stage, table, names, rule, view)
         yield f"{view.path}/{table.name}.csv", self._csv_rows(stage, table, names, rule)
         self._note_withheld(collection, table, rule, view)
+
+    def _kept(
+        self, collection: Collection, stage: StageReader, table: TableSpec
+    ) -> list[dict[str, Any]]:
+        """Which of the rows found an earlier erasure kept and unlinked (the search found them
+        by the keys it recorded), so the index says so beside the table."""
+        records = self.kept.get((collection.system_name, table.name))
+        if not records:
+            return []
+        present = {str(row.get(table.key)) for row in stage.rows(table.name)}
+        notes = []
+        for record in records:
+            keys = [key for key in record["keys"] if str(key) in present]
+            if keys:
+                erased = record["erased"]
+                notes.append(
+                    {
+                        **record,
+                        "keys": ", ".join(map(str, keys)),
+                        "erased": timezone.localtime(
+                            erased, ZoneInfo(self.case.controller.time_zone)
+                        ).date()
+                        if erased
+                        else None,
+                    }
+                )
+        return notes
 
     def _filtered(
         self, stage: StageReader, table: TableSpec, names: list[str], rule: Rules

@@ -49,7 +49,15 @@ from controllers.systems import ActionSpec, SystemSpec, TableSpec, spec_of
 from .collect import identities_for
 from .connectors import sqlchange
 from .connectors.base import ConnectorError
-from .models import Correction, Execution, ExecutionStatus, NoticeStatus, Plan, PlanStatus
+from .models import (
+    Correction,
+    Execution,
+    ExecutionStatus,
+    Notice,
+    NoticeStatus,
+    Plan,
+    PlanStatus,
+)
 
 # The rights whose answer is a change in the systems.
 CHANGE_RIGHTS = (
@@ -63,6 +71,9 @@ CHANGE_RIGHTS = (
 LIFT = "lift"
 # Recipients are told of these (Art. 19).
 NOTIFIED = (Right.ERASURE, Right.RECTIFICATION, Right.RESTRICTION)
+# A table's operations that write nothing to it: nothing declared; kept as it is; restricted
+# (or lifted) through its parent's flag ("via": counted, and held to its count, by the change).
+UNWRITTEN = ("none", "keep", "via")
 # Why a replaced plan's recipients were not told (kept in English, read in the reader's language).
 REPLACED = gettext_noop(
     "the plan was replaced before its changes were settled: the newer plan's notices apply"
@@ -74,7 +85,9 @@ def sha256_of(body: dict[str, Any]) -> str:
 
 
 # Keys of a systems file that name and describe, and change nothing a plan does.
-_WORDING = frozenset({"title", "description", "owner", "instructions", "label", "category"})
+_WORDING = frozenset(
+    {"title", "description", "owner", "instructions", "label", "category", "processing", "cannot"}
+)
 
 
 def _behaviour(value: Any) -> Any:
@@ -115,53 +128,155 @@ def _until(made: dt.datetime, years: int) -> str | None:
         return date.replace(year=date.year + years, day=28).isoformat()
 
 
-def _restrict(table: TableSpec, *, lift: bool = False) -> dict[str, Any]:
-    assert table.restriction is not None
-    value = table.restriction.lifted if lift else table.restriction.value
-    return {
-        "op": "restrict",
-        "columns": [{"column": table.restriction.column, "to": "value", "value": value}],
-    }
+def _flag(table: TableSpec, *, lift: bool = False) -> dict[str, Any]:
+    """The change that sets (or, lifting, unsets) a table's own restriction flag."""
+    flag = table.flag
+    assert flag is not None
+    return {"column": flag.column, "to": "value", "value": flag.lifted if lift else flag.value}
+
+
+def _unmarked(table: TableSpec) -> dict[str, str]:
+    """Why a table's rows cannot be marked restricted: the file's own words, or that it
+    declares no way."""
+    restriction = table.restriction
+    if restriction is not None and restriction.cannot:
+        return {"why": "declared", "text": restriction.cannot}
+    return {"why": "undeclared"}
+
+
+def _parent(spec: SystemSpec, table: TableSpec) -> TableSpec:
+    assert table.reached_from is not None
+    return spec.table(table.reached_from.table)
+
+
+def _restriction(purpose: str, spec: SystemSpec, table: TableSpec) -> dict[str, Any]:
+    """What a restriction (or its lifting) does to one table: sets its own flag; counts on its
+    parent's (the application treats a restricted parent's rows as restricted: the loader
+    accepts that only where an ancestor has a flag); or, where neither is declared, says that
+    the rows cannot be marked, and why."""
+    lift = purpose == LIFT
+    if table.flag is not None:
+        return {"op": LIFT if lift else "restrict", "columns": [_flag(table, lift=lift)]}
+    if table.restriction is not None and table.restriction.via:
+        parent = _parent(spec, table)
+        return {"op": "via", "via": {"table": parent.name, "label": parent.label}}
+    return {"op": "none"} if lift else {"op": "none", "unmarked": _unmarked(table)}
+
+
+def _erased_link(table: TableSpec) -> bool:
+    """Whether erasure empties (or pseudonymises) the column that links the table's rows to
+    their parent's."""
+    link = table.reached_from
+    return bool(link and table.erasure == "update" and table.column(link.column).erasure)
+
+
+def _kept_restriction(spec: SystemSpec, table: TableSpec) -> dict[str, Any]:
+    """How rows that erasure keeps (or updates) are restricted: by their own flag, set in the
+    same change; through their parent's, only while every row on the way up is kept and still
+    linked (an erased parent restricts nothing); otherwise they cannot be marked, and why."""
+    if table.flag is not None:
+        return {"flag": _flag(table)}
+    if table.restriction is None or not table.restriction.via:
+        return {"unmarked": _unmarked(table)}
+    current = table
+    while current.flag is None:
+        parent = _parent(spec, current)
+        if _erased_link(current) or parent.erasure == "delete":
+            return {"unmarked": {"why": "parent_erased"}}
+        current = parent
+    parent = _parent(spec, table)
+    return {"via": {"table": parent.name, "label": parent.label}}
+
+
+def _after_erasure(spec: SystemSpec, table: TableSpec) -> str:
+    """For kept rows whose link to the subject erasure cuts (an identity column, or the link to
+    the parent, emptied): "findable" (their keys are recorded, so a later access request of
+    the subject finds them) or "anonymous" (every column is emptied or declared anonymous, and
+    no kept row hangs from them: they no longer identify the subject). "" where the link is not
+    cut (the search finds them as before)."""
+    if table.erasure != "update":
+        return ""
+    erased = {c.name for c in table.columns if c.erasure}
+    if table.identities:
+        # Any identity emptied: a later search may look by that one (the keys found twice are
+        # handed over once).
+        if not set(table.identities.values()) & erased:
+            return ""
+    elif not _erased_link(table):
+        return ""
+    children = any(
+        t.reached_from and t.reached_from.table == table.name and t.erasure != "delete"
+        for t in spec.tables
+    )
+    emptied = all(c.erasure == "null" or c.anonymous for c in table.columns)
+    return "anonymous" if emptied and not children else "findable"
+
+
+def _erasure(spec: SystemSpec, table: TableSpec, made: dt.datetime) -> dict[str, Any]:
+    """What erasure does to one table: deletes the rows; or keeps them under the declared
+    ground, with the declared fields erased (``update``) and, where the system can mark them,
+    restricted in the same change (``restricted``), or the reason they cannot be marked
+    (``unmarked``)."""
+    if table.erasure == "delete":
+        return {"op": "delete"}
+    kept = _kept_restriction(spec, table)
+    entry: dict[str, Any] = {}
+    if table.erasure == "update":
+        entry["op"] = "update"
+        entry["columns"] = [
+            {"column": c.name, "label": c.label, "to": c.erasure}
+            for c in table.columns
+            if c.erasure
+        ]
+        if "flag" in kept:
+            entry["columns"].append({**kept["flag"], "restrict": True})
+            entry["restricted"] = True
+    elif "flag" in kept:
+        entry.update(op="restrict", columns=[kept["flag"]])
+    else:
+        entry["op"] = "via" if "via" in kept else "keep"
+    if "via" in kept:
+        entry["via"] = kept["via"]
+    if "unmarked" in kept:
+        entry["unmarked"] = kept["unmarked"]
+    entry["keep_ground"] = table.keep_ground
+    entry["keep_until"] = _until(made, table.keep_years)
+    if after := _after_erasure(spec, table):
+        entry["after"] = after
+    return entry
 
 
 def _action(action: ActionSpec | None) -> dict[str, Any]:
+    """What an objection or a withdrawal of consent does to one table. A ``set`` writes only
+    where the processing has not stopped already (``unless_set``: a column still empty, or
+    without the declared value), so an opt-out of 2024 keeps its date."""
     if action is None:
         return {"op": "none"}
+    said = {"marketing": action.marketing, "processing": action.processing}
     if action.action == "delete":
-        return {"op": "delete", "marketing": action.marketing}
+        return {"op": "delete", **said}
     return {
         "op": "update",
-        "columns": [{"column": action.column, "to": "value", "value": action.value}],
-        "marketing": action.marketing,
+        "columns": [
+            {"column": action.column, "to": "value", "value": action.value, "unless_set": True}
+        ],
+        **said,
     }
 
 
 def table_entry(
     purpose: str,
+    spec: SystemSpec,
     table: TableSpec,
     made: dt.datetime,
     corrections: list[Correction] | None = None,
 ) -> dict[str, Any]:
-    """What ``purpose`` does to one table (without its count)."""
+    """What ``purpose`` does to one table of ``spec`` (without its count)."""
     entry: dict[str, Any] = {"table": table.name, "label": table.label}
     if purpose == Right.ERASURE:
-        if table.erasure == "delete":
-            entry["op"] = "delete"
-        elif table.erasure == "update":
-            entry["op"] = "update"
-            entry["columns"] = [
-                {"column": c.name, "to": c.erasure} for c in table.columns if c.erasure
-            ]
-        else:
-            # Kept under its ground: restricted instead, where the system can mark rows.
-            entry.update(_restrict(table) if table.restriction else {"op": "keep"})
-        if table.erasure != "delete":
-            entry["keep_ground"] = table.keep_ground
-            entry["keep_until"] = _until(made, table.keep_years)
+        entry.update(_erasure(spec, table, made))
     elif purpose in (Right.RESTRICTION, LIFT):
-        entry.update(
-            _restrict(table, lift=purpose == LIFT) if table.restriction else {"op": "none"}
-        )
+        entry.update(_restriction(purpose, spec, table))
     elif purpose == Right.RECTIFICATION:
         mine = [c for c in corrections or () if c.table == table.name]
         entry["op"] = "update" if mine else "none"
@@ -221,18 +336,23 @@ def system_entry(
             return None
         entry["task"] = purpose
         return entry
-    tables = [table_entry(purpose, table, made, corrections) for table in spec.tables]
+    tables = [table_entry(purpose, spec, table, made, corrections) for table in spec.tables]
+    already: dict[str, dict[str, Any]] = {}
     try:
         # Every table is counted, those the right does nothing to too: the officer (and the
         # letter) see what stays as it is.
         counts = sqlchange.count(spec, identities)
-        changes = {t["table"]: t for t in tables if t["op"] not in ("none", "keep")}
+        changes = {t["table"]: t for t in tables if t["op"] not in UNWRITTEN}
         sqlchange.check_values(spec, changes)
+        # An objection's or a withdrawal's rows that have stopped already: left as they are.
+        already = sqlchange.already(spec, identities, changes)
     except ConnectorError as error:
         entry["error"] = str(error)
         counts = {}
     for table in tables:
         table["rows"] = counts.get(table["table"], 0)
+        if table["table"] in already:
+            table["already"] = already[table["table"]]
     entry["tables"] = tables
     return entry
 
@@ -247,6 +367,25 @@ def notices(case: Case) -> list[dict[str, Any]]:
         found.append(_notice(recipient.name, how))
     # A [[notify]] entry for a recipient the policy does not (or no longer) name is still told.
     found += [_notice(name, how) for name, how in declared.items()]
+    return found
+
+
+def lift_notices(case: Case) -> list[dict[str, Any]]:
+    """Who is told of a lifting: the recipients that were told of the restriction, each the
+    way it was told then (Art. 19: they restricted the data too, and hear that it ended)."""
+    told: dict[str, Notice] = {}
+    for notice in case.notices.filter(
+        plan__purpose=Right.RESTRICTION, status__in=(NoticeStatus.SENT, NoticeStatus.ANSWERED)
+    ).order_by("pk"):
+        told[notice.recipient] = notice
+    found = []
+    for name, notice in told.items():
+        if notice.channel == "email":
+            found.append({"recipient": name, "channel": "email", "address": notice.address})
+        else:
+            found.append(
+                {"recipient": name, "channel": notice.channel, "system": notice.system_name}
+            )
     return found
 
 
@@ -305,7 +444,9 @@ def body_for(case: Case, purpose: str, made: dt.datetime) -> dict[str, Any]:
         "case": case.reference,
         "made_at": made.isoformat(),
         "systems": systems,
-        "notices": notices(case) if purpose in NOTIFIED else [],
+        "notices": (
+            lift_notices(case) if purpose == LIFT else notices(case) if purpose in NOTIFIED else []
+        ),
     }
     if purpose == Right.RECTIFICATION:
         body["corrections"] = corrections_of(case)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from cases.models import Case
 
 from .execute import evidence
-from .hooks import describe_change
+from .hooks import describe_change, op_words, purpose_words
 from .models import ExecutionStatus
 
 
@@ -81,7 +81,7 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
         for entry in plan.body["systems"]:
             if "tables" in entry:
                 parts = [
-                    f"{t['label']} {t['op']} {t.get('rows', 0)}"
+                    f"{t['label']} {op_words(t['op'], plan.purpose)} {t.get('rows', 0)}"
                     + (
                         f" ({t['keep_ground']}; {t.get('keep_until') or '—'})"
                         if t.get("keep_ground")
@@ -110,7 +110,9 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                 f"{execution.system_title}: {execution.get_status_display()}"
                 f" {_when(execution.finished_at)}" + "".join(f" · {line}" for line in detail)
             )
-        found.append((_("Plan of changes: %(purpose)s") % {"purpose": plan.purpose}, lines))
+        found.append(
+            (_("Plan of changes: %(purpose)s") % {"purpose": purpose_words(plan.purpose)}, lines)
+        )
         notices = list(plan.notices.select_related("mail"))
         if notices:
             found.append(

@@ -376,6 +376,45 @@ def test_a_value_the_column_cannot_take_is_found_by_the_dry_run(shop_db):
         )
 
 
+def test_an_opt_out_already_made_is_counted_kept_and_verified_as_it_is(shop_db):
+    """A withdrawal sets "{now}" only where the subject has not opted out already: customer 1
+    opted out in 2024 and keeps that moment, customer 3 gets the change's; the dry run says so
+    beforehand, verification agrees, and a second run writes nothing."""
+    ready(shop_db)
+    moment = "DATETIME" if shop_db.dialect == "mariadb" else "TIMESTAMP"
+    shop_db.run(f"ALTER TABLE customers ADD COLUMN opted_out {moment} NULL")
+    shop_db.run("UPDATE customers SET opted_out = '2024-05-03 10:00:00' WHERE id = 1")
+    spec = erasing_shop(
+        withdrawal={
+            "action": "set",
+            "column": "opted_out",
+            "value": "{now}",
+            "processing": "De nieuwsbrief",
+        }
+    )
+    change = {
+        "op": "update",
+        "rows": 2,
+        "columns": [{"column": "opted_out", "to": "value", "value": "{now}", "unless_set": True}],
+    }
+    changes = {"customers": change}
+    assert sqlchange.already(spec, SANNE, changes) == {
+        "customers": {"rows": 1, "since": ["2024-05-03"]}
+    }
+    applied = sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+    assert sqlchange.verify(spec, SANNE, changes, applied) == []
+    with shop_db.admin.connect() as conn:
+        held = dict(conn.exec_driver_sql("SELECT id, opted_out FROM customers").fetchall())
+    assert str(held[1]).startswith("2024-05-03 10:00:00")
+    assert str(held[3]).startswith(NOW.strftime("%Y-%m-%d %H:%M"))
+    assert held[2] is None  # nobody else's
+    before = snapshot(shop_db)
+    again = sqlchange.apply(spec, SANNE, changes, now=NOW + dt.timedelta(days=1), key=KEY)
+    assert sqlchange.verify(spec, SANNE, changes, again) == []
+    assert snapshot(shop_db) == before
+    assert sqlchange.already(spec, SANNE, changes)["customers"]["rows"] == 2
+
+
 def test_a_boolean_flag_takes_only_words_for_true_and_false():
     flag = sa.Column("beperkt", sa.Boolean())
     assert sqlchange.typed(flag, "ja", NOW) is True

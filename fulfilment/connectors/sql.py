@@ -14,7 +14,7 @@ import re
 import sqlite3
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,11 +158,19 @@ def _identity_clause(
 
 
 class SqlSource:
-    """Searches one SQL system for one subject."""
+    """Searches one SQL system for one subject. ``kept``: per table, the keys of rows an
+    earlier erasure of the subject kept while cutting their link to them (``_kept_rows``)."""
 
-    def __init__(self, spec: SystemSpec, *, batch_size: int = 5000) -> None:
+    def __init__(
+        self,
+        spec: SystemSpec,
+        *,
+        batch_size: int = 5000,
+        kept: Mapping[str, Sequence[Any]] | None = None,
+    ) -> None:
         self.spec = spec
         self.batch_size = batch_size
+        self.kept = kept or {}
 
     def search(self, identities: Identities) -> Iterator[Batch]:
         """Every declared table's rows that hold the subject, in batches, parents first."""
@@ -212,6 +220,8 @@ class SqlSource:
                     found.c[link.column].in_(values[i : i + IN_CHUNK])
                     for i in range(0, len(values), IN_CHUNK)
                 ]
+            recorded = self.kept.get(table.name, ())
+            seen: set[Any] = set()  # the keys found by identity or link (with ``recorded``)
             for clause in clauses:
                 statement = sa.select(*columns).where(clause).order_by(found.c[table.key])
                 for rows in _tuples(
@@ -231,10 +241,44 @@ class SqlSource:
                                 raise _foreign(table)
                     for position, values in collect:
                         values.update(row[position] for row in rows)
+                    if recorded:
+                        seen.update(row[names.index(table.key)] for row in rows)
+                    yield Batch(table, rows)
+            if recorded:
+                for rows in self._kept_rows(conn, found, table, columns, recorded, seen):
+                    for position, values in collect:
+                        values.update(row[position] for row in rows)
                     yield Batch(table, rows)
             for (parent, column), values in needed.items():
                 if parent == table.name:
                     _only_theirs(conn, found, column, values, table)
+
+    def _kept_rows(
+        self,
+        conn: Connection,
+        found: sa.Table,
+        table: TableSpec,
+        columns: list[Any],
+        recorded: Sequence[Any],
+        seen: set[Any],
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows an erasure kept under a ground while emptying what linked them to the
+        subject: found by the keys it recorded, each checked against those keys (a row they do
+        not name is another's), and not repeated where the search found them already."""
+        at = [c.name for c in table.columns].index(table.key)
+        key = found.c[table.key]
+        wanted = {str(value) for value in recorded}
+        values = [v for v in (_coerce(key, str(value)) for value in recorded) if v is not None]
+        for i in range(0, len(values), IN_CHUNK):
+            statement = sa.select(*columns).where(key.in_(values[i : i + IN_CHUNK])).order_by(key)
+            for rows in _tuples(conn.execute(statement), self.batch_size):
+                if any(str(row[at]) not in wanted for row in rows):
+                    raise ForeignRows(
+                        f"{table.name}: the system returned a row the recorded keys do not name"
+                    )
+                rows = [row for row in rows if row[at] not in seen]
+                if rows:
+                    yield rows
 
     def count(self, identities: Identities) -> dict[str, int]:
         """How many rows of each table hold the subject (for find_subject)."""

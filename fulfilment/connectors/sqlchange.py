@@ -4,14 +4,17 @@ Three operations, each given the plan's entries for one system (``fulfilment.pla
 
 - ``count``: the dry run. The rows of each table that hold the subject, found exactly as a
   search finds them, in a read-only session (PostgreSQL and MariaDB refuse any write in it;
-  SQLite opens the file read-only), so planning can never change the system.
+  SQLite opens the file read-only), so planning can never change the system; with ``already``,
+  those an objection or a withdrawal finds stopped already (and since when).
 - ``apply``: one transaction on the system. The subject's rows are found again (only the
   columns the change needs), each checked against the identity or the link that led to it;
   a table holding more rows than the approved plan counted stops everything (the plan is made
   again, never stretched). Then, children before parents, each table is changed by its key:
   rows deleted, columns emptied or replaced by a keyed pseudonym, or a column set (a
-  restriction flag, an opt-out). Files named by deleted rows or emptied file columns are
-  removed after the commit. Running it again finds nothing more to change.
+  restriction flag, an opt-out: only where the processing has not stopped already, so an
+  opt-out's date is never overwritten). A table restricted through its parent's flag is
+  counted, not written. Files named by deleted rows or emptied file columns are removed after
+  the commit. Running it again finds nothing more to change.
 - ``verify``: after the commit, in a new read-only session: the changed keys are read back and
   every planned change must be there (no deleted row left, every erased field empty or
   pseudonymised, every flag set), and the search by identity must find no row of a deleted
@@ -223,8 +226,8 @@ def marks(spec: SystemSpec, identities: Identities) -> dict[str, dict[str, int]]
     wanted: dict[str, dict[str, tuple[str, str]]] = {}
     for table in spec.tables:
         named = {}
-        if table.restriction:
-            named["restricted"] = (table.restriction.column, table.restriction.value)
+        if table.flag:
+            named["restricted"] = (table.flag.column, table.flag.value)
         for label, action in (("objection", table.objection), ("withdrawal", table.withdrawal)):
             if action and action.action == "set":
                 named[label] = (action.column, action.value)
@@ -292,6 +295,11 @@ def apply(
                 raise CountChanged(more)
             for table in reversed(in_link_order(narrow)):
                 change = changes.get(table.name)
+                if change and change["op"] == "via":
+                    # Restricted through its parent's flag: counted (and held to the plan's
+                    # count above), never written.
+                    applied.rows[table.name] = len(found[table.name])
+                    continue
                 if not change or change["op"] == "none" or not found[table.name]:
                     applied.rows[table.name] = 0
                     continue
@@ -342,6 +350,7 @@ def _change(
         return
     expected: dict[Any, dict[str, Any]] = {k: {} for k in keys}
     fixed: dict[str, Any] = {}
+    unless: list[tuple[str, Any, str]] = []
     per_row: list[str] = []
     for item in change.get("columns", ()):
         column = item["column"]
@@ -351,7 +360,10 @@ def _change(
             per_row.append(column)
             continue
         value = None if item["to"] == "null" else typed(found.c[column], item["value"], now)
-        fixed[column] = value
+        if item.get("unless_set"):
+            unless.append((column, value, item["value"]))
+        else:
+            fixed[column] = value
         if column in names:
             index = names.index(column)
             if item.get("hash_before"):
@@ -363,6 +375,20 @@ def _change(
     if fixed:
         for chunk in _chunks(keys, conn):
             conn.execute(sa.update(found).where(_in(conn, key_column, chunk)).values(**fixed))
+    for column, value, text in unless:
+        # Only where the processing has not stopped already: an opt-out of 2024 keeps its
+        # date, and verification expects each row to hold what it held.
+        current = _current(conn, found, key_column, column, keys)
+        todo = []
+        for k in keys:
+            if _stopped(current.get(k), value, text):
+                expected[k][column] = current[k]
+            else:
+                todo.append(k)
+        for chunk in _chunks(todo, conn):
+            conn.execute(
+                sa.update(found).where(_in(conn, key_column, chunk)).values({column: value})
+            )
     if per_row:
         # A pseudonym differs per value, so these columns are written row by row (one
         # executemany: a single round trip for the batch on every driver).
@@ -382,6 +408,81 @@ def _change(
         )
         conn.execute(statement, params)
     applied.expected[table.name] = expected
+
+
+def _current(
+    conn: Connection, found: sa.Table, key_column: sa.Column, column: str, keys: Sequence[Any]
+) -> dict[Any, Any]:
+    """What ``column`` holds now in each of these rows, by key."""
+    values: dict[Any, Any] = {}
+    for chunk in _chunks(keys, conn):
+        statement = sa.select(key_column, found.c[column]).where(_in(conn, key_column, chunk))
+        values.update((row[0], row[1]) for row in conn.execute(statement))
+    return values
+
+
+def _stopped(current: Any, value: Any, text: str) -> bool:
+    """Whether a row's processing has stopped already: a ``{now}`` column holds a moment (it is
+    not empty), any other holds the declared value."""
+    if text == NOW:
+        return current is not None and current != ""
+    return current is not None and _same(current, value)
+
+
+def _day(value: Any) -> str:
+    """The date a stored moment falls on (ISO), or "" when it is not one."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        return ""
+
+
+def already(
+    spec: SystemSpec, identities: Identities, changes: Mapping[str, Change]
+) -> dict[str, dict[str, Any]]:
+    """The dry run of an objection or a withdrawal: of the subject's rows, those whose
+    processing has stopped already (``unless_set``: the change leaves them as they are), per
+    table their count and, for a ``{now}`` column, the days it stopped (read-only session)."""
+    wanted = {
+        name: [item for item in change.get("columns", ()) if item.get("unless_set")]
+        for name, change in changes.items()
+    }
+    wanted = {name: items for name, items in wanted.items() if items}
+    if not wanted:
+        return {}
+    narrow = _needed(spec, {})
+    now = dt.datetime.now(dt.UTC)
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        engine = engine_for(spec)
+        with engine.connect() as conn:
+            tables = _reflect(conn, narrow)
+            found = _found(conn, narrow, identities, tables)
+            for name, items in wanted.items():
+                table, db = narrow.table(name), tables[name]
+                at = [c.name for c in table.columns].index(table.key)
+                keys = [row[at] for row in found[name]]
+                stopped: set[Any] = set()
+                days: set[str] = set()
+                for item in items:
+                    if item["column"] not in db.c:
+                        raise ConnectorError(f"table {name!r} has no column {item['column']!r}")
+                    value = typed(db.c[item["column"]], item["value"], now)
+                    current = _current(conn, db, db.c[table.key], item["column"], keys)
+                    for key, held in current.items():
+                        if _stopped(held, value, item["value"]):
+                            stopped.add(key)
+                            if item["value"] == NOW and (day := _day(held)):
+                                days.add(day)
+                if stopped:
+                    out[name] = {"rows": len(stopped), "since": sorted(days)}
+    except SQLAlchemyError as error:
+        raise ConnectorError(_short(error)) from None
+    return out
 
 
 # Keys sent at once to PostgreSQL as one array parameter (elsewhere: IN_CHUNK placeholders).
@@ -476,10 +577,11 @@ def files_left(root: Path | None, relatives: Iterable[str]) -> int:
 
 
 def preview(spec: SystemSpec, identities: Identities, changes: Mapping[str, Change]) -> Applied:
-    """What ``apply`` is about to do, read before it does it (read-only session): the files the
-    changed rows name, and the SHA-256 of each value a rectification replaces. Kept with the
-    execution first, so a run that dies after its commit still removes the files and records
-    the old values' hashes, not the new ones'."""
+    """What ``apply`` is about to do, read before it does it (read-only session): the keys of
+    the rows it changes, the files they name, and the SHA-256 of each value a rectification
+    replaces. Kept with the execution first, so a run that dies after its commit still removes
+    the files and records the old values' hashes (and the keys of rows an erasure unlinks),
+    not what is left after it."""
     narrow = _needed(spec, changes)
     seen = Applied()
     try:
@@ -494,6 +596,7 @@ def preview(spec: SystemSpec, identities: Identities, changes: Mapping[str, Chan
         table = narrow.table(name)
         names = [c.name for c in table.columns]
         rows = found[name]
+        seen.keys[name] = [row[names.index(table.key)] for row in rows]
         nulled = {c["column"] for c in change.get("columns", ()) if c["to"] == "null"}
         for column in table.columns:
             if column.file and (change["op"] == "delete" or column.name in nulled):

@@ -1,0 +1,580 @@
+"""The letters and the record of the rights that change data say what was done (issue 20,
+part 3): a restriction covers every table that holds the subject, through its own flag or its
+parent's, or says per table why it could not be marked; the subject is told they will hear
+before it is lifted, the lifting reads "lift" and reaches the recipients told of the
+restriction; an erasure marks what it keeps restricted in the same change; an objection or a
+withdrawal says which processing stopped, never overwrites an opt-out already made, and says
+since when; rows an erasure keeps but unlinks stay findable by a later access request, or are
+said to identify nobody any more."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import sqlite3
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+
+from cases import events
+from cases.actors import Actor
+from cases.models import CaseEvent
+from cases.workflow import perform
+from controllers.models import System
+from fulfilment import collect, completion, execute, plans, report
+from fulfilment.models import ExecutionStatus, NoticeStatus, PlanStatus
+
+from .demo_world import (
+    SUBJECT,
+    drive_to_work,
+    officer_client,
+    poll_until_settled,
+    respond,
+    settle,
+    unzip,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
+
+ZONE = "Europe/Amsterdam"
+
+
+def said(event: CaseEvent, language: str) -> str:
+    with translation.override(language):
+        return " | ".join(events.describe(event, tz=ZONE))
+
+
+def letter(case, language: str) -> str:
+    case.language = language
+    return "\n\n".join(completion.paragraphs(case, plans.current(case)))
+
+
+def panel(world, case, language: str = "en", *, part: str = "") -> str:
+    """The case file's changes panel as text (``part``: from that heading to the panel's
+    end)."""
+    client = officer_client(world["officer"])
+    client.cookies["django_language"] = language
+    with translation.override(translation.get_language()):
+        page = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
+    start = page.index('<section class="dsar-fulfilment dsar-changes"')
+    page = page[start : page.index("</section>", start)]
+    if part:
+        page = page[page.index(part) :]
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def reported(case, language: str = "en") -> str:
+    with translation.override(language):
+        return "\n".join(
+            [title for title, _lines in report.sections(case)]
+            + [line for _title, lines in report.sections(case) for line in lines]
+        )
+
+
+def approve(committed, case, officer, purpose: str | None = None):
+    plan = plans.current(case, purpose)
+    assert plan is not None and plan.status == PlanStatus.DRAFT, plans.problems(plan.body)
+    return committed(perform, case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
+
+
+def confirm_manual(committed, case, officer) -> None:
+    for manual in case.executions.filter(kind="manual", status=ExecutionStatus.MANUAL):
+        committed(
+            execute.confirm_manual,
+            manual,
+            actor=Actor.officer(officer),
+            note_text="De boekhouder bevestigt per mail.",
+            found=True,
+        )
+
+
+def finish(committed, case, officer) -> None:
+    actor = Actor.officer(officer)
+    for remote in case.executions.filter(kind="http"):
+        poll_until_settled(committed, remote)
+    confirm_manual(committed, case, officer)
+    case = committed(perform, case, "prepare_response", actor=actor, response="Done.")
+    committed(perform, case, "complete", actor=actor)
+
+
+def tables(plan, system: str) -> dict[str, dict]:
+    entry = next(s for s in plan.body["systems"] if s["system"] == system)
+    return {t["table"]: t for t in entry["tables"]}
+
+
+def query(world, file: str, sql: str, *args) -> list[tuple]:
+    db = sqlite3.connect(world["folder"] / file)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def date_in(language: str, value: dt.date) -> str:
+    with translation.override(language):
+        return formats.date_format(value, "DATE_FORMAT")
+
+
+def day_of(case, execution) -> dt.date:
+    return timezone.localtime(execution.finished_at, ZoneInfo(case.controller.time_zone)).date()
+
+
+# --- 1. A restriction covers every table that holds the subject, or says why not.
+
+
+def test_a_restriction_marks_the_account_and_its_contracts_through_it_and_says_so(
+    world, committed, mailoutbox
+):
+    controller, officer = world["controllers"]["contractstatus"], world["officer"]
+    case = drive_to_work(committed, controller, officer, "restriction")
+    plan = plans.current(case)
+    found = tables(plan, "contracten")
+    assert found["customers"]["op"] == "restrict" and found["customers"]["rows"] == 1
+    assert found["contracts"]["op"] == "via" and found["contracts"]["rows"] == 2
+    assert found["contracts"]["via"] == {"table": "customers", "label": "Account"}
+    assert found["tickets"]["op"] == "via" and found["tickets"]["rows"] == 1
+    page = panel(world, case)
+    assert "Contracten: restricted with its parent (Account) 2" in page
+    approve(committed, case, officer)
+    execution = case.executions.get()
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    assert execution.counts == {"customers": 1, "contracts": 2, "tickets": 1}
+    event = next(e for e in CaseEvent.objects.filter(case=case, action="system_changed"))
+    assert "Restricted: customers 1" in said(event, "en")
+    assert "Restricted with their parent: contracts 2, tickets 1" in said(event, "en")
+    assert "Beperkt samen met het bovenliggende record: contracts 2, tickets 1" in said(event, "nl")
+    finish(committed, case, officer)
+    english = letter(case, "en")
+    assert (
+        "Smootdiensten has restricted the processing of your data in: Account, Contracten, "
+        "Klantenservice." in english
+    )
+    assert "1 record of Account restricted." in english
+    assert "2 records of Contracten restricted with the Account records they belong to." in english
+    assert "1 record of Klantenservice restricted with the Account record it belongs to." in english
+    assert "kept as" not in english and "could not be marked" not in english
+    assert "Before the restriction is lifted, Smootdiensten will tell you (Art. 18(3) GDPR)." in (
+        english
+    )
+    dutch = letter(case, "nl")
+    assert (
+        "Smootdiensten heeft de verwerking van uw gegevens beperkt in: Account, Contracten, "
+        "Klantenservice." in dutch
+    )
+    assert (
+        "2 records van Contracten beperkt, samen met de records van Account waar ze bij horen."
+        in (dutch)
+    )
+    assert (
+        "Voordat de beperking wordt opgeheven, laat Smootdiensten het u weten (art. 18, lid 3, AVG)."
+        in (dutch)
+    )
+    sent = next(m for m in mailoutbox if m.to == [SUBJECT.email] and "What was done" in m.subject)
+    assert "Before the restriction is lifted" in sent.body
+
+
+def test_a_table_that_cannot_be_marked_says_why_in_the_plan_and_the_letter(world, committed):
+    """smart-site's newsletter list has no way to mark a subscription restricted: the file says
+    so in its own words; the plan shows it, and the letter claims the restriction only of the
+    contact form and quotes the reason for the newsletter."""
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    case = drive_to_work(committed, site, officer, "restriction")
+    plan = plans.current(case)
+    found = tables(plan, "website")
+    reason = site.systems.get(name="website").spec["tables"][1]["restriction"]["cannot"]
+    assert reason.startswith("Het nieuwsbriefprogramma kan een inschrijving niet")
+    assert found["newsletter"]["op"] == "none"
+    assert found["newsletter"]["unmarked"] == {"why": "declared", "text": reason}
+    assert f"Nieuwsbrief: keep as it is 1 · cannot be marked restricted: {reason}" in panel(
+        world, case
+    )
+    assert f"kan niet als beperkt worden gemarkeerd: {reason}" in panel(world, case, "nl")
+    approve(committed, case, officer)
+    finish(committed, case, officer)
+    english = letter(case, "en")
+    assert "OpJeFoon V.O.F. has restricted the processing of your data in: Contactformulier." in (
+        english
+    )
+    assert "Your data in Nieuwsbrief could not be marked restricted; below it says why." in english
+    assert "1 record of Nieuwsbrief kept as it is." in english
+    assert f"It could not be marked restricted. Why, in our own words: “{reason}”" in english
+    dutch = letter(case, "nl")
+    assert "Uw gegevens in Nieuwsbrief konden niet als beperkt worden gemarkeerd" in dutch
+    assert (
+        f"Het kon niet als beperkt worden gemarkeerd. Waarom, in onze eigen woorden: “{reason}”"
+        in (dutch)
+    )
+
+
+def test_a_table_whose_file_declares_no_way_to_mark_it_is_said_as_such(world, committed):
+    controller, officer = world["controllers"]["contractstatus"], world["officer"]
+    system = controller.systems.get(name="contracten")
+    spec = json.loads(json.dumps(system.spec))
+    del spec["tables"][2]["restriction"]  # tickets: nothing declared
+    System.objects.filter(pk=system.pk).update(spec=spec)
+    case = drive_to_work(committed, controller, officer, "restriction")
+    found = tables(plans.current(case), "contracten")
+    assert found["tickets"]["unmarked"] == {"why": "undeclared"}
+    page = panel(world, case)
+    assert (
+        "Klantenservice: keep as it is 1 · cannot be marked restricted: the systems file "
+        "declares no way" in page
+    )
+    approve(committed, case, officer)
+    finish(committed, case, officer)
+    english = letter(case, "en")
+    assert "restricted the processing of your data in: Account, Contracten." in english
+    assert "Your data in Klantenservice could not be marked restricted" in english
+    assert "It could not be marked restricted: no way to mark it is set up in this system." in (
+        english
+    )
+    assert "Het kon niet als beperkt worden gemarkeerd: in dit systeem is daar geen manier" in (
+        letter(case, "nl")
+    )
+
+
+def test_a_manual_system_s_restriction_is_said_as_its_owner_confirmed_it(world, committed):
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "restriction")
+    found = tables(plans.current(case), "klantenadministratie")
+    assert {name: t["op"] for name, t in found.items()} == {
+        "klanten": "restrict",
+        "contactmomenten": "via",
+        "nieuwsbrief": "restrict",
+    }
+    approve(committed, case, officer)
+    finish(committed, case, officer)
+    english = letter(case, "en")
+    assert "Restricted by the department that keeps it (confirmed on" in english
+    assert "Done by the department" not in english
+    assert "in: Klanten, Contactmomenten, Nieuwsbrief, Financiële administratie (boekhouder)." in (
+        english
+    )
+    assert "Beperkt door de afdeling die het bijhoudt (bevestigd op" in letter(case, "nl")
+
+
+def test_lifting_reads_lift_and_tells_the_recipients_who_were_told_of_the_restriction(
+    world, committed, mailoutbox
+):
+    controller, officer = world["controllers"]["contractstatus"], world["officer"]
+    actor = Actor.officer(officer)
+    case = drive_to_work(committed, controller, officer, "restriction")
+    approve(committed, case, officer)
+    told = [n.recipient for n in case.notices.filter(status=NoticeStatus.SENT)]
+    assert told == ["bezorgdiensten"]
+    assert case.notices.exclude(status=NoticeStatus.SENT).exists()  # not told: not told again
+    finish(committed, case, officer)
+    case.refresh_from_db()
+    lift = committed(plans.make, case, actor=actor, purpose=plans.LIFT)
+    found = tables(lift, "contracten")
+    assert found["customers"]["op"] == "lift"
+    assert found["customers"]["columns"] == [{"column": "restricted", "to": "value", "value": "0"}]
+    assert found["contracts"]["op"] == "via" and found["tickets"]["op"] == "via"
+    # Only the recipients told of the restriction are told of its lifting.
+    assert [n["recipient"] for n in lift.body["notices"]] == ["bezorgdiensten"]
+    made = CaseEvent.objects.filter(case=case, action="plan_made").order_by("-seq").first()
+    assert made.data["changes"] == {
+        "Contractadministratie contractstatus.nl": {
+            "customers": "lift 1",
+            "contracts": "via 2",
+            "tickets": "via 1",
+        }
+    }
+    english, dutch = said(made, "en"), said(made, "nl")
+    assert "For: Lifting of a restriction (Art. 18(3))" in english
+    assert "customers: lift the restriction 1" in english
+    assert "restrict" not in english.replace("restriction", "")
+    assert "Voor: Opheffen van een beperking (art. 18, lid 3)" in dutch
+    assert "beperk" not in dutch.replace("beperking", "")
+    lifting = panel(world, case, part="Lifting the restriction (Art. 18(3))")
+    assert "Account: lift the restriction 1" in lifting
+    assert "Contracten: lifted with its parent (Account) 2" in lifting
+    assert "restrict " not in lifting and "restricted with" not in lifting
+    dutch_page = panel(world, case, "nl")
+    assert "Account: beperking opheffen 1" in dutch_page
+    committed(perform, case, "lift_restriction", actor=actor, plan=lift.sha256, reason="Checked.")
+    execution = lift.executions.get()
+    from fulfilment.models import Execution
+
+    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=timezone.now())
+    mailoutbox.clear()
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    event = CaseEvent.objects.filter(case=case, action="system_changed").order_by("-seq").first()
+    english, dutch = said(event, "en"), said(event, "nl")
+    assert "Lifted: customers 1" in english
+    assert "Lifted with their parent: contracts 2, tickets 1" in english
+    assert "Restricted" not in english
+    assert "Opgeheven: customers 1" in dutch and "Beperkt" not in dutch
+    notice = lift.notices.get()
+    assert notice.recipient == "bezorgdiensten" and notice.status == NoticeStatus.SENT
+    (mail,) = [m for m in mailoutbox if m.to == ["privacy@bezorger.example"]]
+    assert (
+        "de beperking van de verwerking van diens persoonsgegevens opgeheven (art. 18, lid 3"
+        in mail.body
+    )
+    assert "Beperk alstublieft" not in mail.body
+    text = reported(case)
+    assert "Plan of changes: Lifting of a restriction (Art. 18(3))" in text
+    assert "Account lift the restriction 1" in text
+
+
+# --- 2. Rows an erasure keeps are restricted in the same change.
+
+
+def test_an_erasure_empties_and_marks_restricted_the_invoices_it_keeps_in_one_change(
+    world, committed
+):
+    smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
+    case = drive_to_work(committed, smartlockr, officer, "erasure")
+    found = tables(plans.current(case), "platform")
+    invoices = found["invoices"]
+    assert invoices["op"] == "update" and invoices["restricted"] is True
+    assert {"column": "restricted", "to": "value", "value": "1", "restrict": True} in (
+        invoices["columns"]
+    )
+    approve(committed, case, officer)
+    execution = case.executions.get(system_name="platform")
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    kept = query(
+        world,
+        "smartlockr-platform.sqlite3",
+        "SELECT user_id, restricted, iban FROM invoices WHERE iban = ? AND invoice_date IN "
+        "('2024-03-01', '2024-04-01') ORDER BY id",
+        "NL91ABNA0417164300",
+    )
+    assert kept == [(None, 1, "NL91ABNA0417164300"), (None, 1, "NL91ABNA0417164300")]
+    others = query(
+        world,
+        "smartlockr-platform.sqlite3",
+        "SELECT count(*) FROM invoices WHERE restricted = 1 OR user_id IS NULL",
+    )[0][0]
+    assert others == 2
+    finish(committed, case, officer)
+    english = letter(case, "en")
+    assert "2 records of Facturen kept; erased from them: Gebruiker." in english
+    assert "They are marked restricted: used only for the reason they are kept." in english
+    assert "Kept because: Art. 17(3)(b) AVG" in english
+    dutch = letter(case, "nl")
+    assert "2 records van Facturen bewaard; daaruit gewist: Gebruiker." in dutch
+    assert (
+        "Ze zijn als beperkt gemarkeerd: alleen gebruikt voor de reden waarom ze worden bewaard."
+        in (dutch)
+    )
+
+
+# --- 3. An objection or a withdrawal says which processing stopped, and since when.
+
+
+def test_an_objection_s_letter_names_the_processing_that_stopped(world, committed):
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "objection")
+    found = tables(plans.current(case), "klantenadministratie")
+    processing = "Toezending van de nieuwsbrief van Defero en haar merken (direct marketing)"
+    assert found["nieuwsbrief"]["processing"] == processing
+    assert f"stops: {processing}" in panel(world, case)
+    approve(committed, case, officer)
+    finish(committed, case, officer)
+    execution = case.executions.get(system_name="klantenadministratie")
+    day = day_of(case, execution)
+    english = letter(case, "en")
+    assert (
+        f"“{processing}” stopped on {date_in('en', day)}: 1 record of Nieuwsbrief deleted."
+        in english
+    )
+    assert "Text in quotation marks is our own description, quoted as we wrote it." in english
+    assert "record of Nieuwsbrief changed" not in english
+    dutch = letter(case, "nl")
+    assert (
+        f"“{processing}” gestopt op {date_in('nl', day)}: 1 record van Nieuwsbrief verwijderd."
+        in (dutch)
+    )
+    assert "Tekst tussen aanhalingstekens is onze eigen omschrijving" in dutch
+
+
+def test_a_withdrawal_stops_the_newsletter_now_and_says_so(world, committed):
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    case = drive_to_work(committed, site, officer, "withdraw_consent")
+    newsletter = tables(plans.current(case), "website")["newsletter"]
+    assert newsletter["rows"] == 1 and "already" not in newsletter
+    approve(committed, case, officer)
+    finish(committed, case, officer)
+    execution = case.executions.get()
+    day = date_in("en", day_of(case, execution))
+    processing = "Toezending van de nieuwsbrief, op grond van uw toestemming"
+    english = letter(case, "en")
+    assert f"“{processing}” stopped on {day}: 1 record of Nieuwsbrief marked so." in english
+    assert "has acted on the withdrawal of your consent as follows" in english
+
+
+def test_an_opt_out_already_made_keeps_its_date_and_the_letter_says_since_when(world, committed):
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    db = sqlite3.connect(world["folder"] / "smart-site-website.sqlite3")
+    with db:
+        db.execute(
+            "UPDATE newsletter SET unsubscribed_at = '2024-05-03 10:00:00' WHERE lower(email) = ?",
+            (SUBJECT.email,),
+        )
+    db.close()
+    case = drive_to_work(committed, site, officer, "objection")
+    newsletter = tables(plans.current(case), "website")["newsletter"]
+    assert newsletter["rows"] == 1
+    assert newsletter["already"] == {"rows": 1, "since": ["2024-05-03"]}
+    assert "1 stopped already (since 2024-05-03): left as they are" in panel(world, case)
+    approve(committed, case, officer)
+    execution = case.executions.get()
+    assert execution.status == ExecutionStatus.DONE, execution.error  # verified as it is
+    stamp = query(
+        world,
+        "smart-site-website.sqlite3",
+        "SELECT unsubscribed_at FROM newsletter WHERE lower(email) = ?",
+        SUBJECT.email,
+    )
+    assert stamp == [("2024-05-03 10:00:00",)]
+    finish(committed, case, officer)
+    processing = "Toezending van de nieuwsbrief met reclameaanbiedingen (direct marketing)"
+    english = letter(case, "en")
+    assert (
+        f"“{processing}” had already stopped on May 3, 2024 (1 record of Nieuwsbrief, left as "
+        "it is)." in english
+    )
+    assert "stopped on" not in english.replace("already stopped on", "")
+    assert "has acted on your objection" not in english  # nothing changed
+    dutch = letter(case, "nl")
+    assert f"“{processing}” was al gestopt op 3 mei 2024 (1 record van Nieuwsbrief," in dutch
+
+
+# --- 4. What an erasure keeps unlinked stays findable, or identifies nobody any more.
+
+
+def _access(committed, world, controller):
+    officer = world["officer"]
+    case = drive_to_work(committed, controller, officer, "access")
+    settle(committed, case, officer)
+    return case, respond(committed, case, officer)
+
+
+def test_invoices_an_erasure_kept_unlinked_are_found_by_a_later_access_request(world, committed):
+    smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
+    erasure = drive_to_work(committed, smartlockr, officer, "erasure")
+    invoices = tables(plans.current(erasure), "platform")["invoices"]
+    assert invoices["after"] == "findable"
+    assert "kept rows stay findable" in panel(world, erasure)
+    approve(committed, erasure, officer)
+    execution = erasure.executions.get(system_name="platform")
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    ids = [
+        key
+        for (key,) in query(
+            world,
+            "smartlockr-platform.sqlite3",
+            "SELECT id FROM invoices WHERE user_id IS NULL ORDER BY id",
+        )
+    ]
+    assert execution.kept == {"invoices": ids} and len(ids) == 2
+    event = CaseEvent.objects.get(case=erasure, action="system_changed", data__system_kind="sql")
+    assert "Kept rows findable by key in a later access request: invoices 2" in said(event, "en")
+    assert SUBJECT.email not in str(event.data) and "NL91ABNA" not in str(event.data)
+    finish(committed, erasure, officer)
+    english = letter(erasure, "en")
+    assert (
+        "If you ask us for access later, we will find them by their record numbers, which we "
+        "keep for that purpose alone." in english
+    )
+    assert "Vraagt u later om inzage, dan vinden wij ze terug aan de hand van de recordnummers" in (
+        letter(erasure, "nl")
+    )
+    # A later access request of the same subject finds them by their keys.
+    access, package = _access(committed, world, smartlockr)
+    assert collect.kept_for(access, "platform") == {"invoices": ids}
+    archive = unzip(package)
+    rows = json.loads(archive.read("data/platform/invoices.json"))
+    assert sorted(row["id"] for row in rows) == ids
+    assert {row["iban"] for row in rows} == {"NL91ABNA0417164300"}
+    assert all(row["user_id"] is None for row in rows)
+    assert "data/platform/users.json" not in archive.namelist()  # the account is gone
+    index = html.unescape(archive.read("index.html").decode())
+    day = date_in("en", day_of(erasure, execution))
+    until = date_in("en", dt.date.fromisoformat(invoices["keep_until"]))
+    keys = ", ".join(map(str, ids))
+    assert (
+        f"Kept after your erasure on {day}, until {until} at the latest: the records {keys}."
+        in (index)
+    )
+    assert "Why: Art. 17(3)(b) AVG: fiscale bewaarplicht" in index
+    started = CaseEvent.objects.get(case=access, action="collection_started")
+    assert "records kept after an erasure" in said(started, "en")
+    # Only the same subject's (the same confirmed address, in any case) request looks for them.
+    from cases.intake import receive_case
+
+    for email, found in ((SUBJECT.email.upper(), {"invoices": ids}), ("piet@example.org", {})):
+        other = committed(
+            receive_case,
+            controller=smartlockr,
+            right="access",
+            name="X",
+            email=email,
+            language="en",
+        )
+        assert collect.kept_for(other, "platform") == found
+
+
+def test_keys_recorded_before_a_replaced_plan_carry_over_to_the_change_that_finishes(
+    world, committed, monkeypatch
+):
+    """The first try unlinks the invoices and then fails its verification; the officer makes
+    the plan again, which finds them unlinked already: the change that finishes still holds
+    their keys, so a later access request finds them."""
+    from fulfilment.connectors import sqlchange
+
+    smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
+    case = drive_to_work(committed, smartlockr, officer, "erasure")
+    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    approve(committed, case, officer)
+    first = case.executions.get(system_name="platform")
+    real = sqlchange.verify
+    monkeypatch.setattr(sqlchange, "verify", lambda *args: ["a row is still there"])
+    committed(execute.run, first.pk)
+    first.refresh_from_db()
+    assert first.status == ExecutionStatus.PENDING and len(first.kept["invoices"]) == 2
+    monkeypatch.setattr(sqlchange, "verify", real)
+    second = committed(plans.make, case, actor=Actor.officer(officer))
+    assert tables(second, "platform")["invoices"]["rows"] == 0  # unlinked already
+    approve(committed, case, officer)
+    last = second.executions.get(system_name="platform")
+    committed(execute.run, last.pk)
+    last.refresh_from_db()
+    assert last.status == ExecutionStatus.DONE, last.error
+    assert last.kept == first.kept
+
+
+def test_kept_rows_that_no_longer_identify_the_subject_are_said_so_and_not_recorded(
+    world, committed
+):
+    smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
+    system = smartlockr.systems.get(name="platform")
+    spec = json.loads(json.dumps(system.spec))
+    invoices = spec["tables"][1]
+    for column in invoices["columns"]:
+        if column["name"] == "iban":
+            column["erasure"] = "null"
+        elif column["name"] != "user_id":
+            column["anonymous"] = True
+    System.objects.filter(pk=system.pk).update(spec=spec)
+    case = drive_to_work(committed, smartlockr, officer, "erasure")
+    assert tables(plans.current(case), "platform")["invoices"]["after"] == "anonymous"
+    assert "kept rows no longer identify the subject" in panel(world, case)
+    approve(committed, case, officer)
+    execution = case.executions.get(system_name="platform")
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    assert execution.kept == {}
+    finish(committed, case, officer)
+    english = letter(case, "en")
+    assert "They no longer identify you: everything in them that could has been erased." in english
+    assert "we will find them" not in english
+    assert "Ze zijn niet meer tot u te herleiden" in letter(case, "nl")
