@@ -86,7 +86,7 @@ def _restriction_opening(plan: Plan, done: dict[str, list[Execution]], company: 
         table["label"]
         for entry in plan.body["systems"]
         for table in entry.get("tables", ())
-        if table.get("unmarked") and table.get("rows")
+        if table["op"] == "none" and table.get("rows")  # (every "none" is unmarked here)
     ]
     if where:
         out = [
@@ -410,6 +410,9 @@ def _system(
             rows = table.get("rows", 0)
             if not rows or table["op"] not in ("none", "keep"):
                 continue  # what a change did is said above, from the change's own record
+            if purpose == Right.RESTRICTION and "unmarked" not in table:
+                # A plan made before tables said why (op "none"): no way was declared.
+                table = {**table, "unmarked": {"why": "undeclared"}}
             if table["op"] == "keep" or table.get("unmarked"):
                 # Kept as it is: under a ground (erasure), or because its rows cannot be
                 # marked restricted (said, with the reason, not hidden).
@@ -505,7 +508,7 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
                     + [f"- {n.recipient}: {_(n.reason) if n.reason else '—'}" for n in others]
                 )
             )
-        if plan.purpose == Right.RESTRICTION and done:
+        if plan.purpose == Right.RESTRICTION and any(done.values()):
             out.append(
                 _("Before the restriction is lifted, %(company)s will tell you (Art. 18(3) GDPR).")
                 % {"company": company}

@@ -19,10 +19,18 @@ manual or processor system done under an earlier plan is marked ``done_under`` i
 or processor is not asked twice); an SQL system is changed again (what is gone stays gone, the
 same values are written again) and searched again.
 
-A table's entry in the body: ``op`` (``delete``; ``update`` or ``restrict``: the ``columns``
-changed, each ``{"column", "to": "null" | "pseudonymise" | "value", "value"}``; ``keep``: kept
-unchanged; ``none``: nothing declared), ``rows`` counted, and for what stays, ``keep_ground``
-and ``keep_until``.
+A table's entry in the body: ``op`` (``delete``; ``update``, ``restrict`` or ``lift``: the
+``columns`` changed, each ``{"column", "to": "null" | "pseudonymise" | "value", "value"}``;
+``via``: restricted, or lifted, through the flag of its parent (``via``: its table and label),
+counted and never written; ``keep``: kept unchanged; ``none``: nothing declared) and ``rows``
+counted. Beside it, where it applies: ``unmarked`` (why the rows cannot be marked restricted:
+``{"why": "declared", "text"}`` in the file's words, ``"undeclared"``, or ``"parent_erased"``),
+``restricted`` (an erasure's update sets the flag too), ``keep_ground`` and ``keep_until`` for
+what stays, ``after`` (kept rows whose link to the subject is cut: ``findable`` by their keys,
+recorded by the change, or ``anonymous``), and for an objection or a withdrawal ``processing``
+(what it stops, in the file's words), ``marketing`` and ``already`` (the rows that had stopped
+already, ``{"rows", "since": [days]}``: a column marked ``unless_set`` is written only where
+the processing has not stopped).
 """
 
 from __future__ import annotations

@@ -167,11 +167,11 @@ def test_a_restriction_marks_the_account_and_its_contracts_through_it_and_says_s
     )
     assert (
         "2 records van Contracten beperkt, samen met de records van Account waar ze bij horen."
-        in (dutch)
+        in dutch
     )
     assert (
-        "Voordat de beperking wordt opgeheven, laat Smootdiensten het u weten (art. 18, lid 3, AVG)."
-        in (dutch)
+        "Voordat de beperking wordt opgeheven, laat Smootdiensten het u weten "
+        "(art. 18, lid 3, AVG)." in dutch
     )
     sent = next(m for m in mailoutbox if m.to == [SUBJECT.email] and "What was done" in m.subject)
     assert "Before the restriction is lifted" in sent.body
@@ -206,7 +206,7 @@ def test_a_table_that_cannot_be_marked_says_why_in_the_plan_and_the_letter(world
     assert "Uw gegevens in Nieuwsbrief konden niet als beperkt worden gemarkeerd" in dutch
     assert (
         f"Het kon niet als beperkt worden gemarkeerd. Waarom, in onze eigen woorden: “{reason}”"
-        in (dutch)
+        in dutch
     )
 
 
@@ -364,7 +364,7 @@ def test_an_erasure_empties_and_marks_restricted_the_invoices_it_keeps_in_one_ch
     assert "2 records van Facturen bewaard; daaruit gewist: Gebruiker." in dutch
     assert (
         "Ze zijn als beperkt gemarkeerd: alleen gebruikt voor de reden waarom ze worden bewaard."
-        in (dutch)
+        in dutch
     )
 
 
@@ -392,7 +392,7 @@ def test_an_objection_s_letter_names_the_processing_that_stopped(world, committe
     dutch = letter(case, "nl")
     assert (
         f"“{processing}” gestopt op {date_in('nl', day)}: 1 record van Nieuwsbrief verwijderd."
-        in (dutch)
+        in dutch
     )
     assert "Tekst tussen aanhalingstekens is onze eigen omschrijving" in dutch
 
@@ -504,7 +504,7 @@ def test_invoices_an_erasure_kept_unlinked_are_found_by_a_later_access_request(w
     keys = ", ".join(map(str, ids))
     assert (
         f"Kept after your erasure on {day}, until {until} at the latest: the records {keys}."
-        in (index)
+        in index
     )
     assert "Why: Art. 17(3)(b) AVG: fiscale bewaarplicht" in index
     started = CaseEvent.objects.get(case=access, action="collection_started")
@@ -578,3 +578,58 @@ def test_kept_rows_that_no_longer_identify_the_subject_are_said_so_and_not_recor
     assert "They no longer identify you: everything in them that could has been erased." in english
     assert "we will find them" not in english
     assert "Ze zijn niet meer tot u te herleiden" in letter(case, "nl")
+
+
+def test_kept_rows_are_restricted_through_their_parent_only_while_it_is_kept_and_linked():
+    """On erasure, "via parent" holds only if the parent row stays (kept and flagged) and the
+    link to it is left: an order whose account is deleted, or whose link is emptied, cannot be
+    restricted through it, and the plan says why."""
+    from .test_connectors import column, sql_spec
+
+    def orders(account: dict, link: str) -> dict:
+        spec = sql_spec(
+            [
+                {
+                    "name": "accounts",
+                    "key": "id",
+                    "identities": {"email": "email"},
+                    "restriction": {"column": "restricted", "value": "1", "lifted": "0"},
+                    "columns": [column("id"), column("email")],
+                    **account,
+                },
+                {
+                    "name": "orders",
+                    "label": "Bestellingen",
+                    "key": "id",
+                    "reached_from": {
+                        "table": "accounts",
+                        "column": "account_id",
+                        "parent_column": "id",
+                    },
+                    "erasure": "update",
+                    "keep_ground": "Art. 17(3)(b)",
+                    "restriction": {"via": "parent"},
+                    "columns": [
+                        column("id"),
+                        {**column("account_id"), "erasure": link},
+                        {**column("iban"), "erasure": "null"},
+                    ],
+                },
+            ]
+        )
+        made = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+        return plans.table_entry("erasure", spec, spec.table("orders"), made)
+
+    kept = orders({"erasure": "keep", "keep_ground": "Art. 17(3)(e)"}, "")
+    assert kept["op"] == "update" and kept["via"] == {"table": "accounts", "label": "accounts"}
+    assert "unmarked" not in kept and "after" not in kept  # still linked: found as before
+    unlinked = orders({"erasure": "keep", "keep_ground": "Art. 17(3)(e)"}, "null")
+    assert unlinked["unmarked"] == {"why": "parent_erased"} and unlinked["after"] == "findable"
+    deleted = orders({"erasure": "delete"}, "null")
+    assert deleted["unmarked"] == {"why": "parent_erased"} and "via" not in deleted
+    with translation.override("en"):
+        lines = completion._kept_rows({**deleted, "rows": 2}, 2)
+    assert (
+        "They could not be marked restricted: the records they were restricted through were erased."
+        in lines
+    )
