@@ -415,6 +415,45 @@ def test_an_opt_out_already_made_is_counted_kept_and_verified_as_it_is(shop_db):
     assert sqlchange.already(spec, SANNE, changes)["customers"]["rows"] == 2
 
 
+def test_rows_an_erasure_unlinked_are_found_by_their_recorded_keys_and_no_other(shop_db):
+    """After the erasure Sanne's orders hold no customer any more: a search by her address
+    finds nothing, the search given the keys the erasure recorded finds exactly those orders
+    (and their lines, through them); a key that now names a second row stops the search."""
+    from fulfilment.connectors.sql import SqlSource
+
+    ready(shop_db)
+    spec = erasing_shop()
+    changes = erasure_changes(sqlchange.count(spec, SANNE))
+    changes["order_lines"]["op"] = "none"  # the lines stay, linked to the kept orders
+    sqlchange.apply(spec, SANNE, changes, now=NOW, key=KEY)
+
+    def found(source: SqlSource) -> dict[str, list]:
+        rows: dict[str, list] = {}
+        for batch in source.search(SANNE):
+            rows.setdefault(batch.table.name, []).extend(row[0] for row in batch.rows)
+        return {name: sorted(keys) for name, keys in rows.items() if keys}
+
+    assert found(SqlSource(spec)) == {}
+    kept = {"orders": [10, 11, 13]}
+    assert found(SqlSource(spec, kept=kept)) == {
+        "orders": [10, 11, 13],
+        "order_lines": [100, 101, 102, 104],
+    }
+    # Keys kept as text in the record (a key of another type) are read as the column's.
+    assert found(SqlSource(spec, kept={"orders": ["10"]})) == {
+        "orders": [10],
+        "order_lines": [100, 101],
+    }
+    by_day = [
+        t if t.name != "orders" else t.__class__(**{**t.__dict__, "key": "placed_on"})
+        for t in spec.tables
+    ]
+    shop_db.insert("orders", "id, customer_id, placed_on", [(18, 2, "2025-01-02")])
+    loose = spec.__class__(**{**spec.__dict__, "tables": tuple(by_day)})
+    with pytest.raises(ForeignRows, match="names more than one row now"):
+        found(SqlSource(loose, kept={"orders": ["2025-01-02"]}))
+
+
 def test_a_boolean_flag_takes_only_words_for_true_and_false():
     flag = sa.Column("beperkt", sa.Boolean())
     assert sqlchange.typed(flag, "ja", NOW) is True

@@ -269,13 +269,23 @@ class SqlSource:
         key = found.c[table.key]
         wanted = {str(value) for value in recorded}
         values = [v for v in (_coerce(key, str(value)) for value in recorded) if v is not None]
+        named: set[str] = set()
         for i in range(0, len(values), IN_CHUNK):
             statement = sa.select(*columns).where(key.in_(values[i : i + IN_CHUNK])).order_by(key)
             for rows in _tuples(conn.execute(statement), self.batch_size):
-                if any(str(row[at]) not in wanted for row in rows):
+                texts = [str(row[at]) for row in rows]
+                if any(text not in wanted for text in texts):
                     raise ForeignRows(
                         f"{table.name}: the system returned a row the recorded keys do not name"
                     )
+                # The change held each key to one row; a second row under a key since (where
+                # the database does not keep the key unique) cannot be told from the kept one.
+                if len(set(texts)) < len(texts) or named & set(texts):
+                    raise ForeignRows(
+                        f"{table.name}: a recorded key names more than one row now, so the "
+                        "kept rows cannot be told apart"
+                    )
+                named.update(texts)
                 rows = [row for row in rows if row[at] not in seen]
                 if rows:
                     yield rows
