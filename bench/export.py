@@ -299,6 +299,7 @@ def zip_package(spec: SystemSpec, folder: Path, key: bytes, rows: int) -> dict[s
             self.rules: dict[tuple[str, str], Rules] = {}
             self.views = []
             self.withheld = []
+            self.kept = {}  # no earlier erasure's kept rows
 
         def _members(self) -> Iterator[tuple[str, Iterable[bytes]]]:
             collection = Collection(system_name=spec.name, system_title=spec.title)
