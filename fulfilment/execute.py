@@ -220,6 +220,8 @@ def run(execution_id: int) -> None:
 def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
     case = job.case
     identities = identities_for(case)
+    # A table restricted through its parent is in it too: counted (and held to the plan's
+    # count), never written.
     changes = {t["table"]: t for t in entry["tables"] if t["op"] not in ("none", "keep")}
     # What the change will remove and replace, kept first (a second run reads none of it).
     seen = sqlchange.preview(spec, identities, changes)

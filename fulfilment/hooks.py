@@ -290,6 +290,24 @@ def op_words(op: str, purpose: str, via: str = "") -> str:
     return words.get(op, op)
 
 
+def entry_words(table: dict[str, Any], purpose: str) -> str:
+    """What a plan does to one table (its entry), in the officer's and the auditor's words."""
+    if table["op"] == "none" and table.get("unmarked"):
+        return _("keep as it is")  # a restriction that cannot mark it: said beside it
+    return op_words(table["op"], purpose, table.get("via", {}).get("label", ""))
+
+
+def unmarked_words(unmarked: dict[str, str]) -> str:
+    """Why a table's rows cannot be marked restricted, for the officer and the auditor: the
+    systems file's own words, that it declares no way, or that the parent is erased."""
+    reasons = {
+        "declared": lambda: unmarked.get("text", ""),
+        "parent_erased": lambda: _("the parent it is restricted through is erased"),
+    }
+    reason = reasons.get(unmarked.get("why", ""), lambda: _("the systems file declares no way"))()
+    return _("cannot be marked restricted: %(reason)s") % {"reason": reason}
+
+
 def _changes(value: Any, tz: Any, purpose: str = "") -> str:
     if not isinstance(value, dict):
         return str(value)

@@ -34,18 +34,9 @@ from controllers.validators import multi_line
 
 from . import execute, plans
 from .completion import done_executions
-from .hooks import describe_change, op_words
+from .hooks import describe_change, entry_words, unmarked_words
 from .models import Execution, ExecutionStatus, Notice, PlanStatus
 from .officer import ReasonForm, _back, _case, _page
-
-
-def _unmarked_words(unmarked: dict[str, str]) -> str:
-    reasons = {
-        "declared": lambda: unmarked.get("text", ""),
-        "parent_erased": lambda: _("the parent it is restricted through is erased"),
-    }
-    reason = reasons.get(unmarked.get("why", ""), lambda: _("the systems file declares no way"))()
-    return _("cannot be marked restricted: %(reason)s") % {"reason": reason}
 
 
 def _notes(table: dict[str, Any]) -> list[str]:
@@ -56,7 +47,7 @@ def _notes(table: dict[str, Any]) -> list[str]:
     if table.get("restricted"):
         notes.append(_("marked restricted in the same change"))
     if table.get("unmarked"):
-        notes.append(_unmarked_words(table["unmarked"]))
+        notes.append(unmarked_words(table["unmarked"]))
     if table.get("processing"):
         notes.append(_("stops: %(processing)s") % {"processing": table["processing"]})
     if already := table.get("already"):
@@ -95,9 +86,7 @@ def _rows(plan: Any) -> list[dict[str, Any]]:
             entry["tables"] = [
                 {
                     **t,
-                    "op_label": _("keep as it is")
-                    if t["op"] == "none" and t.get("unmarked")
-                    else op_words(t["op"], plan.purpose, t.get("via", {}).get("label", "")),
+                    "op_label": entry_words(t, plan.purpose),
                     "notes": _notes(t),
                 }
                 for t in system["tables"]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from cases.models import Case
 
 from .execute import evidence
-from .hooks import describe_change, op_words, purpose_words
+from .hooks import describe_change, entry_words, purpose_words, unmarked_words
 from .models import ExecutionStatus
 
 
@@ -81,7 +81,8 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
         for entry in plan.body["systems"]:
             if "tables" in entry:
                 parts = [
-                    f"{t['label']} {op_words(t['op'], plan.purpose)} {t.get('rows', 0)}"
+                    f"{t['label']} {entry_words(t, plan.purpose)} {t.get('rows', 0)}"
+                    + (f" ({unmarked_words(t['unmarked'])})" if t.get("unmarked") else "")
                     + (
                         f" ({t['keep_ground']}; {t.get('keep_until') or '—'})"
                         if t.get("keep_ground")

@@ -195,6 +195,7 @@ def test_a_table_that_cannot_be_marked_says_why_in_the_plan_and_the_letter(world
     assert f"kan niet als beperkt worden gemarkeerd: {reason}" in panel(world, case, "nl")
     approve(committed, case, officer)
     finish(committed, case, officer)
+    assert f"Nieuwsbrief keep as it is 1 (cannot be marked restricted: {reason})" in reported(case)
     english = letter(case, "en")
     assert "OpJeFoon V.O.F. has restricted the processing of your data in: Contactformulier." in (
         english
