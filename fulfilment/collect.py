@@ -1,5 +1,9 @@
 """Collection: every system of the controller searched for one case's subject.
 
+An SQL system is searched by the subject's confirmed address and, where an earlier erasure of
+the same subject kept rows under a ground while emptying what linked them to the subject, by
+the keys that erasure recorded (``kept_records``), until their retention ends.
+
 Once identity is settled on an access or portability request, ``start`` creates one
 ``Collection`` a system, in the transaction of the step that settled it, and the searches run as
 Celery tasks after commit. A search is claimed with a lease (a worker that dies lets it go when

@@ -193,9 +193,26 @@ def _done(case: Case, purpose: str, execution: Execution) -> list[str]:
         ]
     if task == "delete":
         return [_("Deleted by the department that keeps it (confirmed on %(date)s).") % day]
-    if task == Right.RESTRICTION:
-        return [_("Restricted by the department that keeps it (confirmed on %(date)s).") % day]
-    return [_("Done by the department that keeps it (confirmed on %(date)s).") % day]
+    said = {
+        Right.RESTRICTION: lambda: _(
+            "Restricted by the department that keeps it (confirmed on %(date)s)."
+        ),
+        Right.RECTIFICATION: lambda: _(
+            "Corrected by the department that keeps it (confirmed on %(date)s)."
+        ),
+        Right.OBJECTION: lambda: _(
+            "The department that keeps it stopped the processing you objected to (confirmed "
+            "on %(date)s)."
+        ),
+        Right.WITHDRAW_CONSENT: lambda: _(
+            "The department that keeps it stopped the processing that rested on your consent "
+            "(confirmed on %(date)s)."
+        ),
+    }
+    text = said.get(task) or (
+        lambda: _("Done by the department that keeps it (confirmed on %(date)s).")
+    )
+    return [text() % day]
 
 
 def _n(n: int, label: str, **more: str) -> dict[str, Any]:

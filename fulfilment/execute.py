@@ -20,7 +20,9 @@ Nothing runs for a system whose declaration changed since the plan was approved 
 made and approved again), nor for one removed from the systems file. When every execution is
 settled, the recipients are told (Art. 19) of what was changed, under this plan or one it
 replaced (``fulfilment.completion.changed``). The record keeps the plan and the counts, never
-the erased data; a rectification keeps the SHA-256 of each value it replaced. Each change's
+the erased data; a rectification keeps the SHA-256 of each value it replaced, and an erasure
+the keys of the rows it keeps while cutting their link to the subject (``Execution.kept``: a
+later access request of the subject finds them by these). Each change's
 event says how it was established, by kind (``evidence``): searched again (SQL), confirmed by
 an officer (manual), reported by the processor (HTTP).
 """

@@ -390,12 +390,16 @@ def test_an_objection_s_letter_names_the_processing_that_stopped(world, committe
     )
     assert "Text in quotation marks is our own description, quoted as we wrote it." in english
     assert "record of Nieuwsbrief changed" not in english
+    assert "The department that keeps it stopped the processing you objected to (confirmed" in (
+        english
+    )
     dutch = letter(case, "nl")
     assert (
         f"“{processing}” gestopt op {date_in('nl', day)}: 1 record van Nieuwsbrief verwijderd."
         in dutch
     )
     assert "Tekst tussen aanhalingstekens is onze eigen omschrijving" in dutch
+    assert "De afdeling die het bijhoudt heeft de verwerking waartegen u bezwaar maakte" in dutch
 
 
 def test_a_withdrawal_stops_the_newsletter_now_and_says_so(world, committed):
