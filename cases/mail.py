@@ -46,12 +46,14 @@ def queue_mail(
     to: str | None = None,
     language: str = "",
     carries: str = "",
+    at: dt.datetime | None = None,
     **context: Any,
 ) -> OutgoingMail:
     """Queue one mail about ``case``: to its subject in their language, or ``to`` another
     address (an officer, a system's owner, a recipient) in ``language`` when given. ``carries``
     marks the subject's mail that carries the decision or the extension notice (``Carries``):
-    when it is sent, the case records that it was communicated."""
+    when it is sent, the case records that it was communicated. ``at``: when it was written
+    (the step's moment; default now)."""
     if carries and to not in (None, case.email):
         raise ValueError("only the subject's own mail carries a decision")
     mail = OutgoingMail.objects.create(
@@ -61,6 +63,7 @@ def queue_mail(
         carries=carries,
         language=language or case.language,
         context=context,
+        created_at=at or timezone.now(),
     )
     transaction.on_commit(partial(_enqueue, mail.pk))
     return mail
