@@ -8,6 +8,7 @@ action, that the user is an officer of its controller. Auditors see the panel, n
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 from django import forms
@@ -39,6 +40,7 @@ from controllers.validators import database_id, multi_line, single_line
 from . import collect
 from .models import Collection, Package, PackageStatus, Withholding
 from .package import end, open_package, package_of
+from .staging import parse_row, text_of
 
 # Rows a review page shows at once.
 PAGE = 50
@@ -275,11 +277,13 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     number = pages.number
     first = (number - 1) * PAGE
     rows = []
-    for index, row in enumerate(stage.rows(table)):
-        if index >= first + PAGE:
-            break
-        if index >= first:
-            rows.append((str(row.get(declared.key)), [row.get(c.name) for c in declared.columns]))
+    # Each value as the package's CSV and index.html show it (its exact text); only the page's
+    # lines are parsed.
+    for line in itertools.islice(stage.lines(table), first, first + PAGE):
+        row = parse_row(line)
+        rows.append(
+            (text_of(row.get(declared.key)), [text_of(row.get(c.name)) for c in declared.columns])
+        )
     return _page(
         request,
         "table.html",
