@@ -16,11 +16,10 @@ import io
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.urls import reverse
 
 from fulfilment import vault
@@ -29,42 +28,16 @@ from fulfilment.connectors.sql import SqlSource
 from fulfilment.staging import Stage, StageReader
 
 from .demo_world import drive_to_work, officer_client, respond, settle, unzip
-from .test_connectors import (
-    SECRET,
+from .test_connectors import (  # noqa: F401 (garbage, maria, pg: the fixtures)
     SHOP_URL_ENV,
     SUBJECT_EMAIL,
-    Db,
-    Garbage,
     column,
-    database,
-    running,
+    garbage,
+    maria,
+    pg,
     source_at,
     sql_spec,
 )
-
-
-@pytest.fixture
-def pg(tmp_path, worker_id, monkeypatch) -> Iterator[Db]:
-    with database("postgresql", tmp_path, worker_id) as found:
-        monkeypatch.setenv(SHOP_URL_ENV, found.url)
-        yield found
-
-
-@pytest.fixture
-def maria(tmp_path, worker_id, monkeypatch) -> Iterator[Db]:
-    with database("mariadb", tmp_path, worker_id) as found:
-        monkeypatch.setenv(SHOP_URL_ENV, found.url)
-        yield found
-
-
-@pytest.fixture
-def garbage(monkeypatch) -> Iterator[Garbage]:
-    monkeypatch.setenv("DSAR_TEST_PROCESSOR_SECRET", SECRET)
-    server = Garbage()
-    with running(server):
-        yield server
-        server.stop.set()
-
 
 # --- Reading what a search staged, token by token.
 
@@ -222,7 +195,7 @@ def test_sqlite_values_are_staged_as_the_file_holds_them(tmp_path, monkeypatch):
 # --- PostgreSQL: what psycopg gives exactly, PostgreSQL's text for the rest.
 
 
-def test_postgresql_values_are_staged_as_the_database_holds_them(pg, tmp_path):
+def test_postgresql_values_are_staged_as_the_database_holds_them(pg, tmp_path):  # noqa: F811
     """numeric(10,2) holding 54.5 is 54.50 and 121 is 121.00 (what PostgreSQL holds), as
     JSON numbers with those digits; an unconstrained numeric keeps all its digits, NaN and
     the infinities are said in PostgreSQL's words; a bigint beyond 2**53 and a numeric beyond
@@ -306,7 +279,7 @@ def test_postgresql_values_are_staged_as_the_database_holds_them(pg, tmp_path):
 # --- MariaDB: what PyMySQL gives exactly, MariaDB's text for TIME.
 
 
-def test_mariadb_values_are_staged_as_the_database_holds_them(maria, tmp_path):
+def test_mariadb_values_are_staged_as_the_database_holds_them(maria, tmp_path):  # noqa: F811
     """DECIMAL(10,2) holding 54.5 is 54.50 (as MariaDB holds it), a BIGINT UNSIGNED's
     2**64 - 1 exact, FLOAT and DOUBLE their shortest text, a BOOLEAN its 1 (MariaDB's BOOLEAN
     is a TINYINT), dates in ISO 8601, a TIME as MariaDB writes it (PyMySQL's timedelta would say
@@ -367,7 +340,11 @@ def test_mariadb_values_are_staged_as_the_database_holds_them(maria, tmp_path):
 # --- A processor's JSON: each number as it was sent.
 
 
-def test_a_processor_s_numbers_are_staged_with_the_digits_it_sent(garbage, monkeypatch, tmp_path):
+def test_a_processor_s_numbers_are_staged_with_the_digits_it_sent(
+    garbage,  # noqa: F811
+    monkeypatch,
+    tmp_path,
+):
     """orjson reads 54.50 as the float 54.5, 0.1000000000000000055511151231257827 as 0.1 and
     18446744073709551616 as 1.8446744073709552e+19, and refuses 1e400: each is kept as the
     processor wrote it, a number in the JSON and the same text in the CSV; a structure is
