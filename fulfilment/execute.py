@@ -298,6 +298,7 @@ def _run_http(job: Execution, spec: SystemSpec) -> None:
     if status in ("pending", "in_progress"):
         _wait(job, status, now)
         return
+    jobs.reported(job, status)  # the processor's last word, whatever follows
     if status != "completed":
         raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
     Execution.objects.filter(pk=job.pk).update(reported=_words(answer))

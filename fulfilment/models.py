@@ -65,6 +65,14 @@ class Job(models.Model):
     def settled(self) -> bool:
         return self.status in self.SETTLED  # type: ignore[attr-defined]
 
+    @property
+    def remote_label(self) -> str:
+        """What the processor last said of its request, in a sentence ("" before it said
+        anything): its own word, as it said it."""
+        if not self.remote_status:
+            return ""
+        return str(_("The processor reports: %(status)s") % {"status": self.remote_status})
+
 
 class Collection(Job):
     """One system searched for one case's subject."""

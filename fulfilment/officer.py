@@ -76,6 +76,7 @@ def _progress(case: Case) -> list[dict[str, Any]]:
             "kind": c.get_kind_display(),
             "status": c.status,
             "status_label": str(c.get_status_display()),
+            "remote": c.remote_label,
             "rows": c.rows,
             "counts": c.counts,
             "files": c.file_count,
@@ -136,6 +137,8 @@ def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
                     "id": e.pk,
                     "status": e.status,
                     "status_label": str(e.get_status_display()),
+                    # Once done, the change's evidence says what the processor reported.
+                    "remote": "" if e.status == "done" else e.remote_label,
                     "error": e.error,
                 }
                 for e in executions

@@ -17,7 +17,7 @@ from cases.models import Case
 
 from .execute import evidence
 from .hooks import describe_change
-from .models import ExecutionStatus
+from .models import CollectionStatus, ExecutionStatus
 
 
 def _when(value: Any) -> str:
@@ -36,7 +36,11 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
             (
                 _("Systems searched"),
                 [
-                    f"{c.system_title}: {c.get_status_display()} · {_counts(c.counts)}"
+                    f"{c.system_title}: {c.get_status_display()}"
+                    + (f" · {c.remote_label}" if c.remote_label else "")
+                    # What a search found only once it found it: a failed or skipped one
+                    # found nothing only in the sense that it did not look.
+                    + (f" · {_counts(c.counts)}" if c.status == CollectionStatus.DONE else "")
                     + (f" · {_('files')}: {c.file_count}" if c.file_count else "")
                     + (f" · {c.error}" if c.error else "")
                     + (f" · {c.answer_note}" if c.answer_note else "")
@@ -105,7 +109,9 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                 # How it was established, by kind: the event's own words.
                 detail = describe_change(evidence(execution), zone, heading=False)
             else:
-                detail = [x for x in (execution.error, execution.answer_note) if x]
+                detail = [
+                    x for x in (execution.remote_label, execution.error, execution.answer_note) if x
+                ]
             lines.append(
                 f"{execution.system_title}: {execution.get_status_display()}"
                 f" {_when(execution.finished_at)}" + "".join(f" · {line}" for line in detail)
