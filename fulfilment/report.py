@@ -17,7 +17,7 @@ from cases.models import Case
 
 from .execute import evidence
 from .hooks import describe_change
-from .models import CollectionStatus, ExecutionStatus
+from .models import CollectionStatus, ExecutionStatus, Notice
 
 
 def _when(value: Any) -> str:
@@ -117,23 +117,34 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                 f" {_when(execution.finished_at)}" + "".join(f" · {line}" for line in detail)
             )
         found.append((_("Plan of changes: %(purpose)s") % {"purpose": plan.purpose}, lines))
-        notices = list(plan.notices.select_related("mail"))
+        notices = list(plan.notices.select_related("mail", "decided_by"))
         if notices:
-            found.append(
-                (
-                    _("Recipients told (Art. 19)"),
-                    [
-                        f"{n.recipient}: {n.get_status_display()}"
-                        + (f" · {n.address}" if n.address else "")
-                        + (
-                            f" · {_('mail')} {n.mail.get_status_display()} {n.mail.delivery_status}"
-                            if n.mail
-                            else ""
-                        )
-                        + (f" · {n.reason}" if n.reason else "")
-                        + (f" · {_('answer')}: {n.answer}" if n.answer else "")
-                        for n in notices
-                    ],
-                )
-            )
+            found.append((_("Recipients (Art. 19)"), [_notice(n) for n in notices]))
     return found
+
+
+def _notice(notice: Notice) -> str:
+    """One recipient as the record keeps it: told (how, the mail's delivery), not told under
+    which exception in whose words, none of the subject's data disclosed to it, or nothing to
+    tell; who decided and when; its answer."""
+    parts = [f"{notice.recipient}: {notice.get_status_display()}"]
+    if notice.exception:
+        parts.append(notice.get_exception_display())
+    if notice.address:
+        parts.append(notice.address)
+    if notice.mail:
+        parts.append(
+            f"{_('mail')} {notice.mail.get_status_display()} {notice.mail.delivery_status}".strip()
+        )
+    if notice.reason:
+        parts.append(_(notice.reason))
+    if notice.note:
+        parts.append(f"“{notice.note}”")
+    if notice.decided_by:
+        parts.append(
+            _("decided by %(officer)s %(when)s")
+            % {"officer": notice.decided_by, "when": _when(notice.decided_at)}
+        )
+    if notice.answer:
+        parts.append(f"{_('answer')}: {notice.answer}")
+    return " · ".join(parts)

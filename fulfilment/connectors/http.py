@@ -8,6 +8,14 @@ asking once) and posts it with the subject's identities and a callback URL::
                                                | "completed" | "cancelled", "results_url": ...}
     GET  {results_url}                     -> JSON lines: {"table": "...", "row": {...}}
 
+A request that changes data (``subject_request_type`` erasure, restriction, restriction_lift,
+objection, withdraw_consent, rectification) is polled the same way; a rectification carries
+``"corrections": [{"table", "column", "value"}]``, the corrected values of the processor's
+fields its systems file declares rectifiable. Beyond OpenDSR, a completed change may say what
+it found: ``"affected_records": n``, how many of the subject's records it acted on (0: it held
+none). A processor that does not say has not shown that it held anything
+(``fulfilment.completion.effect``).
+
 Every call carries ``X-OpenDSR-Signature``: the hex HMAC-SHA256, under the system's secret, of
 the body (a GET: of ``"GET " + path``); the processor's callbacks are signed the same way and
 refused otherwise. Results are read as a stream, only declared tables and columns are kept,
@@ -149,21 +157,30 @@ class HttpSource:
         return answer
 
     def submit(
-        self, *, request_id: str, kind: str, identities: Identities, callback_url: str
+        self,
+        *,
+        request_id: str,
+        kind: str,
+        identities: Identities,
+        callback_url: str,
+        corrections: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        body = orjson.dumps(
-            {
-                "subject_request_id": request_id,
-                "subject_request_type": kind,
-                "identities": [
-                    {"identity_type": k, "identity_format": "raw", "identity_value": v}
-                    for k, v in identities.items()
-                ],
-                # No callback: the controller polls (a change's progress needs none).
-                "status_callback_urls": [callback_url] if callback_url else [],
-                "api_version": API_VERSION,
-            }
-        )
+        """Ask the processor; a rectification carries the corrected values of its fields
+        (``corrections``: table, column, value)."""
+        request: dict[str, Any] = {
+            "subject_request_id": request_id,
+            "subject_request_type": kind,
+            "identities": [
+                {"identity_type": k, "identity_format": "raw", "identity_value": v}
+                for k, v in identities.items()
+            ],
+            # No callback: the controller polls (a change's progress needs none).
+            "status_callback_urls": [callback_url] if callback_url else [],
+            "api_version": API_VERSION,
+        }
+        if corrections:
+            request["corrections"] = corrections
+        body = orjson.dumps(request)
         return self._json(self._call("POST", f"{self.base}/opendsr/v1/requests", body))
 
     def status(self, request_id: str) -> dict[str, Any]:
