@@ -137,5 +137,5 @@ def receive_case(
                 now=timezone.now(),
             )
         else:
-            queue_mail(case, "confirm")
+            queue_mail(case, "confirm", at=received_at)
     return case

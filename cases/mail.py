@@ -39,6 +39,11 @@ from .steps import STEPS
 log = logging.getLogger(__name__)
 
 
+# The subject's mails that ask for an answer (a question, a message from the officer): a reply
+# by mail goes to the controller's privacy address, where mail in attaches it to the case.
+ASKS_ANSWER = frozenset({"question", "message"})
+
+
 def queue_mail(
     case: Case,
     kind: str,
@@ -46,14 +51,22 @@ def queue_mail(
     to: str | None = None,
     language: str = "",
     carries: str = "",
+    at: dt.datetime | None = None,
+    reply_to_controller: bool = False,
     **context: Any,
 ) -> OutgoingMail:
     """Queue one mail about ``case``: to its subject in their language, or ``to`` another
     address (an officer, a system's owner, a recipient) in ``language`` when given. ``carries``
     marks the subject's mail that carries the decision or the extension notice (``Carries``):
-    when it is sent, the case records that it was communicated."""
+    when it is sent, the case records that it was communicated. ``at``: when it was written
+    (the step's moment; default now). A mail that asks for an answer (``reply_to_controller``,
+    or a kind in ``ASKS_ANSWER``) carries the controller's privacy address (its policy's first)
+    as Reply-To, kept on the row: the answer reaches the case through mail in, not the sending
+    address."""
     if carries and to not in (None, case.email):
         raise ValueError("only the subject's own mail carries a decision")
+    if (reply_to_controller or kind in ASKS_ANSWER) and case.controller.privacy_emails:
+        context["reply_to"] = case.controller.privacy_emails[0]
     mail = OutgoingMail.objects.create(
         case=case,
         to=to or case.email,
@@ -61,6 +74,7 @@ def queue_mail(
         carries=carries,
         language=language or case.language,
         context=context,
+        created_at=at or timezone.now(),
     )
     transaction.on_commit(partial(_enqueue, mail.pk))
     return mail
@@ -105,7 +119,15 @@ def render(mail: OutgoingMail) -> EmailMultiAlternatives:
         html = render_to_string(f"emails/{mail.kind}/body.html", context)
     # One line, whatever a template does: no header can be injected through the subject.
     subject = " ".join(subject.split())
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [mail.to])
+    reply_to = str(mail.context.get("reply_to") or "")
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [mail.to],
+        # An address from the policy (validated on load); none with a control character.
+        reply_to=[reply_to] if reply_to and not has_control_characters(reply_to) else None,
+    )
     message.attach_alternative(html, "text/html")
     if mail.case is not None:
         message.extra_headers["X-DSAR-Reference"] = mail.case.reference

@@ -178,10 +178,10 @@ def perform(
         step_taken.send(sender=Case, case=case, step=step.name, source=source, actor=actor)
         mail = step.officer_mail if actor.kind == "officer" and step.officer_mail else step.mail
         if mail:
-            queue_mail(case, mail, carries=step.communicates, message=message)
+            queue_mail(case, mail, carries=step.communicates, at=now, message=message)
         if actor.kind == "subject" and step.officer_notice:
             for address in reminder_addresses(case.controller, assignee=case.assigned_to):
-                queue_mail(case, "officer_notice", to=address, step=step.name)
+                queue_mail(case, "officer_notice", to=address, at=now, step=step.name)
     return case
 
 

@@ -71,7 +71,8 @@ COLUMN = {
     "provided": Field("bool"),  # the subject provided it: part of the Art. 20 package
     "file": Field("bool"),  # its value is the path of a file under the system's files folder
     "erasure": _choice(COLUMN_ERASURE),
-    # The subject may have it corrected (Art. 16): an officer approves each correction.
+    # The subject may have it corrected (Art. 16): an officer approves each correction. On an
+    # HTTP system's table: its API takes a rectification of it (the corrected value is sent).
     "rectifiable": Field("bool"),
     # Its value cannot identify a person, on its own or with what erasure keeps of the row (a
     # date, an amount, a product). Absent, a column is taken to identify: a kept row whose
@@ -160,14 +161,26 @@ KIND_SCHEMAS: dict[str, dict[str, Field]] = {
         "keep_years": Field("int", maximum=100),
     },
 }
-# Who is told of a rectification, erasure or restriction (Art. 19): each of the policy's
-# recipients the data was disclosed to, by mail, through an HTTP system's own request, or
-# recorded as unreachable with the reason.
+# The two exceptions of Art. 19: telling a recipient proves impossible, or involves a
+# disproportionate effort.
+EXCEPTIONS = ("impossible", "disproportionate_effort")
+# Who is told of a change to the subject's data (Art. 19, and the processors of an objection
+# or a withdrawal of consent): each of the policy's recipients the data was disclosed to, by
+# mail, through an HTTP system's own request (with a mail address for what its API does not
+# take), or not, under one of the two exceptions, in the controller's words. What it receives
+# narrows when it is concerned: the systems whose data it receives, and whether it receives
+# data only on occasion (the officer then records, case by case, whether this subject's went).
 NOTIFY = {
     "recipient": Field("str", required=True),  # the policy's [[recipients]] name
     "email": Field("email"),
-    "system": Field("str"),  # an HTTP system of this file: its request is the notice
-    "unreachable": Field("text"),  # why it cannot be told (impossible, disproportionate)
+    # An HTTP system of this file: its request is the notice (``email`` for the rights its
+    # API does not take).
+    "system": Field("str"),
+    "unreachable": Field("text"),  # why it cannot be told, in the controller's words
+    "exception": _choice(("", *EXCEPTIONS)),  # with unreachable: which exception of Art. 19
+    "receives": Field("strs"),  # the systems whose data it receives (none named: all of them)
+    # When it receives data, if only on occasion (a legal order, the subject's consent).
+    "occasional": Field("text"),
 }
 # The file's top level; its [[systems]] are each checked by their kind's schema.
 FILE = {
@@ -397,24 +410,54 @@ def validate_systems(
         if system["name"] in names:
             raise PolicyError(path, f"{key}.name", f"{system['name']!r} is declared twice")
         names.add(system["name"])
-    http = {s["name"] for s in systems if s["kind"] == SystemKind.HTTP}
-    _check_notify(path, data.get("notify", []), http, recipients)
+    kinds = {s["name"]: s["kind"] for s in systems}
+    _check_notify(path, data.get("notify", []), kinds, recipients)
 
 
 def _check_notify(
-    path: str, entries: list[Mapping[str, Any]], http: set[str], recipients: Iterable[str] | None
+    path: str,
+    entries: list[Mapping[str, Any]],
+    systems: Mapping[str, str],
+    recipients: Iterable[str] | None,
 ) -> None:
+    """Each entry names a recipient of the policy once, and says how it is reached: by mail,
+    through an HTTP system (with a mail address for what its API does not take), or not, under
+    an exception of Art. 19 with the controller's reason; or that it receives data only on
+    occasion (then the officer records, case by case, whether the subject's went to it, and
+    gives the address if so). ``systems``: the file's systems by name, with their kind."""
     known = tuple(dict.fromkeys(recipients)) if recipients is not None else None
     seen: set[str] = set()
     for index, entry in enumerate(entries):
         key = f"notify[{index}]"
-        ways = [way for way in ("email", "system", "unreachable") if entry.get(way, "").strip()]
-        if len(ways) != 1:
+        ways = {way for way in ("email", "system", "unreachable") if entry.get(way, "").strip()}
+        occasional = bool(entry.get("occasional", "").strip())
+        if "unreachable" in ways and len(ways) > 1:
             raise PolicyError(
-                path, key, "give exactly one of email, system (an HTTP system) or unreachable"
+                path, key, "a recipient that cannot be told (unreachable) has no email or system"
             )
-        if entry.get("system") and entry["system"] not in http:
+        if not ways and not occasional:
+            raise PolicyError(
+                path,
+                key,
+                "give one way to tell it: email, system (an HTTP system, with an email for what "
+                "its API does not take) or unreachable (with its exception); or, for a recipient "
+                "that receives data only on occasion, occasional",
+            )
+        if "unreachable" in ways and not entry.get("exception"):
+            raise PolicyError(
+                path,
+                f"{key}.exception",
+                f"name the exception of Art. 19: {' or '.join(EXCEPTIONS)}",
+            )
+        if entry.get("exception") and "unreachable" not in ways:
+            raise PolicyError(path, f"{key}.unreachable", "an exception says why, in unreachable")
+        if entry.get("system") and systems.get(entry["system"]) != SystemKind.HTTP:
             raise PolicyError(path, f"{key}.system", f"{entry['system']!r} is not an HTTP system")
+        for position, name in enumerate(entry.get("receives", [])):
+            if name not in systems:
+                raise PolicyError(
+                    path, f"{key}.receives[{position}]", f"{name!r} is not a system of this file"
+                )
         if known is not None and entry["recipient"] not in known:
             valid = "its recipients: " + (", ".join(repr(name) for name in known) or "none")
             raise PolicyError(
@@ -602,9 +645,6 @@ def _check_table_spec(
             fail("reached_from.column", f"{link['column']!r} is not a column of the table")
     if kind == SystemKind.HTTP and not any((table.get("identities") or {}).values()):
         fail("identities", "every row an HTTP system returns is checked against the identity")
-    for index, column in enumerate(table["columns"]):
-        if column.get("rectifiable") and kind == SystemKind.HTTP:
-            fail(f"columns[{index}].rectifiable", "an HTTP system is told, not written to")
     if kind == SystemKind.HTTP:
         for sub in ("restriction",):
             if table.get(sub):

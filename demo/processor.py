@@ -2,10 +2,15 @@
 
 It speaks the protocol ``fulfilment.connectors.http`` expects, as a real processor would: it
 takes a signed request, answers "pending", finishes a moment later, calls the controller's
-callback (signed), and serves the results as JSON lines. Its data is a SQLite file per dataset
-(``var/systems/processor-<dataset>.sqlite3``, built by ``demo.people``); which datasets exist,
-their tables and their secrets come from the HTTP systems of the registry whose ``demo_url`` is
-``{processor}/<dataset>``. Requests are kept in a SQLite file too, so a restart loses none.
+callback (signed), and serves the results as JSON lines. A request that changes data is
+carried out on its dataset: an erasure deletes the person's rows, a rectification writes the
+corrected values into the declared rectifiable fields, a restriction, an objection or a
+withdrawal of consent is marked for the person (the stub has nothing else to stop); once done,
+it says how many of the person's records it acted on (``affected_records``; 0: it held none).
+Its data is a SQLite file per dataset (``var/systems/processor-<dataset>.sqlite3``, built by
+``demo.people``); which datasets exist, their tables and their secrets come from the HTTP
+systems of the registry whose ``demo_url`` is ``{processor}/<dataset>``. Requests are kept in a
+SQLite file too, so a restart loses none.
 """
 
 from __future__ import annotations
@@ -67,6 +72,15 @@ class Processor:
                 "CREATE TABLE IF NOT EXISTS requests (id TEXT PRIMARY KEY, dataset TEXT, "
                 "kind TEXT, email TEXT, callback TEXT, status TEXT, created_at REAL)"
             )
+            # Added later: a state file of an earlier run gains them.
+            have = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+            for column, kind in (("corrections", "TEXT"), ("affected", "INTEGER")):
+                if column not in have:
+                    db.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS marks (dataset TEXT, email TEXT, kind TEXT, "
+                "at REAL, PRIMARY KEY (dataset, email, kind))"
+            )
 
     def _db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.state, timeout=10)
@@ -105,11 +119,16 @@ class Processor:
                 if i.get("identity_type") == "email"
             )
             callback = (request.get("status_callback_urls") or [""])[0]
+            corrections = [
+                {"table": str(c["table"]), "column": str(c["column"]), "value": str(c["value"])}
+                for c in request.get("corrections") or ()
+            ]
         except (orjson.JSONDecodeError, KeyError, TypeError, StopIteration):
             return _reply(start_response, 400, {"error": "not an OpenDSR request"})
         with self._db() as db:
             db.execute(
-                "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+                "INSERT OR IGNORE INTO requests (id, dataset, kind, email, callback, status, "
+                "created_at, corrections) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
                 (
                     request_id,
                     dataset.name,
@@ -117,6 +136,7 @@ class Processor:
                     email,
                     callback,
                     time.time(),
+                    orjson.dumps(corrections).decode(),
                 ),
             )
         threading.Thread(target=self._finish, args=(dataset, request_id), daemon=True).start()
@@ -136,10 +156,13 @@ class Processor:
         time.sleep(self.delay)
         with self._db() as db:
             found = db.execute(
-                "SELECT kind, email, status FROM requests WHERE id = ?", (request_id,)
+                "SELECT kind, email, status, corrections FROM requests WHERE id = ?",
+                (request_id,),
             ).fetchone()
-            if found and found[0] == "erasure" and found[2] != "completed":
-                self._erase(dataset, found[1])
+            if found and found[2] != "completed" and found[0] != "access":
+                kind, email = found[0], found[1]
+                affected = self._change(db, dataset, kind, email, orjson.loads(found[3] or "[]"))
+                db.execute("UPDATE requests SET affected = ? WHERE id = ?", (affected, request_id))
             db.execute("UPDATE requests SET status = 'completed' WHERE id = ?", (request_id,))
             row = db.execute("SELECT callback FROM requests WHERE id = ?", (request_id,)).fetchone()
         if not row or not row[0]:
@@ -157,39 +180,78 @@ class Processor:
                 row[0], content=body, headers={SIGNATURE: sign(dataset.secret, body)}, timeout=10
             )
 
-    def _erase(self, dataset: Dataset, email: str) -> None:
-        """An erasure request deletes the person's rows, as a processor would; the other rights
-        (a restriction, an objection) it only acknowledges."""
+    def _change(
+        self,
+        state: sqlite3.Connection,
+        dataset: Dataset,
+        kind: str,
+        email: str,
+        corrections: list[dict[str, str]],
+    ) -> int:
+        """Carry out a request that changes data, as a processor would; how many of the
+        person's records it acted on (0: it held none)."""
         db = sqlite3.connect(dataset.path)
         try:
             with db:
+                held = 0
                 for table in dataset.spec.tables:
                     column = table.identities["email"]
-                    db.execute(
-                        f'DELETE FROM "{table.name}" WHERE lower({column}) = lower(?)',  # noqa: S608
-                        (email,),
-                    )
+                    # Declared names only (the registry's systems file).
+                    where = f"lower({column}) = lower(?)"
+                    if kind == "erasure":
+                        sql = f'DELETE FROM "{table.name}" WHERE {where}'  # noqa: S608
+                        held += db.execute(sql, (email,)).rowcount
+                        continue
+                    sql = f'SELECT count(*) FROM "{table.name}" WHERE {where}'  # noqa: S608
+                    rows = db.execute(sql, (email,))
+                    mine = rows.fetchone()[0]
+                    held += mine
+                    if kind != "rectification" or not mine:
+                        continue
+                    for correction in corrections:
+                        declared = correction["table"] == table.name and any(
+                            c.name == correction["column"] and c.rectifiable for c in table.columns
+                        )
+                        if declared:
+                            db.execute(
+                                f'UPDATE "{table.name}" SET "{correction["column"]}" = ? '  # noqa: S608
+                                f"WHERE {where}",
+                                (correction["value"], email),
+                            )
         finally:
             db.close()
+        if kind in ("restriction", "objection", "withdraw_consent"):
+            state.execute(
+                "INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?)",
+                (dataset.name, email.lower(), kind, time.time()),
+            )
+        elif kind == "restriction_lift":
+            state.execute(
+                "DELETE FROM marks WHERE dataset = ? AND email = ? AND kind = 'restriction'",
+                (dataset.name, email.lower()),
+            )
+        return held
 
     def _results_url(self, dataset: Dataset, request_id: str) -> str:
         return f"{self.public_url}/{dataset.name}/opendsr/v1/results/{request_id}"
 
-    def _request(self, dataset: Dataset, request_id: str) -> tuple[str, str] | None:
+    def _request(self, dataset: Dataset, request_id: str) -> tuple[str, str, int | None] | None:
         with self._db() as db:
             row = db.execute(
-                "SELECT status, email FROM requests WHERE id = ? AND dataset = ?",
+                "SELECT status, email, affected FROM requests WHERE id = ? AND dataset = ?",
                 (request_id, dataset.name),
             ).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], row[2]) if row else None
 
     def _status(self, start_response: Any, dataset: Dataset, request_id: str) -> list[bytes]:
         found = self._request(dataset, request_id)
         if found is None:
             return _reply(start_response, 404, {"error": "unknown request"})
-        answer = {"subject_request_id": request_id, "request_status": found[0]}
+        answer: dict[str, Any] = {"subject_request_id": request_id, "request_status": found[0]}
         if found[0] == "completed":
             answer["results_url"] = self._results_url(dataset, request_id)
+            if found[2] is not None:
+                answer["affected_records"] = found[2]
         return _reply(start_response, 200, answer)
 
     def _results(self, start_response: Any, dataset: Dataset, request_id: str) -> Iterator[bytes]:

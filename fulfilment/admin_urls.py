@@ -51,4 +51,9 @@ urlpatterns = [
         wrap(officer_changes.notice_answer_view),
         name="fulfilment_notice_answer",
     ),
+    path(
+        "notice/<int:pk>/decide/",
+        wrap(officer_changes.notice_decide_view),
+        name="fulfilment_notice_decide",
+    ),
 ]

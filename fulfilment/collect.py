@@ -279,6 +279,9 @@ def _run_http(collection: Collection, spec: SystemSpec) -> None:
     if status in ("pending", "in_progress"):
         _wait_for_processor(collection, status, now)
         return
+    # Said as the processor said it, before anything else can fail: the row does not go on
+    # saying "pending" of a request the processor has finished (or cancelled).
+    jobs.reported(collection, status)
     if status != "completed":
         raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
     record_run(collection, source.results(answer.get("results_url"), identities))

@@ -1,12 +1,17 @@
 """The completion letter of a right that changed data: what was erased (or restricted, corrected,
-stopped), what was kept, on which legal ground and until when, which recipients were told and
-which could not be, and the right to complain. Written in the subject's language from the
+stopped), what was kept, on which legal ground and until when, which recipients were told,
+which received none of the subject's data and which were not told and why, and the right to
+complain. Written in the subject's language from the
 approved plan and what the executions recorded, when the officer sends the response; the text
 is kept in the case (a message to the subject, and the event the chain covers).
 
 What was done is read from every done execution of the request's plans, the current one and
 any it replaced: a system erased under a first plan is said erased, though the second plan's
 dry run found nothing left there. What stays as it is comes from the current plan's dry run.
+
+What counts as a change recipients are told of (``effect``, ``changed``) and what a recipient
+has to be told of, by the systems whose data it receives (``concerned``), are decided here, for
+the letter and for ``fulfilment.execute.settle`` alike.
 """
 
 from __future__ import annotations
@@ -23,13 +28,34 @@ from django.utils.translation import gettext_noop, ngettext
 from cases.models import Case
 from controllers.models import Right, SystemKind
 
-from .models import Execution, ExecutionStatus, NoticeStatus, Plan
+from .models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan
 
-# Why a recipient was not told (Art. 19): kept in the record in English (``Notice.reason``),
-# read in the reader's language.
+# Why a recipient was not told (Art. 19), or waits for the officer: kept in the record in
+# English (``Notice.reason``), read in the reader's language.
 NOTHING_CHANGED = gettext_noop(
     "no system changed, or reported changing, any of the subject's data: there was nothing to tell"
 )
+NOTHING_OF_THEIRS = gettext_noop(
+    "nothing of the subject's data in the systems whose data it receives was changed: there "
+    "was nothing to tell"
+)
+RECEIVES_NONE = gettext_noop(
+    "it receives data only from systems that held none of the subject's: none was disclosed to it"
+)
+OCCASIONAL = gettext_noop(
+    "it receives data only on occasion: record whether the subject's data went to it"
+)
+UNDECLARED = gettext_noop("no way to tell it is declared in the systems file ([[notify]])")
+NOT_ASKED = gettext_noop(
+    "its processor's API was not asked to act on this request, and no address for a notice is "
+    "declared"
+)
+PROCESSOR_SILENT = gettext_noop(
+    "a processor reported the request completed without saying whether it held any of the "
+    "subject's data: ask it"
+)
+# What a recipient's systems show of the subject's data (``concerned``).
+CHANGED, SILENT, UNCHANGED, NONE = "changed", "silent", "unchanged", "none"
 
 # What a right did, by table: the line for one table's rows.
 _DONE = {
@@ -112,6 +138,20 @@ def done_executions(case: Case, purpose: str) -> list[Execution]:
     )
 
 
+def reported_records(execution: Execution) -> int | None:
+    """How many of the subject's records a processor reported it acted on (its answer's
+    ``affected_records``, this protocol's word for it; the demo processor reports it), or None
+    when its answer does not say."""
+    value = (execution.reported or {}).get("affected_records")
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
 def effect(execution: Execution) -> bool:
     """Whether a done change is known to have changed the subject's data (what recipients are
     told of, and what the letter's opening claims):
@@ -121,8 +161,10 @@ def effect(execution: Execution) -> bool:
       restricted is not an erasure, and does not count;
     - manual: the owner reported the subject's data there and did as asked; for an erasure, a
       task to keep (and restrict) erases nothing, and does not count;
-    - HTTP: never. A processor reports that it completed the request, not whether it held any
-      of the subject's data.
+    - HTTP: the processor's answer says it acted on some of the subject's records
+      (``reported_records``). One that reports only that it completed the request has not said
+      that it held anything: that is no change known here, and the recipients it concerns wait
+      for the officer (``concerned``: "silent"), never told or passed over unseen.
     """
     purpose = execution.plan.purpose
     entry = execution.entry
@@ -141,12 +183,72 @@ def effect(execution: Execution) -> bool:
         # None: confirmed before the owner's answer was asked for, as done.
         kept = purpose == Right.ERASURE and entry.get("task") == "keep"
         return execution.found is not False and not kept
-    return False
+    return (reported_records(execution) or 0) > 0
 
 
 def changed(case: Case, purpose: str) -> bool:
     """Whether any change of this request (under any of its plans) changed the subject's data."""
     return any(effect(e) for e in done_executions(case, purpose))
+
+
+def _held(case: Case, purpose: str, system: str, done: list[Execution]) -> bool:
+    """Whether ``system`` held any of the subject's data, as far as the request shows: an SQL
+    system's counts in any approved plan, a manual owner's answer, a processor's reported
+    records. What the request cannot show counts as held: "none of your data were disclosed"
+    is said only where it is known."""
+    answers: list[bool] = []
+    for execution in done:
+        if execution.system_name != system:
+            continue
+        if execution.kind == SystemKind.MANUAL and execution.found is not None:
+            answers.append(execution.found)
+        elif execution.kind == SystemKind.HTTP:
+            records = reported_records(execution)
+            answers.append(records is None or records > 0)
+    for plan in case.plans.filter(purpose=purpose, approved_at__isnull=False):
+        for entry in plan.body["systems"]:
+            if entry["system"] == system and "tables" in entry:
+                answers.append(
+                    bool(entry.get("error")) or any(t.get("rows") for t in entry["tables"])
+                )
+    return any(answers) or not answers
+
+
+def concerned(case: Case, purpose: str, systems: list[str] | None) -> str:
+    """What a recipient that receives the data of ``systems`` (None: of every system) has to be
+    told of this request's changes (under any of its plans): ``CHANGED`` (the subject's data
+    there were changed: it is told), ``SILENT`` (no change known, but a processor there
+    reported completion without saying what it held: the officer asks), ``UNCHANGED`` (nothing
+    of the subject's there changed: nothing to tell) or ``NONE`` (those systems held none of
+    the subject's data: none was disclosed to it)."""
+    done = done_executions(case, purpose)
+    mine = [e for e in done if systems is None or e.system_name in systems]
+    if any(effect(e) for e in mine):
+        return CHANGED
+    if any(e.kind == SystemKind.HTTP and reported_records(e) is None for e in mine):
+        return SILENT
+    if systems is not None and not any(_held(case, purpose, name, done) for name in systems):
+        return NONE
+    return UNCHANGED
+
+
+def deleted(case: Case, purpose: str) -> bool:
+    """Whether this request deleted any of the subject's records (an objection's or a
+    withdrawal's notice says so): an SQL table the plan deletes from, with the subject's rows,
+    or a manual owner's deletion done as asked."""
+    for execution in done_executions(case, purpose):
+        entry = execution.entry
+        if execution.kind == SystemKind.SQL:
+            ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
+            if any(rows and ops.get(t) == "delete" for t, rows in execution.counts.items()):
+                return True
+        elif (
+            execution.kind == SystemKind.MANUAL
+            and execution.found
+            and entry.get("task") == "delete"
+        ):
+            return True
+    return False
 
 
 def _day(case: Case, execution: Execution) -> str:
@@ -493,38 +595,7 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
                     + [f"- {c.get('label', c['column'])}: {c['value']}" for c in corrected]
                 )
             )
-        notices = list(plan.notices.all())
-        told = [n for n in notices if n.status in (NoticeStatus.SENT, NoticeStatus.ANSWERED)]
-        untold = [n for n in notices if n.status == NoticeStatus.UNREACHABLE]
-        if told:
-            out.append(
-                "\n".join(
-                    [_("We told these recipients of your data (Art. 19 GDPR):")]
-                    + [f"- {n.recipient}" for n in told]
-                )
-            )
-        nothing = [n for n in untold if n.reason == NOTHING_CHANGED]
-        if nothing:
-            out.append(
-                "\n".join(
-                    [
-                        _(
-                            "These recipients were not told, because none of our systems "
-                            "changed, or reported changing, any of your data: there was "
-                            "nothing to tell them."
-                        )
-                    ]
-                    + [f"- {n.recipient}" for n in nothing]
-                )
-            )
-        others = [n for n in untold if n.reason != NOTHING_CHANGED]
-        if others:
-            out.append(
-                "\n".join(
-                    [_("These recipients were not told, for the reason given:")]
-                    + [f"- {n.recipient}: {_(n.reason) if n.reason else '—'}" for n in others]
-                )
-            )
+        out += recipients(plan)
         if plan.purpose == Right.RESTRICTION and any(done.values()):
             out.append(
                 _("Before the restriction is lifted, %(company)s will tell you (Art. 18(3) GDPR).")
@@ -541,3 +612,73 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
             % {"authority": authority.name, "url": authority.complaint_url}
         )
         return out
+
+
+def _listed(heading: str, lines: list[str]) -> list[str]:
+    return ["\n".join([heading, *lines])] if lines else []
+
+
+def _quoted(notice: Any) -> str:
+    """A recipient, with the reason in the words of whoever gave it (the controller's systems
+    file, or the officer), quoted as such: it is theirs, in their language."""
+    if not notice.note:
+        return f"- {notice.recipient}"
+    return f"- {notice.recipient}: " + _("in our words: “%(reason)s”") % {"reason": notice.note}
+
+
+def recipients(plan: Plan) -> list[str]:
+    """The letter's paragraphs on the recipients of the subject's data (Art. 19; C-154/21:
+    named), in the active language: who was told; to whom none of the subject's data was
+    disclosed; who was not told because nothing of what they received changed; and who was not
+    told under an exception of Art. 19, with the reason quoted. Every sentence is ours, in the
+    subject's language; only a quoted reason is someone's own words."""
+    notices = list(plan.notices.all())
+    out: list[str] = []
+    out += _listed(
+        _("We told these recipients of your data (Art. 19 GDPR):"),
+        [f"- {n.recipient}" for n in notices if n.told],
+    )
+    out += _listed(
+        _(
+            "None of your data were disclosed to these recipients, so there was nothing to tell "
+            "them:"
+        ),
+        [f"- {n.recipient}" for n in notices if n.status == NoticeStatus.NOT_DISCLOSED],
+    )
+    untold = [n for n in notices if n.status == NoticeStatus.UNREACHABLE]
+    out += _listed(
+        _(
+            "These recipients were not told, because none of our systems changed, or reported "
+            "changing, any of your data: there was nothing to tell them."
+        ),
+        [f"- {n.recipient}" for n in untold if n.reason == NOTHING_CHANGED],
+    )
+    out += _listed(
+        _(
+            "These recipients were not told, because none of the data of yours that we "
+            "disclosed to them was changed:"
+        ),
+        [f"- {n.recipient}" for n in untold if n.reason == NOTHING_OF_THEIRS],
+    )
+    out += _listed(
+        _("These recipients were not told, because telling them proved impossible (Art. 19 GDPR):"),
+        [_quoted(n) for n in untold if n.exception == NoticeException.IMPOSSIBLE],
+    )
+    out += _listed(
+        _(
+            "These recipients were not told, because telling them would involve a "
+            "disproportionate effort (Art. 19 GDPR):"
+        ),
+        [_quoted(n) for n in untold if n.exception == NoticeException.DISPROPORTIONATE],
+    )
+    said = {NOTHING_CHANGED, NOTHING_OF_THEIRS}
+    # Notices recorded before these reasons existed (their reason is kept as it was written).
+    out += _listed(
+        _("These recipients were not told, for the reason given:"),
+        [
+            f"- {n.recipient}: {_(n.reason) if n.reason else '—'}"
+            for n in untold
+            if not n.exception and n.reason not in said
+        ],
+    )
+    return out

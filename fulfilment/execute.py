@@ -19,7 +19,8 @@ search. What a try does depends on the system:
 Nothing runs for a system whose declaration changed since the plan was approved (the plan is
 made and approved again), nor for one removed from the systems file. When every execution is
 settled, the recipients are told (Art. 19) of what was changed, under this plan or one it
-replaced (``fulfilment.completion.changed``). The record keeps the plan and the counts, never
+replaced (``settle``, by ``fulfilment.completion.concerned``); one that cannot be told without
+an officer waits for them (``decide``). The record keeps the plan and the counts, never
 the erased data; a rectification keeps the SHA-256 of each value it replaced, and an erasure
 the keys of the rows it keeps while cutting their link to the subject (``Execution.kept``: a
 later access request of the subject finds them by these). Each change's
@@ -39,6 +40,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,8 +50,9 @@ from cases.audit import note
 from cases.mail import queue_mail
 from cases.models import Case, State
 from controllers.access import is_officer, reminder_addresses
-from controllers.models import Controller, SystemKind
+from controllers.models import Controller, RecipientKind, SystemKind
 from controllers.systems import SystemSpec, spec_of
+from controllers.validators import has_control_characters
 
 from . import completion, jobs
 from .collect import POLL_EVERY, identities_for
@@ -60,6 +63,7 @@ from .models import (
     Execution,
     ExecutionStatus,
     Notice,
+    NoticeException,
     NoticeStatus,
     Plan,
     PlanStatus,
@@ -120,15 +124,19 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
             )
         )
     for entry in plan.body.get("notices", ()):
+        # Each waits until the changes are settled: only then is it known whether anything
+        # it received was changed (``settle``), an exception declared for it included.
         Notice.objects.create(
             case=case,
             plan=plan,
             recipient=entry["recipient"],
+            kind=entry.get("kind", ""),
             channel=entry["channel"],
             address=entry.get("address", ""),
             system_name=entry.get("system", ""),
-            status=NoticeStatus.UNREACHABLE if entry["channel"] == "none" else NoticeStatus.PENDING,
-            reason=entry.get("reason", ""),
+            status=NoticeStatus.PENDING,
+            exception=entry.get("exception", ""),
+            note=entry.get("note", ""),
         )
     for execution in executions:
         if execution.status == ExecutionStatus.MANUAL:
@@ -316,6 +324,12 @@ def _run_http(job: Execution, spec: SystemSpec) -> None:
             kind="restriction_lift" if job.plan.purpose == LIFT else job.plan.purpose,
             identities=identities_for(job.case),
             callback_url="",
+            # A rectification carries the corrected values of this processor's fields.
+            corrections=[
+                {"table": c["table"], "column": c["column"], "value": c["value"]}
+                for c in job.plan.body.get("corrections", ())
+                if c["system"] == job.system_name
+            ],
         )
         _wait(job, str(answer.get("request_status") or "pending"), now)
         note(
@@ -331,6 +345,7 @@ def _run_http(job: Execution, spec: SystemSpec) -> None:
     if status in ("pending", "in_progress"):
         _wait(job, status, now)
         return
+    jobs.reported(job, status)  # the processor's last word, whatever follows
     if status != "completed":
         raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
     Execution.objects.filter(pk=job.pk).update(reported=_words(answer))
@@ -494,46 +509,63 @@ def fail(execution_id: int, error: str, *, final: bool = False) -> None:
 
 
 def settle(plan_id: int) -> None:
-    """Once every execution of the plan is settled: tell the recipients (Art. 19), once."""
+    """Once every execution of the plan is settled: tell the recipients (Art. 19), once, of
+    what was done to the subject's data, under this plan or one it replaced. Each recipient:
+
+    - a processor whose own request was made (its HTTP system asked) is told by it;
+    - one whose systems held none of the subject's data: none was disclosed to it;
+    - one whose systems held the subject's data, none of it changed: nothing to tell;
+    - one that may have to be told but the record cannot say (a processor reported completion
+      without saying what it held), or that receives data only on occasion, or with no way
+      to tell it declared: it waits for the officer (``decide``), and "prepare the response"
+      with it;
+    - under a declared exception of Art. 19: not told, the controller's reason quoted;
+    - else it is mailed, in the controller's language, with the privacy address to answer to.
+    """
     plan = Plan.objects.select_related("case__controller").get(pk=plan_id)
     if plan.executions.exclude(status__in=(ExecutionStatus.DONE, ExecutionStatus.SKIPPED)).exists():
         return
     case = plan.case
     if plan.purpose not in (*NOTIFIED, LIFT):  # a lifting: those told of the restriction
         return
+    pending = list(plan.notices.filter(status=NoticeStatus.PENDING))
+    if not pending and plan.notices.exists():
+        return  # told already (a change recorded after a skip settles the plan again)
     # What was done under this plan and under any plan it replaced.
     done = {e.system_name for e in completion.done_executions(case, plan.purpose)}
-    now = timezone.now()
+    entries = {entry["recipient"]: entry for entry in plan.body.get("notices", ())}
     anything = completion.changed(case, plan.purpose)
-    for notice in plan.notices.filter(status=NoticeStatus.PENDING):
+    now = timezone.now()
+    for notice in pending:
+        entry = entries.get(notice.recipient, {})
         if notice.channel == "system" and notice.system_name in done:
             # The processor's own request told it (and it reported it completed), whether or
             # not it held anything of the subject's.
             notice.status = NoticeStatus.SENT
             notice.sent_at = now
-        elif not anything:
-            # Every change was skipped, found nothing, or kept what it found: there is nothing
-            # to tell anyone, and the record and the letter say so.
+            notice.save()
+            continue
+        found = completion.concerned(case, plan.purpose, entry.get("receives") or None)
+        if found == completion.NONE:
+            notice.status, notice.reason = NoticeStatus.NOT_DISCLOSED, completion.RECEIVES_NONE
+        elif found == completion.UNCHANGED:
+            # Every change was skipped, found nothing, or kept what it found (there, or
+            # anywhere): there is nothing to tell, and the record and the letter say so.
             notice.status = NoticeStatus.UNREACHABLE
-            notice.reason = completion.NOTHING_CHANGED
-        elif notice.channel == "email":
-            notice.mail = queue_mail(
-                case,
-                "recipient_notice",
-                to=notice.address,
-                language=recipient_language(case.controller),
-                recipient=notice.recipient,
-                purpose=plan.purpose,
-                subject_name=case.name,
-                subject_email=case.email,
-            )
-            notice.status = NoticeStatus.SENT
-            notice.sent_at = now
+            notice.reason = completion.NOTHING_OF_THEIRS if anything else completion.NOTHING_CHANGED
+        elif found == completion.SILENT:
+            notice.status, notice.reason = NoticeStatus.UNRESOLVED, completion.PROCESSOR_SILENT
+        elif entry.get("occasional"):
+            notice.status, notice.reason = NoticeStatus.UNRESOLVED, completion.OCCASIONAL
+        elif notice.exception:
+            # Declared in the systems file: the controller's reason is the notice's note.
+            notice.status = NoticeStatus.UNREACHABLE
+        elif notice.address:
+            _mail(case, plan, notice, now)
         else:
-            notice.status = NoticeStatus.UNREACHABLE
+            notice.status = NoticeStatus.UNRESOLVED
             notice.reason = (
-                "its system was not asked to act on this request (its API takes no "
-                f"{plan.purpose}, or the officer skipped it): tell it by other means"
+                completion.NOT_ASKED if notice.channel == "system" else (completion.UNDECLARED)
             )
         notice.save()
     note(
@@ -543,11 +575,59 @@ def settle(plan_id: int) -> None:
         at=now,
         data={
             "notices": [
-                {"recipient": n.recipient, "status": n.status, "reason": n.reason}
+                {
+                    "recipient": n.recipient,
+                    "status": n.status,
+                    "reason": n.reason,
+                    **({"exception": n.exception, "note": n.note} if n.exception else {}),
+                }
                 for n in plan.notices.all()
             ]
         },
     )
+
+
+def _mail(case: Case, plan: Plan, notice: Notice, now: dt.datetime) -> None:
+    """Mail the notice to ``notice.address``: in the controller's language, instructing a
+    processor (Art. 28(3)) or asking an independent controller, saying what was done (the
+    corrected values of a rectification), with the privacy address to answer to."""
+    notice.mail = queue_mail(
+        case,
+        "recipient_notice",
+        to=notice.address,
+        language=recipient_language(case.controller),
+        reply_to_controller=True,
+        recipient=notice.recipient,
+        processor=notice.kind == RecipientKind.PROCESSOR,
+        purpose=plan.purpose,
+        deleted=completion.deleted(case, plan.purpose),
+        corrections=_corrected(case, plan),
+        subject_name=case.name,
+        subject_email=case.email,
+    )
+    notice.status = NoticeStatus.SENT
+    notice.sent_at = now
+
+
+def _corrected(case: Case, plan: Plan) -> list[str]:
+    """The corrections made (in a system whose change was done), as "field: new value"."""
+    done = {
+        e.system_name
+        for e in completion.done_executions(case, plan.purpose)
+        if completion.effect(e)
+    }
+    systems = {s.name: spec_of(s.spec) for s in case.controller.systems.all()}
+    lines = []
+    for c in plan.body.get("corrections", ()):
+        if c["system"] not in done:
+            continue
+        label = c["column"]
+        spec = systems.get(c["system"])
+        table = next((t for t in spec.tables if t.name == c["table"]), None) if spec else None
+        if table is not None:
+            label = next((col.label for col in table.columns if col.name == c["column"]), label)
+        lines.append(f"{label}: {c['value']}")
+    return lines
 
 
 def sweep(now: dt.datetime | None = None) -> int:
@@ -670,6 +750,87 @@ def record_answer(notice: Notice, *, actor: Actor, answer: str) -> None:
             at=now,
             data={"recipient": notice.recipient, "answer": answer},
         )
+
+
+# How an officer settles a recipient that waits for them (``NoticeStatus.UNRESOLVED``).
+TELL_BY_MAIL = "mail"
+TOLD_OTHERWISE = "other"
+NOT_DISCLOSED = "not_disclosed"
+DECISIONS = (TELL_BY_MAIL, TOLD_OTHERWISE, *NoticeException.values, NOT_DISCLOSED)
+
+
+def decide(
+    notice: Notice, *, actor: Actor, decision: str, address: str = "", note_text: str = ""
+) -> None:
+    """The officer settles a recipient that waits for them: gives an address to tell it by
+    (the notice is mailed there, its delivery shown), records that it was told another way
+    (how and when), records an exception of Art. 19 (impossible, disproportionate effort) with
+    its reason, or that none of the subject's data went to it (how that is known). An event
+    in the chain each, with who and when; the words are the officer's, quoted as such."""
+    case = notice.case
+    if actor.kind != "officer" or not is_officer(actor.user, case.controller):
+        raise PermissionDenied("only the controller's officers may do this")
+    if decision not in DECISIONS:
+        raise ValidationError(_("Choose what to do about this recipient."))
+    address, note_text = address.strip(), note_text.strip()
+    if decision == TELL_BY_MAIL:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ValidationError(_("Give the address to tell the recipient by.")) from None
+        if has_control_characters(address):
+            raise ValidationError(_("Give the address to tell the recipient by."))
+    elif not note_text:
+        raise ValidationError(
+            {
+                TOLD_OTHERWISE: _("Say how and when the recipient was told."),
+                NOT_DISCLOSED: _("Say how you know that none of the subject's data went to it."),
+            }.get(decision, _("Give the reason, as the subject will read it quoted."))
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        notice = (
+            Notice.objects.select_for_update(of=("self",))
+            .select_related("case__controller", "plan")
+            .get(pk=notice.pk)
+        )
+        if notice.status != NoticeStatus.UNRESOLVED:
+            raise ValidationError(_("This recipient is settled already."))
+        notice.decided_by, notice.decided_at = actor.user, now
+        notice.reason = ""
+        if decision == TELL_BY_MAIL:
+            notice.channel, notice.address, notice.note = "email", address, ""
+            _mail(notice.case, notice.plan, notice, now)
+        elif decision == TOLD_OTHERWISE:
+            notice.channel, notice.note = "other", note_text
+            notice.status, notice.sent_at = NoticeStatus.SENT, now
+        elif decision == NOT_DISCLOSED:
+            notice.status, notice.note = NoticeStatus.NOT_DISCLOSED, note_text
+        else:
+            notice.status, notice.exception, notice.note = (
+                NoticeStatus.UNREACHABLE,
+                decision,
+                note_text,
+            )
+        notice.save()
+        note(
+            notice.case,
+            actor=actor,
+            action="recipient_decided",
+            at=now,
+            data={
+                "recipient": notice.recipient,
+                "decision": decision,
+                **({"to": address} if decision == TELL_BY_MAIL else {"note": note_text}),
+            },
+        )
+
+
+def waiting_recipients(plan: Plan) -> list[str]:
+    """The recipients of the plan that wait for the officer (``decide``)."""
+    return list(
+        plan.notices.filter(status=NoticeStatus.UNRESOLVED).values_list("recipient", flat=True)
+    )
 
 
 # --- The tasks (beat runs the sweep every minute).

@@ -12,7 +12,9 @@
   consent): once identity is settled its plan is made (a dry run; ``fulfilment.plans``);
   "approve the plan" takes only the plan the officer reviewed (its hash), never an outdated
   one (its corrections or its systems' declarations changed since), and starts its
-  executions; "prepare the response" waits until each is done (or skipped with a reason);
+  executions; "prepare the response" waits until each is done (or skipped with a reason) and
+  no recipient waits for the officer (Art. 19: no way to tell it declared, data that reach it
+  only on occasion, a processor that did not say what it held);
   "approve and send" mails the completion letter. An objection to direct marketing
   cannot be refused on compelling grounds (Art. 21(3)). "Lift the restriction" approves the
   lifting's plan, tells the subject, and lifts it after the notice period (Art. 18(3)).
@@ -43,7 +45,7 @@ from controllers.models import Right
 
 from . import completion, execute, plans
 from .collect import DATA_RIGHTS, discard_staging, start
-from .models import NoticeStatus, PackageStatus, PlanStatus
+from .models import NoticeException, NoticeStatus, PackageStatus, PlanStatus
 from .package import package_of, release, request_build, supersede
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,16 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
                     "a manual task, make the plan again, or skip it with a reason."
                 )
                 % {"systems": ", ".join(waiting)}
+            )
+        if recipients := execute.waiting_recipients(plan):
+            raise ValidationError(
+                _(
+                    "These recipients wait for you (Art. 19): %(recipients)s. For each, give an "
+                    "address to tell it by, record that it was told another way, record an "
+                    "exception of Art. 19 (impossible, disproportionate effort) with its "
+                    "reason, or that none of the subject's data went to it."
+                )
+                % {"recipients": "; ".join(recipients)}
             )
     elif (
         step == "refuse"
@@ -253,6 +265,7 @@ EVENT_TYPES = {
     "change_skipped": gettext_lazy("Change in a system skipped"),
     "recipients_notified": gettext_lazy("Recipients notified (Art. 19)"),
     "recipient_answered": gettext_lazy("Answer from a recipient"),
+    "recipient_decided": gettext_lazy("Officer's decision on a recipient (Art. 19)"),
     "completion_letter": gettext_lazy("Completion letter sent to the subject"),
     "change_cancelled": gettext_lazy("Change not made: the request ended first"),
 }
@@ -328,11 +341,28 @@ def _changes(value: Any, tz: Any, purpose: str = "") -> str:
 
 def _notices(value: Any, tz: Any) -> str:
     labels = dict(NoticeStatus.choices)  # the status's words, never its code
+    exceptions = dict(NoticeException.choices)
     return "; ".join(
         f"{n['recipient']}: {labels.get(n['status'], n['status'])}"
-        + (f": {n['reason']}" if n.get("reason") else "")
+        + (f": {_(n['reason'])}" if n.get("reason") else "")
+        + (f": {exceptions.get(n['exception'], n['exception'])}" if n.get("exception") else "")
+        + (f" ({n['note']})" if n.get("note") else "")
         for n in value
     )
+
+
+def _decision(value: Any, tz: Any) -> str:
+    """An officer's decision on a recipient that waited for them, in words."""
+    texts = {
+        "mail": lambda: _("Told by mail"),
+        "other": lambda: _("Told another way"),
+        "impossible": lambda: _("Not told: it proves impossible (Art. 19)"),
+        "disproportionate_effort": lambda: _(
+            "Not told: it involves a disproportionate effort (Art. 19)"
+        ),
+        "not_disclosed": lambda: _("None of the subject's data went to it"),
+    }
+    return texts[value]() if value in texts else str(value)
 
 
 RENDERERS = {
@@ -368,6 +398,7 @@ RENDERERS = {
     "processor": lambda v, tz: _("The processor reports: %(status)s") % {"status": v},
     "confirmed": lambda v, tz: _("Confirmed: %(text)s") % {"text": v},
     "notices": _notices,
+    "decision": _decision,
     "recipient": lambda v, tz: _("Recipient: %(name)s") % {"name": v},
     "answer": lambda v, tz: _("Answer: %(text)s") % {"text": v},
     "letter": lambda v, tz: _("Letter: %(text)s") % {"text": v},

@@ -28,6 +28,24 @@ RETRY_AFTER = (60, 300, 1800, 7200, 21600, 57600)
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 # The states in which a job is run by a worker (a manual one waits for a person).
 RUNNABLE = ("pending", "remote", "running")
+# What a processor says of a request it is still working on (OpenDSR); "" while it has not
+# answered since it was asked (it may have the request: it is treated as working).
+WORKING = ("", "pending", "in_progress")
+
+
+def waiting_status(job: Any) -> str:
+    """The status of a job between tries: "remote" (waiting for the processor) while a
+    processor has the request and is working on it, else "pending" (waiting to run): once it
+    reported the request completed (only its results are left to read) or ended otherwise, the
+    job waits for nobody but its own next try."""
+    return "remote" if job.remote_id and job.remote_status in WORKING else "pending"
+
+
+def reported(job: Any, status: str) -> None:
+    """Keep what the processor said of the request, as it said it: the row always says the
+    processor's last word (its "completed" too, not the "pending" it said while waiting)."""
+    job.remote_status = status[:30]
+    type(job).objects.filter(pk=job.pk).update(remote_status=job.remote_status)
 
 
 def lease() -> dt.timedelta:
@@ -80,7 +98,7 @@ def retry_later(job: Any, error: str, now: dt.datetime) -> bool:
     job.error = error[:2000]
     job.lease_until = None
     if job.attempts < MAX_ATTEMPTS:
-        job.status = "remote" if job.remote_id else "pending"
+        job.status = waiting_status(job)
         job.next_attempt_at = now + dt.timedelta(seconds=RETRY_AFTER[max(job.attempts, 1) - 1])
         job.save()
         return True
@@ -132,7 +150,7 @@ def restart(job: Any, *, actor: Any, action: str, enqueue: Callable[[int], None]
     now = timezone.now()
     with transaction.atomic():
         type(job).objects.filter(pk=job.pk).update(
-            status="remote" if job.remote_id else "pending",
+            status=waiting_status(job),
             attempts=0,
             next_attempt_at=now,
             lease_until=None,

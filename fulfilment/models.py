@@ -65,6 +65,14 @@ class Job(models.Model):
     def settled(self) -> bool:
         return self.status in self.SETTLED  # type: ignore[attr-defined]
 
+    @property
+    def remote_label(self) -> str:
+        """What the processor last said of its request, in a sentence ("" before it said
+        anything): its own word, as it said it."""
+        if not self.remote_status:
+            return ""
+        return str(_("The processor reports: %(status)s") % {"status": self.remote_status})
+
 
 class Collection(Job):
     """One system searched for one case's subject."""
@@ -293,25 +301,56 @@ class Execution(Job):
 
 class NoticeStatus(models.TextChoices):
     PENDING = "pending", _("to be sent")
-    SENT = "sent", _("sent")
+    SENT = "sent", _("told")
     ANSWERED = "answered", _("answered")
-    UNREACHABLE = "unreachable", _("not notified (reason recorded)")
+    # Something it received was changed, and nothing declared says how to tell it (or whether
+    # it received the subject's data at all): the officer decides, and "prepare the response"
+    # waits for it.
+    UNRESOLVED = "unresolved", _("waiting for the officer")
+    # Not told: an exception of Art. 19 (``exception``), nothing of the subject's was changed,
+    # or the plan was replaced (``reason``).
+    UNREACHABLE = "unreachable", _("not told (reason recorded)")
+    # None of the subject's data was disclosed to it: not a recipient of them (Art. 19).
+    NOT_DISCLOSED = "not_disclosed", _("none of the subject's data disclosed to it")
+
+
+class NoticeException(models.TextChoices):
+    """The two exceptions of Art. 19, under which a recipient is not told."""
+
+    IMPOSSIBLE = "impossible", _("it proves impossible")
+    DISPROPORTIONATE = "disproportionate_effort", _("it involves a disproportionate effort")
 
 
 class Notice(models.Model):
-    """Art. 19: one recipient told of a rectification, erasure or restriction, or the reason
-    it could not be (impossible, or a disproportionate effort)."""
+    """Art. 19: one recipient of the subject's data told of what a right changed in them
+    (rectification, erasure, restriction; an objection or a withdrawal of consent that deleted
+    or changed data), or why not: an exception of Art. 19 in the controller's or the officer's
+    words, nothing of the subject's changed, or none of it disclosed to this recipient.
+
+    ``reason`` is our own text (kept in English, read in the reader's language); ``note`` is
+    someone's words, quoted as such: the controller's (its systems file) or the officer's (who
+    decided, ``decided_by`` at ``decided_at``: an address given, told another way, an
+    exception, or no disclosure)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notices")
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="notices")
     recipient = models.CharField(max_length=300)
-    channel = models.CharField(max_length=10)  # email, system, none
+    # The policy's kind of recipient: a processor is instructed (Art. 28(3)), an independent
+    # controller asked.
+    kind = models.CharField(max_length=20, blank=True)
+    channel = models.CharField(max_length=10)  # email, system, other (told otherwise), none
     address = models.EmailField(max_length=254, blank=True)
     system_name = models.CharField(max_length=50, blank=True)
     status = models.CharField(
-        max_length=12, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+        max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
     )
-    reason = models.TextField(blank=True)  # why it could not be told
+    reason = models.TextField(blank=True)  # why it was not told, or waits for the officer
+    exception = models.CharField(max_length=30, choices=NoticeException.choices, blank=True)
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
     mail = models.ForeignKey(
         "dsar.OutgoingMail", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -324,3 +363,7 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}: {self.recipient} ({self.status})"
+
+    @property
+    def told(self) -> bool:
+        return self.status in (NoticeStatus.SENT, NoticeStatus.ANSWERED)

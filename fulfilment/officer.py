@@ -8,6 +8,7 @@ action, that the user is an officer of its controller. Auditors see the panel, n
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
 from django import forms
@@ -39,6 +40,7 @@ from controllers.validators import database_id, multi_line, single_line
 from . import collect
 from .models import Collection, Package, PackageStatus, Withholding
 from .package import end, open_package, package_of
+from .staging import parse_row, text_of
 
 # Rows a review page shows at once.
 PAGE = 50
@@ -74,6 +76,7 @@ def _progress(case: Case) -> list[dict[str, Any]]:
             "kind": c.get_kind_display(),
             "status": c.status,
             "status_label": str(c.get_status_display()),
+            "remote": c.remote_label,
             "rows": c.rows,
             "counts": c.counts,
             "files": c.file_count,
@@ -134,6 +137,8 @@ def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
                     "id": e.pk,
                     "status": e.status,
                     "status_label": str(e.get_status_display()),
+                    # Once done, the change's evidence says what the processor reported.
+                    "remote": "" if e.status == "done" else e.remote_label,
                     "error": e.error,
                 }
                 for e in executions
@@ -275,11 +280,13 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     number = pages.number
     first = (number - 1) * PAGE
     rows = []
-    for index, row in enumerate(stage.rows(table)):
-        if index >= first + PAGE:
-            break
-        if index >= first:
-            rows.append((str(row.get(declared.key)), [row.get(c.name) for c in declared.columns]))
+    # Each value as the package's CSV and index.html show it (its exact text); only the page's
+    # lines are parsed.
+    for line in itertools.islice(stage.lines(table), first, first + PAGE):
+        row = parse_row(line)
+        rows.append(
+            (text_of(row.get(declared.key)), [text_of(row.get(c.name)) for c in declared.columns])
+        )
     return _page(
         request,
         "table.html",

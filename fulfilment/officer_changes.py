@@ -4,8 +4,10 @@ progress and how each done change was established (searched again, confirmed by 
 reported by the processor), the plans it replaced, the Art. 19 notices and their delivery, and
 the pages to act on them: make the plan again (an outdated one, or an approved one whose changes
 are not all settled: it replaces it), enter a correction (rectification), confirm a manual task
-with the owner's answer, retry or skip a change, record a recipient's answer, and plan the
-lifting of a restriction.
+with the owner's answer, retry or skip a change, settle a recipient that waits for the officer
+(an address to tell it by, told another way, an exception of Art. 19 with its reason, or none of
+the subject's data went to it), record a recipient's answer (a reply from its address that
+quotes the case is listed under it), and plan the lifting of a restriction.
 
 As in ``fulfilment.officer``: every page checks scope; every action, that the user is an
 officer of the case's controller. Auditors see the panel, never a button.
@@ -26,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.actors import Actor
-from cases.models import Case, State
+from cases.models import Case, InboundMail, State
 from cases.workflow import available_steps
 from controllers import access
 from controllers.models import Right
@@ -35,7 +37,7 @@ from controllers.validators import multi_line
 from . import execute, plans
 from .completion import done_executions
 from .hooks import describe_change, entry_words, unmarked_words
-from .models import Execution, ExecutionStatus, Notice, PlanStatus
+from .models import Execution, ExecutionStatus, Notice, NoticeException, NoticeStatus, PlanStatus
 from .officer import ReasonForm, _back, _case, _page
 
 
@@ -122,6 +124,21 @@ def _replaced(case: Case, plan: Any) -> list[dict[str, Any]]:
     return [{"plan": p, "rows": _rows(p)} for p in old]
 
 
+def _notices(case: Case, plan: Any) -> list[Notice]:
+    """The plan's notices for the panel, each with why it is as it is (in the reader's
+    language), the words it is quoted in, who decided, and the mail that arrived from its
+    address quoting the case (mail in keeps it apart from the subject's: its sender is no
+    proof, and the officer reads it before recording an answer)."""
+    found = list(plan.notices.select_related("mail", "decided_by"))
+    replies: dict[str, list[InboundMail]] = {}
+    for mail in case.inbound_mail.exclude(sender="").order_by("received_at"):
+        replies.setdefault(mail.sender.lower(), []).append(mail)
+    for notice in found:
+        notice.why = _(notice.reason) if notice.reason else ""
+        notice.replies = replies.get(notice.address.lower(), []) if notice.address else []
+    return found
+
+
 def changes_panel(case: Case, request: HttpRequest) -> str:
     if case.right not in plans.CHANGE_RIGHTS or not case.controller.systems.exists():
         return ""
@@ -151,7 +168,7 @@ def changes_panel(case: Case, request: HttpRequest) -> str:
             "stopped": plan is not None
             and plan.status == PlanStatus.APPROVED
             and plan.executions.filter(status=ExecutionStatus.FAILED).exists(),
-            "notices": plan.notices.select_related("mail") if plan else [],
+            "notices": _notices(case, plan) if plan else [],
             "corrections": case.corrections.all(),
             "rectifying": case.right == Right.RECTIFICATION
             and case.state == State.IN_PROGRESS
@@ -358,5 +375,85 @@ def notice_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
         title=_("Answer from %(recipient)s") % {"recipient": notice.recipient},
         case=case,
         form=form,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+class DecideForm(forms.Form):
+    # What became of a recipient that waits for the officer (Art. 19): each choice an event in
+    # the record, with who and when.
+    decision = forms.ChoiceField(
+        label=gettext_lazy("What to do about this recipient"),
+        choices=[
+            (execute.TELL_BY_MAIL, gettext_lazy("Tell it by mail, at the address below")),
+            (execute.TOLD_OTHERWISE, gettext_lazy("It was told another way (say how and when)")),
+            (
+                NoticeException.IMPOSSIBLE,
+                gettext_lazy("Not told: telling it proves impossible (Art. 19; give the reason)"),
+            ),
+            (
+                NoticeException.DISPROPORTIONATE,
+                gettext_lazy(
+                    "Not told: telling it would involve a disproportionate effort (Art. 19; give "
+                    "the reason)"
+                ),
+            ),
+            (
+                execute.NOT_DISCLOSED,
+                gettext_lazy("None of the subject's data went to it (say how you know)"),
+            ),
+        ],
+        widget=forms.RadioSelect,
+    )
+    address = forms.EmailField(label=gettext_lazy("Address to tell it by"), required=False)
+    note = forms.CharField(
+        label=gettext_lazy(
+            "How, or why (kept in the record; a reason not to tell is quoted to the subject in "
+            "these words)"
+        ),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        required=False,
+        validators=[multi_line],
+    )
+
+
+def notice_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Settle a recipient that waits for the officer (no way to tell it declared, data that
+    reach it only on occasion, a processor that did not say what it held)."""
+    notice = Notice.objects.select_related("case", "plan").filter(pk=pk).first()
+    if notice is None:
+        raise Http404
+    case = _case(request, notice.case_id, act=True)
+    form = DecideForm(request.POST or None, initial={"address": notice.address})
+    if request.method == "POST" and form.is_valid():
+        try:
+            execute.decide(
+                notice,
+                actor=Actor.officer(request.user),
+                decision=form.cleaned_data["decision"],
+                address=form.cleaned_data["address"] or "",
+                note_text=form.cleaned_data["note"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _back(case)
+    entry = next(
+        (e for e in notice.plan.body.get("notices", ()) if e["recipient"] == notice.recipient), {}
+    )
+    lines = [_(notice.reason)] if notice.status == NoticeStatus.UNRESOLVED and notice.reason else []
+    if entry.get("occasional"):
+        lines.append(
+            _("The systems file says when it receives data: “%(text)s”")
+            % {"text": entry["occasional"]}
+        )
+    return _page(
+        request,
+        "form.html",
+        title=_("Recipient: %(recipient)s") % {"recipient": notice.recipient},
+        case=case,
+        form=form,
+        help="\n".join(lines),
         status=400 if request.method == "POST" else 200,
     )

@@ -9,14 +9,51 @@ every table, the files rows name, manual exports, and ``manifest.json`` with the
 file. For portability: ``portability/<system>/<table>.json`` and ``.csv`` with only the columns
 the subject provided. What the officer withheld (a record, a field) is left out of every file and
 counted in the letter. Releasing is the ``complete`` step; the download is ``delivery``'s.
+
+Every value is written as the system holds it (Art. 15(3) asks for a copy, Art. 20 for the data
+itself): read as the database holds it (``connectors.sql._read``), or as the processor's JSON
+says it (``connectors.http``), and staged once (``staging.exact``) into the JSON and the CSV the
+package takes byte for byte. A JSON number is exact text, so a number stays a number with the
+system's digits; where JSON has no number for a value, it is a string, said here:
+
+- NULL: ``null`` in the JSON; nothing in the CSV, where an empty text is ``""`` (as PostgreSQL's
+  ``COPY ... CSV`` writes them; in a table of one column, whose empty line readers would skip,
+  both are ``""``).
+- Text: a JSON string; the CSV's text, quoted only where CSV needs it.
+- Integers: a JSON number with all their digits, also beyond 2**53 (where JavaScript's numbers
+  stop being exact: a reader that needs them exact reads them as text) and beyond 64 bits.
+- Decimals (PostgreSQL numeric, MariaDB DECIMAL): a JSON number with every digit and the scale
+  the database gave (numeric(10,2) holding 54.5 is 54.50: that is what PostgreSQL holds), never
+  a float that rounds nor a string; NaN and the infinities, which JSON has no number for, are the
+  strings "NaN", "Infinity" and "-Infinity" (PostgreSQL's words). SQLite has no decimals: a
+  NUMERIC column holds a REAL or an INTEGER (54.5 and 121 as inserted), written as such.
+- Floats (PostgreSQL real and double, MariaDB FLOAT and DOUBLE, SQLite REAL): the shortest text
+  that reads back as the same float (orjson's; Python's repr differs only in how it spells an
+  exponent), never turned into a decimal; NaN and the infinities as the strings above.
+- Truth values: ``true``/``false``, and so in the CSV. MariaDB's BOOLEAN is a TINYINT and
+  SQLite has none: there 1 and 0, as they hold them.
+- Dates and times: ISO 8601 strings (``2025-01-02T03:04:05.000006``), with the offset where the
+  database keeps one; a PostgreSQL timestamptz is an instant, read in UTC (``+00:00``), so its
+  text does not depend on a server setting; SQLite's text and a date PostgreSQL holds that
+  Python cannot ('infinity', a year past 9999) are their own text; a MariaDB TIME is MariaDB's
+  text ('-01:00:00', '838:59:59': a duration as much as a time of day).
+- Bytes: base64 strings (JSON has no bytes; the CSV the same text).
+- Everything else PostgreSQL holds (json and jsonb, arrays, intervals, ranges, money, network
+  addresses...) is PostgreSQL's own text, as ``psql`` shows it; a UUID its usual text; MariaDB's
+  JSON and SET their text; a processor's structure its JSON text with its numbers as sent.
+
+CSV and JSON say the same: the CSV's text of a number is the JSON's, of a truth value ``true``
+or ``false``; ``index.html`` and the officer's review show the CSV's text
+(``staging.text_of``). Where withholding rewrites a table row by row, each staged value is
+read back with its text (``staging.parse_row``) and written unchanged, so the package's bytes
+depend only on what was staged and withheld.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
+import itertools
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
@@ -43,9 +80,10 @@ from controllers.systems import TableSpec, spec_of
 
 from . import vault
 from .collect import kept_records, reader
+from .connectors.base import number_json
 from .letter import letter_context
 from .models import Collection, CollectionStatus, Package, PackageStatus, Withholding
-from .staging import StageReader
+from .staging import StageReader, csv_columns, text_of
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +357,7 @@ class Assembly:
             yield f"{view.path}/{table.name}.json", _json_array(stage.jsonl(table.name), view)
             yield f"{view.path}/{table.name}.csv", stage.csv(table.name)
             view.preview = [
-                [row.get(n) for n in names]
+                [text_of(row.get(n)) for n in names]
                 for _, row in zip(range(PREVIEW_ROWS), stage.rows(table.name), strict=False)
             ]
             return
@@ -374,8 +412,10 @@ class Assembly:
         count = 0
         for values in self._filtered(stage, table, names, rule):
             if count < PREVIEW_ROWS:
-                view.preview.append(values)
-            yield (b",\n" if count else b"") + orjson.dumps(dict(zip(names, values, strict=True)))
+                view.preview.append([text_of(value) for value in values])
+            row = dict(zip(names, values, strict=True))
+            # Each number written back as the text it was staged as (never through a float).
+            yield (b",\n" if count else b"") + orjson.dumps(row, default=number_json)
             count += 1
         view.rows = count
         yield b"\n]\n"
@@ -383,16 +423,12 @@ class Assembly:
     def _csv_rows(
         self, stage: StageReader, table: TableSpec, names: list[str], rule: Rules
     ) -> Iterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(names)
-        for number, values in enumerate(self._filtered(stage, table, names, rule)):
-            writer.writerow(values)
-            if number % 1000 == 999:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue().encode()
+        """The CSV of the rows left, each field's text as the staged CSV has it."""
+        yield csv_columns([[name] for name in names])
+        rows = self._filtered(stage, table, names, rule)
+        while block := list(itertools.islice(rows, 1000)):
+            texts = [[text_of(value) for value in values] for values in block]
+            yield csv_columns(list(zip(*texts, strict=True)))
 
     def _note_withheld(
         self, collection: Collection, table: TableSpec, rule: Rules, view: TableView

@@ -77,8 +77,11 @@ CHANGE_RIGHTS = (
 )
 # Lifting a restriction (Art. 18(3)): a plan of its own, on a completed restriction case.
 LIFT = "lift"
-# Recipients are told of these (Art. 19).
-NOTIFIED = (Right.ERASURE, Right.RECTIFICATION, Right.RESTRICTION)
+# Recipients are told of what these did to the subject's data: Art. 19 names rectification,
+# erasure and restriction; an objection or a withdrawal of consent that deleted or changed
+# data is an erasure or a stop of processing the recipients (processors above all, Art. 28(3))
+# must carry out as well.
+NOTIFIED = CHANGE_RIGHTS
 # A table's operations that write nothing to it: nothing declared; kept as it is; restricted
 # (or lifted) through its parent's flag ("via": counted, and held to its count, by the change).
 UNWRITTEN = ("none", "keep", "via")
@@ -302,15 +305,17 @@ def table_entry(
     return entry
 
 
-def _asks(purpose: str, spec: SystemSpec) -> bool:
-    """Whether a processor (HTTP system) is asked to act on this purpose."""
+def _asks(purpose: str, spec: SystemSpec, corrections: list[Correction]) -> bool:
+    """Whether a processor (HTTP system) is asked to act on this purpose: a rectification only
+    where its API takes one (rectifiable fields) and the officer approved a correction of it."""
     if purpose in (Right.ERASURE, Right.RESTRICTION, LIFT):
         return True
     if purpose == Right.OBJECTION:
         return any(t.objection for t in spec.tables)
     if purpose == Right.WITHDRAW_CONSENT:
         return any(t.withdrawal for t in spec.tables)
-    return False  # rectification: a processor is told (Art. 19), not written to
+    # A rectification its API does not take reaches it as a notice (Art. 19).
+    return any(c.system_name == spec.name for c in corrections)
 
 
 def system_entry(
@@ -339,8 +344,9 @@ def system_entry(
                 entry["keep_ground"] = spec.keep_ground
                 entry["keep_until"] = _until(made, spec.keep_years)
         return entry
+    corrections = [c for c in corrections if c.system_name == system.name]
     if system.kind == SystemKind.HTTP:
-        if not _asks(purpose, spec):
+        if not _asks(purpose, spec, corrections):
             return None
         entry["task"] = purpose
         return entry
@@ -366,15 +372,18 @@ def system_entry(
 
 
 def notices(case: Case) -> list[dict[str, Any]]:
-    """Who is told (Art. 19): every recipient of the policy, as the systems file says it is
-    reached, or why it cannot be."""
+    """Who may have to be told (Art. 19): every recipient of the policy, with its kind
+    (a processor is instructed, an independent controller asked), how the systems file says it
+    is reached, and what it receives. Whether each is told, and of what, is decided once the
+    changes are settled (``fulfilment.execute.settle``): only of what was done to the subject's
+    data, and only a recipient the data were disclosed to."""
     declared = {entry["recipient"]: entry for entry in case.controller.notify}
     found = []
     for recipient in case.controller.recipients.all():
         how = declared.pop(recipient.name, None) or {}
-        found.append(_notice(recipient.name, how))
+        found.append(_notice(recipient.name, recipient.kind, how))
     # A [[notify]] entry for a recipient the policy does not (or no longer) name is still told.
-    found += [_notice(name, how) for name, how in declared.items()]
+    found += [_notice(name, "", how) for name, how in declared.items()]
     return found
 
 
@@ -388,26 +397,36 @@ def lift_notices(case: Case) -> list[dict[str, Any]]:
         told[notice.recipient] = notice
     found = []
     for name, notice in told.items():
+        entry: dict[str, Any] = {"recipient": name, "kind": notice.kind}
         if notice.channel == "email":
-            found.append({"recipient": name, "channel": "email", "address": notice.address})
+            entry.update(channel="email", address=notice.address)
         else:
-            found.append(
-                {"recipient": name, "channel": notice.channel, "system": notice.system_name}
-            )
+            entry.update(channel=notice.channel, system=notice.system_name)
+        found.append(entry)
     return found
 
 
-def _notice(name: str, how: dict[str, Any]) -> dict[str, Any]:
-    if how.get("email"):
-        return {"recipient": name, "channel": "email", "address": how["email"]}
-    if how.get("system"):
-        return {"recipient": name, "channel": "system", "system": how["system"]}
-    return {
-        "recipient": name,
-        "channel": "none",
-        "reason": how.get("unreachable")
-        or "no address to reach this recipient is declared (systems file, [[notify]])",
-    }
+def _notice(name: str, kind: str, how: dict[str, Any]) -> dict[str, Any]:
+    """One recipient's entry in the plan: ``channel`` email (``address``), system (its HTTP
+    system's request; ``address`` for what its API does not take) or none (an exception of
+    Art. 19 declared, with the controller's ``note``; or no way declared, for the officer to
+    give one); ``receives``, ``occasional`` as the file says."""
+    entry: dict[str, Any] = {"recipient": name, "kind": kind}
+    if how.get("unreachable"):
+        entry.update(channel="none", exception=how.get("exception", ""), note=how["unreachable"])
+    elif how.get("system"):
+        entry.update(channel="system", system=how["system"])
+    elif how.get("email"):
+        entry["channel"] = "email"
+    else:
+        entry["channel"] = "none"
+    if how.get("email") and not how.get("unreachable"):
+        entry["address"] = how["email"]
+    if how.get("receives"):
+        entry["receives"] = list(how["receives"])
+    if how.get("occasional"):
+        entry["occasional"] = how["occasional"]
+    return entry
 
 
 def corrections_of(case: Case) -> list[dict[str, str]]:
@@ -646,12 +665,13 @@ MAX_VALUE = 500
 def add_correction(
     case: Case, *, actor: Actor, system: str, table: str, column: str, value: str
 ) -> Correction:
-    """Approve one correction: only a column the systems file declares rectifiable, only a
-    value without control characters (it is the subject's text: hostile like any other)."""
+    """Approve one correction: only a column the systems file declares rectifiable (in an SQL
+    system, or a processor's whose API takes the rectification), only a value without control
+    characters (it is the subject's text: hostile like any other)."""
     _check_officer(case, actor)
     if not plannable(case, Right.RECTIFICATION):
         raise ValidationError(_("Corrections are entered while a rectification is in progress."))
-    found = case.controller.systems.filter(name=system, kind=SystemKind.SQL).first()
+    found = case.controller.systems.filter(name=system).exclude(kind=SystemKind.MANUAL).first()
     spec = spec_of(found.spec) if found else None
     target = next((t for t in spec.tables if t.name == table), None) if spec else None
     declared = next((c for c in target.columns if c.name == column), None) if target else None
@@ -690,9 +710,11 @@ def add_correction(
 
 
 def rectifiable(case: Case) -> list[tuple[str, str, str, str]]:
-    """(system, table, column, label) of every field the subject may have corrected."""
+    """(system, table, column, label) of every field the subject may have corrected: in the
+    controller's SQL systems, and at the processors whose API takes a rectification."""
     fields = []
-    for system in case.controller.systems.filter(kind=SystemKind.SQL).order_by("position"):
+    systems = case.controller.systems.exclude(kind=SystemKind.MANUAL).order_by("position")
+    for system in systems:
         spec = spec_of(system.spec)
         fields += [
             (

@@ -17,7 +17,7 @@ from cases.models import Case
 
 from .execute import evidence
 from .hooks import describe_change, entry_words, purpose_words, unmarked_words
-from .models import ExecutionStatus
+from .models import CollectionStatus, ExecutionStatus, Notice
 
 
 def _when(value: Any) -> str:
@@ -36,7 +36,11 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
             (
                 _("Systems searched"),
                 [
-                    f"{c.system_title}: {c.get_status_display()} · {_counts(c.counts)}"
+                    f"{c.system_title}: {c.get_status_display()}"
+                    + (f" · {c.remote_label}" if c.remote_label else "")
+                    # What a search found only once it found it: a failed or skipped one
+                    # found nothing only in the sense that it did not look.
+                    + (f" · {_counts(c.counts)}" if c.status == CollectionStatus.DONE else "")
                     + (f" · {_('files')}: {c.file_count}" if c.file_count else "")
                     + (f" · {c.error}" if c.error else "")
                     + (f" · {c.answer_note}" if c.answer_note else "")
@@ -106,7 +110,9 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                 # How it was established, by kind: the event's own words.
                 detail = describe_change(evidence(execution), zone, heading=False)
             else:
-                detail = [x for x in (execution.error, execution.answer_note) if x]
+                detail = [
+                    x for x in (execution.remote_label, execution.error, execution.answer_note) if x
+                ]
             lines.append(
                 f"{execution.system_title}: {execution.get_status_display()}"
                 f" {_when(execution.finished_at)}" + "".join(f" · {line}" for line in detail)
@@ -114,23 +120,34 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
         found.append(
             (_("Plan of changes: %(purpose)s") % {"purpose": purpose_words(plan.purpose)}, lines)
         )
-        notices = list(plan.notices.select_related("mail"))
+        notices = list(plan.notices.select_related("mail", "decided_by"))
         if notices:
-            found.append(
-                (
-                    _("Recipients told (Art. 19)"),
-                    [
-                        f"{n.recipient}: {n.get_status_display()}"
-                        + (f" · {n.address}" if n.address else "")
-                        + (
-                            f" · {_('mail')} {n.mail.get_status_display()} {n.mail.delivery_status}"
-                            if n.mail
-                            else ""
-                        )
-                        + (f" · {n.reason}" if n.reason else "")
-                        + (f" · {_('answer')}: {n.answer}" if n.answer else "")
-                        for n in notices
-                    ],
-                )
-            )
+            found.append((_("Recipients (Art. 19)"), [_notice(n) for n in notices]))
     return found
+
+
+def _notice(notice: Notice) -> str:
+    """One recipient as the record keeps it: told (how, the mail's delivery), not told under
+    which exception in whose words, none of the subject's data disclosed to it, or nothing to
+    tell; who decided and when; its answer."""
+    parts = [f"{notice.recipient}: {notice.get_status_display()}"]
+    if notice.exception:
+        parts.append(notice.get_exception_display())
+    if notice.address:
+        parts.append(notice.address)
+    if notice.mail:
+        parts.append(
+            f"{_('mail')} {notice.mail.get_status_display()} {notice.mail.delivery_status}".strip()
+        )
+    if notice.reason:
+        parts.append(_(notice.reason))
+    if notice.note:
+        parts.append(f"“{notice.note}”")
+    if notice.decided_by:
+        parts.append(
+            _("decided by %(officer)s %(when)s")
+            % {"officer": notice.decided_by, "when": _when(notice.decided_at)}
+        )
+    if notice.answer:
+        parts.append(f"{_('answer')}: {notice.answer}")
+    return " · ".join(parts)

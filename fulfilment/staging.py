@@ -10,14 +10,13 @@ never add its rows twice.
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
 import decimal
-import io
+import json
+import math
 import re
 import shutil
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,11 +25,75 @@ import orjson
 from controllers.systems import TableSpec
 
 from . import vault
-from .connectors.base import Batch
+from .connectors.base import Batch, Number, number_json
 
-_PLAIN = (str, int, float, bool)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 Column = Sequence[Any]
+_NONE = type(None)
+# What orjson writes as a JSON number: an integer in 64 bits, signed or unsigned.
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1
+_TEXTS = frozenset({str, _NONE})
+_NUMBERS = frozenset({int, float, bool, _NONE})
+
+
+def decimal_text(value: decimal.Decimal) -> str:
+    """A decimal's exact text: every digit and the scale it has (PostgreSQL's numeric(10,2)
+    54.50 is "54.50", 1E-7 at scale 10 "0.0000001000"), in fixed point as databases write it; a
+    processor's number as it sent it. A positive exponent (no database gives one) stays in
+    exponent form, not a run of zeros."""
+    if isinstance(value, Number):
+        return value.text
+    if not value.is_finite():
+        return _special(value)
+    if value.as_tuple().exponent > 0:  # type: ignore[operator]
+        return str(value)
+    return format(value, "f")
+
+
+def _special(value: float | decimal.Decimal) -> str:
+    """NaN and the infinities, which JSON has no number for: PostgreSQL's words for them."""
+    nan = value.is_nan() if isinstance(value, decimal.Decimal) else math.isnan(value)
+    if nan:
+        return "NaN"
+    return "-Infinity" if value < 0 else "Infinity"
+
+
+def exact(value: Any) -> tuple[Any, str | None]:
+    """One value as the package writes it: (what orjson writes into the JSON, the CSV's text).
+    The module docstring of ``fulfilment.package`` says why each is written so."""
+    kind = type(value)
+    if value is None:
+        return None, None
+    if kind is str:
+        return value, value
+    if kind is bool:
+        return value, "true" if value else "false"
+    if isinstance(value, int):
+        number = int(value)
+        text = str(number)
+        return (number if _INT_MIN <= number <= _INT_MAX else orjson.Fragment(text)), text
+    if kind is float:
+        if math.isfinite(value):
+            return value, orjson.dumps(value).decode()
+        text = _special(value)
+        return text, text
+    if isinstance(value, decimal.Decimal):
+        text = decimal_text(value)
+        return (orjson.Fragment(text) if value.is_finite() else text), text
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        text = value.isoformat()
+    elif isinstance(value, bytes | bytearray | memoryview):
+        text = base64.b64encode(bytes(value)).decode()
+    elif isinstance(value, dict | list | tuple):
+        # A structure a driver made (none of the connectors' does: PostgreSQL's json is read
+        # as its text): its JSON text, or Python's where it holds what JSON cannot.
+        try:
+            text = orjson.dumps(value, default=number_json).decode()
+        except orjson.JSONEncodeError:
+            text = str(value)
+    else:
+        text = str(value)  # a UUID, an address, a float subclass of a driver...
+    return text, text
 
 
 def _isoformat(column: Column) -> list[Any]:
@@ -41,45 +104,84 @@ def _base64(column: Column) -> list[Any]:
     return [None if value is None else base64.b64encode(bytes(value)).decode() for value in column]
 
 
-def _text(column: Column) -> list[Any]:
-    return [None if value is None else str(value) for value in column]
+# Columns of one type (and NULLs) whose JSON value and CSV text are one and the same text,
+# converted a column at a time.
+_TEXT_OF = {
+    dt.datetime: _isoformat,
+    dt.date: _isoformat,
+    dt.time: _isoformat,
+    bytes: _base64,
+    bytearray: _base64,
+    memoryview: _base64,
+}
 
 
-def _converter(value: Any) -> Callable[[Column], list[Any]] | None:
-    """How a database value is written in JSON and CSV alike: dates in ISO 8601, decimals as
-    their exact digits, bytes in base64; None when it needs nothing. The converter takes a whole
-    column (its NULLs stay None): a call a column, not one a value."""
-    if isinstance(value, _PLAIN):
-        return None
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return _isoformat
-    if isinstance(value, bytes | bytearray | memoryview):
-        return _base64
-    if isinstance(value, decimal.Decimal | uuid.UUID):
-        return _text
-    return _text
+def _numbers(column: Column) -> tuple[Column, Column]:
+    """A column of ints, floats, truth values and NULLs: as it is for the JSON, and for the CSV
+    each value's text exactly as orjson writes it into the JSON (one orjson call a column).
+    orjson writes NaN and the infinities as null, and cannot write an integer beyond 64 bits:
+    such a column goes value by value."""
+    try:
+        texts: list[Any] = orjson.dumps(column).decode()[1:-1].split(",")
+    except orjson.JSONEncodeError:
+        return _by_value(column)
+    nulls = texts.count("null")
+    if nulls:
+        if nulls != column.count(None):
+            return _by_value(column)
+        texts = [None if text == "null" else text for text in texts]
+    return column, texts
 
 
-def plain_columns(rows: Sequence[Sequence[Any]]) -> list[Column]:
-    """The batch column by column, with every value a JSON scalar. A column's type is read from
-    its first value that is not NULL (a database column has one type), so plain batches cost no
-    per-value work."""
-    # Column by column: only the values of a column that needs converting pass through Python
-    # code. Converting row by row touched every value of every row and cost twice as much (4.0 s
-    # against 2.1 s in a million-row search: bench/RESULTS.md). strict: a row of another length
-    # is an error, as the JSON lines' zip(names, row, strict=True) made it before.
+def _by_value(column: Column) -> tuple[Column, Column]:
+    pairs = [exact(value) for value in column]
+    return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+
+
+def exact_columns(rows: Sequence[Sequence[Any]]) -> tuple[list[Column], list[Column]]:
+    """The batch column by column, twice: the values orjson writes into the JSON lines, and
+    the CSV's texts (None for NULL), each value as ``exact`` writes it.
+
+    A column is read by the types of all its values (a SQLite column holds a REAL in one row,
+    an INTEGER or a text in the next; a processor's JSON anything): one C pass a column, and
+    only the values of a column that needs converting pass through Python code. Converting row
+    by row touched every value of every row and cost twice as much (4.0 s against 2.1 s in a
+    million-row search: bench/RESULTS.md)."""
+    # strict: a row of another length is an error, as the JSON lines' zip(names, row,
+    # strict=True) made it before.
     columns: list[Column] = list(zip(*rows, strict=True))
-    for index, column in enumerate(columns):
-        first = next((value for value in column if value is not None), None)
-        convert = _converter(first) if first is not None else None
-        if convert is not None:
-            columns[index] = convert(column)
-    return columns
+    values: list[Column] = []
+    texts: list[Column] = []
+    for column in columns:
+        kinds = set(map(type, column))
+        if kinds <= _TEXTS:
+            json_column, text_column = column, column
+        elif kinds <= _NUMBERS:
+            json_column, text_column = _numbers(column)
+        elif len(kinds - {_NONE}) == 1 and (convert := _TEXT_OF.get(next(iter(kinds - {_NONE})))):
+            json_column = text_column = convert(column)
+        else:
+            json_column, text_column = _by_value(column)
+        values.append(json_column)
+        texts.append(text_column)
+    return values, texts
 
 
-def plain_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
-    """The batch with every value a JSON scalar (``plain_columns``, row by row)."""
-    return list(zip(*plain_columns(rows), strict=True)) if rows else []
+def parse_row(line: bytes) -> dict[str, Any]:
+    """A staged JSON line with every number kept as its text (``Number``; ``number_json``
+    writes it back unchanged): orjson would read 54.50 as the float 54.5, and a decimal of
+    twenty digits rounded."""
+    return json.loads(line, parse_float=Number, parse_int=Number)
+
+
+def text_of(value: Any) -> str | None:
+    """A value read back by ``parse_row`` as its text in the CSV (what index.html and the
+    officer's review show): None for NULL."""
+    if value is None or isinstance(value, str):
+        return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)  # a Number: its text
 
 
 def safe_name(name: str) -> str:
@@ -94,14 +196,14 @@ class _TableWriter:
         self.rows = 0
         self.jsonl = vault.Writer(directory / f"{table.name}.jsonl", key)
         self.csv = vault.Writer(directory / f"{table.name}.csv", key)
-        self.csv.write(_csv_lines([self.names]))
+        self.csv.write(csv_columns([[name] for name in self.names]))
 
     def add(self, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        columns = plain_columns(rows)
+        values, texts = exact_columns(rows)
         names = self.names
-        if len(columns) != len(names):
+        if len(values) != len(names):
             # Rows of another width than the table's: the ValueError that writing the first row
             # as a dict raised before (below, zip over the columns would not see it).
             dict(zip(names, rows[0], strict=True))
@@ -112,11 +214,11 @@ class _TableWriter:
             b"".join(
                 [
                     orjson.dumps(dict(zip(names, row, strict=True))) + b"\n"
-                    for row in zip(*columns, strict=True)
+                    for row in zip(*values, strict=True)
                 ]
             )
         )
-        self.csv.write(_csv_columns(columns))
+        self.csv.write(csv_columns(texts))
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -131,52 +233,40 @@ class _TableWriter:
 # What makes csv.writer (QUOTE_MINIMAL, lineterminator "\r\n") quote a field: the delimiter, the
 # quote character (doubled inside) and the line terminator's characters.
 _CSV_SPECIAL = re.compile(r'[,"\r\n]')
-_NONE = type(None)
 
 
-def _csv_lines(rows: Sequence[Sequence[Any]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def _csv_field(value: Any) -> str:
-    """One value of a str, int, bool, float or NULL column as csv.writer writes it."""
-    if value is None:
+def _csv_field(text: str | None) -> str:
+    """One CSV field: NULL as nothing; a text quoted where csv.writer quotes it (a comma, a
+    quote, a line break), and where it is empty, so that an empty text is told from a NULL (as
+    PostgreSQL's COPY ... CSV writes them)."""
+    if text is None:
         return ""
-    if type(value) is str:
-        return f'"{value.replace(chr(34), chr(34) * 2)}"' if _CSV_SPECIAL.search(value) else value
-    return repr(value) if type(value) is float else str(value)
+    if not text:
+        return '""'
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if _CSV_SPECIAL.search(text) else text
 
 
-def _csv_text(column: Column) -> list[str] | None:
-    """The column's fields as csv.writer writes them, or None if it holds a value of another
-    type than str, int, bool, float and NULL (then the batch goes through csv.writer)."""
-    kinds = set(map(type, column))
-    if kinds <= {str, _NONE}:
-        texts = ["" if value is None else value for value in column] if _NONE in kinds else column
-        joined = "".join(texts)  # one scan of the column for the rare field that needs quotes
-        if '"' in joined or "," in joined or "\r" in joined or "\n" in joined:
-            return [_csv_field(text) for text in texts]
-        return list(texts)
-    if kinds == {int}:  # a key, a count: no NULL, and never a character that needs quotes
-        return list(map(str, column))
-    if kinds <= {str, int, bool, float, _NONE}:
-        return [_csv_field(value) for value in column]
-    return None
+def _csv_fields(column: Column) -> Column:
+    """A column of texts and NULLs as CSV fields (``_csv_field``), with a pass of C code over
+    the column for the usual one that needs no quotes and holds no empty text."""
+    joined = "".join(filter(None, column))
+    if '"' in joined or "," in joined or "\r" in joined or "\n" in joined or "" in column:
+        return [_csv_field(text) for text in column]
+    if None in column:
+        return ["" if text is None else text for text in column]
+    return column
 
 
-def _csv_columns(columns: list[Column]) -> bytes:
-    """The batch's CSV lines, byte for byte as ``_csv_lines`` writes its rows, built column by
-    column: csv.writer looks at every character of every field through a function call, 1.9 us
-    a row of the export benchmark's, against ~0.3 us here (bench/RESULTS.md)."""
-    texts = [_csv_text(column) for column in columns]
-    if any(text is None for text in texts):
-        return _csv_lines(list(zip(*columns, strict=True)))
-    if len(texts) == 1:
-        # csv.writer quotes a line that would be empty (a single empty field), to keep it.
-        texts = [['""' if text == "" else text for text in texts[0]]]  # type: ignore[index]
-    lines = "\r\n".join(map(",".join, zip(*texts, strict=True)))  # type: ignore[arg-type]
+def csv_columns(columns: Sequence[Column]) -> bytes:
+    """CSV lines of columns of texts and NULLs (``exact_columns``' second half), built column
+    by column: csv.writer looks at every character of every field through a function call, 1.9
+    us a row of the export benchmark's, against ~0.3 us here (bench/RESULTS.md)."""
+    fields = [_csv_fields(column) for column in columns]
+    if len(fields) == 1:
+        # A line of one empty field would be a blank line, which readers skip: csv.writer
+        # quotes it, and so does this (a one-column NULL reads as an empty text).
+        fields = [['""' if field == "" else field for field in fields[0]]]
+    lines = "\r\n".join(map(",".join, zip(*fields, strict=True)))
     return (lines + "\r\n").encode("utf-8")
 
 
@@ -201,6 +291,9 @@ class Stage:
         writer.add(batch.rows)
 
     def add_file(self, table: str, record: Any, column: str, source: BinaryIO, name: str) -> None:
+        # The record's key as its text in the table (what withholding names it by), whatever
+        # its type: a Decimal or a date would not go into the manifest's JSON.
+        record = exact(record)[1]
         # Numbered: two records or folders may name files that read the same once made safe.
         number = len(self.files) + 1
         stored = f"{table}/{number:06d}-{safe_name(str(record))}-{safe_name(name)}"
@@ -264,17 +357,21 @@ class StageReader:
     def csv(self, table: str) -> Iterator[bytes]:
         return vault.read(self.directory / f"{table}.csv", self.key)
 
-    def rows(self, table: str) -> Iterator[dict[str, Any]]:
-        """The table's rows as dicts, one line at a time (a line may span chunks)."""
+    def lines(self, table: str) -> Iterator[bytes]:
+        """The table's JSON lines, one at a time (a line may span chunks)."""
         rest = b""
         for chunk in self.jsonl(table):
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
-            for line in lines:
-                if line:
-                    yield orjson.loads(line)
+            yield from filter(None, lines)
         if rest:
-            yield orjson.loads(rest)
+            yield rest
+
+    def rows(self, table: str) -> Iterator[dict[str, Any]]:
+        """The table's rows as dicts, each number as the ``Number`` of its text in the JSON
+        (``text_of`` shows a value; ``number_json`` writes it back unchanged)."""
+        for line in self.lines(table):
+            yield parse_row(line)
 
     def file(self, stored: str) -> Iterator[bytes]:
         return vault.read(self.directory / "files" / stored, self.key)

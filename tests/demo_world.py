@@ -163,3 +163,26 @@ def poll_until_settled(committed, execution) -> None:
         return execution.settled
 
     until(settled, "the processor to settle the change")
+
+
+# What an officer records for a recipient that receives data only on occasion (a legal order,
+# the subject's consent) after checking the register of disclosures.
+NO_DISCLOSURE = "Register of disclosures checked: nothing of this person's was disclosed to it."
+
+
+def nothing_disclosed(committed, case: Case, officer, note: str = NO_DISCLOSURE) -> list[str]:
+    """Record, for every recipient that waits for the officer (Art. 19), that none of the
+    subject's data went to it; returns their names."""
+    from fulfilment import execute
+    from fulfilment.models import NoticeStatus
+
+    waiting = list(case.notices.filter(status=NoticeStatus.UNRESOLVED))
+    for notice in waiting:
+        committed(
+            execute.decide,
+            notice,
+            actor=Actor.officer(officer),
+            decision=execute.NOT_DISCLOSED,
+            note_text=note,
+        )
+    return [n.recipient for n in waiting]

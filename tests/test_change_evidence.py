@@ -24,7 +24,14 @@ from cases.workflow import perform
 from fulfilment import completion, execute, plans, report
 from fulfilment.models import Execution, ExecutionStatus, NoticeStatus, PlanStatus
 
-from .demo_world import SUBJECT, actions, drive_to_work, officer_client, poll_until_settled
+from .demo_world import (
+    SUBJECT,
+    actions,
+    drive_to_work,
+    nothing_disclosed,
+    officer_client,
+    poll_until_settled,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -84,6 +91,8 @@ def confirm(committed, case, officer, *, found: bool = True, note: str = NOTE) -
 
 def finish(committed, case, officer) -> None:
     actor = Actor.officer(officer)
+    # The recipients that receive data only on occasion: the officer checked the register.
+    nothing_disclosed(committed, case, officer)
     case = committed(perform, case, "prepare_response", actor=actor, response="Done.")
     committed(perform, case, "complete", actor=actor)
 

@@ -17,7 +17,14 @@ from fulfilment import plans
 from fulfilment.find import find_subject
 from fulfilment.models import ExecutionStatus, NoticeStatus, PlanStatus
 
-from .demo_world import SUBJECT, actions, drive_to_work, poll_until_settled
+from .demo_world import (
+    NO_DISCLOSURE,
+    SUBJECT,
+    actions,
+    drive_to_work,
+    nothing_disclosed,
+    poll_until_settled,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +58,8 @@ def approve(committed, case, officer):
 
 def finish(committed, case, officer) -> None:
     officer_actor = Actor.officer(officer)
+    # The recipients that receive data only on occasion: the officer checked the register.
+    nothing_disclosed(committed, case, officer)
     case = committed(perform, case, "prepare_response", actor=officer_actor, response="Done.")
     committed(perform, case, "complete", actor=officer_actor)
 
@@ -100,7 +109,12 @@ def test_an_erasure_at_defero_deletes_keeps_what_the_law_keeps_and_says_so(
     )
     notices = {n.recipient: n for n in case.notices.all()}
     assert notices["verwerkers"].status == NoticeStatus.SENT
-    assert notices["derden"].status == NoticeStatus.UNREACHABLE
+    # Defero shares with third parties only with the subject's consent: whether it did for
+    # this subject is the officer's to record, and the response waits for it.
+    assert notices["derden"].status == NoticeStatus.UNRESOLVED
+    with pytest.raises(ValidationError, match=r"These recipients wait for you.*derden"):
+        perform(case, "prepare_response", actor=Actor.officer(officer), response="x")
+    assert nothing_disclosed(committed, case, officer) == ["derden"]
     assert any(m.to == ["privacy@boekhouder.example"] for m in mailoutbox)
     finish(committed, case, officer)
     case.refresh_from_db()
@@ -109,7 +123,12 @@ def test_an_erasure_at_defero_deletes_keeps_what_the_law_keeps_and_says_so(
     assert "1 record of Klanten deleted" in letter.body
     assert "2 records of Contactmomenten deleted" in letter.body
     assert "Algemene wet inzake rijksbelastingen" in letter.body
-    assert "verwerkers" in letter.body and "derden" in letter.body
+    assert "We told these recipients of your data (Art. 19 GDPR):\n- verwerkers" in letter.body
+    assert (
+        "None of your data were disclosed to these recipients, so there was nothing to tell "
+        "them:\n- derden"
+    ) in letter.body
+    assert "derden was not told" not in letter.body and NO_DISCLOSURE not in letter.body
     assert "Autoriteit Persoonsgegevens" in letter.body
     trail = actions(case)
     for action in (
@@ -179,7 +198,7 @@ def test_withdrawing_consent_at_smart_site_unsubscribes_the_newsletter_only(
     assert newsletter.rows == 1 and newsletter.marks == {"withdrawal": 0, "objection": 0}
     case = drive_to_work(committed, site, officer, "withdraw_consent")
     plan = plans.current(case)
-    assert plan.body["notices"] == []  # Art. 19 is about rectification, erasure, restriction
+    assert plan.body["notices"]  # told of what it changed, as an erasure would be
     approve(committed, case, officer)
     after = find_subject(site, {"email": SUBJECT.email})[0]
     newsletter = next(t for t in after.tables if t.table == "newsletter")
@@ -199,7 +218,8 @@ def test_withdrawing_consent_at_smart_site_unsubscribes_the_newsletter_only(
     )[0][0]
     assert others == 1
     finish(committed, case, officer)
-    assert case.notices.count() == 0
+    hosting = case.notices.get(recipient__startswith="diensten van derden")
+    assert hosting.status == NoticeStatus.SENT and hosting.mail.to == "privacy@hosting.example"
 
 
 def test_restriction_marks_the_rows_and_is_lifted_only_after_the_subject_was_told(
@@ -526,9 +546,10 @@ def test_a_right_the_systems_declare_nothing_for_is_approved_as_nothing_and_answ
         "users": ("none", 1),
         "invoices": ("none", 2),
     }
-    assert plan.body["notices"] == []
     approve(committed, case, officer)
     assert not case.executions.exists()
+    # Nothing changed: nobody is told, and nobody waits for the officer.
+    assert {n.status for n in case.notices.all()} == {NoticeStatus.UNREACHABLE}
     finish(committed, case, officer)
     case.refresh_from_db()
     assert case.state == State.COMPLETED

@@ -93,6 +93,9 @@ def test_the_history_is_genuine_and_lies_in_the_past_months(officers, committed)
         assert moments[0] == case.received_at and moments[-1] < now
         # The step that closed it is the last, but for the sending of the mail it queued.
         assert case.closed_at is None or case.closed_at == moments[-1]
+        # Its mail was written and sent at the step's time, months ago, not today.
+        for mail in case.outgoing_mail.all():
+            assert mail.status == "sent" and mail.created_at == mail.sent_at < now, mail
     received = sorted(c.received_at for c in cases)
     assert now - dt.timedelta(days=200) < received[0] < now - dt.timedelta(days=150)
     assert received[-1] < now - dt.timedelta(hours=6)

@@ -82,7 +82,29 @@ def test_an_unknown_event_type_shows_its_code():
                     {"recipient": "verwerkers", "status": "sent"},
                 ]
             },
-            ["derden: not notified (reason recorded): No consent.; verwerkers: sent"],
+            ["derden: not told (reason recorded): No consent.; verwerkers: told"],
+        ),
+        (
+            {
+                "notices": [
+                    {
+                        "recipient": "Google",
+                        "status": "unreachable",
+                        "reason": "",
+                        "exception": "impossible",
+                        "note": "Gepseudonimiseerd.",
+                    },
+                ]
+            },
+            ["Google: not told (reason recorded): it proves impossible (Gepseudonimiseerd.)"],
+        ),
+        (
+            {"recipient": "derden", "decision": "not_disclosed", "note": "Register checked."},
+            [
+                "Recipient: derden",
+                "None of the subject's data went to it",
+                "Note: Register checked.",
+            ],
         ),
         ({"something_new": [1, 2]}, ["something_new: [1, 2]"]),
         ({"suspension": "not a mapping"}, ["suspension: not a mapping"]),

@@ -193,3 +193,24 @@ def test_two_sweeps_at_the_same_time_send_each_milestone_once(officers, submit):
                 "three_days",
             ]
         )
+
+
+@pytest.mark.django_db
+def test_the_notice_reminder_waits_for_an_extension_notice_that_reached_the_subject(
+    officers, submit
+):
+    """An extension clicked but not sent (the broker was down, the mail bounced) has told the
+    subject nothing: the officer is still reminded that a notice must reach them; once it left,
+    not."""
+    from cases.mail import deliver
+    from cases.models import Carries
+
+    case = submit(officers.a, received_at=at("2026-03-05T10:00"))
+    with time_machine.travel(at("2026-03-20T10:00"), tick=False):
+        case = perform(case, "extend", actor=Actor.officer(officers.officer_a), reason="Busy.")
+    assert "notice_due" in case.milestone_schedule()
+    mail = OutgoingMail.objects.get(case=case, carries=Carries.EXTENSION)
+    with time_machine.travel(at("2026-03-20T10:05"), tick=False):
+        deliver(mail.pk)
+    case.refresh_from_db()
+    assert "notice_due" not in case.milestone_schedule()

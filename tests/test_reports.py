@@ -27,7 +27,7 @@ from reports.case_report import (
     verify_embedded,
 )
 
-from .demo_world import SUBJECT, drive_to_work, officer_client, respond, settle
+from .demo_world import SUBJECT, drive_to_work, nothing_disclosed, officer_client, respond, settle
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +49,7 @@ def erased(world, committed):
     committed(
         execute.confirm_manual, manual, actor=actor, note_text="Bookkeeper confirmed.", found=True
     )
+    nothing_disclosed(committed, case, officer)  # Defero's third parties: only with consent
     case = committed(perform, case, "prepare_response", actor=actor, response="All done.")
     case = committed(perform, case, "complete", actor=actor, message="Kind regards.")
     case.refresh_from_db()  # the events after the step (the letter) moved the head on
@@ -70,7 +71,9 @@ def test_the_case_report_shows_deadlines_texts_identity_evidence_and_a_verified_
     assert "Statutory (one month)" in text and "met:" in text
     assert "All done." in text and "Kind regards." in text  # the texts sent, in full
     assert "Klanten delete 1" in text  # the plan, from fulfilment
-    assert "Recipients told (Art. 19)" in text
+    assert "Recipients (Art. 19)" in text
+    assert "derden: none of the subject's data disclosed to it" in text
+    assert "decided by officer" in text
     assert "The audit trail verifies" in text and case.audit_head in text.replace("\n", "")
     assert "No ID copy was asked or received." in text and "checked by" not in text
     assert SUBJECT.phone not in text  # the subject's data is not in the report

@@ -430,12 +430,42 @@ def test_a_url_without_a_secret_is_accepted(systems, url):
 
 
 NOTIFY_BAD = {
-    "two-ways": (
-        {"recipient": "verwerkers", "email": "a@example.org", "unreachable": "why"},
+    "told-and-not": (
+        {
+            "recipient": "verwerkers",
+            "email": "a@example.org",
+            "unreachable": "why",
+            "exception": "impossible",
+        },
         "notify[0]",
-        "exactly one of",
+        "cannot be told (unreachable) has no email or system",
     ),
-    "no-way": ({"recipient": "verwerkers"}, "notify[0]", "exactly one of"),
+    "no-way": ({"recipient": "verwerkers"}, "notify[0]", "give one way to tell it"),
+    "only-what-it-receives": (
+        {"recipient": "verwerkers", "receives": ["webshop"]},
+        "notify[0]",
+        "give one way to tell it",
+    ),
+    "an-exception-without-its-name": (
+        {"recipient": "verwerkers", "unreachable": "Too hard."},
+        "notify[0].exception",
+        "impossible or disproportionate_effort",
+    ),
+    "an-exception-without-a-reason": (
+        {"recipient": "verwerkers", "email": "a@example.org", "exception": "impossible"},
+        "notify[0].unreachable",
+        "an exception says why",
+    ),
+    "an-exception-the-law-does-not-know": (
+        {"recipient": "verwerkers", "unreachable": "No.", "exception": "not_worth_it"},
+        "notify[0].exception",
+        "",
+    ),
+    "receives-from-an-unknown-system": (
+        {"recipient": "verwerkers", "email": "a@example.org", "receives": ["crm"]},
+        "notify[0].receives[0]",
+        "'crm' is not a system of this file",
+    ),
     "not-an-http-system": (
         {"recipient": "verwerkers", "system": "webshop"},
         "notify[0].system",
@@ -472,12 +502,13 @@ def test_a_recipient_named_twice_is_refused(systems):
         validate_systems(data, "smartphoto.toml")
 
 
-def test_an_http_system_is_not_written_to(systems):
+def test_an_http_system_is_asked_through_its_api_not_written_to(systems):
+    # A rectifiable field of a processor: its API takes the corrected value (the shipped file
+    # declares two); a restriction flag it cannot have: it is asked.
     data = copy.deepcopy(shipped("smartlockr"))
-    data["systems"][1]["tables"][0]["columns"][1]["rectifiable"] = True
-    with pytest.raises(PolicyError, match="told, not written to"):
-        validate_systems(data, "smartlockr.toml")
-    data = copy.deepcopy(shipped("smartlockr"))
+    columns = {c["name"]: c for c in data["systems"][1]["tables"][0]["columns"]}
+    assert columns["phone_2fa"]["rectifiable"] and columns["recipient_name"]["rectifiable"]
+    validate_systems(data, "smartlockr.toml")
     data["systems"][1]["tables"][0]["restriction"] = {"column": "x", "value": "1", "lifted": "0"}
     with pytest.raises(PolicyError, match="asked through its API"):
         validate_systems(data, "smartlockr.toml")
@@ -494,3 +525,15 @@ def test_the_notify_entries_are_loaded_with_the_systems(systems):
     notify = systems["defero"].notify
     assert [entry["recipient"] for entry in notify] == ["verwerkers", "derden"]
     assert notify[0]["email"] == "privacy@boekhouder.example"
+    # What it receives, and when: loaded as the file says (load_systems accepts each shape).
+    assert notify[1]["occasional"].startswith("Alleen met uitdrukkelijke toestemming")
+    smartlockr = {entry["recipient"]: entry for entry in systems["smartlockr"].notify}
+    assert smartlockr["verwerkers"]["system"] == "maillog"
+    assert smartlockr["verwerkers"]["email"] == "privacy@mailverwerker.example"  # its fallback
+    assert smartlockr["derden"]["receives"] == ["platform"]
+    site = {entry["recipient"]: entry for entry in systems["smart-site"].notify}
+    assert site["Google (Google Analytics)"]["exception"] == "impossible"
+    # Every recipient of every shipped policy is declared: none waits for want of a way.
+    for controller in systems.values():
+        named = {entry["recipient"] for entry in controller.notify}
+        assert set(controller.recipients.values_list("name", flat=True)) <= named

@@ -236,7 +236,9 @@ class Case(FSMModelMixin, models.Model):
             received=self.received_at,
             deadline=self.effective_deadline,
             notice_by=self.notice_by,
-            notice_pending=self.extended_at is None and not self.refusal_ground,
+            # Until an extension notice has reached the subject (an open case has no refusal):
+            # one clicked but stuck in the queue or bounced has told the subject nothing.
+            notice_pending=self.extension_sent_at is None,
             country=self.controller.country,
             tz=self.controller.time_zone,
             extra_holidays=self.controller.holiday_dates,

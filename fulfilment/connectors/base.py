@@ -3,12 +3,14 @@ secrets come from, and the check that every row handed back belongs to the subje
 
 from __future__ import annotations
 
+import decimal
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from controllers.systems import SystemSpec, TableSpec
@@ -26,6 +28,32 @@ class ConnectorError(Exception):
 class ForeignRows(ConnectorError):
     """The system handed back rows that do not belong to the subject. Nothing of that search is
     kept: a system that answers with another person's data is not trusted for the rest."""
+
+
+class Number(decimal.Decimal):
+    """A number together with the text it was written as: what a processor's JSON number is
+    read as when a float would not hold it exactly (54.50, 0.1000000000000000055, 1e400, an
+    integer beyond 64 bits). Its value is the exact Decimal of that text; the package writes
+    ``text`` back unchanged (never longer: a Decimal's fixed-point form of 1e-999999 would be a
+    million characters)."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> Number:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def number_json(value: Any) -> orjson.Fragment:
+    """orjson's ``default`` for a ``Number``: its text, written as the JSON number it was."""
+    if isinstance(value, Number):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,14 @@ asking once) and posts it with the subject's identities and a callback URL::
                                                | "completed" | "cancelled", "results_url": ...}
     GET  {results_url}                     -> JSON lines: {"table": "...", "row": {...}}
 
+A request that changes data (``subject_request_type`` erasure, restriction, restriction_lift,
+objection, withdraw_consent, rectification) is polled the same way; a rectification carries
+``"corrections": [{"table", "column", "value"}]``, the corrected values of the processor's
+fields its systems file declares rectifiable. Beyond OpenDSR, a completed change may say what
+it found: ``"affected_records": n``, how many of the subject's records it acted on (0: it held
+none). A processor that does not say has not shown that it held anything
+(``fulfilment.completion.effect``).
+
 Every call carries ``X-OpenDSR-Signature``: the hex HMAC-SHA256, under the system's secret, of
 the body (a GET: of ``"GET " + path``); the processor's callbacks are signed the same way and
 refused otherwise. Results are read as a stream, only declared tables and columns are kept,
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,7 +40,15 @@ from django.conf import settings
 
 from controllers.systems import SystemSpec, TableSpec
 
-from .base import Batch, ConnectorError, Identities, check_rows, setting
+from .base import (
+    Batch,
+    ConnectorError,
+    Identities,
+    Number,
+    check_rows,
+    number_json,
+    setting,
+)
 
 SIGNATURE = "X-OpenDSR-Signature"
 API_VERSION = "1.0"
@@ -140,21 +157,30 @@ class HttpSource:
         return answer
 
     def submit(
-        self, *, request_id: str, kind: str, identities: Identities, callback_url: str
+        self,
+        *,
+        request_id: str,
+        kind: str,
+        identities: Identities,
+        callback_url: str,
+        corrections: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        body = orjson.dumps(
-            {
-                "subject_request_id": request_id,
-                "subject_request_type": kind,
-                "identities": [
-                    {"identity_type": k, "identity_format": "raw", "identity_value": v}
-                    for k, v in identities.items()
-                ],
-                # No callback: the controller polls (a change's progress needs none).
-                "status_callback_urls": [callback_url] if callback_url else [],
-                "api_version": API_VERSION,
-            }
-        )
+        """Ask the processor; a rectification carries the corrected values of its fields
+        (``corrections``: table, column, value)."""
+        request: dict[str, Any] = {
+            "subject_request_id": request_id,
+            "subject_request_type": kind,
+            "identities": [
+                {"identity_type": k, "identity_format": "raw", "identity_value": v}
+                for k, v in identities.items()
+            ],
+            # No callback: the controller polls (a change's progress needs none).
+            "status_callback_urls": [callback_url] if callback_url else [],
+            "api_version": API_VERSION,
+        }
+        if corrections:
+            request["corrections"] = corrections
+        body = orjson.dumps(request)
         return self._json(self._call("POST", f"{self.base}/opendsr/v1/requests", body))
 
     def status(self, request_id: str) -> dict[str, Any]:
@@ -230,10 +256,53 @@ def _lines(response: httpx.Response, seconds: int) -> Iterator[bytes]:
         yield bytes(pending)
 
 
+def _dumps(value: Any) -> bytes:
+    """JSON text of a parsed value, its numbers as they were sent."""
+    return orjson.dumps(value, default=number_json)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _exact(line: bytes) -> Any:
+    """A line parsed with every number that is not a 64-bit integer kept as its text (a
+    ``Number``): orjson reads 54.50 as the float 54.5, 0.1000000000000000055 as 0.1 and
+    18446744073709551616 as 1.8446744073709552e+19, and refuses 1e400. Python's parser hands over
+    each number's text; integers in 64 bits stay ints."""
+    return json.loads(line, parse_float=Number, parse_int=_integer, parse_constant=_refuse_constant)
+
+
+def _integer(text: str) -> int | Number:
+    """An integer as an int where orjson writes it back (64 bits), else as its text (and
+    never through int(): Python refuses to read one of over 4,300 digits)."""
+    if len(text) <= 20:
+        value = int(text)
+        if -(1 << 63) <= value < (1 << 64):
+            return value
+    return Number(text)
+
+
+def _inexact(value: Any) -> bool:
+    """Whether orjson's reading of a value may differ from the number the processor sent: a
+    float, or a structure (whose numbers may be floats)."""
+    return type(value) in (float, dict, list)
+
+
 def _parse(line: bytes, tables: dict[str, TableSpec]) -> tuple[TableSpec, tuple[Any, ...]]:
+    # orjson first (fast, and strict about the text: invalid UTF-8 and lone surrogates are
+    # refused); the rare line with a number orjson cannot hold exactly is read again.
     try:
-        item = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            item = _exact(line)  # 1e400: a number orjson refuses, and JSON allows
+            _dumps(item)  # the strictness orjson's parse has (no lone surrogate)
+        else:
+            row = item.get("row") if isinstance(item, dict) else None
+            if isinstance(row, dict) and any(map(_inexact, row.values())):
+                item = _exact(line)
+    except (ValueError, RecursionError, orjson.JSONEncodeError):
         raise ConnectorError("the results hold a line that is not JSON") from None
     if not isinstance(item, dict) or not isinstance(item.get("row"), dict):
         raise ConnectorError('the results hold a line that is not {"table": ..., "row": {...}}')
@@ -248,6 +317,6 @@ def _parse(line: bytes, tables: dict[str, TableSpec]) -> tuple[TableSpec, tuple[
     for column in table.columns:
         value = row.get(column.name)
         if isinstance(value, dict | list):
-            value = orjson.dumps(value).decode()  # a structure is kept, as its JSON text
+            value = _dumps(value).decode()  # a structure is kept, as its JSON text
         values.append(value)
     return table, tuple(values)

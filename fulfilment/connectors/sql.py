@@ -6,6 +6,11 @@ statement. A table with identity columns is searched by the subject's identities
 address case-insensitively); a linked table by the values its parent's rows hold. Rows stream
 from a server-side cursor in batches and are never all held at once; every row of an identity
 table is checked against the identity before it is handed on (``base.check_rows``).
+
+Each value comes as the database holds it (``_read``): the driver's own value, never
+SQLAlchemy's conversion of it (which made SQLite's 54.5 ``Decimal("54.5000000000")``), and on
+PostgreSQL a type Python has no exact value for (json, arrays, intervals, ranges, money...) as
+PostgreSQL's own text. ``fulfilment.package`` says how each is written.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -68,13 +75,20 @@ def engine_for(spec: SystemSpec, *, write: bool = False) -> Engine:
         # ORDER BY key" on a linked table it then walked the whole primary key and filtered,
         # a scan of the table for every chunk (88 ms instead of 2.6 ms a chunk; bench/RESULTS.md).
         # A search reads every row, so plan for the whole result, as for any other query.
+        # TimeZone=UTC: a timestamptz is an instant (PostgreSQL keeps it in UTC); read in UTC,
+        # its text in the package does not depend on the server's or the role's setting.
         options = (
             f"-c statement_timeout={timeout * 1000}"
             f" -c default_transaction_read_only={'off' if write else 'on'}"
             " -c cursor_tuple_fraction=1"
+            " -c TimeZone=UTC"
         )
         connect_args: dict[str, Any] = {"connect_timeout": min(timeout, 30), "options": options}
-    elif backend in ("mysql", "mariadb"):
+        engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        if url.get_driver_name() == "psycopg":
+            event.listen(engine, "connect", _exact_times)
+        return engine
+    if backend in ("mysql", "mariadb"):
         if url.get_driver_name() in ("", "mysqldb"):
             url = url.set(drivername=f"{backend}+pymysql")
         connect_args = {
@@ -88,6 +102,81 @@ def engine_for(spec: SystemSpec, *, write: bool = False) -> Engine:
             f"unsupported database {backend!r} (PostgreSQL, MariaDB/MySQL, SQLite)"
         )
     return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+def _exact_times(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL holds dates and times that Python's cannot: 'infinity', a year past 9999 or
+    before 1, the time 24:00:00. psycopg refuses them, and the whole search would fail on one;
+    on a connection of the connector, such a value comes as PostgreSQL's own text instead, and
+    every other as psycopg makes it. (A wrapper around psycopg's own loader, which cannot be
+    subclassed: ~0.25 s more a million timestamps.)"""
+    from psycopg import DataError
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+
+    adapters = dbapi_connection.adapters
+    for name in ("date", "time", "timetz", "timestamp", "timestamptz"):
+        oid = adapters.types[name].oid
+        native = adapters.get_loader(oid, Format.TEXT)
+
+        class Exact(Loader):
+            def __init__(self, oid: int, context: Any = None, _native: Any = native) -> None:
+                super().__init__(oid, context)
+                self._load = _native(oid, context).load
+
+            def load(self, data: Any) -> Any:
+                try:
+                    return self._load(data)
+                except DataError:
+                    return bytes(data).decode()
+
+        adapters.register_loader(oid, Exact)
+
+
+# The types whose values psycopg hands over exactly (numbers, text, truth values, dates and
+# times, bytes, UUIDs). Every other PostgreSQL type is read as its own text: psycopg would make
+# json a dict (its numbers floats), an interval a timedelta (a month as 30 days), an array a
+# Python list, an address an ipaddress object, none of them as the database holds them.
+_NATIVE = (
+    sa.Integer,
+    sa.Numeric,
+    sa.Float,
+    sa.String,
+    sa.Boolean,
+    sa.Date,
+    sa.DateTime,
+    sa.Time,
+    sa.LargeBinary,
+    sa.Uuid,
+)
+
+
+def _read(conn: Connection, column: sa.Column) -> Any:
+    """What a search selects for a column: the value as the database holds it.
+
+    No SQLAlchemy result processing (``type_coerce`` to NullType): the driver's value as it
+    comes. On SQLite that is the stored value itself (a NUMERIC column's 54.5 a float, 121 an
+    int, a DATETIME its text, a BOOLEAN its 0 or 1), never SQLAlchemy's Decimal with ten
+    decimals, or a date parsed from text (which fails on any other format). On PostgreSQL,
+    psycopg's exact values, and PostgreSQL's text for the rest (``_NATIVE``). On MariaDB/MySQL,
+    PyMySQL's values (DECIMAL a Decimal with the column's scale, JSON and SET their text), with a
+    TIME as MariaDB's text ('-01:30:00' or '838:59:59'; PyMySQL makes it a timedelta) and a BIT
+    as its number."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql" and not isinstance(column.type, _NATIVE):
+        return sa.cast(column, sa.Text)
+    if dialect in ("mysql", "mariadb"):
+        if isinstance(column.type, sa.Time):
+            return sa.cast(column, sa.CHAR)
+        if isinstance(column.type, mysql.BIT):
+            return sa.cast(column, mysql.INTEGER(unsigned=True))
+    return sa.type_coerce(column, sa.types.NullType())
+
+
+def _raw(column: sa.Column) -> Any:
+    """The column compared with values a search read (``_read``): bound as they are, with no
+    SQLAlchemy conversion, so a link compares exactly what the parent holds."""
+    return sa.type_coerce(column, sa.types.NullType())
 
 
 def _reflect(conn: Connection, spec: SystemSpec) -> dict[str, sa.Table]:
@@ -204,7 +293,7 @@ class SqlSource:
         streaming = {"stream_results": True, "yield_per": self.batch_size}
         for table in in_link_order(self.spec):
             found = tables[table.name]
-            columns = [found.c[c.name] for c in table.columns]
+            columns = [_read(conn, found.c[c.name]) for c in table.columns]
             names = [c.name for c in table.columns]
             collect = [
                 (names.index(col), values) for (t, col), values in needed.items() if t == table.name
@@ -217,7 +306,7 @@ class SqlSource:
                 assert link is not None
                 values = sorted(needed[(link.table, link.parent_column)], key=repr)
                 clauses = [
-                    found.c[link.column].in_(values[i : i + IN_CHUNK])
+                    _raw(found.c[link.column]).in_(values[i : i + IN_CHUNK])
                     for i in range(0, len(values), IN_CHUNK)
                 ]
             recorded = self.kept.get(table.name, ())
@@ -312,7 +401,7 @@ def _only_theirs(
     keys = sorted(values, key=repr)
     for i in range(0, len(keys), IN_CHUNK):
         chunk = keys[i : i + IN_CHUNK]
-        statement = sa.select(sa.func.count()).where(found.c[column].in_(chunk))
+        statement = sa.select(sa.func.count()).where(_raw(found.c[column]).in_(chunk))
         if conn.execute(statement).scalar_one() > sum(values[v] for v in chunk):
             raise ForeignRows(
                 f"{table.name}.{column}: a value that links to the subject's rows is shared "
@@ -325,11 +414,11 @@ def _tuples(result: CursorResult[Any], size: int) -> Iterator[list[tuple[Any, ..
 
     SQLAlchemy's Row objects, and copying each into a tuple, cost ~2 s a million rows (half of
     what reading them from PostgreSQL costs; bench/RESULTS.md). Where no column has a result
-    processor (SQLAlchemy's conversion of a driver's value, e.g. SQLite's text into a datetime),
+    processor (SQLAlchemy's conversion of a driver's value; a search selects none: ``_read``),
     a Row holds exactly the driver's row, so the driver's rows are taken as they come, through
     the result's own fetch strategy: its buffer, its error handling (a statement timeout is
     still SQLAlchemy's OperationalError) and its closing stay SQLAlchemy's. Otherwise, or if
-    SQLAlchemy's internals ever change shape, through its Rows as before."""
+    SQLAlchemy's internals ever change shape, through its Rows."""
     processors = getattr(getattr(result, "_metadata", None), "_processors", None)
     if (
         processors is None

@@ -43,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from controllers.systems import NOW, SystemSpec, TableSpec
 
 from .base import ConnectorError, Identities
-from .sql import IN_CHUNK, SqlSource, _reflect, _short, engine_for, in_link_order
+from .sql import IN_CHUNK, SqlSource, _raw, _reflect, _short, engine_for, in_link_order
 
 # A plan entry's change to one column: {"column": ..., "to": "null" | "pseudonymise" | "value",
 # "value": text}; a table's "op": delete, update, set or none.
@@ -502,7 +502,8 @@ def _in(conn: Connection, column: sa.Column, chunk: Sequence[Any]) -> Any:
     if conn.dialect.name == "postgresql":
         array = sa.bindparam(None, list(chunk), type_=postgresql.ARRAY(column.type))
         return column == sa.any_(array)
-    return column.in_(chunk)
+    # The keys as the search read them (the driver's values, sql._read): bound as they are.
+    return _raw(column).in_(chunk)
 
 
 def _unique(found: sa.Table, key: str) -> bool:

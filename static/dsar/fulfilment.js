@@ -13,6 +13,8 @@
       if (!status) return;
       status.textContent = e.status_label;
       status.className = "dsar-status dsar-status-" + e.status;
+      var remote = cell.querySelector('[data-field="remote"]');
+      if (remote) remote.textContent = e.remote || "";
     });
     data.collections.forEach(function (c) {
       var row = panel.querySelector('[data-collection="' + c.id + '"]');
@@ -22,6 +24,8 @@
         status.textContent = c.status_label;
         status.className = "dsar-status dsar-status-" + c.status;
       }
+      var remote = row.querySelector('[data-field="remote"]');
+      if (remote) remote.textContent = c.remote || "";
       var next = row.querySelector('[data-field="next"]');
       if (next) next.textContent = c.next && c.status !== "done" ? c.next : "";
       var found = row.querySelector('[data-field="found"]');

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fulfilment', '0004_change_evidence'),
+        ('fulfilment', '0005_notices_decided'),
     ]
 
     operations = [
