@@ -9,6 +9,10 @@
   ``case``, ``step``, ``source`` (the state before) and ``actor``. What a receiver writes is part
   of the step: it commits or rolls back with it. (Fulfilment: start the searches once identity is
   settled; build the package; release it.)
+- ``mail_fate``: sent by ``cases.mail`` inside the transaction that records a mail's fate, with
+  ``mail`` (the OutgoingMail row) and ``outcome``: "sent" when it left, "undelivered" when the
+  provider reported it bounced, rejected or failed. (Fulfilment: a recipient's notice counts as
+  told only once its mail left, and waits for the officer again if it did not arrive.)
 - Panels: a room shows its part of a case on the subject's status page and in the officer's case
   file by registering a function ``(case, request) -> str`` (HTML it rendered itself, escaped).
 - Report sections: a room adds its evidence to the auditor's case report by registering a
@@ -28,6 +32,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 step_checking = Signal()
 step_taken = Signal()
+mail_fate = Signal()
 
 Panel = Callable[[Any, HttpRequest], str]
 _SUBJECT_PANELS: list[Panel] = []

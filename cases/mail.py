@@ -32,6 +32,7 @@ from controllers.validators import has_control_characters
 
 from .actors import Actor
 from .audit import note
+from .extensions import mail_fate
 from .links import confirmation_url, status_url
 from .models import Carries, Case, MailStatus, OutgoingMail
 from .steps import STEPS
@@ -203,6 +204,7 @@ def deliver(mail_id: int, *, now: dt.datetime | None = None) -> bool:
         )
         if mail.carries and mail.case is not None:
             _communicated(mail)
+        mail_fate.send(sender=OutgoingMail, mail=mail, outcome="sent")
     return True
 
 
@@ -292,6 +294,8 @@ def record_delivery(
             # What it carried did not reach the subject: not communicated after all.
             column, _action = COMMUNICATED[Carries(mail.carries)]
             Case.objects.filter(pk=case.pk).update(**{column: None})
+        if event_type in NOT_RECEIVED:
+            mail_fate.send(sender=OutgoingMail, mail=mail, outcome="undelivered")
         note(
             case,
             actor=Actor.system(),

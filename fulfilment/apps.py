@@ -14,10 +14,20 @@ class FulfilmentConfig(AppConfig):
         from cases import events, extensions
 
         # Importing registers the Celery tasks that live beside their work.
-        from . import collect, hooks, officer, officer_changes, package, report, views  # noqa: F401
+        from . import (  # noqa: F401
+            collect,
+            execute,
+            hooks,
+            officer,
+            officer_changes,
+            package,
+            report,
+            views,
+        )
 
         extensions.step_checking.connect(hooks.on_checking, dispatch_uid="fulfilment-checking")
         extensions.step_taken.connect(hooks.on_taken, dispatch_uid="fulfilment-taken")
+        extensions.mail_fate.connect(execute.mail_left, dispatch_uid="fulfilment-mail")
         extensions.add_subject_panel(views.subject_panel)
         extensions.add_officer_panel(officer.officer_panel)
         extensions.add_officer_panel(officer_changes.changes_panel)

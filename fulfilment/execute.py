@@ -44,6 +44,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cases.actors import Actor
 from cases.audit import note
@@ -605,8 +606,8 @@ def _mail(case: Case, plan: Plan, notice: Notice, now: dt.datetime) -> None:
         subject_name=case.name,
         subject_email=case.email,
     )
-    notice.status = NoticeStatus.SENT
-    notice.sent_at = now
+    # Told once the mail has left (``mail_left``), not when it is queued.
+    notice.status = NoticeStatus.MAILING
 
 
 def _corrected(case: Case, plan: Plan) -> list[str]:
@@ -824,6 +825,50 @@ def decide(
                 **({"to": address} if decision == TELL_BY_MAIL else {"note": note_text}),
             },
         )
+
+
+# Why a recipient mailed a notice waits for the officer again (kept in English in the record,
+# read in the reader's language).
+UNDELIVERED = gettext_noop(
+    "its notice did not arrive (the mail bounced, was rejected or failed): give another address, "
+    "or record how it was told"
+)
+
+
+def mail_left(sender: Any, *, mail: Any, outcome: str, **kwargs: Any) -> None:
+    """A notice's mail left (the recipient is told, then) or did not arrive (it waits for the
+    officer again): ``cases.extensions.mail_fate``, in the transaction that records it."""
+    notices = Notice.objects.select_for_update(of=("self",)).filter(mail_id=mail.pk)
+    if outcome == "sent":
+        notices = notices.filter(status=NoticeStatus.MAILING)
+    else:
+        notices = notices.filter(status__in=(NoticeStatus.MAILING, NoticeStatus.SENT))
+    for notice in notices.select_related("case"):
+        if outcome == "sent":
+            notice.status, notice.sent_at = NoticeStatus.SENT, mail.sent_at
+            action = "recipient_told"
+        else:
+            notice.status, notice.reason, notice.sent_at = (
+                NoticeStatus.UNRESOLVED,
+                UNDELIVERED,
+                None,
+            )
+            action = "notice_undelivered"
+        notice.save(update_fields=["status", "reason", "sent_at"])
+        note(
+            notice.case,
+            actor=Actor.system(),
+            action=action,
+            at=mail.sent_at if outcome == "sent" else timezone.now(),
+            data={"recipient": notice.recipient, "to": mail.to},
+        )
+
+
+def mailing_recipients(plan: Plan) -> list[str]:
+    """The recipients of the plan whose notice's mail has not left yet."""
+    return list(
+        plan.notices.filter(status=NoticeStatus.MAILING).values_list("recipient", flat=True)
+    )
 
 
 def waiting_recipients(plan: Plan) -> list[str]:

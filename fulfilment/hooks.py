@@ -115,6 +115,14 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
                 )
                 % {"systems": ", ".join(waiting)}
             )
+        if mailing := execute.mailing_recipients(plan):
+            raise ValidationError(
+                _(
+                    "The notices to these recipients have not left yet (Art. 19): %(recipients)s. "
+                    "Wait for their mail (see Mail below): a recipient is told once it has left."
+                )
+                % {"recipients": "; ".join(mailing)}
+            )
         if recipients := execute.waiting_recipients(plan):
             raise ValidationError(
                 _(
@@ -248,7 +256,8 @@ EVENT_TYPES = {
     "package_built": gettext_lazy("Data package built"),
     "package_failed": gettext_lazy("Data package could not be built"),
     "package_released": gettext_lazy("Data package released to the subject"),
-    "download_code_sent": gettext_lazy("Download code sent to the subject"),
+    # Recorded when the subject asks for it; the mail that carries it shows when it left.
+    "download_code_sent": gettext_lazy("Download code asked for by the subject"),
     "package_downloaded": gettext_lazy("Data package downloaded"),
     "package_revoked": gettext_lazy("Download link withdrawn"),
     "package_exported": gettext_lazy("Data package written to a file by an operator"),
@@ -263,10 +272,14 @@ EVENT_TYPES = {
     "change_failed": gettext_lazy("Change in a system failed"),
     "change_retried": gettext_lazy("Change in a system tried again"),
     "change_skipped": gettext_lazy("Change in a system skipped"),
-    "recipients_notified": gettext_lazy("Recipients notified (Art. 19)"),
+    # Each recipient's state once the changes settled; a notice by mail is told when it left.
+    "recipients_notified": gettext_lazy("Recipients' notices (Art. 19)"),
+    "recipient_told": gettext_lazy("Notice to a recipient sent (Art. 19)"),
+    "notice_undelivered": gettext_lazy("Notice to a recipient did not arrive (Art. 19)"),
     "recipient_answered": gettext_lazy("Answer from a recipient"),
     "recipient_decided": gettext_lazy("Officer's decision on a recipient (Art. 19)"),
-    "completion_letter": gettext_lazy("Completion letter sent to the subject"),
+    # The letter as written; the response's mail records when it left ("decision_sent").
+    "completion_letter": gettext_lazy("Completion letter to the subject"),
     "change_cancelled": gettext_lazy("Change not made: the request ended first"),
 }
 

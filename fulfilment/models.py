@@ -301,6 +301,8 @@ class Execution(Job):
 
 class NoticeStatus(models.TextChoices):
     PENDING = "pending", _("to be sent")
+    # Its mail is queued: told once the mail has left (cases.extensions.mail_fate).
+    MAILING = "mailing", _("being mailed")
     SENT = "sent", _("told")
     ANSWERED = "answered", _("answered")
     # Something it received was changed, and nothing declared says how to tell it (or whether

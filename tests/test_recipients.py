@@ -584,3 +584,58 @@ def test_a_processor_that_does_not_say_what_it_held_leaves_the_recipients_to_the
     nothing_disclosed(committed, case, officer)
     finish(committed, case, officer)
     assert "has handled your request as follows" in letter(case, "en")
+
+
+# --- A notice by mail tells its recipient when the mail has left, not when it is queued.
+
+
+def test_a_notice_is_told_when_its_mail_left_and_waits_again_if_it_bounced(
+    world, committed, monkeypatch
+):
+    """The broker is down when the changes settle: the notices' mail stays queued. Until it
+    leaves the recipients are "being mailed", the response waits, and nothing says "told"; once
+    it leaves they are told, at that moment; one that bounces waits for the officer again."""
+    from cases import mail as outgoing
+    from cases.mail import deliver, record_delivery
+
+    smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
+    case = drive_to_work(committed, smartphoto, officer, "erasure")
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(outgoing.send_mail, "delay", broker_down)
+    approve(committed, case, officer)
+    monkeypatch.undo()
+    assert case.executions.get().status == ExecutionStatus.DONE
+    mailed = {n.recipient: n for n in plans.current(case).notices.filter(mail__isnull=False)}
+    assert mailed, "the erasure mails its recipients"
+    queued = [n for n in mailed.values() if n.mail.status == "queued"]
+    assert queued and all(n.status == NoticeStatus.MAILING for n in queued)
+    with pytest.raises(ValidationError, match="have not left yet"):
+        perform(case, "prepare_response", actor=Actor.officer(officer), response="x")
+    first, *rest = queued
+    committed(deliver, first.mail.pk)
+    first.refresh_from_db()
+    assert first.status == NoticeStatus.SENT and first.sent_at == first.mail.sent_at
+    told = CaseEvent.objects.get(case=case, action="recipient_told")
+    assert told.data["recipient"] == first.recipient and told.at == first.sent_at
+    for notice in rest:
+        committed(deliver, notice.mail.pk)
+    # The provider reports the first one bounced: that recipient was not told after all.
+    OutgoingMail.objects.filter(pk=first.mail_id).update(provider_message_id="bounce-1")
+    committed(
+        record_delivery, message_id="bounce-1", event_type="bounced", esp_name="x", timestamp=None
+    )
+    first.refresh_from_db()
+    assert first.status == NoticeStatus.UNRESOLVED and first.reason == execute.UNDELIVERED
+    assert CaseEvent.objects.filter(case=case, action="notice_undelivered").exists()
+    with pytest.raises(ValidationError, match="These recipients wait for you"):
+        perform(case, "prepare_response", actor=Actor.officer(officer), response="x")
+    # The officer gives another address: mailed again, told once it leaves (eagerly here).
+    decide(committed, first, officer, execute.TELL_BY_MAIL, address="privacy@other.example")
+    first.refresh_from_db()
+    assert first.status == NoticeStatus.SENT and first.mail.to == "privacy@other.example"
+    nothing_disclosed(committed, case, officer)
+    finish(committed, case, officer)
+    assert first.recipient in letter(case, "en")
