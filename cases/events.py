@@ -30,6 +30,8 @@ EVENT_TYPES: dict[str, Promise] = {
     # moment the deadline is judged by.
     "decision_sent": gettext_lazy("Decision sent to the subject"),
     "extension_sent": gettext_lazy("Extension notice sent to the subject"),
+    # The reminders' sweep: a decision's deadline passed with its mail not sent (or arrived).
+    "decision_unsent": gettext_lazy("Deadline passed: the decision has not reached the subject"),
     # anymail's tracking events, as the mail provider reports them.
     "mail_queued": gettext_lazy("Mail queued by the provider"),
     "mail_sent": gettext_lazy("Mail sent by the provider"),
@@ -179,6 +181,7 @@ RENDERERS: dict[str, Callable[[Any, dt.tzinfo], str]] = {
     "to": lambda v, tz: _("To: %(address)s") % {"address": v},
     "provider": lambda v, tz: _("Provider: %(name)s") % {"name": v},
     "mail": lambda v, tz: "",  # the mail row's id: shown through kind and address
+    "due": lambda v, tz: _("Due: %(when)s") % {"when": moment(v, tz)},
 }
 
 

@@ -157,13 +157,21 @@ COMMUNICATED = {
     Carries.DECISION: ("decision_sent_at", "decision_sent"),
     Carries.EXTENSION: ("extension_sent_at", "extension_sent"),
 }
-# Provider reports that the subject did not receive a mail (a complaint means it arrived).
-NOT_RECEIVED = {"bounced", "rejected", "failed"}
+# Provider reports that the recipient did not receive a mail (a complaint means it arrived).
+NOT_RECEIVED = frozenset({"bounced", "rejected", "failed"})
+# ... and those after which the subject's address needs the officer's eye (a complaint too).
+UNDELIVERED = NOT_RECEIVED | {"complained"}
 
 
 def deliver(mail_id: int, *, now: dt.datetime | None = None) -> bool:
     """Send one queued row exactly once. Returns whether this call sent it. ``now``: the moment
-    it is sent (the demo's history sends its mail at the time it was written)."""
+    it is sent (the demo's history sends its mail at the time it was written).
+
+    The row is marked sent in the transaction that sends it, and nothing else happens in it:
+    what the case records of the sending (a decision communicated, a recipient told) follows in
+    a transaction of its own (``follow_up``), so that a failure there can never roll back the
+    record of a mail that has left (the sweep would send it again). The sweep follows up what a
+    failure left undone."""
     with transaction.atomic():
         mail = (
             OutgoingMail.objects.select_for_update(of=("self",))
@@ -188,6 +196,7 @@ def deliver(mail_id: int, *, now: dt.datetime | None = None) -> bool:
         mail.provider_message_id = (getattr(status, "message_id", None) or "")[:200]
         mail.status = MailStatus.SENT
         mail.sent_at = now or timezone.now()
+        mail.followed_up = False  # follow_up records what follows, next
         # A one-time secret a mail carries (a download code) is not kept once it is sent.
         mail.context = {k: v for k, v in mail.context.items() if not k.startswith("secret_")}
         mail.save(
@@ -200,30 +209,67 @@ def deliver(mail_id: int, *, now: dt.datetime | None = None) -> bool:
                 "context",
                 "record_subject",
                 "record_text",
+                "followed_up",
             ]
         )
+    try:
+        follow_up(mail_id)
+    except Exception:  # left for the sweep: the mail has gone, and that stays recorded
+        log.exception("mail %s was sent; what follows from it is left for the sweep", mail_id)
+    return True
+
+
+def follow_up(mail_id: int) -> bool:
+    """Record what follows from a sent mail, once: the decision or extension notice it carries
+    reached the subject (the case's column and an event), and the rooms above hear of it
+    (``extensions.mail_fate``: a recipient's notice is told). Returns whether this call did."""
+    with transaction.atomic():
+        mail = (
+            OutgoingMail.objects.select_for_update(of=("self",))
+            .select_related("case__controller")
+            .filter(pk=mail_id, status=MailStatus.SENT, followed_up=False)
+            .first()
+        )
+        if mail is None:
+            return False
         if mail.carries and mail.case is not None:
             _communicated(mail)
         mail_fate.send(sender=OutgoingMail, mail=mail, outcome="sent")
+        OutgoingMail.objects.filter(pk=mail.pk).update(followed_up=True)
     return True
 
 
 def _communicated(mail: OutgoingMail) -> None:
-    """The decision or extension notice this mail carries has left: the case says when, once,
-    and the record has it as an event (the case report judges the deadline by it)."""
+    """The decision or extension notice this mail carries has left. It is communicated once
+    every mail that carries it has left and none was reported undelivered (a completion of a
+    right that changed data goes as the response and as the letter): the case says when (the
+    last one's sent time), once, and the record has it as an event (the case report judges the
+    deadline by it)."""
     column, action = COMMUNICATED[Carries(mail.carries)]
     case = mail.case
     assert case is not None and mail.sent_at is not None
-    if Case.objects.filter(pk=case.pk, **{f"{column}__isnull": True}).update(
-        **{column: mail.sent_at}
-    ):
+    carriers = OutgoingMail.objects.filter(case=case, carries=mail.carries)
+    if carriers.exclude(status=MailStatus.SENT).exists():
+        return  # another part of it has not left yet
+    if carriers.filter(delivery_status__in=NOT_RECEIVED).exists():
+        return  # a part of it did not arrive
+    last = max(carriers.values_list("sent_at", flat=True))
+    if Case.objects.filter(pk=case.pk, **{f"{column}__isnull": True}).update(**{column: last}):
         note(
             case,
             actor=Actor.system(),
             action=action,
-            at=mail.sent_at,
+            at=last,
             data={"kind": mail.kind, "to": mail.to, "mail": mail.pk},
         )
+        _reschedule(case.pk)
+
+
+def _reschedule(case_id: int) -> None:
+    """The reminders' next moment, after the decision's sending changed (cases.models.Case:
+    a decision not communicated by its deadline is a milestone of its own)."""
+    case = Case.objects.select_related("controller").get(pk=case_id)
+    Case.objects.filter(pk=case_id).update(next_milestone_at=case.next_milestone())
 
 
 @shared_task(
@@ -257,11 +303,12 @@ def resend_unsent_mail(batch: int = 500) -> int:
     )
     for mail_id in ids:
         send_mail.delay(mail_id)
+    # Sent, but what follows from it was not recorded (its transaction failed): done here.
+    for mail_id in OutgoingMail.objects.filter(
+        followed_up=False, status=MailStatus.SENT, sent_at__lt=cutoff
+    ).values_list("pk", flat=True)[:batch]:
+        follow_up(mail_id)
     return len(ids)
-
-
-# Provider events that say the subject did not get the mail.
-UNDELIVERED = {"bounced", "rejected", "failed", "complained"}
 
 
 def record_delivery(
@@ -294,6 +341,7 @@ def record_delivery(
             # What it carried did not reach the subject: not communicated after all.
             column, _action = COMMUNICATED[Carries(mail.carries)]
             Case.objects.filter(pk=case.pk).update(**{column: None})
+            _reschedule(case.pk)
         if event_type in NOT_RECEIVED:
             mail_fate.send(sender=OutgoingMail, mail=mail, outcome="undelivered")
         note(

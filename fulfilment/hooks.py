@@ -40,7 +40,7 @@ from cases import events
 from cases.actors import Actor
 from cases.audit import note
 from cases.mail import queue_mail
-from cases.models import FINAL_STATES, Case, Direction, Message, RefusalGround, State
+from cases.models import FINAL_STATES, Carries, Case, Direction, Message, RefusalGround, State
 from controllers.models import Right
 
 from . import completion, execute, plans
@@ -196,7 +196,16 @@ def _on_change(case: Case, step: str, actor: Actor) -> None:
         note(
             case, actor=Actor.system(), action="completion_letter", at=now, data={"letter": letter}
         )
-        queue_mail(case, "change_report", letter=letter, paragraphs=paragraphs)
+        # The letter is the decision as much as the response's own mail: it is communicated
+        # once both have left (cases.mail).
+        queue_mail(
+            case,
+            "change_report",
+            carries=Carries.DECISION,
+            at=now,
+            letter=letter,
+            paragraphs=paragraphs,
+        )
 
 
 def plan_soon(case_id: int) -> None:

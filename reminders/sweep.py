@@ -2,7 +2,9 @@
 
 Milestones of an open case (when each falls due: ``legalclock.milestones``): ``halfway``,
 ``three_days``, ``due_today``, ``overdue`` (also to the controller's DPO) and ``notice_due`` while
-no extension or refusal has been sent. Who is told: ``controllers.access.reminder_addresses``.
+no extension or refusal has been sent; ``decision_unsent`` when a decision's deadline passes
+with its mail not sent (or not arrived), also recorded as an event of the case. Who is told:
+``controllers.access.reminder_addresses``.
 
 ``Case.next_milestone_at`` holds the earliest pending one, so a sweep reads only due rows
 through its index. A milestone is claimed by inserting its ``Milestone`` row in a savepoint; the
@@ -15,8 +17,10 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 
+from cases.actors import Actor
+from cases.audit import record_event
 from cases.mail import queue_mail
-from cases.models import Case, Milestone
+from cases.models import DECISION_UNSENT, Case, Milestone
 from controllers.access import reminder_addresses
 
 
@@ -49,6 +53,18 @@ def process(case_id: int, now: dt.datetime) -> list[str]:
             if claim(case, kind):
                 done.add(kind)
                 sent_now.append(kind)
+                if kind == DECISION_UNSENT:
+                    # The record says it: the deadline passed with the decision not
+                    # communicated (the case report judges as of its last event).
+                    record_event(
+                        case,
+                        actor=Actor.system(),
+                        action=DECISION_UNSENT,
+                        from_state=case.state,
+                        to_state=case.state,
+                        at=now,
+                        data={"due": when.isoformat()},
+                    )
                 addresses = reminder_addresses(
                     case.controller, assignee=case.assigned_to, overdue=kind == "overdue"
                 )

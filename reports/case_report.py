@@ -70,7 +70,7 @@ class DeadlineRow:
     met: bool | None  # None: not decided yet (open), or decided but not sent and not yet due
     hours: int  # early (positive) or late (negative), to the hour
     working_days: int
-    # When what keeps the deadline reached the subject (the mail's sent time), if it did.
+    # When what keeps the deadline was sent to the subject (the mail's sent time), if it was.
     by: dt.datetime | None = None
     # Decided, but what carries the decision has not reached the subject (queued, failed,
     # bounced, rejected): it keeps no deadline; missed once the deadline has passed.
@@ -92,14 +92,14 @@ def _deadline(
     case: Case,
     *,
     unsent: bool = False,
-    now: dt.datetime | None = None,
+    as_of: dt.datetime,
 ) -> Any:
     if at is None:
         return None
     if done is None:
-        # Not sent: late once the date has passed (by the clock: nothing else will happen to
-        # say so), undecided before.
-        late = unsent and (now or timezone.now()) > at
+        # Not sent: late once the record runs past the date (the reminders' sweep records the
+        # moment a decision's deadline passes uncommunicated), undecided before.
+        late = unsent and as_of > at
         return DeadlineRow(label, at, False if late else None, 0, 0, None, unsent)
     controller = case.controller
     days = working_days_between(
@@ -115,12 +115,18 @@ def _deadline(
     return DeadlineRow(label, at, done <= at, hours, days, done)
 
 
-def deadlines(case: Case, now: dt.datetime | None = None) -> list[DeadlineRow]:
-    """Each deadline of the case and how it was kept: by when the decision reached the subject
+def deadlines(case: Case, as_of: dt.datetime | None = None) -> list[DeadlineRow]:
+    """Each deadline of the case and how it was kept: by when the decision was sent to the subject
     (the sent time of the mail that carries it, ``Case.decision_sent_at``), never by the
     officer's click. A decision whose mail has not left, or bounced, keeps nothing: "not yet
-    communicated", missed once the deadline passes (judged by ``now``). The notice-by date is
-    kept by the first extension notice or refusal that reached the subject."""
+    communicated", missed once the record runs past the deadline. What is not kept yet is
+    judged ``as_of`` the case's last event (default), never by the clock, so the report stays
+    the same until something happens (the reminders' sweep records a decision's deadline
+    passing uncommunicated). The notice-by date is kept by the first extension notice or
+    refusal that was sent to the subject (and not reported undelivered)."""
+    if as_of is None:
+        as_of = case.events.order_by("-seq").values_list("at", flat=True).first()
+        as_of = as_of or case.received_at
     # Only a decision (completed, refused) keeps a deadline; a withdrawn or expired request
     # is not judged.
     decided = case.is_decided
@@ -128,7 +134,7 @@ def deadlines(case: Case, now: dt.datetime | None = None) -> list[DeadlineRow]:
     unsent = case.decision_unsent
 
     def row(label: str, at: dt.datetime | None, kept: dt.datetime | None, waiting: bool) -> Any:
-        return _deadline(label, at, kept, case, unsent=waiting, now=now)
+        return _deadline(label, at, kept, case, unsent=waiting, as_of=as_of)
 
     rows = [
         row(_("Declared promise"), case.declared_deadline, done, unsent),
@@ -142,12 +148,9 @@ def deadlines(case: Case, now: dt.datetime | None = None) -> list[DeadlineRow]:
     notice = min(sent) if sent else None
     # A notice was given (an extension or a refusal) but has not reached the subject.
     notice_unsent = notice is None and (case.extended_at is not None or refused)
-    if notice is None and not notice_unsent and case.is_open:
-        # No extension and no refusal yet: missed once the case's record runs past the date
-        # (judged as of its last event, so the report stays the same until something happens).
-        last = case.events.order_by("-seq").values_list("at", flat=True).first()
-        if last and last > case.notice_by:
-            notice = last
+    if notice is None and not notice_unsent and case.is_open and as_of > case.notice_by:
+        # No extension and no refusal yet: missed once the case's record runs past the date.
+        notice = as_of
     rows.append(row(_("Extension or refusal notice by"), case.notice_by, notice, notice_unsent))
     if case.extended_at and refused:
         # Art. 12(4): the reasons for not acting are due within one month of receipt; an
@@ -341,7 +344,7 @@ def context(case: Case, language: str, events: list[CaseEvent] | None = None) ->
             "state": event_types.state_label(case.state),
             "ground": event_types.ground_label(case.refusal_ground),
             "handlers": handlers,
-            "deadlines": deadlines(case),
+            "deadlines": deadlines(case, events[-1].at if events else case.received_at),
             "suspensions": list(case.suspensions.all()),
             "identity": _identity(case, events, zone),
             "timeline": mark_safe(PART.join(_timeline(case, events, dates))),  # noqa: S308

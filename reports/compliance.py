@@ -11,7 +11,7 @@ elsewhere than PostgreSQL, the (received, closed) pairs counted here (``_days_he
 are each controller's own.
 
 "On time" is decided for the requests that were decided (completed or refused): the decision
-reached the subject (the sent time of the mail that carries it, ``Case.decision_sent_at``, not
+was sent to the subject (the sent time of the mail that carries it, ``Case.decision_sent_at``, not
 the officer's click) by the effective deadline (the one the subject was told: declared,
 statutory or extended) and, apart, by the statutory one. A decision whose mail has not left, or
 bounced, is "not yet communicated": decided, never on time, and counted apart. An extension was
@@ -163,7 +163,7 @@ def figures(
     }
     groups = grouped.values(*keys).annotate(
         n=Count("pk"),
-        # Kept by what reached the subject, not by the officer's click.
+        # Kept by what was sent to the subject, not by the officer's click.
         on_time=Count("pk", filter=Q(decision_sent_at__lte=F("effective_deadline"))),
         on_time_statutory=Count("pk", filter=Q(decision_sent_at__lte=F("statutory_deadline"))),
         unsent=Count("pk", filter=Q(decision_sent_at__isnull=True)),

@@ -1,4 +1,4 @@
-"""A decision counts from when it reached the subject, not from the officer's click: the sent
+"""A decision counts from when it was sent to the subject, not from the officer's click: the sent
 time of the mail that carries it (the completion, the refusal) or the extension notice. A
 decision whose mail is queued, failed, bounced or rejected is "not yet communicated", late
 once its deadline passes, and says so in red in the case file, the queue, the case report
@@ -77,15 +77,15 @@ def test_a_decision_clicked_in_time_but_sent_late_misses_its_deadline(cast, rece
     # Before the deadline, queued: decided, not yet communicated, not (yet) late.
     case.refresh_from_db()
     assert case.decision_unsent and case.decision_sent_at is None
-    rows = {r.label: r for r in deadlines(case, now=at("2026-03-26"))}
+    rows = {r.label: r for r in deadlines(case, as_of=at("2026-03-26"))}
     statutory = rows["Statutory (one month)"]
     assert statutory.unsent and statutory.met is None
     # Past it, still queued: missed, although the officer clicked in March.
-    rows = {r.label: r for r in deadlines(case, now=at("2026-04-10"))}
+    rows = {r.label: r for r in deadlines(case, as_of=at("2026-04-10"))}
     assert rows["Statutory (one month)"].met is False
     assert rows["Effective deadline"].met is False
 
-    # The worker comes back on 10 April: the decision reached the subject then, and late.
+    # The worker comes back on 10 April: the decision was sent then, and late.
     with time_machine.travel(at("2026-04-10", 9), tick=False):
         assert deliver(mail.pk) is True
     case.refresh_from_db()
@@ -95,7 +95,7 @@ def test_a_decision_clicked_in_time_but_sent_late_misses_its_deadline(cast, rece
     row = {r.label: r for r in deadlines(case)}["Statutory (one month)"]
     assert (row.met, row.unsent, row.by) == (False, False, at("2026-04-10", 9))
     text = text_of(render(case, language="en"))
-    assert "MISSED by" in text and "reached the subject 10 April 2026" in text
+    assert "MISSED by" in text and "sent to the subject 10 April 2026" in text
     assert "met:" not in text.split("Deadlines")[1].split("Suspensions")[0]
 
 
@@ -186,7 +186,7 @@ def test_an_extension_counts_from_its_notice_and_the_figures_say_so(cast, receiv
     assert mail.kind == "extended"
     case.refresh_from_db()
     # Queued: the notice has not reached the subject.
-    rows = {r.label: r for r in deadlines(case, now=at("2026-03-25"))}
+    rows = {r.label: r for r in deadlines(case, as_of=at("2026-03-25"))}
     assert rows["Extension or refusal notice by"].unsent
     with time_machine.travel(at("2026-04-07"), tick=False):  # after the one-month date
         deliver(mail.pk)
@@ -259,3 +259,95 @@ def test_an_expired_request_tells_the_subject_so(cast, committed, settings):
         assert words in message.subject, message.subject
         assert "/c/smart-site/" in message.body
         assert case.reference in message.body
+
+
+def test_a_report_of_an_unsent_decision_is_the_same_whenever_it_is_rendered(
+    cast, received, committed
+):
+    """The report judges what is not kept yet as of the case's last event, never by the clock:
+    rendered twice, it gives the same bytes; once the reminders' sweep records that the
+    deadline passed uncommunicated (an event, and the officers are mailed), it says MISSED."""
+    from cases.models import DECISION_UNSENT
+    from reminders.tasks import sweep_deadlines
+
+    case = received()
+    officer = Actor.officer(cast.officer_a)
+    step(case, "prepare_response", "2026-03-20", officer, response="Here is your data.")
+    case = step(case, "complete", "2026-03-25", officer)
+    case.refresh_from_db()
+    assert case.next_milestone_at == case.effective_deadline
+    with time_machine.travel(at("2026-03-26"), tick=False):
+        early = render(case, language="en")
+    with time_machine.travel(at("2026-06-01"), tick=False):
+        assert render(case, language="en") == early
+    assert "MISSED" not in text_of(early).split("Deadlines")[1].split("Suspensions")[0]
+    cast.officer_a.email = "officer-a@example.org"
+    cast.officer_a.save()
+    with time_machine.travel(at("2026-04-03", 8), tick=False):
+        committed(sweep_deadlines)
+    event = CaseEvent.objects.get(case=case, action=DECISION_UNSENT)
+    assert event.at == at("2026-04-03", 8)
+    reminder = OutgoingMail.objects.get(case=case, kind="officer_reminder")
+    assert reminder.context["milestone"] == DECISION_UNSENT
+    case.refresh_from_db()
+    text = " ".join(text_of(render(case, language="en")).split())
+    assert "MISSED: decided, but NOT YET COMMUNICATED" in text
+    assert "Deadline passed: the decision has not reached the subject" in text
+    # Sent at last: the milestone is gone, the report says when it was sent, and late.
+    with time_machine.travel(at("2026-04-05"), tick=False):
+        deliver(the_mail(case, Carries.DECISION).pk)
+    case.refresh_from_db()
+    assert case.decision_sent_at == at("2026-04-05") and case.next_milestone_at is None
+
+
+def test_what_follows_from_a_sent_mail_never_rolls_back_its_sending(cast, received, monkeypatch):
+    """A failure while recording what the mail carried (a lock, a fault) leaves the mail
+    recorded as sent (else the sweep would send it twice); the sweep records the rest."""
+    from cases import mail as outgoing
+    from cases.mail import resend_unsent_mail
+
+    case = received()
+    officer = Actor.officer(cast.officer_a)
+    step(case, "prepare_response", "2026-03-20", officer, response="Here is your data.")
+    case = step(case, "complete", "2026-03-25", officer)
+    mail = the_mail(case, Carries.DECISION)
+
+    def fails(mail):
+        raise RuntimeError("the case row is locked")
+
+    monkeypatch.setattr(outgoing, "_communicated", fails)
+    with time_machine.travel(at("2026-03-25", 11), tick=False):
+        assert deliver(mail.pk) is True
+    mail.refresh_from_db()
+    case.refresh_from_db()
+    assert (mail.status, mail.followed_up, case.decision_sent_at) == (MailStatus.SENT, False, None)
+    monkeypatch.undo()
+    with time_machine.travel(at("2026-03-25", 12), tick=False):
+        resend_unsent_mail()
+    mail.refresh_from_db()
+    case.refresh_from_db()
+    assert mail.followed_up and case.decision_sent_at == at("2026-03-25", 11)
+    # Sent once: the sweep recorded what followed, and sent nothing again.
+    assert mail.attempts == 1
+    assert [m.subject for m in outbox.outbox].count(mail.record_subject) == 1
+
+
+def test_a_decision_sent_in_two_mails_is_communicated_when_both_left(cast, received):
+    """A completion of a right that changes data goes as the response and as the letter: the
+    decision is communicated when the last of the two leaves, not when the first does."""
+    from cases.mail import queue_mail
+
+    case = received(right="erasure")
+    officer = Actor.officer(cast.officer_a)
+    step(case, "prepare_response", "2026-03-20", officer, response="Done.")
+    case = step(case, "complete", "2026-03-25", officer)
+    letter = queue_mail(case, "message", carries=Carries.DECISION, message="The letter.")
+    response = OutgoingMail.objects.get(case=case, kind="completed")
+    with time_machine.travel(at("2026-03-25", 11), tick=False):
+        deliver(response.pk)
+    case.refresh_from_db()
+    assert case.decision_sent_at is None
+    with time_machine.travel(at("2026-03-26", 9), tick=False):
+        deliver(letter.pk)
+    case.refresh_from_db()
+    assert case.decision_sent_at == at("2026-03-26", 9)

@@ -12,6 +12,7 @@ in, fulfilment, reports) own behaviour and their own new tables, never a table o
 
 from .case import (
     DECIDED_STATES,
+    DECISION_UNSENT,
     FINAL_STATES,
     OPEN_STATES,
     REFERENCE,
@@ -32,6 +33,7 @@ from .messages import Direction, Message
 
 __all__ = [
     "DECIDED_STATES",
+    "DECISION_UNSENT",
     "FINAL_STATES",
     "OPEN_STATES",
     "REFERENCE",

@@ -43,6 +43,8 @@ class State(models.TextChoices):
 FINAL_STATES = (State.COMPLETED, State.REFUSED, State.WITHDRAWN, State.EXPIRED)
 # A decision the subject is sent: its deadline is judged by when that reached them.
 DECIDED_STATES = (State.COMPLETED, State.REFUSED)
+# The milestone of a decision whose mail has not reached the subject by its deadline.
+DECISION_UNSENT = "decision_unsent"
 # Confirmed and not final: the legal clock runs (or is paused) in these.
 OPEN_STATES = (
     State.AWAITING_IDENTITY,
@@ -228,8 +230,13 @@ class Case(FSMModelMixin, models.Model):
     def milestone_schedule(self) -> dict[str, dt.datetime]:
         """Each reminder milestone of an open, running case and when it falls due.
 
-        While the clock is paused nothing is pending: the deadline is about to move.
+        While the clock is paused nothing is pending: the deadline is about to move. A decision
+        whose mail has not reached the subject has one milestone: its deadline (a refusal's, the
+        one-month notice date), when the record says it passed uncommunicated.
         """
+        if self.decision_unsent:
+            due = self.notice_by if self.state == State.REFUSED else self.effective_deadline
+            return {DECISION_UNSENT: due}
         if self.state not in OPEN_STATES or self.paused_since is not None:
             return {}
         return milestone_times(

@@ -56,10 +56,20 @@ class OutgoingMail(models.Model):
     # (cases.mail.as_recorded). A template changed since does not change what the record says.
     record_subject = models.CharField(max_length=500, blank=True, editable=False)
     record_text = models.TextField(blank=True, editable=False)
+    # What follows from its sending is recorded (cases.mail.follow_up): the decision it carries
+    # communicated, a recipient told. False between the two transactions, or if the second
+    # failed: the unsent-mail sweep does it then.
+    followed_up = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["status", "created_at"], name="mail_status")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="mail_status"),
+            # The sweep's look for sent mail not followed up reads only those rows.
+            models.Index(
+                fields=["sent_at"], condition=models.Q(followed_up=False), name="mail_follow_up"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to} ({self.status})"
