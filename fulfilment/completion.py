@@ -366,7 +366,7 @@ def _stopped(table: dict[str, Any], rows: int, day: str) -> list[str]:
             )
         lines.append(text % said)
     if before:
-        dates = ", ".join(_date(day) for day in already.get("since", ()))
+        dates = ", ".join(date_text(day) for day in already.get("since", ()))
         said = _n(before, label, processing=processing, dates=dates)
         if dates:
             text = ngettext(
@@ -388,11 +388,13 @@ def _stopped(table: dict[str, Any], rows: int, day: str) -> list[str]:
     return lines
 
 
-def _date(value: str) -> str:
+def date_text(value: Any) -> str:
+    """An ISO date in the active language's words (anything else as it is): the letter's and
+    the record's dates alike."""
     try:
-        return formats.date_format(dt.date.fromisoformat(value), "DATE_FORMAT")
+        return formats.date_format(dt.date.fromisoformat(str(value)), "DATE_FORMAT")
     except ValueError:
-        return value
+        return str(value)
 
 
 def _kept_rows(table: dict[str, Any], rows: int) -> list[str]:

@@ -150,7 +150,7 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
 
 
 def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) -> None:
-    entry = next(s for s in plan.body["systems"] if s["system"] == execution.system_name)
+    entry = execution.entry
     spec = spec_of(execution.system.spec) if execution.system else None
     owner = spec.owner if spec else ""
     addresses = [owner] if owner else reminder_addresses(case.controller, assignee=case.assigned_to)
@@ -196,7 +196,7 @@ def run(execution_id: int) -> None:
     if job is None:
         return
     try:
-        entry = next(s for s in job.plan.body["systems"] if s["system"] == job.system_name)
+        entry = job.entry
         allowed = State.COMPLETED if job.plan.purpose == LIFT else State.IN_PROGRESS
         if job.case.state != allowed:
             # Withdrawn or refused after the approval (or a lifting for a case reopened):
@@ -829,7 +829,7 @@ def decide(
 
 # Why a recipient mailed a notice waits for the officer again (kept in English in the record,
 # read in the reader's language).
-UNDELIVERED = gettext_noop(
+NOTICE_UNDELIVERED = gettext_noop(
     "its notice did not arrive (the mail bounced, was rejected or failed): give another address, "
     "or record how it was told"
 )
@@ -850,7 +850,7 @@ def mail_left(sender: Any, *, mail: Any, outcome: str, **kwargs: Any) -> None:
         else:
             notice.status, notice.reason, notice.sent_at = (
                 NoticeStatus.UNRESOLVED,
-                UNDELIVERED,
+                NOTICE_UNDELIVERED,
                 None,
             )
             action = "notice_undelivered"

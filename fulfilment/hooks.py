@@ -32,7 +32,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -451,13 +450,6 @@ _DONE_AS = {
 }
 
 
-def _date(value: Any) -> str:
-    try:
-        return date_format(dt.date.fromisoformat(str(value)), "DATE_FORMAT")
-    except ValueError:
-        return str(value)
-
-
 def _manual(data: dict[str, Any], tz: Any) -> str:
     """A manual task as the officer recorded the owner's answer: who confirmed it, when, how;
     never verified (nobody searched) and, for data kept under a ground, never erased."""
@@ -478,7 +470,7 @@ def _manual(data: dict[str, Any], tz: Any) -> str:
     if task == "keep":
         said["ground"] = data.get("keep_ground", "")
         if data.get("keep_until"):
-            said["until"] = _date(data["keep_until"])
+            said["until"] = completion.date_text(data["keep_until"])
             return (
                 _(
                     "Kept under %(ground)s until %(until)s; restricted by its owner, as "
@@ -543,7 +535,7 @@ def describe_change(data: dict[str, Any], tz: Any, *, heading: bool = True) -> l
         for item in data.get("kept", ()):
             said = {"table": item["table"], "n": int(item["rows"]), "ground": item["ground"]}
             if item.get("until"):
-                said["until"] = _date(item["until"])
+                said["until"] = completion.date_text(item["until"])
                 text = _("%(table)s: %(n)d kept under %(ground)s until %(until)s")
             else:
                 text = _("%(table)s: %(n)d kept under %(ground)s")

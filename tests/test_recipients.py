@@ -628,7 +628,7 @@ def test_a_notice_is_told_when_its_mail_left_and_waits_again_if_it_bounced(
         record_delivery, message_id="bounce-1", event_type="bounced", esp_name="x", timestamp=None
     )
     first.refresh_from_db()
-    assert first.status == NoticeStatus.UNRESOLVED and first.reason == execute.UNDELIVERED
+    assert first.status == NoticeStatus.UNRESOLVED and first.reason == execute.NOTICE_UNDELIVERED
     assert CaseEvent.objects.filter(case=case, action="notice_undelivered").exists()
     with pytest.raises(ValidationError, match="These recipients wait for you"):
         perform(case, "prepare_response", actor=Actor.officer(officer), response="x")
