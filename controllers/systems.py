@@ -360,6 +360,37 @@ def spec_of(data: Mapping[str, Any]) -> SystemSpec:
     )
 
 
+def erased_link(table: TableSpec) -> bool:
+    """Whether erasure empties (or pseudonymises) the column that links the table's rows to
+    their parent's."""
+    link = table.reached_from
+    return bool(link and table.erasure == "update" and table.column(link.column).erasure)
+
+
+def after_erasure(spec: SystemSpec, table: TableSpec) -> str:
+    """For kept rows whose link to the subject erasure cuts (an identity column, or the link to
+    the parent, emptied): "findable" (their keys are recorded, so a later access request from
+    the subject's address finds them, until their ``keep_years`` end) or "anonymous" (every
+    column is emptied or declared anonymous, and no kept row hangs from them: they no longer
+    identify the subject). "" where the link is not cut (the search finds them as before)."""
+    if table.erasure != "update":
+        return ""
+    erased = {c.name for c in table.columns if c.erasure}
+    if table.identities:
+        # Any identity emptied: a later search may look by that one (the keys found twice are
+        # handed over once).
+        if not set(table.identities.values()) & erased:
+            return ""
+    elif not erased_link(table):
+        return ""
+    children = any(
+        t.reached_from and t.reached_from.table == table.name and t.erasure != "delete"
+        for t in spec.tables
+    )
+    emptied = all(c.erasure == "null" or c.anonymous for c in table.columns)
+    return "anonymous" if emptied and not children else "findable"
+
+
 # --- Reading and checking a file.
 
 
@@ -583,6 +614,19 @@ def _check_system(
                 f"no table it is reached from has a restriction flag of its own "
                 f"({' -> '.join(seen)})",
             )
+    if system["kind"] == SystemKind.SQL:
+        # Kept rows an erasure unlinks are searched by their recorded keys until their
+        # retention ends, never after: past it a reused key may name another person's row.
+        spec = spec_of(system)
+        for index, table in enumerate(tables):
+            findable = after_erasure(spec, spec.table(table["name"])) == "findable"
+            if findable and not table.get("keep_years"):
+                fail(
+                    f"tables[{index}].keep_years",
+                    "erasure keeps these rows but cuts their link to the subject, so a later "
+                    "access request finds them by their keys: say how long they are kept "
+                    "(keep_years), after which their keys are no longer searched",
+                )
     for index, table in enumerate(tables):
         link = table.get("reached_from")
         erasure = table.get("erasure", "delete")

@@ -68,8 +68,10 @@ def kept_records(case: Case) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """What earlier erasures of the same subject kept while cutting its link to them, per
     (system, table): the keys of the rows (``Execution.kept``), when the erasure was done,
     the ground and the date until which they are kept. The same subject: an erasure at the
-    same controller by the same confirmed address (in any case). Rows whose declared retention
-    has ended are left out: by then they should be gone, and a key may name another's row."""
+    same controller by the same confirmed address (in any case). Keys are searched only until
+    the declared retention ends: by then the rows should be gone, and a key may name another's
+    row. A key without an end (recorded under a plan made before the loader required
+    ``keep_years`` of such tables) is not searched at all, for the same reason."""
     if case.right not in DATA_RIGHTS:
         return {}
     today = timezone.localdate()
@@ -91,7 +93,7 @@ def kept_records(case: Case) -> dict[tuple[str, str], list[dict[str, Any]]]:
         for table, keys in (execution.kept or {}).items():
             said = planned.get(table, {})
             until = dt.date.fromisoformat(said["keep_until"]) if said.get("keep_until") else None
-            if not keys or (until is not None and until < today):
+            if not keys or until is None or until < today:
                 continue
             found.setdefault((execution.system_name, table), []).append(
                 {
@@ -111,13 +113,13 @@ def kept_for(
 ) -> dict[str, list[Any]]:
     """The keys a search of ``system`` looks for beside the identity (``kept_records``, or
     ``records`` read from it already), by table."""
-    kept: dict[str, list[Any]] = {}
     records = kept_records(case) if records is None else records
-    for (name, table), found in records.items():
-        if name == system:
-            merged = kept.setdefault(table, [])
-            merged += [key for record in found for key in record["keys"] if key not in merged]
-    return kept
+    # Each key once, in the order first recorded (a dict keeps it, in linear time).
+    return {
+        table: list(dict.fromkeys(key for record in found for key in record["keys"]))
+        for (name, table), found in records.items()
+        if name == system
+    }
 
 
 def case_folder(case: Case) -> Path:

@@ -484,14 +484,16 @@ def _unmarked(table: dict[str, Any], rows: int) -> list[str]:
 
 
 def _after(table: dict[str, Any], rows: int) -> list[str]:
-    """What becomes of kept rows whose link to the subject the erasure cut."""
+    """What becomes of kept rows whose link to the subject the erasure cut. Findable: by a later
+    request from the same address (``collect.kept_records``), until their retention ends (the
+    date the lines above give)."""
     if table.get("after") == "findable":
         return [
             ngettext(
-                "If you ask us for access later, we will find it by its record number, which we "
-                "keep for that purpose alone.",
-                "If you ask us for access later, we will find them by their record numbers, "
-                "which we keep for that purpose alone.",
+                "If you ask us for access later from the email address of this request, we will "
+                "find it by its record number, which we keep for that purpose alone.",
+                "If you ask us for access later from the email address of this request, we will "
+                "find them by their record numbers, which we keep for that purpose alone.",
                 rows,
             )
         ]

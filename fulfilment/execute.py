@@ -240,9 +240,13 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
     before = job.before or seen.before
     # Keys an earlier try, or a change under a plan this one replaced, recorded: that change
     # may have unlinked the rows already, so this one finds none of them.
-    earlier = Execution.objects.filter(
-        case=case, system_name=job.system_name, plan__purpose=job.plan.purpose
-    ).values_list("kept", flat=True)
+    earlier = (
+        Execution.objects.filter(
+            case=case, system_name=job.system_name, plan__purpose=job.plan.purpose
+        )
+        .exclude(pk=job.pk)  # its own keys come first, from ``job.kept``
+        .values_list("kept", flat=True)
+    )
     kept = _kept_keys(entry, seen.keys, [job.kept, *earlier])
     if files != job.files or before != job.before or kept != job.kept:
         Execution.objects.filter(pk=job.pk).update(files=files, before=before, kept=kept)
@@ -305,11 +309,12 @@ def _kept_keys(
     for table in entry.get("tables", ()):
         if table.get("after") != "findable":
             continue  # deleted by this plan, or still linked: nothing to record
-        keys: list[Any] = []
-        for each in [*recorded, {table["table"]: list(map(_key, found.get(table["table"], ())))}]:
-            keys += [k for k in each.get(table["table"], ()) if k not in keys]
+        name = table["table"]
+        # Each key once, in the order first recorded (a dict keeps it, in linear time).
+        keys = dict.fromkeys(k for each in recorded for k in each.get(name, ()))
+        keys.update(dict.fromkeys(map(_key, found.get(name, ()))))
         if keys:
-            kept[table["table"]] = keys
+            kept[name] = list(keys)
     return kept
 
 

@@ -113,8 +113,11 @@ class TableView:
     withheld_fields: list[str] = field(default_factory=list)
     preview: list[list[Any]] = field(default_factory=list)
     # Rows an earlier erasure kept and unlinked, found by their recorded keys: per erasure,
-    # the keys found, when, under which ground, until when (``collect.kept_records``).
+    # the keys in the package, when, under which ground, until when (``collect.kept_records``).
     kept: list[dict[str, Any]] = field(default_factory=list)
+    # The keys of the rows the package holds whose key is not withheld, gathered while they
+    # stream (only for a table an earlier erasure kept rows of): what ``kept`` may name.
+    present: set[str] | None = None
 
 
 @dataclass
@@ -347,12 +350,17 @@ class Assembly:
             columns=[{"name": c.name, "label": c.label, "category": c.category} for c in columns],
         )
         self.views.append(view)
-        view.kept = self._kept(collection, stage, table)
         if rule.whole_table:
+            # Nothing of it is in the package: neither are the keys of what was kept.
             self._note_withheld(collection, table, rule, view)
             return
         names = [c.name for c in columns]
-        if not rule and self.kind == Right.ACCESS:
+        kept = self.kept.get((collection.system_name, table.name))
+        if kept:
+            # Which of the rows kept are in the package is known as they stream (row by row:
+            # the kept keys are read from the rows the package holds, never the stage's).
+            view.present = set()
+        elif not rule and self.kind == Right.ACCESS:
             # Nothing withheld: the staged files are the package's, byte for byte.
             yield f"{view.path}/{table.name}.json", _json_array(stage.jsonl(table.name), view)
             yield f"{view.path}/{table.name}.csv", stage.csv(table.name)
@@ -361,20 +369,19 @@ class Assembly:
                 for _, row in zip(range(PREVIEW_ROWS), stage.rows(table.name), strict=False)
             ]
             return
-        # Withheld parts, or only the provided columns: row by row.
+        # Withheld parts, only the provided columns, or rows kept by an erasure: row by row.
         yield f"{view.path}/{table.name}.json", self._json_rows(stage, table, names, rule, view)
         yield f"{view.path}/{table.name}.csv", self._csv_rows(stage, table, names, rule)
-        self._note_withheld(collection, table, rule, view)
+        if rule:
+            self._note_withheld(collection, table, rule, view)
+        if kept:
+            view.kept = self._kept(kept, view.present or set())
 
-    def _kept(
-        self, collection: Collection, stage: StageReader, table: TableSpec
-    ) -> list[dict[str, Any]]:
-        """Which of the rows found an earlier erasure kept and unlinked (the search found them
-        by the keys it recorded), so the index says so beside the table."""
-        records = self.kept.get((collection.system_name, table.name))
-        if not records:
-            return []
-        present = {str(row.get(table.key)) for row in stage.rows(table.name)}
+    def _kept(self, records: list[dict[str, Any]], present: set[str]) -> list[dict[str, Any]]:
+        """Which of the rows in the package an earlier erasure kept and unlinked (the search
+        found them by the keys it recorded), so the index says so beside the table. ``present``:
+        the keys the package holds (``_filtered``), so a record or a key the officer withheld
+        (Art. 15(4)) is never named here. Called once the table's JSON has streamed."""
         notes = []
         for record in records:
             keys = [key for key in record["keys"] if str(key) in present]
@@ -394,12 +401,22 @@ class Assembly:
         return notes
 
     def _filtered(
-        self, stage: StageReader, table: TableSpec, names: list[str], rule: Rules
+        self,
+        stage: StageReader,
+        table: TableSpec,
+        names: list[str],
+        rule: Rules,
+        present: set[str] | None = None,
     ) -> Iterator[list[Any]]:
+        """The rows the package holds, what is withheld emptied; ``present`` gathers the keys
+        it shows (a row's key, unless its key field is withheld)."""
+        key_withheld = table.key in rule.columns or table.key not in names
         for row in stage.rows(table.name):
             record = str(row.get(table.key))
             if record in rule.records:
                 continue
+            if present is not None and not key_withheld and (record, table.key) not in rule.fields:
+                present.add(record)
             yield [
                 None if (n in rule.columns or (record, n) in rule.fields) else row.get(n)
                 for n in names
@@ -410,7 +427,7 @@ class Assembly:
     ) -> Iterator[bytes]:
         yield b"[\n"
         count = 0
-        for values in self._filtered(stage, table, names, rule):
+        for values in self._filtered(stage, table, names, rule, view.present):
             if count < PREVIEW_ROWS:
                 view.preview.append([text_of(value) for value in values])
             row = dict(zip(names, values, strict=True))

@@ -52,7 +52,14 @@ from cases.audit import note
 from cases.models import Case, State
 from controllers.access import is_officer
 from controllers.models import Right, System, SystemKind
-from controllers.systems import ActionSpec, SystemSpec, TableSpec, spec_of
+from controllers.systems import (
+    ActionSpec,
+    SystemSpec,
+    TableSpec,
+    after_erasure,
+    erased_link,
+    spec_of,
+)
 
 from .collect import identities_for
 from .connectors import sqlchange
@@ -174,13 +181,6 @@ def _restriction(purpose: str, spec: SystemSpec, table: TableSpec) -> dict[str, 
     return {"op": "none"} if lift else {"op": "none", "unmarked": _unmarked(table)}
 
 
-def _erased_link(table: TableSpec) -> bool:
-    """Whether erasure empties (or pseudonymises) the column that links the table's rows to
-    their parent's."""
-    link = table.reached_from
-    return bool(link and table.erasure == "update" and table.column(link.column).erasure)
-
-
 def _kept_restriction(spec: SystemSpec, table: TableSpec) -> dict[str, Any]:
     """How rows that erasure keeps (or updates) are restricted: by their own flag, set in the
     same change; through their parent's, only while every row on the way up is kept and still
@@ -192,35 +192,11 @@ def _kept_restriction(spec: SystemSpec, table: TableSpec) -> dict[str, Any]:
     current = table
     while current.flag is None:
         parent = _parent(spec, current)
-        if _erased_link(current) or parent.erasure == "delete":
+        if erased_link(current) or parent.erasure == "delete":
             return {"unmarked": {"why": "parent_erased"}}
         current = parent
     parent = _parent(spec, table)
     return {"via": {"table": parent.name, "label": parent.label}}
-
-
-def _after_erasure(spec: SystemSpec, table: TableSpec) -> str:
-    """For kept rows whose link to the subject erasure cuts (an identity column, or the link to
-    the parent, emptied): "findable" (their keys are recorded, so a later access request of
-    the subject finds them) or "anonymous" (every column is emptied or declared anonymous, and
-    no kept row hangs from them: they no longer identify the subject). "" where the link is not
-    cut (the search finds them as before)."""
-    if table.erasure != "update":
-        return ""
-    erased = {c.name for c in table.columns if c.erasure}
-    if table.identities:
-        # Any identity emptied: a later search may look by that one (the keys found twice are
-        # handed over once).
-        if not set(table.identities.values()) & erased:
-            return ""
-    elif not _erased_link(table):
-        return ""
-    children = any(
-        t.reached_from and t.reached_from.table == table.name and t.erasure != "delete"
-        for t in spec.tables
-    )
-    emptied = all(c.erasure == "null" or c.anonymous for c in table.columns)
-    return "anonymous" if emptied and not children else "findable"
 
 
 def _erasure(spec: SystemSpec, table: TableSpec, made: dt.datetime) -> dict[str, Any]:
@@ -252,7 +228,11 @@ def _erasure(spec: SystemSpec, table: TableSpec, made: dt.datetime) -> dict[str,
         entry["unmarked"] = kept["unmarked"]
     entry["keep_ground"] = table.keep_ground
     entry["keep_until"] = _until(made, table.keep_years)
-    if after := _after_erasure(spec, table):
+    after = after_erasure(spec, table)
+    # Kept rows are findable by their keys only until their retention ends (the loader asks
+    # for keep_years; a system loaded before it did says nothing of finding them, and no key
+    # is recorded: searched with no end, a reused key would name another's row).
+    if after and (after != "findable" or entry["keep_until"]):
         entry["after"] = after
     return entry
 

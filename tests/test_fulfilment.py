@@ -115,6 +115,12 @@ def test_a_portability_package_holds_only_what_the_subject_provided(world, commi
     assert checked > 0
     tables = [n for n in names if n.endswith((".json", ".csv")) and n != "manifest.json"]
     assert tables and all(n.startswith("portability/") for n in tables)
+    # Only what the subject provided is in it, as Art. 20 has it: nothing was withheld, and
+    # neither the index nor the record says so.
+    assert (
+        "Part of what was found is not in this package" not in archive.read("index.html").decode()
+    )
+    assert "withheld" not in CaseEvent.objects.get(case=case, action="package_built").data
 
 
 def test_prepare_waits_for_every_search_and_complete_for_the_package(world, committed, english):

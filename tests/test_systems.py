@@ -154,6 +154,12 @@ BAD = {
         "only an objection",
     ),
     "retention-beyond-reason": ({"tables__1__keep_years": 500}, "keep_years", "at most 100"),
+    # Kept orders lose their account (unlinked): found by their keys, until their retention ends.
+    "findable-without-retention": (
+        {"tables__1__keep_years": DELETE},
+        "tables[1].keep_years",
+        "a later access request finds them by their keys: say how long they are kept",
+    ),
     "unknown-action": (
         {"tables__0__objection": {"action": "archive"}},
         "objection.action",
