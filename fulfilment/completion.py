@@ -600,7 +600,11 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
                 )
             )
         out += recipients(plan)
-        if plan.purpose == Right.RESTRICTION and any(done.values()):
+        # Only where something was restricted: a manual owner who found nothing, or a table
+        # with none of the subject's rows, restricted nothing that could be lifted.
+        if plan.purpose == Right.RESTRICTION and any(
+            effect(e) for executions in done.values() for e in executions
+        ):
             out.append(
                 _("Before the restriction is lifted, %(company)s will tell you (Art. 18(3) GDPR).")
                 % {"company": company}

@@ -154,7 +154,9 @@ def changes_panel(case: Case, request: HttpRequest) -> str:
     lift_settled = (
         lift is not None and lift.status == PlanStatus.APPROVED and (plans.replace_refusal(lift))
     )
-    outdated = plans.outdated(case, plan) if plan else []
+    # Said only of a plan the officer can still make again: a draft, or an approved plan that
+    # ``replace_refusal`` lets be replaced (a settled one is the record, and stays as it is).
+    outdated = plans.outdated(case, plan) if plan is not None and not settled else []
     return render_to_string(
         "fulfilment/admin/changes.html",
         {

@@ -69,8 +69,11 @@ def other_people(folder: Path) -> set[str]:
     return found - {SUBJECT.email}
 
 
-def drive_to_work(committed, controller, officer, right: str = "access") -> Case:
-    """Submit as the demo subject and settle identity as the controller's rule asks."""
+def drive_to_work(
+    committed, controller, officer, right: str = "access", *, email: str = SUBJECT.email
+) -> Case:
+    """Submit as the demo subject (or as someone at ``email``) and settle identity as the
+    controller's rule asks."""
     from cases.intake import receive_case
 
     case = committed(
@@ -78,7 +81,7 @@ def drive_to_work(committed, controller, officer, right: str = "access") -> Case
         controller=controller,
         right=right,
         name=SUBJECT.name,
-        email=SUBJECT.email,
+        email=email,
         language="en",
     )
     case = committed(perform, case, "confirm_email", actor=Actor.subject())

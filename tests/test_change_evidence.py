@@ -427,6 +427,32 @@ def test_a_lifting_not_yet_run_can_be_planned_again_and_the_subject_is_told_agai
     assert again.executions.get().status == ExecutionStatus.PENDING
 
 
+def test_a_settled_plan_is_not_called_outdated_after_the_systems_file_changes(world, committed):
+    """A plan whose every change is done is the record of what was done, and is not made again:
+    an edit of the systems file afterwards does not make the panel ask for that (a draft plan
+    is still said outdated)."""
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    stale = "The systems file changed since this plan was made"
+    case = drive_to_work(committed, site, officer, "withdraw_consent")
+
+    def edit_file() -> None:
+        system = site.systems.get(name="website")
+        tables = [dict(t) for t in system.spec["tables"]]
+        tables[0]["keep_years"] = (tables[0].get("keep_years") or 0) + 1
+        system.spec = {**system.spec, "tables": tables}
+        system.save()
+
+    approve(committed, case, officer)
+    assert all(e.status == ExecutionStatus.DONE for e in case.executions.all())
+    assert plans.replace_refusal(plans.current(case))  # settled: not made again
+    edit_file()
+    assert plans.outdated(case, plans.current(case))  # the file did change
+    assert stale not in panel(world, case)
+    draft = drive_to_work(committed, site, officer, "withdraw_consent", email="ann@example.net")
+    edit_file()
+    assert stale in panel(world, draft)
+
+
 # --- 4. Recipients are told only of what was done to this subject's data.
 
 

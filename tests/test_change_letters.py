@@ -262,6 +262,32 @@ def test_a_manual_system_s_restriction_is_said_as_its_owner_confirmed_it(world, 
     assert "Beperkt door de afdeling die het bijhoudt (bevestigd op" in letter(case, "nl")
 
 
+def test_a_restriction_that_restricted_nothing_promises_no_notice_before_lifting(world, committed):
+    """Nobody's data to restrict (the systems hold nothing of this address, and the
+    bookkeeper's owner found none): the letter does not promise to tell the subject before a
+    restriction is lifted that was never made (Art. 18(3))."""
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer, "restriction", email="nobody@example.net")
+    assert not any(
+        t.get("rows") for s in plans.current(case).body["systems"] for t in s.get("tables", ())
+    )
+    approve(committed, case, officer)
+    manual = case.executions.get(kind="manual")
+    committed(
+        execute.confirm_manual,
+        manual,
+        actor=Actor.officer(officer),
+        note_text="The bookkeeper found no such customer.",
+        found=False,
+    )
+    assert all(e.status == ExecutionStatus.DONE for e in case.executions.all())
+    finish(committed, case, officer)
+    english = letter(case, "en")
+    assert "has handled your request as follows" in english
+    assert "Before the restriction is lifted" not in english
+    assert "Voordat de beperking wordt opgeheven" not in letter(case, "nl")
+
+
 def test_lifting_reads_lift_and_tells_the_recipients_who_were_told_of_the_restriction(
     world, committed, mailoutbox
 ):
