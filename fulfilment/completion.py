@@ -152,12 +152,22 @@ def reported_records(execution: Execution) -> int | None:
     return number if number >= 0 else None
 
 
+def stopped_already(execution: Execution, table: dict[str, Any]) -> dict[str, Any]:
+    """Of an objection's or a withdrawal's table (its plan ``table`` entry), the rows whose
+    processing had stopped already, ``{"rows", "since"}``: as the change found them when it
+    first ran (``Execution.already``), or, for a change recorded before that was kept, as the
+    plan's dry run counted them."""
+    if execution.already is not None:
+        return execution.already.get(table.get("table", ""), {})
+    return table.get("already", {})
+
+
 def effect(execution: Execution) -> bool:
     """Whether a done change is known to have changed the subject's data (what recipients are
     told of, and what the letter's opening claims):
 
     - SQL: a table the plan changes had rows of the subject (an objection's or a withdrawal's
-      rows that had stopped already do not count); for an erasure, marking kept rows
+      rows that had stopped already when it ran do not count); for an erasure, marking kept rows
       restricted is not an erasure, and does not count;
     - manual: the owner reported the subject's data there and did as asked; for an erasure, a
       task to keep (and restrict) erases nothing, and does not count;
@@ -176,7 +186,7 @@ def effect(execution: Execution) -> bool:
                 continue
             # An objection's or a withdrawal's rows that had stopped already were left as
             # they were.
-            if rows - said.get("already", {}).get("rows", 0) > 0:
+            if rows - stopped_already(execution, {"table": table, **said}).get("rows", 0) > 0:
                 return True
         return False
     if execution.kind == SystemKind.MANUAL:
@@ -267,6 +277,9 @@ def _done(case: Case, purpose: str, execution: Execution) -> list[str]:
         lines = []
         for table in entry.get("tables", ()):
             rows = execution.counts.get(table["table"], 0)
+            if rows and table.get("processing"):
+                # What had stopped already, as the change found it (not the dry run's figure).
+                table = {**table, "already": stopped_already(execution, table)}
             if rows:
                 lines += _table_done(purpose, table, rows, day["date"])
         return lines

@@ -248,9 +248,17 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
         .values_list("kept", flat=True)
     )
     kept = _kept_keys(entry, seen.keys, [job.kept, *earlier])
-    if files != job.files or before != job.before or kept != job.kept:
-        Execution.objects.filter(pk=job.pk).update(files=files, before=before, kept=kept)
-        job.kept = kept
+    # The rows whose processing had stopped already (an objection, a withdrawal), read on the
+    # first try, before anything is written: a later try finds them stopped by this change.
+    # Read now, not taken from the dry run: the subject may have opted out since the plan.
+    already = job.already
+    if already is None:
+        already = sqlchange.already(spec, identities, changes)
+    if files != job.files or before != job.before or kept != job.kept or already != job.already:
+        Execution.objects.filter(pk=job.pk).update(
+            files=files, before=before, kept=kept, already=already
+        )
+        job.kept, job.already = kept, already
     try:
         applied = sqlchange.apply(
             spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
@@ -468,6 +476,11 @@ def evidence(execution: Execution) -> dict[str, Any]:
         if execution.kept:
             # Counts only: the keys themselves stay with the execution.
             data["findable"] = {table: len(keys) for table, keys in execution.kept.items()}
+        if execution.already:
+            # An objection's or a withdrawal's rows left as they were: stopped before it ran.
+            data["stopped_already"] = {
+                table: int(said.get("rows", 0)) for table, said in execution.already.items()
+            }
     elif execution.kind == SystemKind.MANUAL:
         data["task"] = entry.get("task", "")
         data["found"] = execution.found

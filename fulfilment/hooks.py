@@ -429,6 +429,10 @@ RENDERERS = {
         _("Kept rows findable by key in a later access request: %(list)s")
         % {"list": ", ".join(f"{table} {n}" for table, n in v.items())}
     ),
+    "stopped_already": lambda v, tz: (
+        _("Stopped already before the change, left as they were: %(list)s")
+        % {"list": ", ".join(f"{table} {n}" for table, n in v.items())}
+    ),
     "kept_keys": lambda v, tz: (
         _("Also searched by the keys of records kept after an erasure: %(list)s")
         % {"list": "; ".join(f"{system} ({_rows(tables, tz)})" for system, tables in v.items())}
@@ -543,6 +547,8 @@ def describe_change(data: dict[str, Any], tz: Any, *, heading: bool = True) -> l
         if data.get("files"):
             n = int(data["files"])
             lines.append(ngettext("%(n)d file deleted", "%(n)d files deleted", n) % {"n": n})
+        if data.get("stopped_already"):
+            lines.append(RENDERERS["stopped_already"](data["stopped_already"], tz))
         if data.get("findable"):
             lines.append(RENDERERS["findable"](data["findable"], tz))
     elif kind == "sql":  # the earlier shape: counts, files and "verified", all true of SQL

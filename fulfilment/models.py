@@ -279,6 +279,11 @@ class Execution(Job):
     # their link to a parent emptied): their keys, by table, never their values. A later
     # access or portability request of the same subject finds them by these keys.
     kept = models.JSONField(default=dict, blank=True)
+    # An objection's or a withdrawal's rows whose processing had stopped already when the
+    # change first ran (read before it wrote, as the plan's dry run reads them): per table
+    # ``{"rows", "since": [days]}``; left as they were, so they are not said stopped now. None
+    # before it ran (or for a change recorded before this was kept: the plan's figure then).
+    already = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["case", "pk"]

@@ -446,15 +446,20 @@ def test_a_withdrawal_stops_the_newsletter_now_and_says_so(world, committed):
     assert "has acted on the withdrawal of your consent as follows" in english
 
 
-def test_an_opt_out_already_made_keeps_its_date_and_the_letter_says_since_when(world, committed):
-    site, officer = world["controllers"]["smart-site"], world["officer"]
+def opt_out(world, when: str) -> None:
+    """The subject unsubscribes from Smart-Site's newsletter by its own link, at ``when``."""
     db = sqlite3.connect(world["folder"] / "smart-site-website.sqlite3")
     with db:
         db.execute(
-            "UPDATE newsletter SET unsubscribed_at = '2024-05-03 10:00:00' WHERE lower(email) = ?",
-            (SUBJECT.email,),
+            "UPDATE newsletter SET unsubscribed_at = ? WHERE lower(email) = ?",
+            (when, SUBJECT.email),
         )
     db.close()
+
+
+def test_an_opt_out_already_made_keeps_its_date_and_the_letter_says_since_when(world, committed):
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    opt_out(world, "2024-05-03 10:00:00")
     case = drive_to_work(committed, site, officer, "objection")
     newsletter = tables(plans.current(case), "website")["newsletter"]
     assert newsletter["rows"] == 1
@@ -481,6 +486,41 @@ def test_an_opt_out_already_made_keeps_its_date_and_the_letter_says_since_when(w
     assert "has acted on your objection" not in english  # nothing changed
     dutch = letter(case, "nl")
     assert f"“{processing}” was al gestopt op 3 mei 2024 (1 record van Nieuwsbrief," in dutch
+
+
+def test_an_opt_out_made_after_the_plan_is_said_stopped_already_and_told_to_nobody(
+    world, committed, monkeypatch
+):
+    """The subject unsubscribes by the newsletter's own link between the plan and its change:
+    the change writes nothing there, so the letter says the processing had stopped already,
+    never that it stopped now, and no recipient is told of a change that was not made."""
+    site, officer = world["controllers"]["smart-site"], world["officer"]
+    case = drive_to_work(committed, site, officer, "withdraw_consent")
+    newsletter = tables(plans.current(case), "website")["newsletter"]
+    assert newsletter["rows"] == 1 and "already" not in newsletter
+    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    approve(committed, case, officer)
+    opt_out(world, "2026-02-01 09:00:00")
+    execution = case.executions.get()
+    committed(execute.run, execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.DONE, execution.error
+    assert execution.already == {"newsletter": {"rows": 1, "since": ["2026-02-01"]}}
+    assert not completion.effect(execution)
+    event = CaseEvent.objects.get(case=case, action="system_changed")
+    assert "Stopped already before the change, left as they were: newsletter 1" in said(event, "en")
+    notices = list(plans.current(case).notices.all())
+    assert notices and not any(n.told or n.mail_id for n in notices)
+    finish(committed, case, officer)
+    processing = "Toezending van de nieuwsbrief, op grond van uw toestemming"
+    english = letter(case, "en")
+    assert (
+        f"“{processing}” had already stopped on {date_in('en', dt.date(2026, 2, 1))} (1 record "
+        "of Nieuwsbrief, left as it is)." in english
+    )
+    assert "stopped on" not in english.replace("already stopped on", "")
+    assert "has acted on the withdrawal of your consent" not in english
+    assert "We told these recipients" not in english
 
 
 # --- 4. What an erasure keeps unlinked stays findable, or identifies nobody any more.
