@@ -196,12 +196,20 @@ def effect(execution: Execution) -> bool:
     return (reported_records(execution) or 0) > 0
 
 
-def changed(case: Case, purpose: str) -> bool:
-    """Whether any change of this request (under any of its plans) changed the subject's data."""
-    return any(effect(e) for e in done_executions(case, purpose))
+def changed(case: Case, purpose: str, done: list[Execution] | None = None) -> bool:
+    """Whether any change of this request (under any of its plans) changed the subject's data
+    (``done``: ``done_executions``, read already)."""
+    done = done_executions(case, purpose) if done is None else done
+    return any(effect(e) for e in done)
 
 
-def _held(case: Case, purpose: str, system: str, done: list[Execution]) -> bool:
+def approved_bodies(case: Case, purpose: str) -> list[dict[str, Any]]:
+    """The bodies of every plan of this purpose that was approved (the current one and those
+    it replaced): their dry runs say which systems held the subject's data."""
+    return [p.body for p in case.plans.filter(purpose=purpose, approved_at__isnull=False)]
+
+
+def _held(system: str, done: list[Execution], approved: list[dict[str, Any]]) -> bool:
     """Whether ``system`` held any of the subject's data, as far as the request shows: an SQL
     system's counts in any approved plan, a manual owner's answer, a processor's reported
     records. What the request cannot show counts as held: "none of your data were disclosed"
@@ -215,8 +223,8 @@ def _held(case: Case, purpose: str, system: str, done: list[Execution]) -> bool:
         elif execution.kind == SystemKind.HTTP:
             records = reported_records(execution)
             answers.append(records is None or records > 0)
-    for plan in case.plans.filter(purpose=purpose, approved_at__isnull=False):
-        for entry in plan.body["systems"]:
+    for body in approved:
+        for entry in body["systems"]:
             if entry["system"] == system and "tables" in entry:
                 answers.append(
                     bool(entry.get("error")) or any(t.get("rows") for t in entry["tables"])
@@ -224,29 +232,40 @@ def _held(case: Case, purpose: str, system: str, done: list[Execution]) -> bool:
     return any(answers) or not answers
 
 
-def concerned(case: Case, purpose: str, systems: list[str] | None) -> str:
+def concerned(
+    case: Case,
+    purpose: str,
+    systems: list[str] | None,
+    *,
+    done: list[Execution] | None = None,
+    approved: list[dict[str, Any]] | None = None,
+) -> str:
     """What a recipient that receives the data of ``systems`` (None: of every system) has to be
     told of this request's changes (under any of its plans): ``CHANGED`` (the subject's data
     there were changed: it is told), ``SILENT`` (no change known, but a processor there
     reported completion without saying what it held: the officer asks), ``UNCHANGED`` (nothing
     of the subject's there changed: nothing to tell) or ``NONE`` (those systems held none of
-    the subject's data: none was disclosed to it)."""
-    done = done_executions(case, purpose)
+    the subject's data: none was disclosed to it). ``done`` and ``approved``
+    (``done_executions``, ``approved_bodies``): read once by a caller that asks for every
+    recipient."""
+    done = done_executions(case, purpose) if done is None else done
     mine = [e for e in done if systems is None or e.system_name in systems]
     if any(effect(e) for e in mine):
         return CHANGED
     if any(e.kind == SystemKind.HTTP and reported_records(e) is None for e in mine):
         return SILENT
-    if systems is not None and not any(_held(case, purpose, name, done) for name in systems):
-        return NONE
+    if systems is not None:
+        approved = approved_bodies(case, purpose) if approved is None else approved
+        if not any(_held(name, done, approved) for name in systems):
+            return NONE
     return UNCHANGED
 
 
-def deleted(case: Case, purpose: str) -> bool:
+def deleted(case: Case, purpose: str, done: list[Execution] | None = None) -> bool:
     """Whether this request deleted any of the subject's records (an objection's or a
     withdrawal's notice says so): an SQL table the plan deletes from, with the subject's rows,
-    or a manual owner's deletion done as asked."""
-    for execution in done_executions(case, purpose):
+    or a manual owner's deletion done as asked (``done``: ``done_executions``, read already)."""
+    for execution in done_executions(case, purpose) if done is None else done:
         entry = execution.entry
         if execution.kind == SystemKind.SQL:
             ops = {t["table"]: t["op"] for t in entry.get("tables", ())}

@@ -550,10 +550,14 @@ def settle(plan_id: int) -> None:
     pending = list(plan.notices.filter(status=NoticeStatus.PENDING))
     if not pending and plan.notices.exists():
         return  # told already (a change recorded after a skip settles the plan again)
-    # What was done under this plan and under any plan it replaced.
-    done = {e.system_name for e in completion.done_executions(case, plan.purpose)}
+    # What was done under this plan and under any plan it replaced, and what the approved
+    # plans counted: read once, for every recipient.
+    executions = completion.done_executions(case, plan.purpose)
+    approved = completion.approved_bodies(case, plan.purpose)
+    done = {e.system_name for e in executions}
     entries = {entry["recipient"]: entry for entry in plan.body.get("notices", ())}
-    anything = completion.changed(case, plan.purpose)
+    anything = completion.changed(case, plan.purpose, executions)
+    said: dict[str, Any] | None = None  # what a mailed notice says: once, if one is mailed
     now = timezone.now()
     for notice in pending:
         entry = entries.get(notice.recipient, {})
@@ -562,9 +566,14 @@ def settle(plan_id: int) -> None:
             # not it held anything of the subject's.
             notice.status = NoticeStatus.SENT
             notice.sent_at = now
-            notice.save()
             continue
-        found = completion.concerned(case, plan.purpose, entry.get("receives") or None)
+        found = completion.concerned(
+            case,
+            plan.purpose,
+            entry.get("receives") or None,
+            done=executions,
+            approved=approved,
+        )
         if found == completion.NONE:
             notice.status, notice.reason = NoticeStatus.NOT_DISCLOSED, completion.RECEIVES_NONE
         elif found == completion.UNCHANGED:
@@ -580,13 +589,14 @@ def settle(plan_id: int) -> None:
             # Declared in the systems file: the controller's reason is the notice's note.
             notice.status = NoticeStatus.UNREACHABLE
         elif notice.address:
-            _mail(case, plan, notice, now)
+            said = said if said is not None else _said(case, plan, executions)
+            _mail(case, plan, notice, said)
         else:
             notice.status = NoticeStatus.UNRESOLVED
             notice.reason = (
                 completion.NOT_ASKED if notice.channel == "system" else (completion.UNDECLARED)
             )
-        notice.save()
+    Notice.objects.bulk_update(pending, ["status", "reason", "sent_at", "mail"])
     note(
         case,
         actor=Actor.system(),
@@ -606,10 +616,21 @@ def settle(plan_id: int) -> None:
     )
 
 
-def _mail(case: Case, plan: Plan, notice: Notice, now: dt.datetime) -> None:
+def _said(case: Case, plan: Plan, done: list[Execution] | None = None) -> dict[str, Any]:
+    """What a notice of this plan says was done: whether records were deleted, and the
+    corrections made (``done``: ``completion.done_executions``, read already)."""
+    done = completion.done_executions(case, plan.purpose) if done is None else done
+    return {
+        "deleted": completion.deleted(case, plan.purpose, done),
+        "corrections": _corrected(case, plan, done),
+    }
+
+
+def _mail(case: Case, plan: Plan, notice: Notice, said: dict[str, Any]) -> None:
     """Mail the notice to ``notice.address``: in the controller's language, instructing a
-    processor (Art. 28(3)) or asking an independent controller, saying what was done (the
-    corrected values of a rectification), with the privacy address to answer to."""
+    processor (Art. 28(3)) or asking an independent controller, saying what was done
+    (``said``: records deleted, the corrected values of a rectification), with the privacy
+    address to answer to."""
     notice.mail = queue_mail(
         case,
         "recipient_notice",
@@ -619,8 +640,8 @@ def _mail(case: Case, plan: Plan, notice: Notice, now: dt.datetime) -> None:
         recipient=notice.recipient,
         processor=notice.kind == RecipientKind.PROCESSOR,
         purpose=plan.purpose,
-        deleted=completion.deleted(case, plan.purpose),
-        corrections=_corrected(case, plan),
+        deleted=said["deleted"],
+        corrections=said["corrections"],
         subject_name=case.name,
         subject_email=case.email,
     )
@@ -628,18 +649,15 @@ def _mail(case: Case, plan: Plan, notice: Notice, now: dt.datetime) -> None:
     notice.status = NoticeStatus.MAILING
 
 
-def _corrected(case: Case, plan: Plan) -> list[str]:
+def _corrected(case: Case, plan: Plan, done: list[Execution]) -> list[str]:
     """The corrections made (in a system whose change was done), as "field: new value"."""
-    done = {
-        e.system_name
-        for e in completion.done_executions(case, plan.purpose)
-        if completion.effect(e)
-    }
+    changed = {e.system_name for e in done if completion.effect(e)}
+    corrections = [c for c in plan.body.get("corrections", ()) if c["system"] in changed]
+    if not corrections:
+        return []
     systems = {s.name: spec_of(s.spec) for s in case.controller.systems.all()}
     lines = []
-    for c in plan.body.get("corrections", ()):
-        if c["system"] not in done:
-            continue
+    for c in corrections:
         label = c["column"]
         spec = systems.get(c["system"])
         table = next((t for t in spec.tables if t.name == c["table"]), None) if spec else None
@@ -819,7 +837,7 @@ def decide(
         notice.reason = ""
         if decision == TELL_BY_MAIL:
             notice.channel, notice.address, notice.note = "email", address, ""
-            _mail(notice.case, notice.plan, notice, now)
+            _mail(notice.case, notice.plan, notice, _said(notice.case, notice.plan))
         elif decision == TOLD_OTHERWISE:
             notice.channel, notice.note = "other", note_text
             notice.status, notice.sent_at = NoticeStatus.SENT, now
@@ -855,13 +873,18 @@ NOTICE_UNDELIVERED = gettext_noop(
 
 def mail_left(sender: Any, *, mail: Any, outcome: str, **kwargs: Any) -> None:
     """A notice's mail left (the recipient is told, then) or did not arrive (it waits for the
-    officer again): ``cases.extensions.mail_fate``, in the transaction that records it."""
+    officer again, and the officers are mailed: after the response nothing else would show
+    it): ``cases.extensions.mail_fate``, in the transaction that records it. Every mail the
+    product sends passes here: any other kind is left at once, without a query."""
+    if mail.kind != "recipient_notice":
+        return
     notices = Notice.objects.select_for_update(of=("self",)).filter(mail_id=mail.pk)
     if outcome == "sent":
         notices = notices.filter(status=NoticeStatus.MAILING)
     else:
         notices = notices.filter(status__in=(NoticeStatus.MAILING, NoticeStatus.SENT))
-    for notice in notices.select_related("case"):
+    for notice in notices.select_related("case__controller", "case__assigned_to"):
+        case = notice.case
         if outcome == "sent":
             notice.status, notice.sent_at = NoticeStatus.SENT, mail.sent_at
             action = "recipient_told"
@@ -874,12 +897,24 @@ def mail_left(sender: Any, *, mail: Any, outcome: str, **kwargs: Any) -> None:
             action = "notice_undelivered"
         notice.save(update_fields=["status", "reason", "sent_at"])
         note(
-            notice.case,
+            case,
             actor=Actor.system(),
             action=action,
             at=mail.sent_at if outcome == "sent" else timezone.now(),
             data={"recipient": notice.recipient, "to": mail.to},
         )
+        if outcome == "sent":
+            continue
+        for address in reminder_addresses(case.controller, assignee=case.assigned_to):
+            queue_mail(
+                case,
+                "notice_undelivered",
+                to=address,
+                recipient=notice.recipient,
+                address=mail.to,
+                outcome=mail.delivery_status or outcome,
+                completed=case.state == State.COMPLETED,
+            )
 
 
 def mailing_recipients(plan: Plan) -> list[str]:

@@ -44,7 +44,7 @@ from controllers.models import Right
 
 from . import completion, execute, plans
 from .collect import DATA_RIGHTS, discard_staging, start
-from .models import NoticeException, NoticeStatus, PackageStatus, PlanStatus
+from .models import NoticeException, NoticeStatus, PackageStatus, Plan, PlanStatus
 from .package import package_of, release, request_build, supersede
 
 log = logging.getLogger(__name__)
@@ -114,24 +114,13 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
                 )
                 % {"systems": ", ".join(waiting)}
             )
-        if mailing := execute.mailing_recipients(plan):
-            raise ValidationError(
-                _(
-                    "The notices to these recipients have not left yet (Art. 19): %(recipients)s. "
-                    "Wait for their mail (see Mail below): a recipient is told once it has left."
-                )
-                % {"recipients": "; ".join(mailing)}
-            )
-        if recipients := execute.waiting_recipients(plan):
-            raise ValidationError(
-                _(
-                    "These recipients wait for you (Art. 19): %(recipients)s. For each, give an "
-                    "address to tell it by, record that it was told another way, record an "
-                    "exception of Art. 19 (impossible, disproportionate effort) with its "
-                    "reason, or that none of the subject's data went to it."
-                )
-                % {"recipients": "; ".join(recipients)}
-            )
+        _check_notices(plan)
+    elif step == "complete" and case.controller.systems.exists():
+        # Checked again when the letter is written: a notice whose mail bounced meanwhile
+        # waits for the officer, and the letter names every recipient (C-154/21).
+        plan = plans.current(case)
+        if plan is not None and plan.status == PlanStatus.APPROVED:
+            _check_notices(plan)
     elif (
         step == "refuse"
         and case.right == Right.OBJECTION
@@ -144,6 +133,29 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
                 "refused on compelling grounds. Carry out the marketing changes; refuse only "
                 "the rest (a partial refusal when sending the response)."
             )
+        )
+
+
+def _check_notices(plan: Plan) -> None:
+    """No response while a recipient's notice is being mailed or waits for the officer: the
+    letter says of every recipient whether it was told (Art. 19)."""
+    if mailing := execute.mailing_recipients(plan):
+        raise ValidationError(
+            _(
+                "The notices to these recipients have not left yet (Art. 19): %(recipients)s. "
+                "Wait for their mail (see Mail below): a recipient is told once it has left."
+            )
+            % {"recipients": "; ".join(mailing)}
+        )
+    if recipients := execute.waiting_recipients(plan):
+        raise ValidationError(
+            _(
+                "These recipients wait for you (Art. 19): %(recipients)s. For each, give an "
+                "address to tell it by, record that it was told another way, record an "
+                "exception of Art. 19 (impossible, disproportionate effort) with its "
+                "reason, or that none of the subject's data went to it."
+            )
+            % {"recipients": "; ".join(recipients)}
         )
 
 

@@ -639,3 +639,114 @@ def test_a_notice_is_told_when_its_mail_left_and_waits_again_if_it_bounced(
     nothing_disclosed(committed, case, officer)
     finish(committed, case, officer)
     assert first.recipient in letter(case, "en")
+
+
+def bounce(committed, notice: Notice) -> None:
+    """The provider reports the notice's mail bounced (after it left)."""
+    from cases.mail import record_delivery
+
+    OutgoingMail.objects.filter(pk=notice.mail_id).update(provider_message_id=f"b-{notice.pk}")
+    committed(
+        record_delivery,
+        message_id=f"b-{notice.pk}",
+        event_type="bounced",
+        esp_name="x",
+        timestamp=None,
+    )
+
+
+def test_a_notice_that_bounces_after_preparing_holds_the_letter_back_until_decided(
+    world, committed
+):
+    """The response is prepared with every recipient told; then a notice bounces. Sending
+    the response waits for the officer's word on that recipient, so the letter names it."""
+    case = erase_at_smartphoto(world, committed)
+    officer, actor = world["officer"], Actor.officer(world["officer"])
+    nothing_disclosed(committed, case, officer)
+    case = committed(perform, case, "prepare_response", actor=actor, response="Done.")
+    mailed = plans.current(case).notices.filter(status=NoticeStatus.SENT, mail__isnull=False)
+    notice = mailed.first()
+    bounce(committed, notice)
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.UNRESOLVED
+    with pytest.raises(ValidationError, match="These recipients wait for you"):
+        perform(case, "complete", actor=actor)
+    decide(
+        committed,
+        notice,
+        officer,
+        execute.TOLD_OTHERWISE,
+        note_text="Phoned their privacy desk on 3 March.",
+    )
+    committed(perform, case, "complete", actor=actor)
+    assert f"- {notice.recipient}" in letter(case, "en").split("We told these recipients")[1]
+
+
+def test_a_notice_that_bounces_after_the_response_is_mailed_to_the_officers(
+    world, committed, mailoutbox
+):
+    case = erase_at_smartphoto(world, committed)
+    officer = world["officer"]
+    officer.email = "officer@smartphoto.example"
+    officer.save()
+    nothing_disclosed(committed, case, officer)
+    finish(committed, case, officer)
+    notice = plans.current(case).notices.filter(status=NoticeStatus.SENT, mail__isnull=False)[0]
+    before = len(mailoutbox)
+    bounce(committed, notice)
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.UNRESOLVED
+    told = [m for m in mailoutbox[before:] if "did not arrive" in m.subject]
+    assert told and {t for m in told for t in m.to} == {"officer@smartphoto.example"}
+    body = told[0].body
+    assert f"The notice (Art. 19 GDPR) to {notice.recipient} at {notice.address}" in body
+    assert 'the mail provider reports "bounced"' in body
+    assert "The response has already been sent to the subject." in body
+    assert f"/admin/dsar/case/{case.pk}/change/" in body
+    mail = OutgoingMail.objects.get(case=case, kind="notice_undelivered")
+    assert "De kennisgeving (art. 19 AVG) aan" in in_language(mail, "nl")
+
+
+def test_a_mail_that_is_no_notice_leaves_the_notices_alone_without_a_query():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    mail = OutgoingMail(pk=1, kind="confirm", to="x@example.org")
+    with CaptureQueriesContext(connection) as queries:
+        execute.mail_left(None, mail=mail, outcome="sent")
+        execute.mail_left(None, mail=mail, outcome="undelivered")
+    assert len(queries) == 0
+
+
+def test_settling_the_notices_asks_the_record_once_whatever_the_number_of_recipients(
+    world, committed
+):
+    """Telling the recipients reads what was done once, not once a recipient: the queries of
+    ``settle`` are the same for two recipients as for all of them (each mailed notice adds
+    only its own mail row)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    case = erase_at_smartphoto(world, committed)
+    plan = plans.current(case)
+
+    def settled() -> int:
+        Notice.objects.filter(plan=plan).update(
+            status=NoticeStatus.PENDING, mail=None, reason="", sent_at=None
+        )
+        with CaptureQueriesContext(connection) as queries:
+            execute.settle(plan.pk)
+        mailed = plan.notices.filter(status=NoticeStatus.MAILING).count()
+        assert mailed  # some are mailed, the others are settled without mail
+        inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "dsar_outgoingmail"')]
+        assert len(inserts) == mailed
+        return len(queries) - len(inserts)
+
+    every = plan.notices.count()
+    assert every >= 5
+    many = settled()
+    mailed = plan.notices.filter(mail__isnull=False).values_list("pk", flat=True)[:1]
+    other = plan.notices.filter(mail__isnull=True).values_list("pk", flat=True)[:1]
+    plan.notices.exclude(pk__in=[*mailed, *other]).delete()
+    assert plan.notices.count() == 2
+    assert settled() == many
