@@ -19,6 +19,18 @@ def migrate(targets: list[tuple[str, str]]):
     return executor.loader.project_state(targets).apps
 
 
+def a_controller(apps, slug: str):
+    """A controller, through the models of a past migration state."""
+    authority = apps.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
+    return apps.get_model("controllers", "Controller").objects.create(
+        slug=slug,
+        legal_name=slug.upper(),
+        country="NL",
+        time_zone="Europe/Amsterdam",
+        supervisory_authority=authority,
+    )
+
+
 def open_case(model, reference: str, controller, now: dt.datetime):
     """An access request in progress, through the model of a past migration state."""
     return model.objects.create(
@@ -42,14 +54,7 @@ def open_case(model, reference: str, controller, now: dt.datetime):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_renaming_request_to_case_keeps_the_request_and_everything_hanging_off_it():
     old = migrate(BEFORE)
-    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
-    controller = old.get_model("controllers", "Controller").objects.create(
-        slug="m",
-        legal_name="M",
-        country="NL",
-        time_zone="Europe/Amsterdam",
-        supervisory_authority=authority,
-    )
+    controller = a_controller(old, "m")
     now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
     request = open_case(old.get_model("dsar", "Request"), "DSAR-2026-000001", controller, now)
     old.get_model("dsar", "CaseEvent").objects.create(
@@ -88,14 +93,7 @@ def test_existing_chains_are_re_keyed_and_verify_afterwards():
 
     # The controllers too: a controller row written through the old state has no notify.
     old = migrate([("dsar", "0007_inbound_problem"), ("controllers", "0004_systems")])
-    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
-    controller = old.get_model("controllers", "Controller").objects.create(
-        slug="k",
-        legal_name="K",
-        country="NL",
-        time_zone="Europe/Amsterdam",
-        supervisory_authority=authority,
-    )
+    controller = a_controller(old, "k")
     now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
     OldCase = old.get_model("dsar", "Case")
     OldEvent = old.get_model("dsar", "CaseEvent")
@@ -148,14 +146,7 @@ def test_decided_cases_from_before_take_the_sent_time_of_their_decision_s_mail()
     decision, "extended" the extension notice; a decision whose mail bounced or never left was
     not communicated."""
     old = migrate([("dsar", "0012_mail_record"), ("controllers", "0006_policy_versions")])
-    authority = old.get_model("controllers", "SupervisoryAuthority").objects.get(code="AP")
-    controller = old.get_model("controllers", "Controller").objects.create(
-        slug="d",
-        legal_name="D",
-        country="NL",
-        time_zone="Europe/Amsterdam",
-        supervisory_authority=authority,
-    )
+    controller = a_controller(old, "d")
     now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
     OldCase, OldMail = old.get_model("dsar", "Case"), old.get_model("dsar", "OutgoingMail")
     cases = {}
@@ -202,3 +193,55 @@ def test_decided_cases_from_before_take_the_sent_time_of_their_decision_s_mail()
         ("DSAR-2026-000003", "decision"),
         ("DSAR-2026-000004", "extension"),
     ]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_notices_told_before_their_mail_left_are_being_mailed_and_told_again_backwards():
+    """Forwards, a notice recorded as told whose mail has not left is "being mailed" (its mail
+    tells when it left); backwards, the earlier code knows no "being mailed": the notice is told
+    again, at the time its mail was queued, as that code had it."""
+    # Every other app as it is now (their state at these targets is the tables' own).
+    others = [
+        n for n in MigrationExecutor(connection).loader.graph.leaf_nodes() if n[0] != "fulfilment"
+    ]
+    before = [*others, ("fulfilment", "0006_kept_keys")]
+    after = [*others, ("fulfilment", "0007_notice_mailing")]
+    old = migrate(before)
+    controller = a_controller(old, "n")
+    now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
+    case = open_case(old.get_model("dsar", "Case"), "DSAR-2026-000001", controller, now)
+    plan = old.get_model("fulfilment", "Plan").objects.create(
+        case_id=case.pk, purpose="erasure", body={"systems": []}, sha256="0" * 64, made_at=now
+    )
+    OldMail, OldNotice = (
+        old.get_model("dsar", "OutgoingMail"),
+        old.get_model("fulfilment", "Notice"),
+    )
+    for recipient, status in (("queued", "queued"), ("left", "sent")):
+        mail = OldMail.objects.create(
+            case_id=case.pk,
+            to=f"{recipient}@example.org",
+            kind="recipient_notice",
+            language="nl",
+            status=status,
+            created_at=now,
+            sent_at=now + dt.timedelta(hours=1) if status == "sent" else None,
+        )
+        OldNotice.objects.create(
+            case_id=case.pk,
+            plan_id=plan.pk,
+            recipient=recipient,
+            channel="email",
+            address=mail.to,
+            status="sent",
+            sent_at=now,
+            mail_id=mail.pk,
+        )
+
+    def notices(apps) -> dict:
+        Notice = apps.get_model("fulfilment", "Notice")
+        return {n.recipient: (n.status, n.sent_at) for n in Notice.objects.all()}
+
+    assert notices(migrate(after)) == {"queued": ("mailing", None), "left": ("sent", now)}
+    assert notices(migrate(before)) == {"queued": ("sent", now), "left": ("sent", now)}
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -1,5 +1,7 @@
 """A recipient's notice by mail is told once its mail has left ("being mailed" until then):
-notices recorded as told whose mail has not left are put back to being mailed."""
+notices recorded as told whose mail has not left are put back to being mailed. Backwards, the
+earlier code knows no "being mailed" and would leave such a notice unresolved for ever: it is
+told again, as that code recorded it (at the time its mail was queued)."""
 
 from django.db import migrations, models
 
@@ -9,6 +11,14 @@ def mailing(apps, schema_editor):
     Notice.objects.filter(status="sent", mail__isnull=False).exclude(mail__status="sent").update(
         status="mailing", sent_at=None
     )
+
+
+def told(apps, schema_editor):
+    Notice = apps.get_model("fulfilment", "Notice")
+    for notice in Notice.objects.filter(status="mailing").select_related("mail"):
+        notice.status = "sent"
+        notice.sent_at = notice.mail.created_at if notice.mail else None
+        notice.save(update_fields=["status", "sent_at"])
 
 
 class Migration(migrations.Migration):
@@ -34,5 +44,5 @@ class Migration(migrations.Migration):
                 max_length=20,
             ),
         ),
-        migrations.RunPython(mailing, migrations.RunPython.noop),
+        migrations.RunPython(mailing, told),
     ]
