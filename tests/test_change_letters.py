@@ -713,7 +713,7 @@ def test_keys_recorded_before_a_replaced_plan_carry_over_to_the_change_that_fini
 
 def test_fifty_thousand_kept_keys_merge_in_linear_time():
     """An erasure that unlinks 50,000 invoices: merging their keys with those recorded before
-    (a retry, a replaced plan) and handing them to a later search takes well under a second
+    (a retry, a replaced plan) and handing them to a later search takes tens of milliseconds
     (a list searched key by key took ~21 s a merge), each key once, in the order recorded."""
     import time
 
@@ -727,7 +727,9 @@ def test_fifty_thousand_kept_keys_merge_in_linear_time():
     searched = collect.kept_for(None, "platform", records)
     elapsed = time.perf_counter() - start
     assert kept == {"invoices": keys[::-1]} and searched == {"invoices": keys}
-    assert elapsed < 2, elapsed
+    # Generous for a loaded machine (tens of milliseconds idle), and still half of what the
+    # quadratic merge took idle: only a linear merge meets it.
+    assert elapsed < 10, elapsed
 
 
 def test_kept_rows_that_no_longer_identify_the_subject_are_said_so_and_not_recorded(
