@@ -124,6 +124,21 @@ def _checklist_labels() -> dict[str, str]:
 def _id_document(value: Any, tz: dt.tzinfo) -> str:
     if isinstance(value, bool):  # at receipt: whether a copy came with the request
         return _("an ID copy came with it") if value else _("no ID copy came with it")
+    if isinstance(value, dict) and str(value.get("result", "")).startswith("not decided ("):
+        # Recorded before "unchecked" existed: "not decided (<step> from <state>)", by whoever
+        # ended the request; nobody checked it.
+        value = {"unchecked": value["result"][len("not decided (") :].split(" ")[0], **value}
+    if isinstance(value, dict) and "unchecked" in value:
+        deleted = int(value.get("deleted", 0) or 0)
+        ended = STEPS.get(str(value["unchecked"]))
+        return _(
+            "ID copy deleted unchecked: the request ended (%(step)s) before identity was "
+            "decided; %(deleted)s"
+        ) % {
+            "step": str(ended.event) if ended else value["unchecked"],
+            "deleted": ngettext("%(n)d copy deleted", "%(n)d copies deleted", deleted)
+            % {"n": deleted},
+        }
     if isinstance(value, dict):
         result = str(value.get("result", ""))
         deleted = int(value.get("deleted", 0) or 0)

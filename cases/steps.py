@@ -277,7 +277,8 @@ STEPS: dict[str, Step] = {
         Step(
             "complete",
             label=_("Approve and send the response"),
-            event=_("Response sent: completed"),
+            # The click: the response leaves with its mail ("Decision sent to the subject").
+            event=_("Response approved: completed"),
             closes=True,
             who=frozenset({"officer"}),
             transition="complete",

@@ -151,12 +151,15 @@ def perform(
             data["late_refusal"] = True
         if step.decides_identity_when(source) and had_documents:
             count = iddocs.destroy(case)
-            # What stays of the document (docs/legal.md §2): who checked it, when, the result.
-            data["id_document"] = {
-                "checked_by": actor.label,
-                "result": _id_result(step, source, arguments),
-                "deleted": count,
-            }
+            result = _id_result(step, source, arguments)
+            # What stays of the document (docs/legal.md §2): who checked it, when, the result;
+            # or, when the request ended before anyone decided on it, that it was deleted
+            # unchecked (never "checked by" whoever ended it).
+            data["id_document"] = (
+                {"checked_by": actor.label, "result": result, "deleted": count}
+                if result
+                else {"unchecked": step.name, "deleted": count}
+            )
         # What the subject is told is part of the record the chain covers.
         for field in step.fields_for(actor.kind):
             if field.kind == "text":
@@ -186,11 +189,12 @@ def perform(
 
 
 def _id_result(step: Step, source: str, arguments: dict[str, Any]) -> str:
+    """What was decided on the ID copy; "" when nothing was (the request ended first)."""
     if step.id_result:
         return step.id_result
     if arguments.get("ground") == RefusalGround.IDENTITY_NOT_CONFIRMED:
         return "rejected"
-    return f"not decided ({step.name} from {source})"
+    return ""
 
 
 def assign(case: Case, *, actor: Actor, assignee: Any) -> Case:

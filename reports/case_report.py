@@ -63,18 +63,24 @@ PART = "<!--dsar:part-->"
 PART_SIZE = 400_000
 
 
+# How a deadline stands (``DeadlineRow.status``).
+MET, MISSED = "met", "missed"  # kept, or not, by what was sent to the subject (by when)
+UNSENT = "unsent"  # decided, not yet sent: missed once past the date (``met`` False)
+OPEN = "open"  # the request is still open: missed once past the date (``met`` False)
+NOT_NEEDED = "not_needed"  # a notice not needed: the decision was sent within the first month
+NOT_JUDGED = "not_judged"  # withdrawn or expired: no decision to judge
+
+
 @dataclass(frozen=True)
 class DeadlineRow:
     label: str
     at: dt.datetime | None
-    met: bool | None  # None: not decided yet (open), or decided but not sent and not yet due
+    met: bool | None  # None: not yet due (open or unsent), not needed, or not judged
     hours: int  # early (positive) or late (negative), to the hour
     working_days: int
     # When what keeps the deadline was sent to the subject (the mail's sent time), if it was.
     by: dt.datetime | None = None
-    # Decided, but what carries the decision has not reached the subject (queued, failed,
-    # bounced, rejected): it keeps no deadline; missed once the deadline has passed.
-    unsent: bool = False
+    status: str = MET
 
     @property
     def margin_hours(self) -> int:
@@ -84,6 +90,40 @@ class DeadlineRow:
     def margin_days(self) -> int:
         return abs(self.working_days)
 
+    @property
+    def unsent(self) -> bool:
+        return self.status == UNSENT
+
+    @property
+    def verdict(self) -> str:
+        """The row's judgement, as the auditor reads it (the active language)."""
+        margin = {"days": self.margin_days, "hours": self.margin_hours}
+        if self.status == UNSENT:
+            if self.met is False:
+                return _(
+                    "MISSED: decided, but NOT YET COMMUNICATED to the subject (its mail has not "
+                    "been sent, or did not arrive)"
+                )
+            return _(
+                "decided, but not yet communicated to the subject (its mail has not been sent, "
+                "or did not arrive)"
+            )
+        if self.status == OPEN:
+            if self.met is False:
+                return _("MISSED: the request is still open past this date")
+            return _("not yet due: the request is open")
+        if self.status == NOT_NEEDED:
+            return _("not needed: the decision was sent within the first month")
+        if self.status == NOT_JUDGED:
+            return _("not judged: the request was withdrawn or expired")
+        if self.met:
+            return _("met: %(days)s working days, %(hours)s h early") % margin
+        return _("MISSED by %(days)s working days, %(hours)s h") % margin
+
+    @property
+    def css(self) -> str:
+        return "met" if self.met else "missed" if self.met is False else "open"
+
 
 def _deadline(
     label: str,
@@ -91,16 +131,16 @@ def _deadline(
     done: dt.datetime | None,
     case: Case,
     *,
-    unsent: bool = False,
+    pending: str = "",
     as_of: dt.datetime,
 ) -> Any:
+    """One row: kept by ``done`` (what was sent, when), or ``pending`` (UNSENT, OPEN: missed
+    once ``as_of`` is past the date; NOT_NEEDED, NOT_JUDGED)."""
     if at is None:
         return None
     if done is None:
-        # Not sent: late once the record runs past the date (the reminders' sweep records the
-        # moment a decision's deadline passes uncommunicated), undecided before.
-        late = unsent and as_of > at
-        return DeadlineRow(label, at, False if late else None, 0, 0, None, unsent)
+        late = pending in (UNSENT, OPEN) and as_of > at
+        return DeadlineRow(label, at, False if late else None, 0, 0, None, pending or NOT_JUDGED)
     controller = case.controller
     days = working_days_between(
         done,
@@ -112,46 +152,58 @@ def _deadline(
     seconds = (at - done).total_seconds()
     # Whole hours of the margin, toward zero (a minute late is 0 h late, not 1).
     hours = int(abs(seconds) // 3600) * (1 if seconds >= 0 else -1)
-    return DeadlineRow(label, at, done <= at, hours, days, done)
+    return DeadlineRow(label, at, done <= at, hours, days, done, MET if done <= at else MISSED)
 
 
-def deadlines(case: Case, as_of: dt.datetime | None = None) -> list[DeadlineRow]:
-    """Each deadline of the case and how it was kept: by when the decision was sent to the subject
-    (the sent time of the mail that carries it, ``Case.decision_sent_at``), never by the
-    officer's click. A decision whose mail has not left, or bounced, keeps nothing: "not yet
-    communicated", missed once the record runs past the deadline. What is not kept yet is
-    judged ``as_of`` the case's last event (default), never by the clock, so the report stays
-    the same until something happens (the reminders' sweep records a decision's deadline
-    passing uncommunicated). The notice-by date is kept by the first extension notice or
-    refusal that was sent to the subject (and not reported undelivered)."""
-    if as_of is None:
-        as_of = case.events.order_by("-seq").values_list("at", flat=True).first()
-        as_of = as_of or case.received_at
-    # Only a decision (completed, refused) keeps a deadline; a withdrawn or expired request
-    # is not judged.
+def as_of(case: Case, events: list[CaseEvent] | None = None) -> dt.datetime:
+    """The moment the report judges what is not kept yet: now, while a deadline still runs (the
+    request is open, or its decision has not been sent: the report says so, and changes when
+    a deadline passes); else the case's last event, so that the report of a finished case is
+    the same whenever it is rendered."""
+    if case.is_open or case.decision_unsent:
+        return timezone.now()
+    if events:
+        return events[-1].at
+    last = case.events.order_by("-seq").values_list("at", flat=True).first()
+    return last or case.received_at
+
+
+def deadlines(case: Case, moment: dt.datetime | None = None) -> list[DeadlineRow]:
+    """Each deadline of the case and how it was kept: by when the decision was sent to the
+    subject (the sent time of the mail that carries it, ``Case.decision_sent_at``), never by
+    the officer's click. A decision whose mail has not left, or bounced, keeps nothing: "not
+    yet communicated", missed once ``moment`` (default ``as_of``) is past the deadline; so is an
+    open request's. The notice-by date is kept by the first extension notice or refusal sent to
+    the subject; it was not needed if the decision itself was sent within the first month, and
+    missed if it came later with no notice before. Withdrawn and expired requests are not
+    judged."""
+    moment = moment or as_of(case)
     decided = case.is_decided
     done = case.decision_sent_at if decided else None
-    unsent = case.decision_unsent
+    pending = UNSENT if case.decision_unsent else OPEN if case.is_open else ""
 
-    def row(label: str, at: dt.datetime | None, kept: dt.datetime | None, waiting: bool) -> Any:
-        return _deadline(label, at, kept, case, unsent=waiting, as_of=as_of)
+    def row(label: str, at: dt.datetime | None, kept: dt.datetime | None, waiting: str) -> Any:
+        return _deadline(label, at, kept, case, pending=waiting, as_of=moment)
 
     rows = [
-        row(_("Declared promise"), case.declared_deadline, done, unsent),
-        row(_("Statutory (one month)"), case.statutory_deadline, done, unsent),
+        row(_("Declared promise"), case.declared_deadline, done, pending),
+        row(_("Statutory (one month)"), case.statutory_deadline, done, pending),
     ]
     if case.extended_at:
-        rows.append(row(_("Extended (Art. 12(3))"), case.extended_deadline, done, unsent))
+        rows.append(row(_("Extended (Art. 12(3))"), case.extended_deadline, done, pending))
     refused = case.state == State.REFUSED
     refusal_sent = case.decision_sent_at if refused else None
-    sent = [moment for moment in (case.extension_sent_at, refusal_sent) if moment]
+    sent = [when for when in (case.extension_sent_at, refusal_sent) if when]
     notice = min(sent) if sent else None
-    # A notice was given (an extension or a refusal) but has not reached the subject.
-    notice_unsent = notice is None and (case.extended_at is not None or refused)
-    if notice is None and not notice_unsent and case.is_open and as_of > case.notice_by:
-        # No extension and no refusal yet: missed once the case's record runs past the date.
-        notice = as_of
-    rows.append(row(_("Extension or refusal notice by"), case.notice_by, notice, notice_unsent))
+    notice_pending = pending
+    if notice is None and (case.extended_at is not None or refused):
+        notice_pending = UNSENT  # an extension or a refusal given, not (yet) sent
+    elif notice is None and done is not None:
+        if done <= case.notice_by:
+            notice_pending = NOT_NEEDED
+        else:
+            notice = done  # no notice by the date: the answer, when it came, was the first word
+    rows.append(row(_("Extension or refusal notice by"), case.notice_by, notice, notice_pending))
     if case.extended_at and refused:
         # Art. 12(4): the reasons for not acting are due within one month of receipt; an
         # extension lengthens the time to act, and whether it also covers a refusal is for the
@@ -161,10 +213,10 @@ def deadlines(case: Case, as_of: dt.datetime | None = None) -> list[DeadlineRow]
                 _("Refusal within one month (Art. 12(4))"),
                 case.notice_by,
                 refusal_sent,
-                refusal_sent is None,
+                UNSENT if refusal_sent is None else "",
             )
         )
-    rows.append(row(_("Effective deadline"), case.effective_deadline, done, unsent))
+    rows.append(row(_("Effective deadline"), case.effective_deadline, done, pending))
     return [r for r in rows if r is not None]
 
 
@@ -326,6 +378,7 @@ def context(case: Case, language: str, events: list[CaseEvent] | None = None) ->
     case's events in order, read once for the whole report."""
     if events is None:
         events = list(case.events.order_by("seq"))
+    moment = as_of(case, events)
     with translation.override(language), timezone.override(case.controller.time_zone):
         chain = chain_state(case, events)
         zone = ZoneInfo(case.controller.time_zone)
@@ -344,7 +397,8 @@ def context(case: Case, language: str, events: list[CaseEvent] | None = None) ->
             "state": event_types.state_label(case.state),
             "ground": event_types.ground_label(case.refusal_ground),
             "handlers": handlers,
-            "deadlines": deadlines(case, events[-1].at if events else case.received_at),
+            "deadlines": deadlines(case, moment),
+            "as_of": moment if case.is_open or case.decision_unsent else None,
             "suspensions": list(case.suspensions.all()),
             "identity": _identity(case, events, zone),
             "timeline": mark_safe(PART.join(_timeline(case, events, dates))),  # noqa: S308

@@ -38,6 +38,7 @@ from django.db.models.functions import TruncMonth
 from django.db.models.functions.datetime import TruncBase
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -52,7 +53,7 @@ from cases.models import (
     State,
     Suspension,
 )
-from cases.models.events import ID_ASKED
+from cases.models.events import ID_COPY_EVENTS
 from cases.pdf import render_pdf
 from controllers.models import Controller, Right, RightDeclaration, Verification
 from legalclock.workdays import is_working_day
@@ -142,9 +143,10 @@ def figures(
     else:
         grouped = base.annotate(month=_local("received_at", controllers, TruncMonth))
         keys = ["month", "state"]
-    # The requests an ID copy was asked of: a hashed set built once through a partial index
+    # The requests an ID copy was asked of (with the request, where the form demands it, or
+    # later): a hashed set built once through a partial index
     # (an EXISTS a request costs an index probe each: 0.8 s at 100,000).
-    asked = Q(pk__in=CaseEvent.objects.filter(action__in=ID_ASKED).values("case_id"))
+    asked = Q(pk__in=CaseEvent.objects.filter(ID_COPY_EVENTS).values("case_id"))
     # Where the statement's rule demands an ID copy for the right (lint: likely
     # disproportionate).
     flagged = Q(pk__isnull=True)  # false for every row, the start of an OR
@@ -412,19 +414,20 @@ def _label(choices: Any, value: str) -> str:
 
 def rows(data: Figures) -> list[tuple[str, str]]:
     """The figures as (name, value) rows: the CSV, and the table the PDF prints."""
+    # Outside the f-strings: xgettext does not look inside them (a string there is never
+    # translated).
+    received, refused = _("Received"), _("Refused")
     out = [
         (_("Period"), f"{data.start.isoformat()} – {data.end.isoformat()}"),
         (_("Controllers"), "; ".join(data.controllers)),
         (_("Requests received"), str(data.received)),
     ]
+    out += [(f"{received}: {_label(Right.choices, k)}", str(v)) for k, v in data.by_right.items()]
     out += [
-        (f"{_('Received')}: {_label(Right.choices, k)}", str(v)) for k, v in data.by_right.items()
+        (f"{received}: {_label(Channel.choices, k)}", str(v)) for k, v in data.by_channel.items()
     ]
-    out += [
-        (f"{_('Received')}: {_label(Channel.choices, k)}", str(v))
-        for k, v in data.by_channel.items()
-    ]
-    out += [(f"{_('Now')}: {event_types.state_label(k)}", str(v)) for k, v in data.by_state.items()]
+    now = _("Now")
+    out += [(f"{now}: {event_types.state_label(k)}", str(v)) for k, v in data.by_state.items()]
     out += [
         (_("Decided (completed or refused)"), str(data.decided)),
         (
@@ -446,11 +449,9 @@ def rows(data: Figures) -> list[tuple[str, str]]:
         (_("Requests whose clock was suspended"), str(data.suspended)),
         (_("Suspensions"), str(data.suspensions)),
     ]
+    out += [(f"{refused}: {event_types.ground_label(k)}", str(v)) for k, v in data.refusals.items()]
     out += [
-        (f"{_('Refused')}: {event_types.ground_label(k)}", str(v)) for k, v in data.refusals.items()
-    ]
-    out += [
-        (_("ID copies asked"), str(data.id_asked)),
+        (_("ID copies asked (with the request or later)"), str(data.id_asked)),
         (
             _("of which the statement's rule demands one (likely disproportionate)"),
             f"{data.id_asked_flagged} ({_pct(data.flagged_pct)})",
@@ -463,11 +464,14 @@ def rows(data: Figures) -> list[tuple[str, str]]:
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
+    """A share in the active language's notation (83.8% in English, 83,8% in Dutch)."""
+    return "—" if value is None else f"{number_format(value, decimal_pos=1)}%"
 
 
 def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+    if value is None:
+        return "—"
+    return number_format(value, decimal_pos=0 if value == int(value) else 1)
 
 
 def figures_csv(data: Figures, language: str = "en") -> str:

@@ -77,11 +77,11 @@ def test_a_decision_clicked_in_time_but_sent_late_misses_its_deadline(cast, rece
     # Before the deadline, queued: decided, not yet communicated, not (yet) late.
     case.refresh_from_db()
     assert case.decision_unsent and case.decision_sent_at is None
-    rows = {r.label: r for r in deadlines(case, as_of=at("2026-03-26"))}
+    rows = {r.label: r for r in deadlines(case, at("2026-03-26"))}
     statutory = rows["Statutory (one month)"]
     assert statutory.unsent and statutory.met is None
     # Past it, still queued: missed, although the officer clicked in March.
-    rows = {r.label: r for r in deadlines(case, as_of=at("2026-04-10"))}
+    rows = {r.label: r for r in deadlines(case, at("2026-04-10"))}
     assert rows["Statutory (one month)"].met is False
     assert rows["Effective deadline"].met is False
 
@@ -186,7 +186,7 @@ def test_an_extension_counts_from_its_notice_and_the_figures_say_so(cast, receiv
     assert mail.kind == "extended"
     case.refresh_from_db()
     # Queued: the notice has not reached the subject.
-    rows = {r.label: r for r in deadlines(case, as_of=at("2026-03-25"))}
+    rows = {r.label: r for r in deadlines(case, at("2026-03-25"))}
     assert rows["Extension or refusal notice by"].unsent
     with time_machine.travel(at("2026-04-07"), tick=False):  # after the one-month date
         deliver(mail.pk)
@@ -261,12 +261,13 @@ def test_an_expired_request_tells_the_subject_so(cast, committed, settings):
         assert case.reference in message.body
 
 
-def test_a_report_of_an_unsent_decision_is_the_same_whenever_it_is_rendered(
+def test_a_report_of_an_unsent_decision_is_judged_as_of_when_it_is_made_and_says_so(
     cast, received, committed
 ):
-    """The report judges what is not kept yet as of the case's last event, never by the clock:
-    rendered twice, it gives the same bytes; once the reminders' sweep records that the
-    deadline passed uncommunicated (an event, and the officers are mailed), it says MISSED."""
+    """While a decision has not been sent, its deadline still runs: the report judges it as of
+    the moment it is made, and says so (the same moment, the same bytes); once the deadline
+    passes it says MISSED. The reminders' sweep records that moment in the chain (an event)
+    and mails the officers."""
     from cases.models import DECISION_UNSENT
     from reminders.tasks import sweep_deadlines
 
@@ -278,9 +279,12 @@ def test_a_report_of_an_unsent_decision_is_the_same_whenever_it_is_rendered(
     assert case.next_milestone_at == case.effective_deadline
     with time_machine.travel(at("2026-03-26"), tick=False):
         early = render(case, language="en")
-    with time_machine.travel(at("2026-06-01"), tick=False):
         assert render(case, language="en") == early
-    assert "MISSED" not in text_of(early).split("Deadlines")[1].split("Suspensions")[0]
+    text = " ".join(text_of(early).split())
+    assert "Judged as of 26 March 2026 10:00" in text and "MISSED" not in text
+    with time_machine.travel(at("2026-04-03", 8), tick=False):
+        late = " ".join(text_of(render(case, language="en")).split())
+    assert "MISSED: decided, but NOT YET COMMUNICATED" in late
     cast.officer_a.email = "officer-a@example.org"
     cast.officer_a.save()
     with time_machine.travel(at("2026-04-03", 8), tick=False):
@@ -289,15 +293,45 @@ def test_a_report_of_an_unsent_decision_is_the_same_whenever_it_is_rendered(
     assert event.at == at("2026-04-03", 8)
     reminder = OutgoingMail.objects.get(case=case, kind="officer_reminder")
     assert reminder.context["milestone"] == DECISION_UNSENT
-    case.refresh_from_db()
-    text = " ".join(text_of(render(case, language="en")).split())
-    assert "MISSED: decided, but NOT YET COMMUNICATED" in text
-    assert "Deadline passed: the decision has not reached the subject" in text
-    # Sent at last: the milestone is gone, the report says when it was sent, and late.
+    # Sent at last: the milestone is gone, the report is judged by its record again.
     with time_machine.travel(at("2026-04-05"), tick=False):
         deliver(the_mail(case, Carries.DECISION).pk)
     case.refresh_from_db()
     assert case.decision_sent_at == at("2026-04-05") and case.next_milestone_at is None
+    with time_machine.travel(at("2026-05-01"), tick=False):
+        first = render(case, language="en")
+    with time_machine.travel(at("2026-09-01"), tick=False):
+        assert render(case, language="en") == first
+    text = " ".join(text_of(first).split())
+    assert "Judged as of" not in text
+    assert "Deadline passed: the decision has not reached the subject" in text
+
+
+def test_an_open_request_past_its_deadline_reads_missed_and_a_late_answer_missed_its_notice(
+    cast, received, committed
+):
+    case = received()
+    with time_machine.travel(at("2026-04-20"), tick=False):
+        rows = {r.label: r for r in deadlines(case)}
+    statutory = rows["Statutory (one month)"]
+    assert statutory.met is False and "still open past this date" in statutory.verdict
+    assert rows["Extension or refusal notice by"].met is False
+    officer = Actor.officer(cast.officer_a)
+    with time_machine.travel(at("2026-04-20"), tick=False):
+        committed(perform, case, "prepare_response", actor=officer, response="Late, sorry.")
+        case = committed(perform, case, "complete", actor=officer)
+    case.refresh_from_db()
+    rows = {r.label: r for r in deadlines(case)}
+    notice = rows["Extension or refusal notice by"]
+    # No extension and no refusal by the one-month date; the answer came weeks later.
+    assert notice.met is False and notice.by == at("2026-04-20")
+    on_time = received("2026-03-04")
+    with time_machine.travel(at("2026-03-10"), tick=False):
+        committed(perform, on_time, "prepare_response", actor=officer, response="Here it is.")
+        on_time = committed(perform, on_time, "complete", actor=officer)
+    on_time.refresh_from_db()
+    notice = {r.label: r for r in deadlines(on_time)}["Extension or refusal notice by"]
+    assert notice.met is None and "not needed" in notice.verdict
 
 
 def test_what_follows_from_a_sent_mail_never_rolls_back_its_sending(cast, received, monkeypatch):

@@ -154,3 +154,43 @@ def test_the_case_file_gives_the_auditor_no_steps_and_no_documents(cast, submit)
     assert [s.name for s in officer.steps][:2] == ["ask_identity", "ask_subject"]
     assert officer.documents == [] and officer.is_officer
     assert [entry.seq for entry in officer.timeline] == [1, 2]
+
+
+def test_an_id_copy_deleted_when_the_request_ended_reads_unchecked_never_checked(
+    cast, committed, english
+):
+    """An unconfirmed request that expires (or is withdrawn) with an ID copy: the copy is
+    deleted, and the record says nobody decided on it, not "checked by system"."""
+    import datetime as dt
+
+    import time_machine
+
+    from cases import iddocs
+    from cases.intake import receive_case
+    from cases.models import CaseEvent
+    from reminders.tasks import expire_unconfirmed
+
+    from .test_iddocs import png
+
+    smartphoto = cast.a.__class__.objects.get(slug="smartphoto")
+    moment = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    with time_machine.travel(moment, tick=False):
+        case = committed(
+            receive_case,
+            controller=smartphoto,
+            right="access",
+            name="Jan",
+            email="jan@example.org",
+            language="en",
+            id_document=iddocs.check_document(png()),
+        )
+    with time_machine.travel(moment + dt.timedelta(days=8), tick=False):
+        committed(expire_unconfirmed)
+    expired = CaseEvent.objects.get(case=case, action="expire")
+    assert expired.data["id_document"] == {"unchecked": "expire", "deleted": 1}
+    (line,) = [d for d in events.describe(expired) if "ID copy" in d]
+    assert line.startswith("ID copy deleted unchecked: the request ended (Expired")
+    assert "checked by" not in line
+    # An event recorded before, read the same way.
+    old = {"checked_by": "system", "result": "not decided (expire from unconfirmed)", "deleted": 1}
+    assert "checked by" not in events.describe_item("id_document", old, dt.UTC)

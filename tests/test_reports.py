@@ -459,6 +459,11 @@ def test_the_compliance_figures_equal_a_hand_count_and_the_csv_and_the_pdf(cast,
     assert figures_csv["Requests received"] == "6"
     assert figures_csv["Decided and sent by the effective deadline"] == "3 (75.0%)"
     assert figures_csv["Decided and sent by the statutory deadline"] == "2 (50.0%)"
+    # In Dutch, every label Dutch and the shares in its notation.
+    dutch = dict(csv.reader(io.StringIO(compliance.figures_csv(data, "nl"))))
+    assert dutch["Beslist en verstuurd binnen de geldende termijn"] == "3 (75,0%)"
+    assert dutch["Nu: Ingetrokken"] == "1" and "Now: Ingetrokken" not in dutch
+    assert not [name for name in dutch if name.startswith(("Now:", "Received:", "Refused:"))]
     log = list(
         csv.reader(io.StringIO("".join(compliance.request_log([cast.a], data.start, data.end))))
     )

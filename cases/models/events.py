@@ -22,8 +22,10 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("case events are append-only")
 
 
-# The events that ask the subject for an ID copy, or bring one.
+# The events that ask the subject for an ID copy, or bring one: asked later, sent later, or
+# demanded by the form and sent with the request (the receipt records whether it came).
 ID_ASKED = ("ask_identity", "submit_identity")
+ID_COPY_EVENTS = models.Q(action__in=ID_ASKED) | models.Q(action="receive", data__id_document=True)
 
 
 class CaseEvent(models.Model):
@@ -55,12 +57,8 @@ class CaseEvent(models.Model):
         ]
         indexes = [
             # The compliance report counts the requests an ID copy was asked of: without it,
-            # every event of every request is read (reports.compliance, ID_ASKED).
-            models.Index(
-                fields=["case"],
-                name="event_id_asked",
-                condition=models.Q(action__in=ID_ASKED),
-            ),
+            # every event of every request is read (reports.compliance, ID_COPY_EVENTS).
+            models.Index(fields=["case"], name="event_id_copy", condition=ID_COPY_EVENTS),
         ]
 
     def __str__(self) -> str:
