@@ -162,6 +162,20 @@ def stopped_already(execution: Execution, table: dict[str, Any]) -> dict[str, An
     return table.get("already", {})
 
 
+def changed_rows(execution: Execution) -> dict[str, int]:
+    """Of a done SQL change, the rows each table had changed, by table: its counts (the
+    subject's rows the change covered, as the approved plan counted them) less an objection's
+    or a withdrawal's rows whose processing had stopped already when it ran (left as they
+    were: no change of ours). What the record, the panel, the report and the letter call
+    changed."""
+    planned = {t["table"]: t for t in execution.entry.get("tables", ())}
+    out = {}
+    for table, rows in execution.counts.items():
+        before = stopped_already(execution, {"table": table, **planned.get(table, {})})
+        out[table] = max(int(rows) - int(before.get("rows", 0)), 0)
+    return out
+
+
 def effect(execution: Execution) -> bool:
     """Whether a done change is known to have changed the subject's data (what recipients are
     told of, and what the letter's opening claims):
@@ -179,16 +193,13 @@ def effect(execution: Execution) -> bool:
     purpose = execution.plan.purpose
     entry = execution.entry
     if execution.kind == SystemKind.SQL:
-        planned = {t["table"]: t for t in entry.get("tables", ())}
-        for table, rows in execution.counts.items():
-            said = planned.get(table, {})
-            if purpose == Right.ERASURE and said.get("op") in ("restrict", "via"):
-                continue
-            # An objection's or a withdrawal's rows that had stopped already were left as
-            # they were.
-            if rows - stopped_already(execution, {"table": table, **said}).get("rows", 0) > 0:
-                return True
-        return False
+        ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
+        return any(
+            rows
+            # For an erasure, marking kept rows restricted is not an erasure.
+            and not (purpose == Right.ERASURE and ops.get(table) in ("restrict", "via"))
+            for table, rows in changed_rows(execution).items()
+        )
     if execution.kind == SystemKind.MANUAL:
         # None: confirmed before the owner's answer was asked for, as done.
         kept = purpose == Right.ERASURE and entry.get("task") == "keep"
@@ -261,23 +272,25 @@ def concerned(
     return UNCHANGED
 
 
-def deleted(case: Case, purpose: str, done: list[Execution] | None = None) -> bool:
-    """Whether this request deleted any of the subject's records (an objection's or a
-    withdrawal's notice says so): an SQL table the plan deletes from, with the subject's rows,
-    or a manual owner's deletion done as asked (``done``: ``done_executions``, read already)."""
-    for execution in done_executions(case, purpose) if done is None else done:
+def deleted_in(purpose: str, done: list[Execution]) -> set[str]:
+    """The systems where this request deleted some of the subject's records (an objection's or
+    a withdrawal's notice says so to the recipients of their data): an SQL table the plan
+    deletes from, with the subject's rows, or a manual owner's deletion done as asked
+    (``done``: ``done_executions``)."""
+    found = set()
+    for execution in done:
         entry = execution.entry
         if execution.kind == SystemKind.SQL:
             ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
             if any(rows and ops.get(t) == "delete" for t, rows in execution.counts.items()):
-                return True
+                found.add(execution.system_name)
         elif (
             execution.kind == SystemKind.MANUAL
             and execution.found
             and entry.get("task") == "delete"
         ):
-            return True
-    return False
+            found.add(execution.system_name)
+    return found
 
 
 def _day(case: Case, execution: Execution) -> str:
@@ -410,10 +423,10 @@ def _stopped(table: dict[str, Any], rows: int, day: str) -> list[str]:
             )
         else:
             text = ngettext(
-                "“%(processing)s” had already stopped before your request (%(n)d record of "
-                "%(label)s, left as it is).",
-                "“%(processing)s” had already stopped before your request (%(n)d records of "
-                "%(label)s, left as they are).",
+                "“%(processing)s” had already stopped when we acted on your request (%(n)d "
+                "record of %(label)s, left as it is).",
+                "“%(processing)s” had already stopped when we acted on your request (%(n)d "
+                "records of %(label)s, left as they are).",
                 before,
             )
         lines.append(text % said)
@@ -666,17 +679,43 @@ def _quoted(notice: Any) -> str:
     return f"- {notice.recipient}: " + _("in our words: “%(reason)s”") % {"reason": notice.note}
 
 
+def _told(notice: Any) -> str:
+    """A recipient that was told, and how: through the request made to its processor's system,
+    by mail (to its address), or another way (the officer recorded how: in the record)."""
+    how = notice.how
+    if how == "system":
+        return f"- {notice.recipient}: " + _("through the request we made to its system")
+    if how == "email":
+        return f"- {notice.recipient}: " + _("by mail to %(address)s") % {
+            "address": notice.address or (notice.mail.to if notice.mail else "")
+        }
+    if how == "other":
+        return f"- {notice.recipient}: " + _("another way")
+    return f"- {notice.recipient}"
+
+
 def recipients(plan: Plan) -> list[str]:
     """The letter's paragraphs on the recipients of the subject's data (Art. 19; C-154/21:
-    named), in the active language: who was told; to whom none of the subject's data was
-    disclosed; who was not told because nothing of what they received changed; and who was not
-    told under an exception of Art. 19, with the reason quoted. Every sentence is ours, in the
-    subject's language; only a quoted reason is someone's own words."""
-    notices = list(plan.notices.all())
+    named), in the active language: who was told, and how; to whom none of the subject's data
+    was disclosed; who was not told because nothing of what they received changed; and who
+    was not told under an exception, with the reason quoted. Every sentence is ours, in the
+    subject's language; only a quoted reason is someone's own words.
+
+    Each recipient is named once, with its one reason: nothing to tell wins over an exception
+    declared for it (``execute.settle`` records only the one; a notice recorded before it did
+    is read the same way). Art. 19 is cited only for the rights it covers (rectification,
+    erasure, restriction, and the lifting of a restriction): an objection's or a withdrawal's
+    recipients are told because a processor must stop what the controller stopped (Art.
+    28(3)) and what was deleted is an erasure (Art. 17(1)(b)-(c)), which the letter does not
+    cite article by article."""
+    notices = list(plan.notices.select_related("mail"))
+    cites = plan.purpose not in (Right.OBJECTION, Right.WITHDRAW_CONSENT)
     out: list[str] = []
     out += _listed(
-        _("We told these recipients of your data (Art. 19 GDPR):"),
-        [f"- {n.recipient}" for n in notices if n.told],
+        _("We told these recipients of your data (Art. 19 GDPR):")
+        if cites
+        else _("We told these recipients of your data:"),
+        [_told(n) for n in notices if n.told],
     )
     out += _listed(
         _(
@@ -686,6 +725,7 @@ def recipients(plan: Plan) -> list[str]:
         [f"- {n.recipient}" for n in notices if n.status == NoticeStatus.NOT_DISCLOSED],
     )
     untold = [n for n in notices if n.status == NoticeStatus.UNREACHABLE]
+    said = {NOTHING_CHANGED, NOTHING_OF_THEIRS}
     out += _listed(
         _(
             "These recipients were not told, because none of our systems changed, or reported "
@@ -700,25 +740,32 @@ def recipients(plan: Plan) -> list[str]:
         ),
         [f"- {n.recipient}" for n in untold if n.reason == NOTHING_OF_THEIRS],
     )
+    excepted = [n for n in untold if n.reason not in said]
     out += _listed(
-        _("These recipients were not told, because telling them proved impossible (Art. 19 GDPR):"),
-        [_quoted(n) for n in untold if n.exception == NoticeException.IMPOSSIBLE],
+        _("These recipients were not told, because telling them proved impossible (Art. 19 GDPR):")
+        if cites
+        else _("These recipients were not told, because telling them proved impossible:"),
+        [_quoted(n) for n in excepted if n.exception == NoticeException.IMPOSSIBLE],
     )
     out += _listed(
         _(
             "These recipients were not told, because telling them would involve a "
             "disproportionate effort (Art. 19 GDPR):"
+        )
+        if cites
+        else _(
+            "These recipients were not told, because telling them would involve a "
+            "disproportionate effort:"
         ),
-        [_quoted(n) for n in untold if n.exception == NoticeException.DISPROPORTIONATE],
+        [_quoted(n) for n in excepted if n.exception == NoticeException.DISPROPORTIONATE],
     )
-    said = {NOTHING_CHANGED, NOTHING_OF_THEIRS}
     # Notices recorded before these reasons existed (their reason is kept as it was written).
     out += _listed(
         _("These recipients were not told, for the reason given:"),
         [
             f"- {n.recipient}: {_(n.reason) if n.reason else '—'}"
-            for n in untold
-            if not n.exception and n.reason not in said
+            for n in excepted
+            if not n.exception
         ],
     )
     return out

@@ -51,7 +51,7 @@ from cases.audit import note
 from cases.mail import queue_mail
 from cases.models import Case, State
 from controllers.access import is_officer, reminder_addresses
-from controllers.models import Controller, RecipientKind, SystemKind
+from controllers.models import Controller, RecipientKind, Right, SystemKind
 from controllers.systems import SystemSpec, spec_of
 from controllers.validators import has_control_characters
 
@@ -291,6 +291,9 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
     if problems:
         raise ConnectorError(_("verification failed: %(list)s") % {"list": "; ".join(problems)})
     # The plan's counts, verified: a second run (which changes nothing more) says the same.
+    # They are the subject's rows the change covered; of an objection's or a withdrawal's,
+    # those stopped already are kept apart (``job.already``), and ``evidence`` and the letter
+    # count them out (``completion.changed_rows``).
     counts = {name: change.get("rows", 0) for name, change in changes.items()}
     finish(
         job.pk,
@@ -453,10 +456,12 @@ def evidence(execution: Execution) -> dict[str, Any]:
         # its own order).
         order = [t["table"] for t in entry.get("tables", ())]
         ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
-        tables = sorted(execution.counts, key=lambda t: order.index(t) if t in order else 999)
+        # The rows each table had changed: an objection's or a withdrawal's rows that had
+        # stopped already are not among them (``stopped_already`` below says them apart).
+        changed = completion.changed_rows(execution)
+        tables = sorted(changed, key=lambda t: order.index(t) if t in order else 999)
         data["done"] = [
-            {"table": table, "op": ops.get(table, ""), "rows": execution.counts[table]}
-            for table in tables
+            {"table": table, "op": ops.get(table, ""), "rows": changed[table]} for table in tables
         ]
         data["files"] = execution.files_deleted
         data["verified"] = True
@@ -534,12 +539,16 @@ def settle(plan_id: int) -> None:
     - a processor whose own request was made (its HTTP system asked) is told by it;
     - one whose systems held none of the subject's data: none was disclosed to it;
     - one whose systems held the subject's data, none of it changed: nothing to tell;
+    - under a declared exception of Art. 19: not told, the controller's reason quoted. Each
+      recipient has one reason: nothing to tell comes first (the exception matters only
+      where there is something to tell), and the exception holds before the two below;
     - one that may have to be told but the record cannot say (a processor reported completion
       without saying what it held), or that receives data only on occasion, or with no way
       to tell it declared: it waits for the officer (``decide``), and "prepare the response"
       with it;
-    - under a declared exception of Art. 19: not told, the controller's reason quoted;
-    - else it is mailed, in the controller's language, with the privacy address to answer to.
+    - else it is mailed, in the controller's language, with the privacy address to answer
+      to, saying what was done to the data of the systems it receives (an erasure's data kept
+      under a ground: kept, restricted, until when).
     """
     plan = Plan.objects.select_related("case__controller").get(pk=plan_id)
     if plan.executions.exclude(status__in=(ExecutionStatus.DONE, ExecutionStatus.SKIPPED)).exists():
@@ -574,6 +583,11 @@ def settle(plan_id: int) -> None:
             done=executions,
             approved=approved,
         )
+        if found in (completion.NONE, completion.UNCHANGED):
+            # Nothing to tell it: that is the one reason it is not told, and a declared
+            # exception of Art. 19 (which only matters where there is something to tell) is
+            # not recorded beside it as a second one.
+            notice.exception, notice.note = "", ""
         if found == completion.NONE:
             notice.status, notice.reason = NoticeStatus.NOT_DISCLOSED, completion.RECEIVES_NONE
         elif found == completion.UNCHANGED:
@@ -581,22 +595,25 @@ def settle(plan_id: int) -> None:
             # anywhere): there is nothing to tell, and the record and the letter say so.
             notice.status = NoticeStatus.UNREACHABLE
             notice.reason = completion.NOTHING_OF_THEIRS if anything else completion.NOTHING_CHANGED
+        elif notice.exception:
+            # Declared in the systems file: the controller's reason is the notice's note. It
+            # holds whatever a silent processor held, and whatever went to it on occasion.
+            notice.status = NoticeStatus.UNREACHABLE
         elif found == completion.SILENT:
             notice.status, notice.reason = NoticeStatus.UNRESOLVED, completion.PROCESSOR_SILENT
         elif entry.get("occasional"):
             notice.status, notice.reason = NoticeStatus.UNRESOLVED, completion.OCCASIONAL
-        elif notice.exception:
-            # Declared in the systems file: the controller's reason is the notice's note.
-            notice.status = NoticeStatus.UNREACHABLE
         elif notice.address:
             said = said if said is not None else _said(case, plan, executions)
-            _mail(case, plan, notice, said)
+            _mail(case, plan, notice, said, entry.get("receives") or None)
         else:
             notice.status = NoticeStatus.UNRESOLVED
             notice.reason = (
                 completion.NOT_ASKED if notice.channel == "system" else (completion.UNDECLARED)
             )
-    Notice.objects.bulk_update(pending, ["status", "reason", "sent_at", "mail"])
+    Notice.objects.bulk_update(
+        pending, ["status", "reason", "sent_at", "mail", "exception", "note"]
+    )
     note(
         case,
         actor=Actor.system(),
@@ -617,20 +634,155 @@ def settle(plan_id: int) -> None:
 
 
 def _said(case: Case, plan: Plan, done: list[Execution] | None = None) -> dict[str, Any]:
-    """What a notice of this plan says was done: whether records were deleted, and the
-    corrections made (``done``: ``completion.done_executions``, read already)."""
+    """What the notices of this plan can say was done, per system (``done``:
+    ``completion.done_executions``, read already): where records were deleted, an erasure's
+    outcome (erased, or kept under a ground), the processing an objection or a withdrawal
+    stopped, and the corrections made. Read once for every recipient; each notice says what
+    concerns the systems whose data it receives (``_for``)."""
     done = completion.done_executions(case, plan.purpose) if done is None else done
+    specs = (
+        {s.name: spec_of(s.spec) for s in case.controller.systems.all()}
+        if plan.purpose in (Right.OBJECTION, Right.WITHDRAW_CONSENT, Right.RECTIFICATION)
+        else {}
+    )
     return {
-        "deleted": completion.deleted(case, plan.purpose, done),
-        "corrections": _corrected(case, plan, done),
+        "deleted": completion.deleted_in(plan.purpose, done),
+        "corrections": _corrected(plan, done, specs),
+        "outcome": _erasure_outcome(plan, done) if plan.purpose == Right.ERASURE else [],
+        "processing": _stopped_processing(plan.purpose, done, specs),
     }
 
 
-def _mail(case: Case, plan: Plan, notice: Notice, said: dict[str, Any]) -> None:
+def _for(said: dict[str, Any], receives: list[str] | None) -> dict[str, Any]:
+    """What a notice to a recipient of the data of ``receives`` (None: of every system) says:
+    only what concerns those systems."""
+
+    def mine(system: str) -> bool:
+        return receives is None or system in receives
+
+    processing = list(
+        dict.fromkeys(p for name, found in said["processing"].items() if mine(name) for p in found)
+    )
+    outcome = [o for o in said["outcome"] if mine(o["system"])]
+    return {
+        "deleted": any(mine(name) for name in said["deleted"]),
+        "corrections": [line for name, line in said["corrections"] if mine(name)],
+        # An erasure that kept some of it: per system, what was erased and what is kept under
+        # which ground until when (told only where both are there: else "erased" is the whole
+        # truth, and a recipient of kept data alone has nothing erased to be told of).
+        "outcome": outcome if any(o["kept"] for o in outcome) else [],
+        # The processing stopped, in the controller's words, quoted as such.
+        "stopped": ", ".join(f"“{p}”" for p in processing),
+    }
+
+
+def _erasure_outcome(plan: Plan, done: list[Execution]) -> list[dict[str, Any]]:
+    """Per system that held the subject's data, in the plan's order, what an erasure did:
+    ``erased`` (the labels of the tables erased, ``[""]`` for the system as a whole) and
+    ``kept`` (each ``{"label", "ground", "until"}``: kept under that ground, restricted, until
+    that date). From every done change of the request (under this plan or one it replaced)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def system(name: str, title: str) -> dict[str, Any]:
+        return found.setdefault(name, {"system": name, "title": title, "erased": [], "kept": []})
+
+    def add(items: list[Any], item: Any) -> None:
+        if item not in items:
+            items.append(item)
+
+    for execution in done:
+        entry = execution.entry
+        here = system(execution.system_name, execution.system_title)
+        if execution.kind == SystemKind.SQL:
+            changed = completion.changed_rows(execution)
+            for table in entry.get("tables", ()):
+                rows = changed.get(table["table"], 0) or (
+                    table.get("rows", 0) if table["op"] == "keep" else 0
+                )
+                if not rows:
+                    continue
+                if table.get("keep_ground"):
+                    add(
+                        here["kept"],
+                        {
+                            "label": table["label"],
+                            "ground": table["keep_ground"],
+                            "until": table.get("keep_until") or "",
+                        },
+                    )
+                elif table["op"] in ("delete", "update"):
+                    add(here["erased"], table["label"])
+        elif execution.kind == SystemKind.MANUAL:
+            if not execution.found:
+                continue
+            if entry.get("task") == "keep":
+                add(
+                    here["kept"],
+                    {
+                        "label": "",
+                        "ground": entry.get("keep_ground", ""),
+                        "until": entry.get("keep_until") or "",
+                    },
+                )
+            else:
+                add(here["erased"], "")
+        elif completion.reported_records(execution) != 0:
+            add(here["erased"], "")  # the processor erased what it held
+    # A system the plan keeps as it is runs no change: what it keeps is the plan's count.
+    for entry in plan.body["systems"]:
+        for table in entry.get("tables", ()):
+            if table["op"] == "keep" and table.get("rows") and table.get("keep_ground"):
+                add(
+                    system(entry["system"], entry["title"])["kept"],
+                    {
+                        "label": table["label"],
+                        "ground": table["keep_ground"],
+                        "until": table.get("keep_until") or "",
+                    },
+                )
+    order = [entry["system"] for entry in plan.body["systems"]]
+    return sorted(
+        (o for o in found.values() if o["erased"] or o["kept"]),
+        key=lambda o: order.index(o["system"]) if o["system"] in order else len(order),
+    )
+
+
+def _stopped_processing(
+    purpose: str, done: list[Execution], specs: dict[str, SystemSpec]
+) -> dict[str, list[str]]:
+    """Per system, the processing an objection or a withdrawal of consent stopped there, as
+    the systems file declares it (``processing``): an SQL table whose rows it changed now (not
+    those stopped already), or a processor asked to stop it. A manual owner's task names none."""
+    if purpose not in (Right.OBJECTION, Right.WITHDRAW_CONSENT):
+        return {}
+    found: dict[str, list[str]] = {}
+    for execution in done:
+        names = found.setdefault(execution.system_name, [])
+        if execution.kind == SystemKind.SQL:
+            changed = completion.changed_rows(execution)
+            for table in execution.entry.get("tables", ()):
+                if changed.get(table["table"]) and table.get("processing"):
+                    names.append(table["processing"])
+        elif execution.kind == SystemKind.HTTP and (spec := specs.get(execution.system_name)):
+            for table in spec.tables:
+                action = table.objection if purpose == Right.OBJECTION else table.withdrawal
+                if action is not None and action.processing:
+                    names.append(action.processing)
+    return found
+
+
+def _mail(
+    case: Case,
+    plan: Plan,
+    notice: Notice,
+    said: dict[str, Any],
+    receives: list[str] | None = None,
+) -> None:
     """Mail the notice to ``notice.address``: in the controller's language, instructing a
-    processor (Art. 28(3)) or asking an independent controller, saying what was done
-    (``said``: records deleted, the corrected values of a rectification), with the privacy
-    address to answer to."""
+    processor (Art. 28(3)) or asking an independent controller, saying what was done to the
+    data of the systems it receives (``said``: ``_said``; ``receives`` None: every system),
+    with the privacy address to answer to."""
+    told = _for(said, receives)
     notice.mail = queue_mail(
         case,
         "recipient_notice",
@@ -640,8 +792,10 @@ def _mail(case: Case, plan: Plan, notice: Notice, said: dict[str, Any]) -> None:
         recipient=notice.recipient,
         processor=notice.kind == RecipientKind.PROCESSOR,
         purpose=plan.purpose,
-        deleted=said["deleted"],
-        corrections=said["corrections"],
+        deleted=told["deleted"],
+        corrections=told["corrections"],
+        outcome=told["outcome"],
+        stopped=told["stopped"],
         subject_name=case.name,
         subject_email=case.email,
     )
@@ -649,21 +803,28 @@ def _mail(case: Case, plan: Plan, notice: Notice, said: dict[str, Any]) -> None:
     notice.status = NoticeStatus.MAILING
 
 
-def _corrected(case: Case, plan: Plan, done: list[Execution]) -> list[str]:
-    """The corrections made (in a system whose change was done), as "field: new value"."""
+def _receives(plan: Plan, recipient: str) -> list[str] | None:
+    """The systems whose data a recipient of the plan receives (None: every system)."""
+    entry = next((e for e in plan.body.get("notices", ()) if e["recipient"] == recipient), {})
+    return entry.get("receives") or None
+
+
+def _corrected(
+    plan: Plan, done: list[Execution], specs: dict[str, SystemSpec]
+) -> list[tuple[str, str]]:
+    """The corrections made (in a system whose change was done), as (system, "field: new
+    value")."""
     changed = {e.system_name for e in done if completion.effect(e)}
-    corrections = [c for c in plan.body.get("corrections", ()) if c["system"] in changed]
-    if not corrections:
-        return []
-    systems = {s.name: spec_of(s.spec) for s in case.controller.systems.all()}
     lines = []
-    for c in corrections:
+    for c in plan.body.get("corrections", ()):
+        if c["system"] not in changed:
+            continue
         label = c["column"]
-        spec = systems.get(c["system"])
+        spec = specs.get(c["system"])
         table = next((t for t in spec.tables if t.name == c["table"]), None) if spec else None
         if table is not None:
             label = next((col.label for col in table.columns if col.name == c["column"]), label)
-        lines.append(f"{label}: {c['value']}")
+        lines.append((c["system"], f"{label}: {c['value']}"))
     return lines
 
 
@@ -837,7 +998,13 @@ def decide(
         notice.reason = ""
         if decision == TELL_BY_MAIL:
             notice.channel, notice.address, notice.note = "email", address, ""
-            _mail(notice.case, notice.plan, notice, _said(notice.case, notice.plan))
+            _mail(
+                notice.case,
+                notice.plan,
+                notice,
+                _said(notice.case, notice.plan),
+                _receives(notice.plan, notice.recipient),
+            )
         elif decision == TOLD_OTHERWISE:
             notice.channel, notice.note = "other", note_text
             notice.status, notice.sent_at = NoticeStatus.SENT, now

@@ -101,6 +101,8 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
             raise ValidationError(" ".join(problems))
         if outdated := plans.outdated(case, plan):
             raise ValidationError(" ".join(outdated))
+        if purpose == plans.LIFT and (why := plans.lift_refusal(case, plan.body)):
+            raise ValidationError(why)
     elif step == "prepare_response" and case.controller.systems.exists():
         plan = plans.current(case)
         if plan is None or plan.status != PlanStatus.APPROVED:
@@ -191,6 +193,9 @@ def _on_change(case: Case, step: str, actor: Actor) -> None:
         queue_mail(
             case,
             "lift_notice",
+            # It asks the subject to answer before the lifting: the answer goes to the
+            # controller's privacy address (mail in brings it to the case).
+            reply_to_controller=True,
             lift_on=lift_on.date().isoformat(),
             reason=(last.data or {}).get("reason", "") if last else "",
             message=last.message if last else "",
@@ -343,6 +348,15 @@ def entry_words(table: dict[str, Any], purpose: str) -> str:
     return op_words(table["op"], purpose, table.get("via", {}).get("label", ""))
 
 
+def already_words(already: dict[str, Any]) -> str:
+    """An objection's or a withdrawal's rows that had stopped already (a plan table's
+    ``already``), for the officer and the auditor: how many, since when, left as they are."""
+    said = {"n": int(already.get("rows", 0)), "dates": ", ".join(already.get("since", ()))}
+    if said["dates"]:
+        return _("%(n)d stopped already (since %(dates)s): left as they are") % said
+    return _("%(n)d stopped already: left as they are") % said
+
+
 def unmarked_words(unmarked: dict[str, str]) -> str:
     """Why a table's rows cannot be marked restricted, for the officer and the auditor: the
     systems file's own words, that it declares no way, or that the parent is erased."""
@@ -370,6 +384,26 @@ def _changes(value: Any, tz: Any, purpose: str = "") -> str:
             what = str(tables)
         parts.append(f"{system} ({what})")
     return _("Changes: %(list)s") % {"list": "; ".join(parts) or _("none")}
+
+
+def told_how(notice: Any, titles: dict[str, str]) -> str:
+    """How a recipient was told, for the officer and the auditor ("" while it is not, or
+    when nothing says): through the request made to its processor's system (``titles``: the
+    plan's system titles by name), by mail to its address, or another way (the officer's note
+    says how)."""
+    how = notice.how
+    if how == "system":
+        name = notice.system_name
+        return _("through the request made to its system (%(system)s)") % {
+            "system": titles.get(name, name)
+        }
+    if how == "email":
+        return _("by mail to %(address)s") % {
+            "address": notice.mail.to if notice.mail else notice.address
+        }
+    if how == "other":
+        return _("another way")
+    return ""
 
 
 def _notices(value: Any, tz: Any) -> str:
@@ -546,7 +580,10 @@ def describe_change(data: dict[str, Any], tz: Any, *, heading: bool = True) -> l
         for op, items in grouped.items():
             text = _DONE_AS.get(op, _DONE_AS["update"])()
             lines.append(text % {"list": ", ".join(items)})
-        if not grouped:
+        if not grouped and data.get("stopped_already"):
+            # The subject's rows were there, and had stopped already (said below).
+            lines.append(_("Nothing was changed"))
+        elif not grouped:
             lines.append(_("Nothing of the subject's was there to change"))
         for item in data.get("kept", ()):
             said = {"table": item["table"], "n": int(item["rows"]), "ground": item["ground"]}
@@ -616,6 +653,16 @@ def describe_plan(data: dict[str, Any], tz: Any) -> list[str]:
     lines = [RENDERERS[key](data[key], tz) for key in ("plan", "purpose") if key in data]
     if "changes" in data:
         lines.append(_changes(data["changes"], tz, purpose))
+    if data.get("already"):
+        # The rows counted apart from the changes: they had stopped already.
+        lines.append(
+            _("Stopped already, left as they are: %(list)s")
+            % {
+                "list": "; ".join(
+                    f"{system} ({_rows(tables, tz)})" for system, tables in data["already"].items()
+                )
+            }
+        )
     if "replaces" in data:
         lines.append(RENDERERS["replaces"](data["replaces"], tz))
     return lines

@@ -263,7 +263,10 @@ class Execution(Job):
     status = models.CharField(
         max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
     )
-    counts = models.JSONField(default=dict)  # rows changed, by table
+    # The subject's rows the change covered, by table (the approved plan's counts, verified);
+    # of an objection's or a withdrawal's, those that had stopped already (``already``) were
+    # left as they were: ``fulfilment.completion.changed_rows`` counts them out.
+    counts = models.JSONField(default=dict)
     files_deleted = models.PositiveIntegerField(default=0)
     # Read before the change and kept, so a run that dies after the system's commit still
     # removes the files and records what it replaced: the files the changed rows name (paths
@@ -374,3 +377,15 @@ class Notice(models.Model):
     @property
     def told(self) -> bool:
         return self.status in (NoticeStatus.SENT, NoticeStatus.ANSWERED)
+
+    @property
+    def how(self) -> str:
+        """How a recipient that was told was told ("" while it is not): ``email`` (a mail to
+        its address), ``system`` (the request made to its processor's system; a processor's
+        address is written to only for what its API was not asked), or ``other`` (the officer
+        recorded how)."""
+        if not self.told:
+            return ""
+        if self.mail_id or self.channel == "email":
+            return "email"
+        return self.channel if self.channel in ("system", "other") else ""

@@ -36,7 +36,7 @@ from controllers.validators import multi_line
 
 from . import execute, plans
 from .completion import done_executions
-from .hooks import describe_change, entry_words, unmarked_words
+from .hooks import already_words, describe_change, entry_words, told_how, unmarked_words
 from .models import Execution, ExecutionStatus, Notice, NoticeException, NoticeStatus, PlanStatus
 from .officer import ReasonForm, _back, _case, _page
 
@@ -52,13 +52,8 @@ def _notes(table: dict[str, Any]) -> list[str]:
         notes.append(unmarked_words(table["unmarked"]))
     if table.get("processing"):
         notes.append(_("stops: %(processing)s") % {"processing": table["processing"]})
-    if already := table.get("already"):
-        said = {"n": already.get("rows", 0), "dates": ", ".join(already.get("since", ()))}
-        notes.append(
-            _("%(n)d stopped already (since %(dates)s): left as they are") % said
-            if said["dates"]
-            else _("%(n)d stopped already: left as they are") % said
-        )
+    if table.get("already"):
+        notes.append(already_words(table["already"]))
     if table.get("after") == "findable":
         notes.append(
             _("kept rows stay findable: their keys are recorded for a later access request")
@@ -89,6 +84,8 @@ def _rows(plan: Any) -> list[dict[str, Any]]:
                 {
                     **t,
                     "op_label": entry_words(t, plan.purpose),
+                    # The rows it changes: those stopped already are said apart (notes).
+                    "count": plans.to_change(t),
                     "notes": _notes(t),
                 }
                 for t in system["tables"]
@@ -133,8 +130,10 @@ def _notices(case: Case, plan: Any) -> list[Notice]:
     replies: dict[str, list[InboundMail]] = {}
     for mail in case.inbound_mail.exclude(sender="").order_by("received_at"):
         replies.setdefault(mail.sender.lower(), []).append(mail)
+    titles = {s["system"]: s["title"] for s in plan.body["systems"]}
     for notice in found:
         notice.why = _(notice.reason) if notice.reason else ""
+        notice.told_how = told_how(notice, titles)
         notice.replies = replies.get(notice.address.lower(), []) if notice.address else []
     return found
 
@@ -153,6 +152,12 @@ def changes_panel(case: Case, request: HttpRequest) -> str:
     )
     lift_settled = (
         lift is not None and lift.status == PlanStatus.APPROVED and (plans.replace_refusal(lift))
+    )
+    # A lifting not yet approved that would lift nothing: said, and not offered.
+    lift_refusal = (
+        plans.lift_refusal(case, lift.body)
+        if lift is not None and lift.status == PlanStatus.DRAFT
+        else ""
     )
     # Said only of a plan the officer can still make again: a draft, or an approved plan that
     # ``replace_refusal`` lets be replaced (a settled one is the record, and stays as it is).
@@ -187,8 +192,12 @@ def changes_panel(case: Case, request: HttpRequest) -> str:
             and plan is not None
             and plan.status == PlanStatus.APPROVED
             and not lift_settled,
+            "lift_refusal": lift_refusal,
             "lift_url": _step_url(case, "lift_restriction", lift)
-            if "lift_restriction" in steps and lift and lift.status == PlanStatus.DRAFT
+            if "lift_restriction" in steps
+            and lift
+            and lift.status == PlanStatus.DRAFT
+            and not lift_refusal
             else "",
         },
         request=request,

@@ -62,6 +62,7 @@ from controllers.systems import (
 )
 
 from .collect import identities_for
+from .completion import done_executions, effect, reported_records
 from .connectors import sqlchange
 from .connectors.base import ConnectorError
 from .models import (
@@ -470,6 +471,35 @@ def problems(body: dict[str, Any]) -> list[str]:
     return found
 
 
+def lift_refusal(case: Case, body: dict[str, Any]) -> str:
+    """Why a lifting's plan cannot be carried out ("" if it can): it would lift nothing. No
+    SQL table holds a row of the subject's to lift (their data erased since, say: the rows an
+    erasure keeps stay restricted under it), and no department or processor is known to have
+    restricted any of it. A system that could not be counted, or a processor that did not say
+    what it held, may hold some: that is not nothing. The subject is never told that a
+    restriction will be lifted when the lifting lifts nothing (Art. 18(3) tells them of a
+    lifting, not of none)."""
+    restricted = done_executions(case, Right.RESTRICTION)
+    for entry in body["systems"]:
+        if entry.get("error"):
+            return ""
+        if "tables" in entry:
+            if any(t["op"] in (LIFT, "via") and t.get("rows") for t in entry["tables"]):
+                return ""
+            continue
+        for execution in restricted:
+            if execution.system_name != entry["system"]:
+                continue
+            unknown = execution.kind == SystemKind.HTTP and reported_records(execution) is None
+            if unknown or effect(execution):
+                return ""
+    return _(
+        "This lifting would lift nothing: none of the subject's data is restricted in the "
+        "systems any more (erased since, or never restricted there). The subject is not told "
+        "that a restriction will be lifted."
+    )
+
+
 def stale(case: Case, body: dict[str, Any]) -> list[str]:
     """The systems whose declaration changed (or went) since the plan was made."""
     systems = {s.name: s for s in case.controller.systems.all()}
@@ -568,6 +598,7 @@ def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
                 "plan": plan.sha256,
                 "purpose": purpose,
                 "changes": summary(body),
+                **({"already": already} if (already := already_summary(body)) else {}),
                 **({"replaces": body["replaces"]} if "replaces" in body else {}),
             },
         )
@@ -621,18 +652,43 @@ def _carry(case: Case, purpose: str, body: dict[str, Any]) -> None:
             entry["done_under"] = done[entry["system"]]
 
 
+def stopped_before(table: dict[str, Any]) -> int:
+    """Of a table's rows in the plan, those an objection or a withdrawal found stopped already
+    (the dry run's ``already``): left as they are, no change of ours."""
+    return min(int(table.get("already", {}).get("rows", 0)), int(table.get("rows", 0)))
+
+
+def to_change(table: dict[str, Any]) -> int:
+    """How many of a table's rows the plan changes: the subject's rows it counted, less those
+    that had stopped already (the plan, the panel, the record and the report say these apart,
+    never as changed)."""
+    return int(table.get("rows", 0)) - stopped_before(table)
+
+
 def summary(body: dict[str, Any]) -> dict[str, Any]:
-    """Per system, what the plan does in counts (what the record keeps; never the data)."""
+    """Per system, what the plan does in counts (what the record keeps; never the data): the
+    rows it changes (those stopped already apart: ``already_summary``)."""
     out: dict[str, Any] = {}
     for system in body["systems"]:
         if "tables" in system:
             out[system["title"]] = {
-                t["table"]: f"{t['op']} {t.get('rows', 0)}"
+                t["table"]: f"{t['op']} {to_change(t)}"
                 for t in system["tables"]
                 if t["op"] != "none"
             }
         else:
             out[system["title"]] = system.get("task", "")
+    return out
+
+
+def already_summary(body: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per system and table, the rows an objection or a withdrawal found stopped already and
+    leaves as they are (none: empty)."""
+    out: dict[str, dict[str, int]] = {}
+    for system in body["systems"]:
+        for table in system.get("tables", ()):
+            if n := stopped_before(table):
+                out.setdefault(system["title"], {})[table["table"]] = n
     return out
 
 

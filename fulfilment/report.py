@@ -16,8 +16,16 @@ from django.utils.translation import gettext as _
 from cases.models import Case
 
 from .execute import evidence
-from .hooks import describe_change, entry_words, purpose_words, unmarked_words
+from .hooks import (
+    already_words,
+    describe_change,
+    entry_words,
+    purpose_words,
+    told_how,
+    unmarked_words,
+)
 from .models import CollectionStatus, ExecutionStatus, Notice
+from .plans import to_change
 
 
 def _when(value: Any) -> str:
@@ -85,7 +93,9 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
         for entry in plan.body["systems"]:
             if "tables" in entry:
                 parts = [
-                    f"{t['label']} {entry_words(t, plan.purpose)} {t.get('rows', 0)}"
+                    # The rows it changes; those stopped already said apart, never as changed.
+                    f"{t['label']} {entry_words(t, plan.purpose)} {to_change(t)}"
+                    + (f" ({already_words(t['already'])})" if t.get("already") else "")
                     + (f" ({unmarked_words(t['unmarked'])})" if t.get("unmarked") else "")
                     + (
                         f" ({t['keep_ground']}; {t.get('keep_until') or '—'})"
@@ -122,19 +132,24 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
         )
         notices = list(plan.notices.select_related("mail", "decided_by"))
         if notices:
-            found.append((_("Recipients (Art. 19)"), [_notice(n) for n in notices]))
+            titles = {s["system"]: s["title"] for s in plan.body["systems"]}
+            found.append((_("Recipients (Art. 19)"), [_notice(n, titles) for n in notices]))
     return found
 
 
-def _notice(notice: Notice) -> str:
-    """One recipient as the record keeps it: told (how, the mail's delivery), not told under
-    which exception in whose words, none of the subject's data disclosed to it, or nothing to
-    tell; who decided and when; its answer."""
+def _notice(notice: Notice, titles: dict[str, str]) -> str:
+    """One recipient as the record keeps it: told and how (through its processor's request, by
+    mail to an address with the mail's delivery, another way), not told under which exception
+    in whose words, none of the subject's data disclosed to it, or nothing to tell; who
+    decided and when; its answer. An address is named only where a mail went to it."""
     parts = [f"{notice.recipient}: {notice.get_status_display()}"]
     if notice.exception:
         parts.append(notice.get_exception_display())
-    if notice.address:
-        parts.append(notice.address)
+    if how := told_how(notice, titles):
+        parts.append(how)
+    elif notice.mail:
+        # Being mailed, or back to the officer after it did not arrive.
+        parts.append(_("by mail to %(address)s") % {"address": notice.mail.to})
     if notice.mail:
         parts.append(
             f"{_('mail')} {notice.mail.get_status_display()} {notice.mail.delivery_status}".strip()

@@ -316,13 +316,19 @@ def test_defero_s_objection_deletes_the_newsletter_row_and_its_processor_is_told
     assert "Als onze verwerker (art. 28, lid 3, AVG) geven wij u de opdracht" in dutch
     english = in_language(mail, "en")
     assert "At that person's objection (Art. 21 GDPR)" in english
-    assert "and deleted the data concerned" in english
+    assert (
+        "has stopped this processing of their personal data, as it names it: “Toezending van de "
+        "nieuwsbrief van Defero en haar merken (direct marketing)”; and it has deleted the data "
+        "concerned." in english
+    )
     assert "As our processor (Art. 28(3) GDPR), we instruct you" in english
     assert "unless you must keep it by law" not in english
     nothing_disclosed(committed, case, officer)
     finish(committed, case, officer)
-    assert "We told these recipients of your data (Art. 19 GDPR):\n- verwerkers" in letter(
-        case, "en"
+    # An objection's recipients are told, though Art. 19 does not name it: not cited.
+    assert (
+        "We told these recipients of your data:\n- verwerkers: by mail to "
+        "privacy@boekhouder.example" in letter(case, "en")
     )
     # Objected again: nothing of the subject's is left to stop, and nobody is told.
     mailoutbox.clear()
@@ -342,7 +348,10 @@ def test_a_withdrawal_of_consent_tells_the_processor_that_consent_was_withdrawn(
     ]
     english = in_language(hosting.mail, "en")
     assert "That person has withdrawn their consent (Art. 7(3) GDPR)" in english
-    assert "has stopped the processing of their personal data that rested on it." in english
+    assert (
+        "has stopped this processing of their personal data that rested on it, as it names it: "
+        "“Toezending van de nieuwsbrief, op grond van uw toestemming”." in english
+    )
     assert "deleted" not in english  # a date was set, nothing deleted
     dutch = in_language(hosting.mail, "nl")
     assert "heeft diens toestemming ingetrokken (art. 7, lid 3, AVG)" in dutch
@@ -447,16 +456,20 @@ def test_a_processor_is_instructed_and_a_third_party_asked_with_its_own_duties_i
     assert printer.kind == "processor" and facebook.kind == "third_party"
     english = in_language(printer.mail, "en")
     assert "You process personal data of the person below on behalf of" in english
-    assert "As our processor (Art. 28(3) GDPR), we instruct you to erase" in english
+    # smartphoto keeps the orders under a ground: the processor keeps its copy restricted too.
+    assert (
+        "As our processor (Art. 28(3) GDPR), we instruct you to do the same with the data of "
+        "this person that you process for us: erase what we erased;" in english
+    )
     assert "unless you must keep it by law" not in english
     assert "Instruction to our processor" in render(printer.mail).subject
     dutch = in_language(printer.mail, "nl")
-    assert "geven wij u de opdracht" in dutch and "wettelijk" not in dutch
+    assert "geven wij u de opdracht" in dutch and "tenzij u ze wettelijk" not in dutch
     english = in_language(facebook.mail, "en")
     assert "has disclosed personal data of the person below to you" in english
     assert (
-        "Please erase the personal data of this person that you received from us, unless you "
-        "must keep it by law" in english
+        "Please erase what you received from us of the data of this person that we erased "
+        "(listed above), unless you must keep it by law" in english
     )
     assert "Notice under Art. 19 GDPR" in render(facebook.mail).subject
     dutch = in_language(facebook.mail, "nl")
