@@ -39,7 +39,7 @@ from cases.audit import note
 from cases.mail import queue_mail
 from cases.models import Case
 from controllers.access import is_officer, reminder_addresses
-from controllers.models import Right, SystemKind
+from controllers.models import Controller, Right, SystemKind
 from controllers.systems import SystemSpec, spec_of
 
 from . import jobs, vault
@@ -74,20 +74,27 @@ def kept_records(case: Case) -> dict[tuple[str, str], list[dict[str, Any]]]:
     ``keep_years`` of such tables) is not searched at all, for the same reason."""
     if case.right not in DATA_RIGHTS:
         return {}
+    return kept_records_of(case.controller, case.email, besides=case)
+
+
+def kept_records_of(
+    controller: Controller, email: str, *, besides: Case | None = None
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """``kept_records`` of the subject known at ``controller`` by ``email`` (in any case),
+    from the erasures of every request but ``besides``: what a later request searches by key,
+    and what ``find_subject`` shows apart."""
     today = timezone.localdate()
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    executions = (
-        Execution.objects.filter(
-            case__controller=case.controller,
-            case__email__iexact=case.email,
-            plan__purpose=Right.ERASURE,
-            status=ExecutionStatus.DONE,
-            kind=SystemKind.SQL,
-        )
-        .exclude(case=case)
-        .select_related("plan")
-        .order_by("pk")
+    executions = Execution.objects.filter(
+        case__controller=controller,
+        case__email__iexact=email,
+        plan__purpose=Right.ERASURE,
+        status=ExecutionStatus.DONE,
+        kind=SystemKind.SQL,
     )
+    if besides is not None:
+        executions = executions.exclude(case=besides)
+    executions = executions.select_related("plan").order_by("pk")
     for execution in executions:
         planned = {t["table"]: t for t in execution.entry.get("tables", ())}
         for table, keys in (execution.kept or {}).items():
@@ -107,13 +114,15 @@ def kept_records(case: Case) -> dict[tuple[str, str], list[dict[str, Any]]]:
 
 
 def kept_for(
-    case: Case,
+    case: Case | None,
     system: str,
     records: dict[tuple[str, str], list[dict[str, Any]]] | None = None,
 ) -> dict[str, list[Any]]:
-    """The keys a search of ``system`` looks for beside the identity (``kept_records``, or
-    ``records`` read from it already), by table."""
-    records = kept_records(case) if records is None else records
+    """The keys a search of ``system`` looks for beside the identity (``kept_records`` of the
+    case, or ``records`` read already), by table."""
+    if records is None:
+        assert case is not None
+        records = kept_records(case)
     # Each key once, in the order first recorded (a dict keeps it, in linear time).
     return {
         table: list(dict.fromkeys(key for record in found for key in record["keys"]))

@@ -5,6 +5,11 @@ request, and a manual system is searched by its owner, so both are reported as s
 each count stands what the systems file says erasure would do, and how many of the rows carry
 each declared mark (restricted; opted out by an objection or a withdrawal of consent), so the
 effect of every right that changes data shows here before and after.
+
+Rows an earlier erasure of this person (their address, in any case) kept under a ground while
+cutting their link to them are found as a later request finds them: by the keys that erasure
+recorded (``collect.kept_records_of``), until their retention ends, and counted apart
+(``kept``): after an erasure, the orders Smartphoto keeps show as kept, not as gone.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from controllers.models import Controller, SystemKind
 from controllers.systems import TableSpec, spec_of
 
+from .collect import kept_for, kept_records_of
 from .connectors import sqlchange
 from .connectors.base import ConnectorError, Identities
 from .connectors.sql import SqlSource
@@ -27,6 +33,9 @@ class TableFinding:
     erasure: str
     # Of those rows, how many carry each declared mark (restricted, objection, withdrawal).
     marks: dict[str, int] = field(default_factory=dict)
+    # Rows an earlier erasure kept and unlinked, found by the keys it recorded (not in
+    # ``rows``, which the identity and the links find).
+    kept: int = 0
 
 
 @dataclass
@@ -41,7 +50,7 @@ class SystemFinding:
 
     @property
     def rows(self) -> int:
-        return sum(table.rows for table in self.tables)
+        return sum(table.rows + table.kept for table in self.tables)
 
 
 def erasure_plan(table: TableSpec) -> str:
@@ -58,6 +67,7 @@ def find_subject(controller: Controller, identities: Identities) -> list[SystemF
     """Count, per system and table, the rows that hold the subject. A system that cannot be
     reached is reported with its error; the others are still searched."""
     findings = []
+    records = kept_records_of(controller, identities["email"]) if identities.get("email") else {}
     for system in controller.systems.order_by("position"):
         spec = spec_of(system.spec)
         finding = SystemFinding(system.name, system.title, system.kind, searched=False)
@@ -70,16 +80,24 @@ def find_subject(controller: Controller, identities: Identities) -> list[SystemF
                 f" ({spec.owner})" if spec.owner else ""
             )
             continue
+        kept = kept_for(None, system.name, records)
+        counts = {table.name: 0 for table in spec.tables}
+        found_kept = dict(counts)
         try:
-            counts = SqlSource(spec).count(identities)
-            marks = sqlchange.marks(spec, identities)
+            for batch in SqlSource(spec, kept=kept).search(identities):
+                (found_kept if batch.kept else counts)[batch.table.name] += len(batch.rows)
+            marks = sqlchange.marks(spec, identities, kept)
         except ConnectorError as error:
             finding.error = str(error)
             continue
         finding.searched = True
         finding.tables = [
             TableFinding(
-                table.name, counts[table.name], erasure_plan(table), marks.get(table.name, {})
+                table.name,
+                counts[table.name],
+                erasure_plan(table),
+                marks.get(table.name, {}),
+                kept=found_kept[table.name],
             )
             for table in spec.tables
         ]

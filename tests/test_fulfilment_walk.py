@@ -8,11 +8,14 @@ once the case had closed."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import sqlite3
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.utils import translation
 
 from cases.actors import Actor
@@ -387,3 +390,38 @@ def test_a_declared_exception_holds_where_something_changed(world, committed):
     assert google.reason == "" and google.note.startswith("Google Analytics ontvangt")
     finish(committed, case, officer)
     assert letter(case, "en").count(GOOGLE) == 1
+
+
+# --- A13. find_subject shows the rows an erasure kept, found by their recorded keys.
+
+
+def _find(slug: str) -> dict[str, dict]:
+    out = io.StringIO()
+    call_command(
+        "find_subject", "--controller", slug, "--email", SUBJECT.email, "--json", stdout=out
+    )
+    return {t["table"]: t for system in json.loads(out.getvalue()) for t in system["tables"]}
+
+
+def test_find_subject_after_an_erasure_shows_the_orders_kept_restricted(world, committed):
+    smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
+    before = _find("smartphoto")
+    assert before["orders"]["rows"] == 2 and before["orders"]["kept"] == 0
+    case = drive_to_work(committed, smartphoto, officer, "erasure")
+    approve(committed, case, officer)
+    finish(committed, case, officer)
+    after = _find("smartphoto")
+    assert after["accounts"]["rows"] == 0 and after["accounts"]["kept"] == 0
+    assert after["orders"]["rows"] == 0 and after["orders"]["kept"] == 2
+    assert after["orders"]["marks"]["restricted"] == 2
+    out = io.StringIO()
+    call_command("find_subject", "--controller", "smartphoto", "--email", SUBJECT.email, stdout=out)
+    text = out.getvalue()
+    assert "orders: 0 rows + 2 kept after an erasure (found by its recorded keys)" in text
+    assert "2 rows in the systems searched" in text
+    # Nobody else's address finds them.
+    nobody = io.StringIO()
+    call_command(
+        "find_subject", "--controller", "smartphoto", "--email", "x@example.org", stdout=nobody
+    )
+    assert "kept after an erasure" not in nobody.getvalue()

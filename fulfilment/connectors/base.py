@@ -62,6 +62,8 @@ class Batch:
 
     table: TableSpec
     rows: Sequence[Sequence[Any]]
+    # Found by the keys an earlier erasure recorded (rows it kept unlinked), not by identity.
+    kept: bool = False
 
 
 def _demo_value(template: str) -> str:

@@ -337,7 +337,7 @@ class SqlSource:
                 for rows in self._kept_rows(conn, found, table, columns, recorded, seen):
                     for position, values in collect:
                         values.update(row[position] for row in rows)
-                    yield Batch(table, rows)
+                    yield Batch(table, rows, kept=True)
             for (parent, column), values in needed.items():
                 if parent == table.name:
                     _only_theirs(conn, found, column, values, table)

@@ -165,9 +165,12 @@ def _found(
     spec: SystemSpec,
     identities: Identities,
     tables: dict[str, sa.Table] | None = None,
+    kept: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[str, list[tuple[Any, ...]]]:
+    """The subject's rows, by table (``kept``: with the rows an earlier erasure kept unlinked,
+    by their recorded keys)."""
     rows: dict[str, list[tuple[Any, ...]]] = {table.name: [] for table in spec.tables}
-    for batch in SqlSource(spec)._search(conn, identities, tables):
+    for batch in SqlSource(spec, kept=kept)._search(conn, identities, tables):
         rows[batch.table.name].extend(batch.rows)
     return rows
 
@@ -219,10 +222,15 @@ def _check_value(column: sa.Column, item: Change, now: dt.datetime) -> None:
             raise ConnectorError(f"{column.name}: the value is longer than the column's {length}")
 
 
-def marks(spec: SystemSpec, identities: Identities) -> dict[str, dict[str, int]]:
-    """Of the subject's rows, how many carry each mark the file declares (restricted, opted
-    out by an objection or a withdrawal): what ``find_subject`` shows beside the counts, so the
-    effect of a restriction or an objection is visible as well as an erasure's."""
+def marks(
+    spec: SystemSpec,
+    identities: Identities,
+    kept: Mapping[str, Sequence[Any]] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Of the subject's rows (``kept``: with those an erasure kept, by their recorded keys),
+    how many carry each mark the file declares (restricted, opted out by an objection or a
+    withdrawal): what ``find_subject`` shows beside the counts, so the effect of a restriction
+    or an objection is visible as well as an erasure's."""
     wanted: dict[str, dict[str, tuple[str, str]]] = {}
     for table in spec.tables:
         named = {}
@@ -241,7 +249,7 @@ def marks(spec: SystemSpec, identities: Identities) -> dict[str, dict[str, int]]
         engine = engine_for(spec)
         with engine.connect() as conn:
             tables = _reflect(conn, narrow)
-            found = _found(conn, narrow, identities)
+            found = _found(conn, narrow, identities, tables, kept)
             for name, named in wanted.items():
                 table = narrow.table(name)
                 at = [c.name for c in table.columns].index(table.key)

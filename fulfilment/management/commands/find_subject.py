@@ -12,7 +12,8 @@ from fulfilment.find import as_json, find_subject
 class Command(BaseCommand):
     help = (
         "Where is this person's data? Count, per system and table, the rows that hold the "
-        "subject, with what erasure would do to each. Reads only; no request is made."
+        "subject (and, apart, the rows an earlier erasure of theirs kept, found by the keys it "
+        "recorded), with what erasure would do to each. Reads only; no request is made."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -50,8 +51,13 @@ class Command(BaseCommand):
                     self.stdout.write(f"  {finding.note}")
                 for table in finding.tables:
                     marks = "".join(f"; {name}: {n}" for name, n in table.marks.items())
+                    kept = (
+                        f" + {table.kept} kept after an erasure (found by its recorded keys)"
+                        if table.kept
+                        else ""
+                    )
                     self.stdout.write(
-                        f"  {table.table}: {table.rows} rows{marks}; erasure: {table.erasure}"
+                        f"  {table.table}: {table.rows} rows{kept}{marks}; erasure: {table.erasure}"
                     )
             total = sum(finding.rows for finding in findings)
             self.stdout.write(f"{total} rows in the systems searched")
