@@ -39,8 +39,15 @@ def _period(category: Any) -> str:
 
 
 def letter_context(
-    case: Case, *, tables: list[Any], withheld: list[dict[str, Any]], now: dt.datetime
+    case: Case,
+    *,
+    tables: list[Any],
+    withheld: list[dict[str, Any]],
+    now: dt.datetime,
+    exports: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """What the letter says. ``exports``: the files a department exported by hand (a manual
+    system's answer), each ``{"system", "path", "name"}``: listed with what was found."""
     controller = case.controller
     found = {}
     for table in tables:
@@ -98,6 +105,7 @@ def letter_context(
         "rights": rights,
         "transfers": transfers,
         "tables": tables,
+        "exports": exports or [],
         "withheld": withheld,
         "now": now,
         "not_stated": not_stated(),

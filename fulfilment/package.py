@@ -296,7 +296,8 @@ class Assembly:
     def _members(self) -> Iterator[tuple[str, Iterable[bytes]]]:
         base = "portability" if self.kind == Right.PORTABILITY else "data"
         for collection, stage in self.collections:
-            self.systems.append(self._system_entry(collection))
+            system = self._system_entry(collection)
+            self.systems.append(system)
             if stage is None:
                 continue
             manifest = stage.manifest()
@@ -309,8 +310,10 @@ class Assembly:
             yield from self._files(collection, stage, manifest, spec, base)
             if self.kind == Right.ACCESS:
                 for export in manifest["exports"]:
-                    folder = f"{base}/{collection.system_name}"
-                    yield f"{folder}/{export['name']}", stage.export(export["name"])
+                    path = f"{base}/{collection.system_name}/{export['name']}"
+                    # Described where the subject reads what was found (index and letter).
+                    system["exports"].append({"path": path, "name": export["name"]})
+                    yield path, stage.export(export["name"])
         yield "index.html", [self._index().encode()]
         if self.kind == Right.ACCESS:
             html = self._letter_html()
@@ -506,6 +509,9 @@ class Assembly:
     # The readable parts.
 
     def _index(self) -> str:
+        for system in self.systems:
+            # Each system's row of the summary: its tables, and the files exported by hand.
+            system["views"] = [view for view in self.views if view.system == system["title"]]
         with translation.override(self.case.language):
             return render_to_string(
                 "fulfilment/package/index.html",
@@ -527,7 +533,17 @@ class Assembly:
         with translation.override(self.case.language):
             return render_to_string(
                 "fulfilment/package/letter.html",
-                letter_context(self.case, tables=self.views, withheld=self.withheld, now=self.now),
+                letter_context(
+                    self.case,
+                    tables=self.views,
+                    withheld=self.withheld,
+                    now=self.now,
+                    exports=[
+                        {"system": system["title"], **export}
+                        for system in self.systems
+                        for export in system["exports"]
+                    ],
+                ),
             )
 
     def _manifest(self) -> bytes:
@@ -638,3 +654,4 @@ def expire_task() -> int:
 def open_package(package: Package) -> Iterator[bytes]:
     """The ZIP as the subject gets it, chunk by chunk."""
     return vault.read(_path(package), vault.unwrap(package.wrapped_key))
+

@@ -8,6 +8,7 @@ once the case had closed."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -22,7 +23,7 @@ from cases.actors import Actor
 from cases.mail import render
 from cases.models import CaseEvent, OutgoingMail
 from cases.workflow import perform
-from fulfilment import completion, execute, plans
+from fulfilment import collect, completion, execute, plans
 from fulfilment.models import ExecutionStatus, NoticeStatus
 
 from .demo_world import (
@@ -30,6 +31,9 @@ from .demo_world import (
     drive_to_work,
     nothing_disclosed,
     poll_until_settled,
+    respond,
+    settle,
+    unzip,
 )
 from .test_change_letters import approve, finish, letter, panel, reported, said
 from .test_recipients import in_language
@@ -425,3 +429,41 @@ def test_find_subject_after_an_erasure_shows_the_orders_kept_restricted(world, c
         "find_subject", "--controller", "smartphoto", "--email", "x@example.org", stdout=nobody
     )
     assert "kept after an erasure" not in nobody.getvalue()
+
+
+# --- B14. Every file of the package is described where the subject reads what was found.
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_a_manual_export_is_described_in_the_index_and_the_letter(world, committed, language):
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer)
+    case.language = language
+    case.save(update_fields=["language"])
+    manual = case.collections.get(kind="manual")
+    committed(
+        collect.answer_manually,
+        manual,
+        actor=Actor.officer(officer),
+        found=True,
+        note_text="Boekhoudpakket doorzocht.",
+        file_name="defero-facturen.csv",
+        chunks=iter([b"factuur;bedrag\n2024-17;120.00\n"]),
+    )
+    settle(committed, case, officer)
+    archive = unzip(respond(committed, case, officer))
+    path = "data/financiele-administratie/defero-facturen.csv"
+    assert path in archive.namelist()
+    index = html.unescape(archive.read("index.html").decode())
+    summary = index[index.index("<table>") : index.index("</table>")]
+    row = summary[summary.index("Financiële administratie (boekhouder)") :]
+    row = row[: row.index("</tr>")]
+    said = {
+        "en": "Exported by the department that keeps it",
+        "nl": "Geëxporteerd door de afdeling die het bijhoudt",
+    }[language]
+    assert f"{said}: " in row and path in row
+    letter_html = html.unescape(archive.read("letter.html").decode())
+    found = letter_html[letter_html.index("<table>") : letter_html.index("</table>")]
+    assert "Financiële administratie (boekhouder)" in found and path in found
+    assert f"{said}: {path}" in found
