@@ -27,7 +27,7 @@ from cases.audit import note
 from cases.mail import queue_mail
 
 from .models import DownloadCode, Package, PackageStatus
-from .package import open_package
+from .package import opened
 
 CODES_AN_HOUR = 5
 # Over a link's whole life (7 days by default): 20 codes of 5 tries are 100 guesses at a
@@ -112,9 +112,13 @@ def check_code(package: Package, code: str, now: dt.datetime | None = None) -> b
         return False
 
 
-def download(package: Package, now: dt.datetime | None = None) -> Iterator[bytes]:
-    """Record the download and give its chunks (the caller streams them)."""
+def download(package: Package, now: dt.datetime | None = None) -> Iterator[bytes] | None:
+    """Open the package, record the download and give its chunks (the caller streams them);
+    None, and nothing recorded, when its file is gone (ended since its row was read)."""
     now = now or timezone.now()
+    chunks = opened(package)
+    if chunks is None:
+        return None
     with transaction.atomic():
         Package.objects.filter(pk=package.pk).update(downloads=F("downloads") + 1)
         note(
@@ -124,4 +128,4 @@ def download(package: Package, now: dt.datetime | None = None) -> Iterator[bytes
             at=now,
             data={"sha256": package.sha256},
         )
-    return open_package(package)
+    return chunks

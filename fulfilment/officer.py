@@ -39,8 +39,9 @@ from controllers.validators import database_id, multi_line, single_line
 
 from . import collect
 from .models import Collection, Package, PackageStatus, Withholding
-from .package import end, open_package, package_of
+from .package import end, opened, package_of
 from .staging import parse_row, text_of
+from .vault import VaultError
 
 # Rows a review page shows at once.
 PAGE = 50
@@ -265,13 +266,38 @@ def answer_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _gone(request: HttpRequest, case: Case, title: str, why: str) -> TemplateResponse:
+    """A page whose data no longer exists (410): said plainly, with the way back."""
+    return _page(request, "gone.html", title=title, case=case, why=why, status=410)
+
+
+def _search_gone(request: HttpRequest, collection: Collection) -> TemplateResponse:
+    return _gone(
+        request,
+        collection.case,
+        collection.system_title,
+        _(
+            "What this search found is no longer kept: the copy of a search is deleted once "
+            "the request has ended (%(state)s). Its counts stay in the case file and the "
+            "record; the subject's package, if one was sent, holds what they received."
+        )
+        % {"state": collection.case.get_state_display()},
+    )
+
+
 def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
-    """What one search found in one table, page by page, with what may be withheld."""
+    """What one search found in one table, page by page, with what may be withheld. Once the
+    request has ended its copy is deleted (``collect.discard_staging``): a tab opened before
+    gets a page that says so (410), never an error."""
     collection = _collection(request, pk, act=True)
-    stage = collect.reader(collection)
     spec = spec_of(collection.system.spec) if collection.system else None
     declared = next((t for t in spec.tables if t.name == table), None) if spec else None
-    if stage is None or declared is None or table not in collection.counts:
+    if declared is None or table not in collection.counts:
+        raise Http404
+    if not collection.case.is_open:
+        return _search_gone(request, collection)
+    stage = collect.reader(collection)
+    if stage is None:
         raise Http404
     # Clamped first: a page past the end would decrypt the whole table to show nothing.
     pages = Paginator(range(collection.counts[table]), PAGE).get_page(
@@ -282,7 +308,15 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     rows = []
     # Each value as the package's CSV and index.html show it (its exact text); only the page's
     # lines are parsed.
-    for line in itertools.islice(stage.lines(table), first, first + PAGE):
+    try:
+        lines = list(itertools.islice(stage.lines(table), first, first + PAGE))
+    except VaultError:
+        # Deleted meanwhile (the request ended while this page was asked for).
+        collection.case.refresh_from_db(fields=["state"])
+        if collection.case.is_open:
+            raise  # still open: the copy is damaged, a fault to see
+        return _search_gone(request, collection)
+    for line in lines:
         row = parse_row(line)
         rows.append(
             (text_of(row.get(declared.key)), [text_of(row.get(c.name)) for c in declared.columns])
@@ -327,6 +361,9 @@ def withhold_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         messages.error(request, _("Give a reason; the record and field must be one line."))
         return back
     case = collection.case
+    if not case.is_open:
+        messages.error(request, _("The request has ended: nothing more can be withheld."))
+        return _back(case)
     data = form.cleaned_data
     if data["column"] and data["column"] not in {c.name for c in declared.columns}:
         messages.error(request, _("No such field."))
@@ -372,6 +409,18 @@ def package_view(request: HttpRequest, pk: int) -> HttpResponse:
     _case(request, package.case_id, act=True)
     if package.status not in (PackageStatus.READY, PackageStatus.RELEASED):
         raise Http404
+    chunks = opened(package)
+    if chunks is None:
+        # Its link was withdrawn or expired since the page was loaded: the file is deleted.
+        return _gone(
+            request,
+            package.case,
+            _("Data package"),
+            _(
+                "This package is no longer kept: its file was deleted when its link was "
+                "withdrawn or expired."
+            ),
+        )
     # Someone read the subject's whole data: the record says who and when.
     note(
         package.case,
@@ -380,7 +429,7 @@ def package_view(request: HttpRequest, pk: int) -> HttpResponse:
         at=timezone.now(),
         data={"sha256": package.sha256},
     )
-    response = StreamingHttpResponse(open_package(package), content_type="application/zip")
+    response = StreamingHttpResponse(chunks, content_type="application/zip")
     response["Content-Length"] = str(package.size)
     response["Content-Disposition"] = (
         f'attachment; filename="{package.case.reference}-{package.kind}.zip"'

@@ -655,3 +655,23 @@ def open_package(package: Package) -> Iterator[bytes]:
     """The ZIP as the subject gets it, chunk by chunk."""
     return vault.read(_path(package), vault.unwrap(package.wrapped_key))
 
+
+def opened(package: Package) -> Iterator[bytes] | None:
+    """The ZIP's chunks with its file already open and its first chunk read, or None when the
+    file is gone (the package ended since its row was read: a link withdrawn or expired
+    meanwhile deletes it; a file that is there but damaged is raised, never said gone). A
+    download starts only once this succeeded: never a response cut off after its headers,
+    and never a download recorded that could not happen. Once open, the file is read to its
+    end whatever happens to its name."""
+    if not package.wrapped_key:
+        return None
+    chunks = open_package(package)
+    try:
+        first = next(chunks)
+    except StopIteration:
+        return iter(())
+    except vault.VaultError:
+        if _path(package).exists():
+            raise  # damaged or altered: a fault to see, never said to be gone
+        return None
+    return itertools.chain([first], chunks)

@@ -100,6 +100,10 @@ def package_page(request: HttpRequest, reference: str, token: str) -> HttpRespon
         elif action == "download":
             if check_code(package, str(request.POST.get("code", ""))[:20]):
                 chunks = download(package)
+                if chunks is None:
+                    # Withdrawn or expired since the page was read: its file is deleted.
+                    package.refresh_from_db()
+                    return render(request, "fulfilment/package_gone.html", context, status=410)
                 response = StreamingHttpResponse(chunks, content_type="application/zip")
                 response["Content-Length"] = str(package.size)
                 response["Content-Disposition"] = (

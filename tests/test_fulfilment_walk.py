@@ -17,6 +17,8 @@ import sqlite3
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import translation
 
 from cases.actors import Actor
@@ -30,6 +32,7 @@ from .demo_world import (
     SUBJECT,
     drive_to_work,
     nothing_disclosed,
+    officer_client,
     poll_until_settled,
     respond,
     settle,
@@ -467,3 +470,99 @@ def test_a_manual_export_is_described_in_the_index_and_the_letter(world, committ
     found = letter_html[letter_html.index("<table>") : letter_html.index("</table>")]
     assert "Financiële administratie (boekhouder)" in found and path in found
     assert f"{said}: {path}" in found
+
+
+# --- D23. No URL of a closed case answers 500: what is gone is said gone (410).
+
+
+def _fulfilment_urls(ids: dict[str, int], table: str) -> list[str]:
+    """Every officer's fulfilment URL (``fulfilment.admin_urls``) whose objects ``ids`` has,
+    by the first part of its route (case, collection, package, change, notice)."""
+    from fulfilment import admin_urls
+
+    urls = []
+    for pattern in admin_urls.urlpatterns:
+        route = str(pattern.pattern)
+        kind = route.split("/")[0]
+        if kind in ids:
+            filled = route.replace("<int:pk>", str(ids[kind])).replace("<str:table>", table)
+            urls.append(f"/admin/fulfilment/{filled}")
+    return urls
+
+
+GONE = "What this search found is no longer kept"
+
+
+def test_no_officer_fulfilment_url_of_a_closed_case_answers_500(world, committed):
+    officer = world["officer"]
+    access = drive_to_work(committed, world["controllers"]["smart-site"], officer)
+    settle(committed, access, officer)
+    table_url = reverse(
+        "fulfilment_table", args=[access.collections.get().pk, "leads"]
+    )  # the link the case file shows while the response is reviewed
+    officer_page = officer_client(officer)
+    assert officer_page.get(table_url).status_code == 200
+    package = respond(committed, access, officer)
+    erasure = drive_to_work(committed, world["controllers"]["smart-site"], officer, "erasure")
+    approve(committed, erasure, officer)
+    finish(committed, erasure, officer)
+    urls = _fulfilment_urls(
+        {"case": access.pk, "collection": access.collections.get().pk, "package": package.pk},
+        "leads",
+    ) + _fulfilment_urls(
+        {
+            "case": erasure.pk,
+            "change": erasure.executions.get().pk,
+            "notice": erasure.notices.first().pk,
+        },
+        "leads",
+    )
+    from fulfilment import admin_urls
+
+    walked = {url.split("/")[3] for url in urls}
+    assert walked == {str(p.pattern).split("/")[0] for p in admin_urls.urlpatterns}
+    for user in (officer, world["auditor"]):
+        client = officer_client(user)
+        client.raise_request_exception = False
+        for url in urls:
+            for method in ("get", "post"):
+                response = committed(getattr(client, method), url)
+                assert response.status_code < 500, (user.username, method, url)
+    # The stale tab of a table under review: the copy is deleted, and the page says so.
+    response = officer_page.get(table_url)
+    assert response.status_code == 410
+    assert GONE in html.unescape(response.content.decode())
+    officer_page.cookies["django_language"] = "nl"
+    with translation.override("nl"):
+        response = officer_page.get(table_url)
+    assert response.status_code == 410
+    assert "Wat deze zoekopdracht vond, wordt niet meer bewaard" in html.unescape(
+        response.content.decode()
+    )
+
+
+def test_a_package_whose_file_went_meanwhile_is_said_gone_and_no_download_recorded(
+    world, committed, mailoutbox
+):
+    """A link withdrawn or expired while a page was open deletes the file: the officer's and
+    the subject's downloads answer 410, and no download is recorded."""
+    from cases import links
+    from fulfilment.package import _path
+
+    officer = world["officer"]
+    case = drive_to_work(committed, world["controllers"]["smart-site"], officer)
+    settle(committed, case, officer)
+    package = respond(committed, case, officer)
+    subject = Client()
+    page = reverse("package", args=[case.reference, links.status_token(case)])
+    committed(subject.post, page, {"action": "send_code"})
+    code = re.search(r"\b(\d{6})\b", mailoutbox[-1].body).group(1)
+    _path(package).unlink()  # as end() does after its commit
+    response = officer_client(officer).get(reverse("fulfilment_package", args=[package.pk]))
+    assert response.status_code == 410
+    assert "This package is no longer kept" in html.unescape(response.content.decode())
+    response = subject.post(page, {"action": "download", "code": code})
+    assert response.status_code == 410
+    assert "This download is no longer available" in html.unescape(response.content.decode())
+    done = CaseEvent.objects.filter(case=case).values_list("action", flat=True)
+    assert "package_downloaded" not in done and "package_viewed" not in done
