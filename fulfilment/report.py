@@ -37,6 +37,10 @@ def _counts(counts: dict[str, Any]) -> str:
 
 
 def sections(case: Case) -> list[tuple[str, list[str]]]:
+    # The small words, translated here: xgettext does not look inside the f-strings below.
+    said_files, said_built, said_released = _("files"), _("built"), _("released")
+    said_downloads, said_manifest, said_made = _("downloads"), _("manifest"), _("made")
+    said_approved_by, said_task = _("approved by"), _("task")
     found: list[tuple[str, list[str]]] = []
     collections = list(case.collections.all())
     if collections:
@@ -49,7 +53,7 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                     # What a search found only once it found it: a failed or skipped one
                     # found nothing only in the sense that it did not look.
                     + (f" · {_counts(c.counts)}" if c.status == CollectionStatus.DONE else "")
-                    + (f" · {_('files')}: {c.file_count}" if c.file_count else "")
+                    + (f" · {said_files}: {c.file_count}" if c.file_count else "")
                     + (f" · {c.error}" if c.error else "")
                     + (f" · {c.answer_note}" if c.answer_note else "")
                     for c in collections
@@ -73,9 +77,9 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
             (
                 _("Data package"),
                 [
-                    f"{p.kind}: {p.get_status_display()} · {_('built')} {_when(p.built_at)}"
-                    f" · {_('released')} {_when(p.released_at)} · {_('downloads')}: {p.downloads}"
-                    f" · SHA-256 {p.sha256 or '—'} · {_('manifest')} {p.manifest_sha256 or '—'}"
+                    f"{p.kind}: {p.get_status_display()} · {said_built} {_when(p.built_at)}"
+                    f" · {said_released} {_when(p.released_at)} · {said_downloads}: {p.downloads}"
+                    f" · SHA-256 {p.sha256 or '—'} · {said_manifest} {p.manifest_sha256 or '—'}"
                     for p in packages
                 ],
             )
@@ -83,9 +87,9 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
     for plan in case.plans.order_by("pk"):
         lines = [
             f"{plan.get_status_display()} · SHA-256 {plan.sha256}"
-            f" · {_('made')} {_when(plan.made_at)}"
+            f" · {said_made} {_when(plan.made_at)}"
             + (
-                f" · {_('approved by')} {plan.approved_by} {_when(plan.approved_at)}"
+                f" · {said_approved_by} {plan.approved_by} {_when(plan.approved_at)}"
                 if plan.approved_at
                 else ""
             )
@@ -107,7 +111,7 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                 ]
                 lines.append(f"{entry['title']}: " + ("; ".join(parts) or "—"))
             else:
-                lines.append(f"{entry['title']}: {_('task')} {entry.get('task', '')}")
+                lines.append(f"{entry['title']}: {said_task} {entry.get('task', '')}")
             if entry.get("done_under"):
                 lines.append(
                     f"{entry['title']}: "
@@ -142,6 +146,7 @@ def _notice(notice: Notice, titles: dict[str, str]) -> str:
     mail to an address with the mail's delivery, another way), not told under which exception
     in whose words, none of the subject's data disclosed to it, or nothing to tell; who
     decided and when; its answer. An address is named only where a mail went to it."""
+    said_mail, said_answer = _("mail"), _("answer")
     parts = [f"{notice.recipient}: {notice.get_status_display()}"]
     if notice.exception:
         parts.append(notice.get_exception_display())
@@ -152,7 +157,7 @@ def _notice(notice: Notice, titles: dict[str, str]) -> str:
         parts.append(_("by mail to %(address)s") % {"address": notice.mail.to})
     if notice.mail:
         parts.append(
-            f"{_('mail')} {notice.mail.get_status_display()} {notice.mail.delivery_status}".strip()
+            f"{said_mail} {notice.mail.get_status_display()} {notice.mail.delivery_status}".strip()
         )
     if notice.reason:
         parts.append(_(notice.reason))
@@ -164,5 +169,5 @@ def _notice(notice: Notice, titles: dict[str, str]) -> str:
             % {"officer": notice.decided_by, "when": _when(notice.decided_at)}
         )
     if notice.answer:
-        parts.append(f"{_('answer')}: {notice.answer}")
+        parts.append(f"{said_answer}: {notice.answer}")
     return " · ".join(parts)

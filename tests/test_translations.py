@@ -51,3 +51,24 @@ def test_no_string_in_the_code_is_missing_from_the_catalogue(tmp_path):
     committed = {e.msgid for e in polib.pofile(str(PO))}
     assert fresh - committed == set(), "new strings: run makemessages -l nl and translate them"
     assert committed - fresh == set(), "stale strings: run makemessages -l nl --no-obsolete"
+
+
+def test_no_translatable_string_hides_inside_an_f_string():
+    """xgettext does not look inside f-strings: `f"{_('Now')}: …"` is never extracted, so it is
+    never translated (the Dutch compliance report said "Now:")."""
+    import io
+    import re
+    import tokenize
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    literal = re.compile(r"""\{\s*_\(\s*["']""")
+    found = []
+    for path in root.rglob("*.py"):
+        if {".venv", "tests", "bench", "migrations"} & set(path.relative_to(root).parts):
+            continue
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            is_f_string = token.string.lstrip("rbRB")[:1] in "fF"
+            if token.type == tokenize.STRING and is_f_string and literal.search(token.string):
+                found.append(f"{path.relative_to(root)}:{token.start[0]}")
+    assert not found, found
