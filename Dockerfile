@@ -1,9 +1,10 @@
 # The production image: web (gunicorn), worker and beat all run from it (docker-compose.yml).
 FROM python:3.11-slim-bookworm
 
-# WeasyPrint renders PDFs with Pango; fonts for Dutch and English text.
+# WeasyPrint renders PDFs with Pango and subsets their fonts with HarfBuzz; fonts for Dutch and
+# English text.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DSAR_VAR_DIR=/var/lib/dsar

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import gc
 import mimetypes
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,14 @@ from typing import Any
 from django.contrib.staticfiles import finders
 
 BASE = "https://static.dsar.invalid/"
+
+# Where the system lacks HarfBuzz-Subset, WeasyPrint subsets fonts with fontTools, which stamps
+# each subset's "modified" time with the clock unless SOURCE_DATE_EPOCH is set (the
+# reproducible-builds convention fontTools reads): two renders of the same case a second apart
+# then differ in bytes, and an auditor could not show that a report was rendered from the
+# record it claims. A fixed stamp (the project's first release, 2026-01-01) makes them equal;
+# a value the environment sets is kept.
+FONT_STAMP = "1767225600"
 
 
 def static_file(url: str) -> tuple[bytes, str]:
@@ -84,6 +93,7 @@ def render_pdf(html: str | Sequence[str], **options: Any) -> bytes:
 def _render(html: str | Sequence[str], options: dict[str, Any]) -> bytes:
     from weasyprint import HTML
 
+    os.environ.setdefault("SOURCE_DATE_EPOCH", FONT_STAMP)
     fetcher = _fetcher_class()()
     if isinstance(html, str):
         return HTML(string=html, base_url=BASE, url_fetcher=fetcher).write_pdf(**options)

@@ -27,6 +27,7 @@ from reports.case_report import (
     verify_embedded,
 )
 
+from .conftest import require_service
 from .demo_world import SUBJECT, drive_to_work, nothing_disclosed, officer_client, respond, settle
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +127,27 @@ def test_mail_texts_show_as_sent_but_never_the_subject_s_private_link_or_code(wo
 def test_the_same_case_renders_to_the_same_bytes(world, committed):
     case = erased(world, committed)
     assert render(case, language="en") == render(case, language="en")
+
+
+@pytest.mark.parametrize("subsetter", ["harfbuzz", "fonttools"])
+def test_a_pdf_is_the_same_bytes_whenever_it_is_rendered(subsetter, monkeypatch):
+    """Whichever subsetter the system has: fontTools (no HarfBuzz-Subset) stamps each font
+    subset with the clock unless the renderer fixes the stamp."""
+    import time
+
+    from weasyprint.pdf import fonts
+
+    from cases.pdf import render_pdf
+
+    if subsetter == "fonttools":
+        monkeypatch.setattr(fonts, "harfbuzz_subset", None)
+    else:
+        require_service(fonts.harfbuzz_subset is not None, "HarfBuzz-Subset is not installed")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    clock = iter(range(1_800_000_000, 1_900_000_000, 100_000))
+    monkeypatch.setattr(time, "time", lambda: float(next(clock)))
+    html = "<p>Case 000001: <code>erased</code>, één regel.</p>"
+    assert render_pdf(html) == render_pdf(html)
 
 
 def test_a_tampered_event_makes_the_next_report_say_so_and_its_events_fail(world, committed):
