@@ -34,6 +34,8 @@ class RightDeclarationInline(admin.StackedInline):
         "clock_pauses",
         ("verification", "mask_fields"),
         "verification_quote",
+        "marketing_verification",
+        "marketing_verification_quote",
     ]
 
 

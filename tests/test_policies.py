@@ -286,6 +286,18 @@ BAD = [
         "'whim'",
     ),
     ("schema", _set("schema", 2), "unsupported version"),
+    # Only an objection concerns direct marketing (Art. 21(2)): a separate identity rule for it
+    # on another right is a transcription error.
+    (
+        "rights.access.marketing_verification",
+        _set("rights.access.marketing_verification", "email"),
+        "only an objection concerns direct marketing",
+    ),
+    (
+        "rights.objection.marketing_verification",
+        _set("rights.objection.marketing_verification", "sms"),
+        "'sms' is not one of",
+    ),
 ]
 
 
