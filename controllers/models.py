@@ -368,7 +368,9 @@ class DataCategory(models.Model):
         _("unit"), max_length=10, choices=PeriodUnit.choices, blank=True
     )
     retention_after = models.CharField(_("counted from"), max_length=300, blank=True)
-    source = models.CharField(_("source"), max_length=300, blank=True)
+    # The statement's words on where the data come from; a statement may name several sources
+    # in separate passages (Smart-Site), so text, not one line.
+    source = models.TextField(_("source"), blank=True)
 
     class Meta:
         verbose_name = _("data category")

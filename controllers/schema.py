@@ -113,7 +113,7 @@ CATEGORY = {
     "legal_bases": Field("choices", choices=tuple(LegalBasis.values)),
     "retention": Field("text"),
     "retention_period": Field("table", schema=RETENTION, prefix="retention_"),
-    "source": Field("str"),
+    "source": Field("text"),
 }
 RECIPIENT = {
     "name": Field("str", required=True),
