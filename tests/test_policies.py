@@ -533,3 +533,48 @@ def test_the_transcriptions_corrected_after_the_audit(loaded_controllers):
     assert [r.outside_eea for r in lockr.recipients.all() if r.kind == "processor"] == ["unknown"]
     assert lockr.declaration("access").mask_rule == "may"
     assert loaded_controllers["defero"].declaration("access").mask_rule == "must"
+
+
+@pytest.mark.django_db
+def test_export_policy_shows_the_corrected_declarations(loaded_controllers):
+    """issue 21 §4: what export_policy writes is the corrected transcription."""
+
+    def export(slug: str) -> dict:
+        out = io.StringIO()
+        call_command("export_policy", slug, stdout=out)
+        return tomllib.loads(out.getvalue())
+
+    smartphoto = export("smartphoto")
+    objection = smartphoto["rights"]["objection"]
+    assert objection["status"] == "conditional"
+    assert (
+        objection["condition"] == "wanneer je ernstige en rechtmatige redenen hebt om dit te doen"
+    )
+    assert objection["verification"] == "id_document"
+    assert objection["marketing_verification"] == "email"
+    assert smartphoto["rights"]["withdraw_consent"]["verification"] == "email"
+    assert smartphoto["rights"]["access"]["marketing_verification"] == ""
+    visit = smartphoto["data_categories"][0]["retention_period"]
+    assert visit == {
+        "amount": 24,
+        "unit": "hours",
+        "after": "het einde van jouw bezoek aan de website",
+    }
+    assert "Europese Economische Ruimte" in smartphoto["eea_transfers"]
+
+    defero = {c["name"]: c for c in export("defero")["data_categories"]}
+    financial = defero["Financiële administratie"]
+    assert financial["purposes"] == ["Verzenden van facturen en het afhandelen van uw betalingen"]
+    assert financial["retention"].endswith("Financiële administratie 7 jaar Wettelijke termijn")
+    assert "zelf aan ons verstrekt" in financial["source"]
+
+    contractstatus = export("contractstatus")
+    assert contractstatus["postal_address"] == contractstatus["address"]
+    assert all(
+        "door onszelf verzamelde gegevens" in c["source"] for c in contractstatus["data_categories"]
+    )
+
+    site = export("smart-site")
+    suppliers = [r for r in site["recipients"] if r["name"] == "vertrouwde externe leveranciers"]
+    assert suppliers[0]["outside_eea"] == "unknown"
+    assert "openbare registers" in site["data_categories"][0]["source"]
