@@ -21,6 +21,7 @@ examples and the ``after`` of a retention period are labels in the statement's t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,10 +58,12 @@ def read_statement(source: str) -> str | None:
     return clean(path.read_text(encoding="utf-8"))
 
 
-def _squeezed(text: str) -> tuple[str, list[int]]:
-    """The text without white space, and for each of its characters the original position."""
+@functools.lru_cache(maxsize=64)
+def _squeezed(text: str) -> tuple[str, tuple[int, ...]]:
+    """The text without white space, and for each of its characters the original position
+    (cached: every quote of a policy is looked for in the same statement)."""
     kept = [(i, c) for i, c in enumerate(text) if not c.isspace()]
-    return "".join(c for _, c in kept), [i for i, _ in kept]
+    return "".join(c for _, c in kept), tuple(i for i, _ in kept)
 
 
 def _line_of(text: str, position: int) -> str:

@@ -578,3 +578,15 @@ def test_export_policy_shows_the_corrected_declarations(loaded_controllers):
     suppliers = [r for r in site["recipients"] if r["name"] == "vertrouwde externe leveranciers"]
     assert suppliers[0]["outside_eea"] == "unknown"
     assert "openbare registers" in site["data_categories"][0]["source"]
+
+
+def test_a_direct_marketing_identity_rule_is_for_the_objection_only(loaded_controllers):
+    """The admin's form runs the model's clean: the same rule as the loader's."""
+    from django.core.exceptions import ValidationError
+
+    access = loaded_controllers["smartphoto"].declaration(Right.ACCESS)
+    access.marketing_verification = Verification.EMAIL
+    with pytest.raises(ValidationError, match="Only an objection"):
+        access.clean()
+    objection = loaded_controllers["smartphoto"].declaration(Right.OBJECTION)
+    objection.clean()  # smartphoto's own: e-mail for an objection to direct marketing
