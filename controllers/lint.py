@@ -88,7 +88,14 @@ GIVES_CONSENT = re.compile(
     r"|\bstemt\s+u\s+in\b|\byou\s+(hereby\s+)?(give\s+(your\s+)?)?consent\b",
     re.IGNORECASE,
 )
-BY_USE_OR_VISIT = re.compile(r"\b(bezoek\w*|gebruik\w*|visit\w*|using|use\s+of)\b", re.IGNORECASE)
+# The subject's use or visit as the act ("Door middel van het bezoeken van", "Wanneer u
+# gebruikmaakt van", "als u onze website bezoekt", "by using"), not the use of the data a
+# consent is for ("geeft u toestemming voor het gebruik van uw gegevens").
+BY_USE_OR_VISIT = re.compile(
+    r"\b(door|wanneer|als|indien|bij)\s+(middel\s+van\s+)?(\w+\s+){0,3}(bezoek\w*|gebruik\w*)"
+    r"|\bby\s+(using|visiting|accessing)\b|\b(if|when)\s+you\s+(use|visit|access)\b",
+    re.IGNORECASE,
+)
 # A clause giving the courts of one place exclusive jurisdiction ("De rechtbanken van Gent zijn
 # exclusief bevoegd"): Art. 79(2) lets the subject sue in the member state of their habitual
 # residence, which no clause of the controller can take away.

@@ -293,6 +293,8 @@ def test_a_sixth_controller_is_linted_from_its_data_alone(loaded_controllers, se
     (policies / "statements" / "acme.txt").write_text(
         "Privacyverklaring Acme\n\nDoor het gebruik van onze\napp geeft u toestemming voor "
         "de verwerking van uw gegevens. Wij bewaren uw gegevens zolang als nodig is.\n\n"
+        # Consent by a click, for the use of the data: no finding.
+        "Door op akkoord te klikken geeft u toestemming voor het gebruik van uw e-mailadres.\n\n"
         "Alleen de rechtbank te Utrecht is bij uitsluiting bevoegd.\n"
     )
     data = tomllib.loads((Path(settings.POLICY_DIR) / "defero.toml").read_text())
@@ -308,6 +310,7 @@ def test_a_sixth_controller_is_linted_from_its_data_alone(loaded_controllers, se
     assert findings["consent-by-use"].quote == (
         "Door het gebruik van onze app geeft u toestemming voor de verwerking van uw gegevens."
     )
+    assert [f.code for f in lint_controller(acme)].count("consent-by-use") == 1
     assert findings["exclusive-court"].quote.startswith("Alleen de rechtbank te Utrecht")
     assert findings["retention-without-criteria"].quote == (
         "Wij bewaren uw gegevens zolang als nodig is."
