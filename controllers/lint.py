@@ -24,6 +24,7 @@ from .models import (
     Offer,
     Right,
     RightDeclaration,
+    Tristate,
     Verification,
 )
 from .policy import policy_data
@@ -111,6 +112,11 @@ AS_LONG_AS_NEEDED = re.compile(
     r"|as\s+long\s+as\s+(is\s+|it\s+is\s+)?(necessary|needed)",
     re.IGNORECASE,
 )
+
+# A recipient the statement says only *may* be outside the EEA ("die mogelijk in andere
+# rechtsgebieden ... zijn gevestigd", "Het kan zijn dat verwerkers buiten de EER zijn
+# gevestigd"): one rule for every file, its outside_eea is "unknown" (policies README).
+POSSIBLY = re.compile(r"\bmogelijk\b|\bhet\s+kan\s+zijn\b|\bmay\s+be\b|\bpossibly\b", re.IGNORECASE)
 
 
 def _sentences(text: str) -> list[str]:
@@ -355,6 +361,28 @@ def lint_controller(controller: Controller) -> list[Finding]:
                     % {"category": category.name},
                     "GDPR Art. 13(2)(a), 14(2)(a), 15(1)(d)",
                     quote=_sentence_with(category.retention, AS_LONG_AS_NEEDED),
+                )
+            )
+
+    for recipient in controller.recipients.all():
+        words = f"{recipient.purpose}\n\n{recipient.safeguards}"
+        if recipient.outside_eea != Tristate.UNKNOWN and POSSIBLY.search(words):
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "possible-transfer-as-certain",
+                    _(
+                        "Whether %(recipient)s is outside the EEA is declared as "
+                        '"%(where)s", but the statement only says it may be: declare it '
+                        "unknown, and confirm its location and safeguard before an access "
+                        "answer names it."
+                    )
+                    % {
+                        "recipient": recipient.name,
+                        "where": recipient.get_outside_eea_display(),
+                    },
+                    "GDPR Art. 13(1)(f), 15(2)",
+                    quote=_sentence_with(words, POSSIBLY),
                 )
             )
 

@@ -323,3 +323,20 @@ def test_a_sixth_controller_is_linted_from_its_data_alone(loaded_controllers, se
     shutil.rmtree(policies / "statements")
     codes_without = [f.code for f in lint_controller(acme)]
     assert "statement-not-kept" in codes_without and "consent-by-use" not in codes_without
+
+
+def test_a_possible_transfer_declared_as_certain_is_flagged(loaded_controllers):
+    """One rule (controllers/policies/README.md): "die mogelijk in andere rechtsgebieden ...
+    zijn gevestigd" is unknown, as Smartlockr's "Het kan zijn ..." is."""
+    controller = loaded_controllers["smart-site"]
+    assert not _found(controller, "possible-transfer-as-certain")
+    # As the file read before issue 21.
+    controller.recipients.filter(name="vertrouwde externe leveranciers").update(outside_eea="yes")
+    (finding,) = _found(controller, "possible-transfer-as-certain")
+    assert finding.severity == "warning" and "vertrouwde externe leveranciers" in finding.message
+    assert "die mogelijk in andere rechtsgebieden over de hele wereld zijn gevestigd" in (
+        finding.quote
+    )
+    assert finding.reference == "GDPR Art. 13(1)(f), 15(2)"
+    for slug in ("smartlockr", "smartphoto", "defero", "contractstatus"):
+        assert not _found(loaded_controllers[slug], "possible-transfer-as-certain"), slug
