@@ -34,6 +34,8 @@ class RightDeclarationInline(admin.StackedInline):
         "clock_pauses",
         ("verification", "mask_fields"),
         "verification_quote",
+        "marketing_verification",
+        "marketing_verification_quote",
     ]
 
 
@@ -137,8 +139,18 @@ class ControllerAdmin(SuperuserEditsMixin, admin.ModelAdmin):
         # format_html_join escapes every value: statement text is not trusted markup.
         items = format_html_join(
             "",
-            '<li class="finding finding-{}"><strong>{}</strong> {} <em>({})</em></li>',
-            ((f.severity, f.severity, f.message, f.reference) for f in findings),
+            '<li class="finding finding-{}"><strong>{}</strong> {}{} <em>({})</em></li>',
+            (
+                (
+                    f.severity,
+                    f.severity,
+                    f.message,
+                    # The passage the finding is about, in the statement's words.
+                    format_html(" <q>{}</q>", f.quote) if f.quote else "",
+                    f.reference,
+                )
+                for f in findings
+            ),
         )
         return format_html("<ul>{}</ul>", items)
 

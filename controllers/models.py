@@ -268,6 +268,19 @@ class RightDeclaration(models.Model):
         _("identity check"), max_length=20, choices=Verification.choices, default="email"
     )
     verification_quote = models.TextField(_("identity rule, as stated"), blank=True)
+    # An objection to direct marketing is absolute (Art. 21(3)) and a statement may let it be
+    # made more simply than an objection on grounds relating to the subject's situation
+    # (smartphoto 3.2: by e-mail, "gratis en zonder motivatie"). Only on the objection; ""
+    # where the statement gives no separate rule (the right's own `verification` applies).
+    marketing_verification = models.CharField(
+        _("identity check for an objection to direct marketing"),
+        max_length=20,
+        choices=Verification.choices,
+        blank=True,
+    )
+    marketing_verification_quote = models.TextField(
+        _("identity rule for direct marketing, as stated"), blank=True
+    )
     mask_fields = models.JSONField(_("fields to black out"), default=list, blank=True)
     # Whether the statement lets the subject black them out ("may", Smartlockr) or requires it
     # ("must", Defero); "" where it names none.
@@ -325,6 +338,14 @@ class RightDeclaration(models.Model):
             raise ValidationError({"mask_fields": _("Unknown fields: %s") % sorted(unknown)})
         if self.mask_rule and not self.mask_fields:
             raise ValidationError({"mask_rule": _("A rule for blacking out names its fields.")})
+        if self.marketing_verification and self.right != Right.OBJECTION:
+            raise ValidationError(
+                {
+                    "marketing_verification": _(
+                        "Only an objection can concern direct marketing (Art. 21(2))."
+                    )
+                }
+            )
 
 
 class DataCategory(models.Model):
@@ -347,7 +368,9 @@ class DataCategory(models.Model):
         _("unit"), max_length=10, choices=PeriodUnit.choices, blank=True
     )
     retention_after = models.CharField(_("counted from"), max_length=300, blank=True)
-    source = models.CharField(_("source"), max_length=300, blank=True)
+    # The statement's words on where the data come from; a statement may name several sources
+    # in separate passages (Smart-Site), so text, not one line.
+    source = models.TextField(_("source"), blank=True)
 
     class Meta:
         verbose_name = _("data category")

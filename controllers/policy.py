@@ -167,6 +167,14 @@ def validate_policy(data: Mapping[str, Any], path: str) -> None:
             raise PolicyError(path, f"{key}.mask_fields", "only an ID document has fields to mask")
         if declared.get("mask_rule") and not declared.get("mask_fields"):
             raise PolicyError(path, f"{key}.mask_rule", "a rule for blacking out names its fields")
+        if right != Right.OBJECTION and (
+            declared.get("marketing_verification") or declared.get("marketing_verification_quote")
+        ):
+            raise PolicyError(
+                path,
+                f"{key}.marketing_verification",
+                "only an objection concerns direct marketing (Art. 21(2))",
+            )
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -93,6 +93,10 @@ RIGHT = {
     "clock_pauses": Field("bool", default=True),
     "verification": _choice(Verification.values, default=Verification.EMAIL.value),
     "verification_quote": Field("text"),
+    # Objection only: how identity is checked for an objection to direct marketing, where the
+    # statement words it apart from the objection's own rule ("": the same as `verification`).
+    "marketing_verification": _choice(["", *Verification.values]),
+    "marketing_verification_quote": Field("text"),
     "mask_fields": Field("choices", choices=tuple(MaskField.values)),
     # "may" or "must" black them out, as the statement words it; "" when it names none.
     "mask_rule": _choice(["", *MaskRule.values]),
@@ -109,7 +113,7 @@ CATEGORY = {
     "legal_bases": Field("choices", choices=tuple(LegalBasis.values)),
     "retention": Field("text"),
     "retention_period": Field("table", schema=RETENTION, prefix="retention_"),
-    "source": Field("str"),
+    "source": Field("text"),
 }
 RECIPIENT = {
     "name": Field("str", required=True),

@@ -35,7 +35,9 @@ def test_each_controller_page_shows_its_own_declarations(loaded_controllers, cli
     assert "Answer within one month at the latest" in restriction
 
     smartphoto = page(client, "controller", "smartphoto")
-    assert smartphoto.count("Condition stated by the company") == 3
+    # Erasure, restriction, portability, and objection "wanneer je ernstige en rechtmatige
+    # redenen hebt om dit te doen" (5.3).
+    assert smartphoto.count("Condition stated by the company") == 4
     assert "met beperkte toezegging" in smartphoto
     assert "Gegevensbeschermingsautoriteit" in smartphoto
 
@@ -136,7 +138,11 @@ def test_labels_say_when_a_field_is_required_and_for_what(loaded_controllers, cl
     assert "(required for: Rectification (Art. 16), Restriction of processing (Art. 18)" in html
     assert "required for: Access (Art. 15)" in html  # Defero's ID rule is for access only
     smartphoto = page(client, "request_form", "smartphoto")
-    assert "for every request" in smartphoto and "for some requests" not in smartphoto
+    # Not for withdrawing consent (3.2: by e-mail, "gratis en zonder motivatie"; Art. 7(3)).
+    assert "for some requests" in smartphoto and "for every request" not in smartphoto
+    label = smartphoto[smartphoto.index('<label for="id_id_document">') :]
+    label = label[: label.index("</label>")]
+    assert "Automated decisions (Art. 22)" in label and "Withdrawal of consent" not in label
     assert "national register number" in smartphoto and "BSN" not in smartphoto
     assert "citizen service number (BSN)" in html
 

@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, slugs: list[str], fail_on: str | None, **options: Any) -> None:
         controllers = Controller.objects.select_related("supervisory_authority").prefetch_related(
-            "rights", "data_categories"
+            "rights", "data_categories", "recipients"
         )
         if slugs:
             controllers = controllers.filter(slug__in=slugs)
