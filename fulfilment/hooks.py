@@ -53,6 +53,15 @@ log = logging.getLogger(__name__)
 def on_checking(
     sender: Any, *, case: Case, step: str, arguments: dict[str, Any] | None = None, **kwargs: Any
 ) -> None:
+    if step == "answer_no_data" and (case.collections.exists() or case.plans.exists()):
+        # The searches (or the plan's dry run) say what is held: the answer follows from them,
+        # and the letter says so when they found nothing (cases.models.grounds).
+        raise ValidationError(
+            _(
+                "This request is answered from the searches of the systems: prepare the "
+                "response; where nothing was found, the answer says so."
+            )
+        )
     if case.right in plans.CHANGE_RIGHTS:
         _check_change(case, step, arguments or {})
         return

@@ -98,7 +98,7 @@ def test_lint_policies_prints_each_finding_with_its_reference(loaded_controllers
     out = io.StringIO()
     call_command("lint_policies", "smartphoto", "contractstatus", stdout=out)
     text = out.getvalue()
-    assert "smartphoto: 4 finding(s)" in text
+    assert "smartphoto: 5 finding(s)" in text
     assert "[warning] id-copy-for-every-request" in text and "EDPB Guidelines 01/2022" in text
     assert "[error] complaint-not-declared" in text and "GDPR Art. 13(2)(d), 77" in text
     assert "defero" not in text
@@ -108,7 +108,10 @@ def test_lint_policies_fail_on_sets_the_exit_status(loaded_controllers):
     with pytest.raises(CommandError) as error:
         call_command("lint_policies", "smartphoto", "--fail-on", "warning", stdout=io.StringIO())
     assert error.value.returncode == 1
-    # smartphoto has no errors: --fail-on error passes.
+    with pytest.raises(CommandError):  # its routine ID copy would pause every request
+        call_command("lint_policies", "smartphoto", "--fail-on", "error", stdout=io.StringIO())
+    # Without the pause, smartphoto has no errors: --fail-on error passes.
+    loaded_controllers["smartphoto"].rights.update(clock_pauses=False)
     call_command("lint_policies", "smartphoto", "--fail-on", "error", stdout=io.StringIO())
 
 

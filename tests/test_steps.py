@@ -73,7 +73,9 @@ def test_the_case_page_offers_exactly_the_officer_s_available_steps_with_their_l
     assert offered == [
         "ask_identity",
         "ask_subject",
+        "ask_question",
         "extend",
+        "answer_no_data",
         "prepare_response",
         "refuse",
         "withdraw",
@@ -98,7 +100,13 @@ def test_the_status_page_offers_exactly_the_subject_s_available_steps(cast, subm
     if state == "awaiting_subject":
         case = perform(case, "ask_subject", actor=officer, message="Which account?")
     if state == "awaiting_identity":
-        case = perform(case, "ask_identity", actor=officer, message="ID please")
+        case = perform(
+            case,
+            "ask_identity",
+            actor=officer,
+            message="ID please",
+            doubt="The address differs from the one on file.",
+        )
     assert case.state == state
     client.cookies["django_language"] = "en"
     html = client.get(status_path(case)).content.decode()

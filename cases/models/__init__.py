@@ -21,11 +21,12 @@ from .case import (
     Channel,
     Language,
     Milestone,
+    PauseReason,
     ReferenceCounter,
-    RefusalGround,
     State,
     Suspension,
 )
+from .grounds import ObjectionTo, RefusalGround
 from .documents import IdDocument
 from .events import CaseEvent
 from .mail import Carries, InboundMail, MailStatus, OutgoingMail
@@ -49,7 +50,9 @@ __all__ = [
     "MailStatus",
     "Message",
     "Milestone",
+    "ObjectionTo",
     "OutgoingMail",
+    "PauseReason",
     "ReferenceCounter",
     "RefusalGround",
     "State",
