@@ -26,9 +26,9 @@ from .case import (
     State,
     Suspension,
 )
-from .grounds import ObjectionTo, RefusalGround
 from .documents import IdDocument
 from .events import CaseEvent
+from .grounds import ObjectionTo, RefusalGround
 from .mail import Carries, InboundMail, MailStatus, OutgoingMail
 from .messages import Direction, Message
 

@@ -1,4 +1,4 @@
-"""The lawful grounds of a refusal, per right: one table, checked by the workflow (docs/legal.md §4).
+"""The lawful grounds of a refusal, per right: one table, checked by the workflow (legal.md §4).
 
 ``RefusalGround`` names every ground a case may carry. ``REFUSAL_GROUNDS`` says, per right, on
 which of them a request may be refused outright; ``PARTIAL_GROUNDS`` on which part of it may be
