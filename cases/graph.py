@@ -11,7 +11,6 @@ from django_fsm import RETURN_VALUE
 from .models import FINAL_STATES, Case
 from .steps import STEPS
 
-
 # The steps that keep the state they are taken from.
 KEEP_STATE = ("extend", "record_objection")
 

@@ -215,8 +215,8 @@ REASONS: dict[tuple[str, str], Text] = {
         "(Art. 11(2) GDPR). If you give us more details, we will look again.",
     },
     (Right.PORTABILITY, RefusalGround.PORTABILITY_NOT_PROVIDED): {
-        "nl": "U vraagt om de klantscores en kortingsprofielen die wij zelf afleiden; dat zijn geen "
-        "gegevens die u ons heeft verstrekt (art. 20 lid 1 AVG). Met een inzageverzoek "
+        "nl": "U vraagt om de klantscores en kortingsprofielen die wij zelf afleiden; dat zijn "
+        "geen gegevens die u ons heeft verstrekt (art. 20 lid 1 AVG). Met een inzageverzoek "
         "ontvangt u er wel een kopie van.",
         "en": "You ask for the customer scores and discount profiles we derive ourselves; they "
         "are not data you provided to us (Art. 20(1) GDPR). An access request gives you a copy "
