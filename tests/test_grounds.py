@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from pypdf import PdfReader
 
+from cases import iddocs
 from cases.actors import Actor
 from cases.models import Case, CaseEvent, ObjectionTo, RefusalGround, State, Suspension
 from cases.models.grounds import (
@@ -27,6 +28,7 @@ from controllers.lint import lint_controller
 from controllers.models import Right
 
 from .cast import make_cast
+from .pdfs import MINIMAL_PDF
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -304,9 +306,12 @@ def test_proof_of_identity_pauses_only_on_a_stated_doubt(cast, submit):
 def test_waiting_for_an_id_copy_the_controller_asks_of_everyone_does_not_pause(cast, submit):
     case = submit(cast.b)  # Defero demands an ID copy with every access request
     assert case.state == State.AWAITING_IDENTITY and case.paused_since is None
-    case.refresh_from_db()
+    copy = iddocs.CheckedDocument(MINIMAL_PDF, "application/pdf")
+    case = perform(case, "submit_identity", actor=Actor.subject(), id_document=copy)
     deadline = case.effective_deadline
-    case = perform(case, "ask_identity", actor=Actor.officer(cast.officer_b), message="Unreadable.")
+    # The copy is unreadable: asking for it again is the same routine demand.
+    case = perform(case, "ask_identity", actor=Actor.officer(cast.officer_b), message="Again.")
+    assert case.state == State.AWAITING_IDENTITY
     assert case.paused_since is None and case.effective_deadline == deadline
 
 
