@@ -348,3 +348,26 @@ def test_lint_flags_a_rule_that_would_pause_every_request(loaded_controllers):
     assert "routine-wait-pauses-clock" not in {f.code for f in lint_controller(defero)}
     smart_site = loaded_controllers["smart-site"]  # email verification: nothing to wait for
     assert "routine-wait-pauses-clock" not in {f.code for f in lint_controller(smart_site)}
+
+
+def test_where_the_systems_market_to_the_subject_only_an_objection_to_other_use_is_refused(
+    world, committed
+):
+    """smartphoto's webshop sends the subject its newsletter: an objection not recorded as one
+    to other processing only is never refused on Art. 21(1) (fulfilment checks the systems);
+    recorded so, it may be, for the marketing is not what the subject objects to."""
+    from .demo_world import drive_to_work
+
+    smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
+    case = drive_to_work(committed, smartphoto, officer, "objection")
+    actor = Actor.officer(officer)
+    for ground in (G.OBJECTION_LEGAL_CLAIMS, G.NATIONAL_LAW):
+        with pytest.raises(ValidationError, match="absolute"):
+            perform(case, "refuse", actor=actor, ground=ground, reason="x")
+    case = perform(
+        case, "record_objection", actor=actor, objection_to=ObjectionTo.PARTICULAR_SITUATION
+    )
+    case = perform(
+        case, "refuse", actor=actor, ground=G.OBJECTION_LEGAL_CLAIMS, reason="A pending claim."
+    )
+    assert case.state == State.REFUSED
