@@ -139,15 +139,15 @@ STEPS: dict[str, Step] = {
             transition="ask_identity",
             fields=(
                 _QUESTION,
-                # Art. 12(6): the doubt is the only reason to ask; it pauses the clock. Not
-                # asked where the controller's rule demands an ID copy of everyone (that
-                # routine demand pauses nothing): the transition says so.
+                # Art. 12(6): the doubt is the only reason to ask, and pauses the clock.
+                # Required unless the controller's rule demands an ID copy of everyone: asking
+                # again for that copy (an unreadable scan) pauses nothing (Case.ask_identity).
                 Field(
                     "doubt",
                     "text",
                     _(
-                        "What gives reasonable doubt about the identity (kept in the record; "
-                        "not needed where the controller asks everyone for an ID copy)"
+                        "Reasonable doubt about this subject's identity, if any (kept in the "
+                        "record; only this pauses the clock)"
                     ),
                     required=False,
                     max_length=2000,

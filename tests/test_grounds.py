@@ -313,6 +313,16 @@ def test_waiting_for_an_id_copy_the_controller_asks_of_everyone_does_not_pause(c
     case = perform(case, "ask_identity", actor=Actor.officer(cast.officer_b), message="Again.")
     assert case.state == State.AWAITING_IDENTITY
     assert case.paused_since is None and case.effective_deadline == deadline
+    # A doubt about this subject (the name on the copy is another) is no routine: it pauses.
+    case = perform(case, "submit_identity", actor=Actor.subject(), id_document=copy)
+    case = perform(
+        case,
+        "ask_identity",
+        actor=Actor.officer(cast.officer_b),
+        message="Whose card is this?",
+        doubt="The name on the card is not the requester's.",
+    )
+    assert case.pause_reason == "identity_doubt" and case.paused_since is not None
 
 
 def test_the_case_file_and_the_case_report_show_why_the_clock_was_paused(cast, submit, client):

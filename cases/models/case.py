@@ -305,12 +305,13 @@ class Case(FSMModelMixin, models.Model):
         target=State.AWAITING_IDENTITY,
     )
     def ask_identity(self, *, now: dt.datetime, doubt: str = "") -> None:
-        """Art. 12(6): more proof only on reasonable doubt, and only that pauses the clock.
-        Where the controller's rule asks every subject for an ID copy, asking (again) for it
-        is that routine demand: the clock runs on, the doubt is not required."""
-        if self.needs_id_document:
-            return
+        """Art. 12(6): more proof only on reasonable doubt, stated, and only that pauses the
+        clock. Where the controller's rule asks every subject for an ID copy, asking (again)
+        for it without a doubt about this subject (an unreadable scan) is that routine demand:
+        allowed, and the clock runs on."""
         if not doubt.strip():
+            if self.needs_id_document:
+                return
             raise ValidationError(
                 _(
                     "Say what gives reasonable doubt about the subject's identity (Art. 12(6)): "
