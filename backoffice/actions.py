@@ -89,6 +89,7 @@ class QueueActions:
                     actor=actor,
                     ground=data["ground"],
                     reason=data["reason"],
+                    evidence=data["evidence"],
                     message=data["message"],
                 )
 

@@ -168,6 +168,7 @@ class CaseFileViews:
                 details=data["details"],
                 channel=data["channel"],
                 received_at=data["received_at"],
+                objection_to=data["objection_to"],
                 actor=Actor.officer(request.user),
             )
             self.message_user(request, _("Recorded as %(ref)s.") % {"ref": created.reference})

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms import ground_field
-from cases.models import Channel, Language
+from cases.models import Channel, Language, ObjectionTo
 from controllers.models import Controller, Right
 from controllers.validators import multi_line, single_line
 
@@ -42,9 +42,22 @@ class StaffEntryForm(forms.Form):
         validators=[multi_line],
     )
 
+    # Art. 21(3): what an objection is to, as the subject said it.
+    objection_to = forms.ChoiceField(
+        label=_("If an objection: what the subject objects to"),
+        choices=[("", "—"), *ObjectionTo.choices],
+        required=False,
+    )
+
     def __init__(self, *args: Any, controllers: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["controller"].queryset = controllers
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("right") != Right.OBJECTION:
+            data["objection_to"] = ""
+        return data
 
     def clean_received_at(self) -> dt.datetime:
         received = self.cleaned_data["received_at"]
@@ -66,9 +79,18 @@ class AssignForm(forms.Form):
 
 
 class BulkRefuseForm(forms.Form):
+    """One ground for a selection: only the grounds the law gives for every right are offered
+    (the workflow checks each case's right again, cases.models.grounds)."""
+
     ground = ground_field(required=True)
     reason = forms.CharField(
-        label=_('Explanation (required for "other")'),
+        label=_("The reasons (sent to the subject)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
+    )
+    # Art. 12(5): the controller must be able to show it (kept in each case's record).
+    evidence = forms.CharField(
+        label=_("For Art. 12(5): the evidence (kept in the record, not sent)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         validators=[multi_line],

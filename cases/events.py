@@ -18,7 +18,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .models import CaseEvent, Channel, RefusalGround, State
+from .models import CaseEvent, Channel, ObjectionTo, PauseReason, State, grounds
 from .steps import STEPS
 
 EVENT_TYPES: dict[str, Promise] = {
@@ -93,8 +93,9 @@ def state_label(state: str) -> str:
     return str(dict(State.choices).get(state, state)) if state else "—"
 
 
-def ground_label(ground: str) -> str:
-    return str(dict(RefusalGround.choices).get(ground, ground)) if ground else ""
+def ground_label(ground: str, country: str = "") -> str:
+    """A recorded ground, retired ones too; Art. 23 in the words of the country's law."""
+    return grounds.ground_label(ground, country)
 
 
 def _yes(value: Any) -> str:
@@ -164,6 +165,35 @@ def _attachments(value: Any, tz: dt.tzinfo) -> str:
     return _("Attachments: %(list)s") % {"list": "; ".join(items) or "—"}
 
 
+def pause_reason_label(reason: str) -> str:
+    """Why the clock was paused; a suspension from before reasons were recorded says so."""
+    if not reason:
+        return _("reason not recorded")
+    return str(dict(PauseReason.choices).get(reason, reason))
+
+
+def _suspension(value: Any, tz: dt.tzinfo) -> str:
+    days = int(value.get("days_added", 0))
+    parts = {
+        "since": moment(value.get("since"), tz),
+        "days": ngettext("%(n)d day", "%(n)d days", days) % {"n": days},
+    }
+    if "reason" not in value:  # recorded before the reason was: read as it was written
+        return _("Clock resumed: paused since %(since)s, %(days)s added") % parts
+    return _("Clock resumed: paused since %(since)s (%(reason)s), %(days)s added") % {
+        **parts,
+        "reason": pause_reason_label(value["reason"]),
+    }
+
+
+def _clock_paused(value: Any) -> str:
+    if not value:
+        return ""
+    if value is True:  # recorded before the reason was
+        return _("Clock paused while the subject is asked")
+    return _("Clock paused: %(reason)s") % {"reason": pause_reason_label(str(value))}
+
+
 # One renderer a data key; each returns a line of plain text (escaped where it is shown).
 RENDERERS: dict[str, Callable[[Any, dt.tzinfo], str]] = {
     "channel": lambda v, tz: (
@@ -172,15 +202,18 @@ RENDERERS: dict[str, Callable[[Any, dt.tzinfo], str]] = {
     "id_document": _id_document,
     "duplicate_of": lambda v, tz: _("Possible duplicate of %(reference)s") % {"reference": v},
     "policy": lambda v, tz: _("Policy file in force (SHA-256): %(hash)s") % {"hash": v},
-    "suspension": lambda v, tz: (
-        _("Clock resumed: paused since %(since)s, %(days)s added")
-        % {
-            "since": moment(v.get("since"), tz),
-            "days": ngettext("%(n)d day", "%(n)d days", int(v.get("days_added", 0)))
-            % {"n": int(v.get("days_added", 0))},
-        }
+    "suspension": lambda v, tz: _suspension(v, tz),
+    "clock_paused": lambda v, tz: _clock_paused(v),
+    "doubt": lambda v, tz: _("Doubt about the identity: %(text)s") % {"text": v} if v else "",
+    "evidence": lambda v, tz: _("Evidence (Art. 12(5)): %(text)s") % {"text": v} if v else "",
+    "partial_evidence": lambda v, tz: (
+        _("Evidence (Art. 12(5)): %(text)s") % {"text": v} if v else ""
     ),
-    "clock_paused": lambda v, tz: _("Clock paused while the subject is asked") if v else "",
+    "objection_to": lambda v, tz: (
+        _("The objection is to: %(what)s") % {"what": dict(ObjectionTo.choices).get(v, v)}
+        if v
+        else ""
+    ),
     "late_refusal": lambda v, tz: _("Sent after the first month (Art. 12(4))") if v else "",
     "reason": lambda v, tz: _("Reasons: %(reason)s") % {"reason": v},
     "response": lambda v, tz: _("Response: %(text)s") % {"text": v},

@@ -14,10 +14,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
+from controllers.models import Right
 from controllers.validators import multi_line
 
 from . import iddocs
 from .models import Case, Language, RefusalGround
+from .models.grounds import grounds_for, national_law_label
 from .steps import Field, Step, Who
 
 # What a subject or an officer may write in one message (the Message row holds 10,000).
@@ -55,8 +57,36 @@ class AccessibleForm(forms.Form):
                 field.widget.attrs["aria-describedby"] = " ".join(described)
 
 
-def ground_field(*, required: bool, label: Any = None) -> forms.ChoiceField:
-    choices = RefusalGround.choices if required else [("", "—"), *RefusalGround.choices]
+def ground_choices(
+    right: str | None = None, *, partial: bool = False, country: str = ""
+) -> list[tuple[str, Any]]:
+    """The grounds offered: those the law gives for the right (cases.models.grounds), or,
+    without a right (a bulk refusal of requests for several), those it gives for every
+    right. The national-law ground names the country's provision where there is one."""
+    if right is None:
+        common = set.intersection(*(set(grounds_for(r)) for r in Right.values))
+        grounds = [g for g in RefusalGround if g in common]
+    else:
+        grounds = list(grounds_for(right, partial=partial))
+    return [
+        (
+            g.value,
+            national_law_label(country) if g == RefusalGround.NATIONAL_LAW and country else g.label,
+        )
+        for g in grounds
+    ]
+
+
+def ground_field(
+    *, required: bool, label: Any = None, case: Case | None = None
+) -> forms.ChoiceField:
+    choices = ground_choices(
+        case.right if case is not None else None,
+        partial=not required,
+        country=case.controller.country if case is not None else "",
+    )
+    if not required:
+        choices = [("", "—"), *choices]
     return forms.ChoiceField(label=label or _("Legal ground"), choices=choices, required=required)
 
 
@@ -84,7 +114,11 @@ def form_field(field: Field, *, who: Who, case: Case) -> forms.Field:
     if field.kind == "text":
         return _text(field, max_length=field.max_length)
     if field.kind == "ground":
-        return ground_field(required=field.required, label=field.label)
+        return ground_field(required=field.required, label=field.label, case=case)
+    if field.kind == "choice":
+        return forms.ChoiceField(
+            label=field.label, choices=list(field.choices), required=field.required
+        )
     if field.kind in ("check", "confirm"):
         return forms.BooleanField(label=field.label, required=field.required)
     if field.kind == "document":
@@ -121,7 +155,7 @@ class StepForm(AccessibleForm):
                 arguments["id_document"] = value
             elif declared.kind == "check":
                 checklist[declared.name] = bool(value)
-            elif declared.kind in ("text", "ground"):
+            elif declared.kind in ("text", "ground", "choice"):
                 arguments[declared.name] = value or ""
         if checklist:
             arguments["record"] = {"checklist": checklist}

@@ -11,6 +11,9 @@ from django_fsm import RETURN_VALUE
 from .models import FINAL_STATES, Case
 from .steps import STEPS
 
+# The steps that keep the state they are taken from.
+KEEP_STATE = ("extend", "record_objection")
+
 
 def transitions() -> list[tuple[str, str, str]]:
     """(source, target, step) for every step that changes the state."""
@@ -23,8 +26,9 @@ def transitions() -> list[tuple[str, str, str]]:
         by_method.setdefault(transition.name, []).append((str(transition.source), targets))
     edges: set[tuple[str, str, str]] = set()
     for step in STEPS.values():
-        # extend keeps the state it is taken from: a note on the diagram, not five loops.
-        if step.transition is None or step.name == "extend":
+        # extend and record_objection keep the state they are taken from: a note on the
+        # diagram, not a loop on every state.
+        if step.transition is None or step.name in KEEP_STATE:
             continue
         for source, targets in by_method[step.transition]:
             if step.only_from and source not in step.only_from:
@@ -40,5 +44,9 @@ def mermaid() -> str:
     lines.append(
         "    note right of in_progress: extend (once, within the first month)"
         " is possible in every open state and keeps it"
+    )
+    lines.append(
+        "    note left of in_progress: record_objection (what an objection is to)"
+        " is possible before the end and keeps the state"
     )
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from controllers.models import Controller
+from controllers.models import Controller, Right
 from controllers.policy import in_force
 
 from . import iddocs
@@ -21,7 +21,7 @@ from .actors import Actor
 from .audit import record_event
 from .links import new_status_salt
 from .mail import queue_mail
-from .models import OPEN_STATES, Case, Channel, ReferenceCounter, State
+from .models import OPEN_STATES, Case, Channel, ObjectionTo, ReferenceCounter, State
 from .workflow import perform
 
 
@@ -81,13 +81,19 @@ def receive_case(
     received_at: dt.datetime | None = None,
     id_document: iddocs.CheckedDocument | None = None,
     actor: Actor | None = None,
+    objection_to: str = "",
 ) -> Case:
     """Store a new request in the awaiting-confirmation state and mail the confirmation link.
 
     An officer recording a request that reached the controller by phone, post or email (``actor``
     an officer, ``channel`` not web) confirms it at once: no confirmation mail goes out, the
     clock starts at ``received_at`` (the real time of receipt, not of data entry).
+    ``objection_to``: what an objection is to, as the subject says (``ObjectionTo``; kept
+    only for an objection).
     """
+    if objection_to and objection_to not in ObjectionTo.values:
+        raise ValueError(f"not a kind of objection: {objection_to!r}")
+    objection_to = objection_to if right == Right.OBJECTION else ""
     received_at = received_at or timezone.now()
     actor = actor or Actor.subject()
     duplicate_of = earlier_open_case(controller, right, email)
@@ -107,6 +113,7 @@ def receive_case(
             phone=phone,
             postal_address=postal_address,
             details=details,
+            objection_to=objection_to,
             status_salt=new_status_salt(),
             duplicate_of=duplicate_of,
         )
@@ -118,6 +125,8 @@ def receive_case(
         if id_document is not None:
             iddocs.store(case, id_document)
         data = {"channel": channel, "id_document": id_document is not None, "policy": policy}
+        if objection_to:
+            data["objection_to"] = objection_to
         if case.duplicate_of:
             data["duplicate_of"] = case.duplicate_of.reference
         record_event(

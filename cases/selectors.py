@@ -136,7 +136,7 @@ def timeline(case: Case, rows: Iterable[CaseEvent] | None = None) -> list[Timeli
             label=events.label(event.action),
             from_state=events.state_label(event.from_state),
             to_state=events.state_label(event.to_state),
-            ground=events.ground_label(event.ground),
+            ground=events.ground_label(event.ground, case.controller.country),
             message=event.message,
             details=events.describe(event, tz=tz),
             hash=event.hash,

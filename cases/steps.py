@@ -20,13 +20,14 @@ from django.utils.translation import gettext_lazy as _
 
 from controllers.models import Right
 
-from .models import FINAL_STATES, OPEN_STATES, RefusalGround, State
+from .models import FINAL_STATES, OPEN_STATES, ObjectionTo, RefusalGround, State
 
 Who = Literal["subject", "officer", "system"]
 # message: text to (or from) the subject, kept as a Message; text: an argument of the transition;
 # ground: a refusal ground; check: a box of the officer's checklist, kept in the event;
 # document: an ID copy (checked by content); confirm: a box that must be ticked, kept nowhere.
-FieldKind = Literal["message", "text", "ground", "check", "document", "confirm"]
+# choice: one of the field's choices, an argument of the transition.
+FieldKind = Literal["message", "text", "ground", "check", "document", "confirm", "choice"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Field:
     initial: str = ""
     # The most a text may hold; None: the kind's default (cases.forms).
     max_length: int | None = None
+    # A choice field's (value, label) pairs.
+    choices: tuple[tuple[str, Promise], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,22 @@ STEPS: dict[str, Step] = {
             event=_("Proof of identity asked"),
             who=frozenset({"officer"}),
             transition="ask_identity",
-            fields=(_QUESTION,),
+            fields=(
+                _QUESTION,
+                # Art. 12(6): the doubt is the only reason to ask, and pauses the clock.
+                # Required unless the controller's rule demands an ID copy of everyone: asking
+                # again for that copy (an unreadable scan) pauses nothing (Case.ask_identity).
+                Field(
+                    "doubt",
+                    "text",
+                    _(
+                        "Reasonable doubt about this subject's identity, if any (kept in the "
+                        "record; only this pauses the clock)"
+                    ),
+                    required=False,
+                    max_length=2000,
+                ),
+            ),
             mail="question",
             decides_identity_from=(State.IDENTITY_REVIEW,),
             id_result="not accepted; a new document was asked for",
@@ -201,12 +219,39 @@ STEPS: dict[str, Step] = {
         ),
         Step(
             "ask_subject",
-            label=_("Ask the subject a question"),
-            event=_("Question to the subject"),
+            # The clock pauses only for this (EDPB 01/2022 §159): the label says so.
+            label=_("Ask to clarify an unclear request (the clock pauses)"),
+            event=_("Question to clarify the request (clock paused)"),
             who=frozenset({"officer"}),
             transition="ask_subject",
             fields=(_QUESTION,),
             mail="question",
+        ),
+        Step(
+            "ask_question",
+            label=_("Ask the subject another question (the clock runs)"),
+            event=_("Question to the subject"),
+            who=frozenset({"officer"}),
+            transition="ask_question",
+            fields=(_QUESTION,),
+            mail="question",
+        ),
+        Step(
+            "record_objection",
+            label=_("Record what the objection is to"),
+            event=_("What the objection is to recorded"),
+            who=frozenset({"officer"}),
+            transition="record_objection",
+            rights=(Right.OBJECTION,),
+            fields=(
+                Field(
+                    "objection_to",
+                    "choice",
+                    _("The objection is to"),
+                    choices=tuple(ObjectionTo.choices),
+                ),
+            ),
+            records=("objection_to",),
         ),
         Step(
             "answer",
@@ -268,6 +313,15 @@ STEPS: dict[str, Step] = {
             ),
         ),
         Step(
+            "answer_no_data",
+            label=_("No data held: answer so (not a refusal)"),
+            event=_("Answered: no data held (Art. 15(1))"),
+            who=frozenset({"officer"}),
+            transition="answer_no_data",
+            # The negative confirmation, in the subject's language, approved and sent next.
+            records=("response",),
+        ),
+        Step(
             "reopen",
             label=_("Reopen the response"),
             event=_("Response reopened"),
@@ -290,6 +344,12 @@ STEPS: dict[str, Step] = {
                     _("If part of the request is refused: why"),
                     required=False,
                 ),
+                Field(
+                    "partial_evidence",
+                    "text",
+                    _("For Art. 12(5): the evidence (kept in the record, not sent)"),
+                    required=False,
+                ),
                 _OPTIONAL_MESSAGE,
             ),
             records_ground=True,
@@ -307,7 +367,13 @@ STEPS: dict[str, Step] = {
             transition="refuse",
             fields=(
                 Field("ground", "ground", _("Legal ground")),
-                Field("reason", "text", _('Explanation (required for "other")'), required=False),
+                Field("reason", "text", _("The reasons (sent to the subject)")),
+                Field(
+                    "evidence",
+                    "text",
+                    _("For Art. 12(5): the evidence (kept in the record, not sent)"),
+                    required=False,
+                ),
                 _OPTIONAL_MESSAGE,
             ),
             records_ground=True,

@@ -117,6 +117,7 @@ def perform(
         step_checking.send(sender=Case, case=case, step=step.name, actor=actor, arguments=arguments)
         source = case.state
         paused_before = (case.paused_since, case.paused_days)
+        paused_reason = case.pause_reason
         if id_document is not None:
             if not any(f.kind == "document" for f in step.fields_for(actor.kind)):
                 raise ValidationError(_("This step takes no document."))
@@ -143,9 +144,11 @@ def perform(
             data["suspension"] = {
                 "since": paused_before[0].isoformat(),
                 "days_added": case.paused_days - paused_before[1],
+                "reason": paused_reason,
             }
         if case.paused_since is not None and paused_before[0] is None:
-            data["clock_paused"] = True
+            # Why it stands still (PauseReason): the reason is part of the chain.
+            data["clock_paused"] = case.pause_reason
         if step.records_ground and case.refusal_ground and now > case.notice_by:
             # Art. 12(4): a refusal is due within the first month; a late one is flagged.
             data["late_refusal"] = True

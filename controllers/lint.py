@@ -446,7 +446,36 @@ def lint_controller(controller: Controller) -> list[Finding]:
                 ID_COPY_REFERENCE,
             )
         )
+    findings.extend(_routine_pauses(offered))
     # The worst first: an officer reads from the top. Each finding names its controller.
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     named = [replace(finding, controller=controller.slug) for finding in findings]
     return sorted(named, key=lambda finding: order[finding.severity])
+
+
+PAUSE_REFERENCE = "GDPR Art. 12(3), 12(6); EDPB Guidelines 01/2022 §159"
+
+
+def _routine_pauses(offered: list[RightDeclaration]) -> list[Finding]:
+    """A rule that would pause every request: an ID copy demanded of every subject of a right,
+    with the clock declared to pause while the controller waits. The clock may stand still
+    only for reasonable doubt about identity or to clarify an unclear request (EDPB 01/2022
+    §159); a demand made of everyone is neither, so every such request would be paused from
+    its receipt. The product lets the clock run (``Case.ask_identity``); the rule is wrong."""
+    rights = [d for d in offered if d.needs_id_document and d.clock_pauses]
+    if not rights:
+        return []
+    return [
+        Finding(
+            Severity.ERROR,
+            "routine-wait-pauses-clock",
+            _(
+                "An ID copy is demanded of every subject for %(rights)s, and the clock is "
+                "declared to pause while it is awaited: every such request would be paused. "
+                "A demand made of everyone is no reasonable doubt about identity; the clock "
+                "runs while the copy is awaited."
+            )
+            % {"rights": ", ".join(str(d.get_right_display()) for d in rights)},
+            PAUSE_REFERENCE,
+        )
+    ]

@@ -2,7 +2,7 @@
 
 ``seed`` gives every controller sixteen to eighteen requests received over the past six
 months, in every state: answered on time, answered late, paused for a question, extended,
-refused (the eight grounds of ``RefusalGround`` spread over the five controllers), withdrawn,
+refused (lawful grounds of ``REFUSAL_GROUNDS`` spread over the five controllers), withdrawn,
 expired, and some still open (one overdue). Nothing is written to a table directly: each
 request is received by ``cases.intake.receive_case`` (``received_at`` set back) and every later
 step is ``cases.workflow.perform`` with ``now=`` set back, taken by whom it would be taken by
@@ -70,7 +70,7 @@ from cases.actors import Actor
 from cases.intake import receive_case
 from cases.links import CONFIRMATION_MAX_AGE
 from cases.mail import deliver
-from cases.models import Case, Channel, MailStatus, RefusalGround, State
+from cases.models import Case, Channel, MailStatus, ObjectionTo, RefusalGround, State
 from cases.workflow import perform
 from controllers.models import Controller, Right
 from fulfilment.collect import DATA_RIGHTS
@@ -169,7 +169,7 @@ MISMATCH: Text = {
 }
 # A refusal's reasons (told to the subject), by the right refused and the ground.
 REASONS: dict[tuple[str, str], Text] = {
-    (Right.ERASURE, RefusalGround.ERASURE_EXCEPTION): {
+    (Right.ERASURE, RefusalGround.ERASURE_LEGAL_CLAIMS): {
         "nl": "Uw gegevens zijn nodig voor een lopend geschil over uw contract; zolang dat loopt, "
         "bewaren wij ze (art. 17 lid 3 onder e AVG). Daarna verwijderen wij ze.",
         "en": "Your data is needed for a pending dispute about your contract; we keep it while "
@@ -181,24 +181,23 @@ REASONS: dict[tuple[str, str], Text] = {
         "en": "This is your sixth identical request in two months; we answered the earlier ones "
         "in full and nothing has changed since (Art. 12(5) GDPR).",
     },
-    (Right.WITHDRAW_CONSENT, RefusalGround.NOT_APPLICABLE): {
-        "nl": "Wij verwerken uw gegevens niet op grond van toestemming maar voor de uitvoering "
-        "van uw overeenkomst; er is geen toestemming om in te trekken.",
-        "en": "We do not process your data on the basis of consent but to perform your "
-        "contract; there is no consent to withdraw.",
+    (Right.RECTIFICATION, RefusalGround.DATA_ACCURATE): {
+        "nl": "Uw achternaam staat in onze administratie precies zoals op uw overeenkomst en op "
+        "uw facturen; de gegevens zijn juist en er valt niets te verbeteren (art. 16 AVG).",
+        "en": "Your surname is in our records exactly as on your contract and your invoices; the "
+        "data is accurate and there is nothing to correct (Art. 16 GDPR).",
     },
-    (Right.RESTRICTION, RefusalGround.NOT_APPLICABLE): {
+    (Right.RESTRICTION, RefusalGround.RESTRICTION_CONDITIONS): {
         "nl": "U betwist de juistheid van uw gegevens niet, de verwerking is rechtmatig en wij "
         "hebben ze nog nodig: aan de voorwaarden van art. 18 lid 1 AVG is niet voldaan.",
         "en": "You do not contest the accuracy of your data, the processing is lawful and we "
         "still need it: the conditions of Art. 18(1) GDPR are not met.",
     },
-    (Right.AUTOMATED_DECISIONS, RefusalGround.OTHER): {
-        "nl": "Uw vraag gaat over een website van een andere organisatie met een vergelijkbare "
-        "naam; wij zijn daarvoor niet de verwerkingsverantwoordelijke. Wij hebben u hun "
-        "contactgegevens gestuurd.",
-        "en": "Your question is about a website of another organisation with a similar name; "
-        "we are not its controller. We sent you their contact details.",
+    (Right.ERASURE, RefusalGround.ERASURE_LEGAL_OBLIGATION): {
+        "nl": "Uw facturen moeten wij zeven jaar bewaren voor de belastingdienst (art. 52 AWR); "
+        "zolang die plicht loopt, verwijderen wij ze niet (art. 17 lid 3 onder b AVG).",
+        "en": "We must keep your invoices for seven years for the tax authority (art. 52 AWR); "
+        "while that duty runs we do not erase them (Art. 17(3)(b) GDPR).",
     },
     (Right.OBJECTION, RefusalGround.COMPELLING_GROUNDS): {
         "nl": "Wij gebruiken uw gegevens om misbruik van het platform op te sporen; dat belang "
@@ -215,12 +214,21 @@ REASONS: dict[tuple[str, str], Text] = {
         "en": "We process no data we can link to this address, so we cannot identify you "
         "(Art. 11(2) GDPR). If you give us more details, we will look again.",
     },
-    (Right.ACCESS, RefusalGround.RIGHTS_OF_OTHERS): {
-        "nl": "U vraagt om de foto's in het account van een ander; die bevatten persoonsgegevens "
-        "van anderen en kunnen wij u niet verstrekken (art. 15 lid 4 AVG).",
-        "en": "You ask for the photos in another person's account; they hold other people's "
-        "personal data, which we cannot give you (Art. 15(4) GDPR).",
+    (Right.PORTABILITY, RefusalGround.PORTABILITY_NOT_PROVIDED): {
+        "nl": "U vraagt om de klantscores en kortingsprofielen die wij zelf afleiden; dat zijn "
+        "geen gegevens die u ons heeft verstrekt (art. 20 lid 1 AVG). Met een inzageverzoek "
+        "ontvangt u er wel een kopie van.",
+        "en": "You ask for the customer scores and discount profiles we derive ourselves; they "
+        "are not data you provided to us (Art. 20(1) GDPR). An access request gives you a copy "
+        "of them.",
     },
+}
+# Art. 12(5): what shows a request manifestly unfounded or excessive, kept in the record.
+EVIDENCE: Text = {
+    "nl": "Zes gelijkluidende verzoeken van dit adres sinds twee maanden; de vijf eerdere zijn "
+    "volledig en op tijd beantwoord.",
+    "en": "Six identical requests from this address in two months; the five earlier ones were "
+    "answered in full and on time.",
 }
 
 
@@ -240,32 +248,32 @@ class Refusal:
 # still under review, where the statement asks for an ID copy).
 REFUSALS: dict[str, tuple[Refusal, ...]] = {
     "contractstatus": (
-        Refusal(Right.ERASURE, RefusalGround.ERASURE_EXCEPTION),
+        Refusal(Right.ERASURE, RefusalGround.ERASURE_LEGAL_CLAIMS),
         Refusal(Right.AUTOMATED_DECISIONS, RefusalGround.UNFOUNDED_OR_EXCESSIVE, late=True),
     ),
     "defero": (
         Refusal(Right.ACCESS, RefusalGround.IDENTITY_NOT_CONFIRMED, via="reject_identity"),
-        Refusal(Right.WITHDRAW_CONSENT, RefusalGround.NOT_APPLICABLE),
+        Refusal(Right.RECTIFICATION, RefusalGround.DATA_ACCURATE),
     ),
     "smart-site": (
-        Refusal(Right.RESTRICTION, RefusalGround.NOT_APPLICABLE),
-        Refusal(Right.AUTOMATED_DECISIONS, RefusalGround.OTHER),
+        Refusal(Right.RESTRICTION, RefusalGround.RESTRICTION_CONDITIONS),
+        Refusal(Right.ERASURE, RefusalGround.ERASURE_LEGAL_OBLIGATION),
     ),
-    # Smartlockr's systems declare no direct marketing, so an objection there may be refused on
-    # compelling grounds before a plan exists (Art. 21(3) otherwise forbids it).
+    # The objection is to profiling on legitimate interests (the subject says so at intake),
+    # not to direct marketing: it may be refused on compelling grounds (Art. 21(1), (3)).
     "smartlockr": (
         Refusal(Right.OBJECTION, RefusalGround.COMPELLING_GROUNDS),
         Refusal(Right.ERASURE, RefusalGround.CANNOT_IDENTIFY),
     ),
     "smartphoto": (
-        Refusal(Right.ACCESS, RefusalGround.RIGHTS_OF_OTHERS),
+        Refusal(Right.PORTABILITY, RefusalGround.PORTABILITY_NOT_PROVIDED),
         Refusal(
             Right.WITHDRAW_CONSENT, RefusalGround.IDENTITY_NOT_CONFIRMED, via="reject_identity"
         ),
     ),
 }
 # A controller added later (a policy file is data) gets one refusal a ground fits anywhere.
-DEFAULT_REFUSALS = (Refusal(Right.AUTOMATED_DECISIONS, RefusalGround.OTHER),)
+DEFAULT_REFUSALS = (Refusal(Right.AUTOMATED_DECISIONS, RefusalGround.UNFOUNDED_OR_EXCESSIVE),)
 
 
 def seeded_cases(controller: Controller | None = None) -> QuerySet[Case]:
@@ -308,7 +316,7 @@ def plan(controller: Controller, now: dt.datetime) -> list[Planned]:
         ("withdrawn", Right.OBJECTION, 95, 20, None),
         ("expired", rng.choice([Right.ACCESS, Right.ERASURE]), 75, 30, None),
         ("overdue", ANSWERED, 55, 6, None),
-        ("waiting", ANSWERED, 14, 2, None),
+        ("waiting", ANSWERED, 6, 1.5, None),
         ("ready", ANSWERED, 17, 2, None),
         ("extended_open", ANSWERED, 21, 1, None),
         ("unconfirmed", rng.choice([Right.ACCESS, Right.RECTIFICATION]), 1.6, 0.6, None),
@@ -489,6 +497,10 @@ class _Story:
             received_at=planned.received_at,
             # The web form asks for the copy with the request where the statement wants one.
             id_document=id_copy(self.rng) if needs_id else None,
+            # An objection to profiling (DETAILS), on the subject's particular situation.
+            objection_to=ObjectionTo.PARTICULAR_SITUATION
+            if planned.right == Right.OBJECTION
+            else "",
         )
         self.send(planned.received_at)
 
@@ -613,8 +625,10 @@ def _overdue(story: _Story) -> None:
 
 
 def _waiting(story: _Story) -> None:
+    """Asked, without undue delay, which decision the request is about: the clock pauses to
+    clarify it (EDPB 01/2022 §159), and the subject has not answered yet."""
     story.open()
-    story.ask(story.limit - 4 * DAY, story.limit - DAY)
+    story.ask(story.clock + HOUR, min(story.clock + 2 * DAY, story.limit - HOUR))
 
 
 def _ready(story: _Story) -> None:
@@ -683,6 +697,9 @@ def _refused(story: _Story) -> None:
         at,
         ground=refusal.ground,
         reason=REASONS[refusal.right, refusal.ground][language],
+        evidence=EVIDENCE[language]
+        if refusal.ground == RefusalGround.UNFOUNDED_OR_EXCESSIVE
+        else "",
         message="",
     )
 

@@ -39,7 +39,17 @@ from cases import events
 from cases.actors import Actor
 from cases.audit import note
 from cases.mail import queue_mail
-from cases.models import FINAL_STATES, Carries, Case, Direction, Message, RefusalGround, State
+from cases.models import (
+    FINAL_STATES,
+    Carries,
+    Case,
+    Direction,
+    Message,
+    ObjectionTo,
+    RefusalGround,
+    State,
+)
+from cases.models.grounds import OBJECTION_GROUNDS
 from controllers.models import Right
 
 from . import completion, execute, plans
@@ -53,6 +63,15 @@ log = logging.getLogger(__name__)
 def on_checking(
     sender: Any, *, case: Case, step: str, arguments: dict[str, Any] | None = None, **kwargs: Any
 ) -> None:
+    if step == "answer_no_data" and (case.collections.exists() or case.plans.exists()):
+        # The searches (or the plan's dry run) say what is held: the answer follows from them,
+        # and the letter says so when they found nothing (cases.models.grounds).
+        raise ValidationError(
+            _(
+                "This request is answered from the searches of the systems: prepare the "
+                "response; where nothing was found, the answer says so."
+            )
+        )
     if case.right in plans.CHANGE_RIGHTS:
         _check_change(case, step, arguments or {})
         return
@@ -126,7 +145,10 @@ def _check_change(case: Case, step: str, arguments: dict[str, Any]) -> None:
     elif (
         step == "refuse"
         and case.right == Right.OBJECTION
-        and arguments.get("ground") == RefusalGround.COMPELLING_GROUNDS
+        and arguments.get("ground") in (*OBJECTION_GROUNDS, RefusalGround.NATIONAL_LAW)
+        # Recorded as an objection to other processing only, the marketing is not objected
+        # to; otherwise (to marketing, both, or not yet said) the systems' marketing counts.
+        and case.objection_to != ObjectionTo.PARTICULAR_SITUATION
         and _marketing(case)
     ):
         raise ValidationError(

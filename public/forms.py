@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from cases.forms import AccessibleForm, CheckedFileField
+from cases.models import ObjectionTo
 from controllers.models import Controller, Right
 from controllers.validators import multi_line, single_line
 
@@ -56,6 +57,14 @@ class RequestForm(AccessibleForm):
         widget=forms.Textarea(attrs={"rows": 6}),
         validators=[multi_line],
     )
+    # Art. 21(3): an objection to direct marketing is absolute, so the subject says what the
+    # objection is to; asked of an objection only (the template shows it with that right).
+    objection_to = forms.ChoiceField(
+        label=_("If you object: what do you object to?"),
+        choices=ObjectionTo.choices,
+        required=False,
+        widget=forms.RadioSelect,
+    )
     id_document = CheckedFileField(
         label=_("Copy of your ID document"),
         required=False,
@@ -94,6 +103,14 @@ class RequestForm(AccessibleForm):
         right = data.get("right")
         if right in DETAILS_REQUIRED and not (data.get("details") or "").strip():
             self.add_error("details", _("Describe what your request is about."))
+        if right == Right.OBJECTION:
+            if not data.get("objection_to") and "objection_to" not in self.errors:
+                self.add_error(
+                    "objection_to",
+                    _("Say whether you object to direct marketing, to other use, or to both."),
+                )
+        else:
+            data["objection_to"] = ""
         if right in self.id_rights and not data.get("id_document"):
             if "id_document" not in self.errors:
                 self.add_error(

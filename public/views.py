@@ -156,6 +156,7 @@ def request_form(request: HttpRequest, slug: str) -> HttpResponse:
                 phone=data["phone"],
                 postal_address=data["postal_address"],
                 details=data["details"],
+                objection_to=data.get("objection_to") or "",
                 language=translation.get_language() or settings.LANGUAGE_CODE,
                 id_document=data.get("id_document"),
             )

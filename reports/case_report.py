@@ -395,7 +395,7 @@ def context(case: Case, language: str, events: list[CaseEvent] | None = None) ->
             "policy": policy_of(case, events),
             "policy_file": POLICY_ATTACHMENT,
             "state": event_types.state_label(case.state),
-            "ground": event_types.ground_label(case.refusal_ground),
+            "ground": case.refusal_ground_label,
             "handlers": handlers,
             "deadlines": deadlines(case, moment),
             "as_of": moment if case.is_open or case.decision_unsent else None,

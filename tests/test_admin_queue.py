@@ -173,6 +173,7 @@ def test_bulk_refuse_goes_through_the_workflow_for_each_request(cast, submit, of
             "apply": "1",
             "ground": "unfounded_or_excessive",
             "reason": "Automated submissions",
+            "evidence": "Three requests in one second from one IP address.",
             "message": "This was not a genuine request.",
         },
         follow=True,
@@ -239,8 +240,11 @@ def test_a_step_form_shows_the_subject_s_language_and_refuses_bad_input(cast, su
     url = reverse("admin:dsar_case_step", args=[case.pk, "refuse"])
     page = officer.get(url).content.decode()
     assert "Write it in English, the language the subject used." in page
-    response = officer.post(url, {"ground": "other", "reason": ""})
-    assert response.status_code == 400 and "Explain the refusal" in response.content.decode()
+    assert 'value="other"' not in page  # no catch-all ground is offered (legal.md §4)
+    response = officer.post(url, {"ground": "other", "reason": "Because."})
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    response = officer.post(url, {"ground": "cannot_identify", "reason": ""})
+    assert response.status_code == 400 and "This field is required" in response.content.decode()
     case.refresh_from_db()
     assert case.state == State.IN_PROGRESS
 
@@ -278,9 +282,11 @@ def test_staff_entry_refuses_a_time_before_the_gdpr(cast, officer):
     assert not Case.objects.exists()
 
 
-def test_staff_entry_for_a_right_that_needs_an_id_copy_waits_for_it_with_the_clock_paused(
+def test_staff_entry_for_a_right_that_needs_an_id_copy_waits_for_it_with_the_clock_running(
     cast, client
 ):
+    """The copy is the controller's routine demand, not a doubt about this subject: the clock
+    runs while it is awaited (EDPB 01/2022 §159; docs/legal.md §1)."""
     client.force_login(cast.officer_b)  # Defero asks an ID copy for access
     client.cookies["django_language"] = "en"
     response = client.post(
@@ -297,7 +303,8 @@ def test_staff_entry_for_a_right_that_needs_an_id_copy_waits_for_it_with_the_clo
     )
     assert response.status_code == 302
     case = Case.objects.get()
-    assert case.state == State.AWAITING_IDENTITY and case.paused_since is not None
+    assert case.state == State.AWAITING_IDENTITY and case.paused_since is None
+    assert case.pause_reason == ""
 
 
 def test_bulk_refuse_of_all_selected_across_pages(cast, submit, officer):
@@ -316,6 +323,7 @@ def test_bulk_refuse_of_all_selected_across_pages(cast, submit, officer):
             "apply": "1",
             "ground": "unfounded_or_excessive",
             "reason": "Automated submissions.",
+            "evidence": "A thousand requests in a minute.",
         },
     )
     assert {r.state for r in Case.objects.filter(pk__in=[r.pk for r in spam])} == {State.REFUSED}

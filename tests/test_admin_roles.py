@@ -22,7 +22,13 @@ ROLES = ["officer_a", "officer_b", "auditor_a", "staff_without_membership", "ano
 def case(cast, submit):
     """A request of controller A under identity review, with an ID document."""
     case = submit(cast.a)
-    case = perform(case, "ask_identity", actor=Actor.officer(cast.officer_a), message="ID?")
+    case = perform(
+        case,
+        "ask_identity",
+        actor=Actor.officer(cast.officer_a),
+        message="ID?",
+        doubt="The request names another address.",
+    )
     iddocs.store(case, iddocs.CheckedDocument(PDF, "application/pdf"))
     return perform(case, "submit_identity", actor=Actor.subject())
 
@@ -68,12 +74,16 @@ def urls(case):
         ),
         "step-get": ("get", step("approve_identity"), {}),
         "approve": ("post", step("approve_identity"), {"name_matches": "on"}),
-        "ask": ("post", step("ask_identity"), {"message": "Again?"}),
+        "ask": ("post", step("ask_identity"), {"message": "Again?", "doubt": "Unreadable."}),
         "extend": ("post", step("extend"), {"reason": "Many systems"}),
         "refuse": (
             "post",
             step("refuse"),
-            {"ground": "unfounded_or_excessive", "reason": "The tenth identical request today."},
+            {
+                "ground": "unfounded_or_excessive",
+                "reason": "The tenth identical request today.",
+                "evidence": "Ten requests from this address today.",
+            },
         ),
         "reject": ("post", step("reject_identity"), {"reason": "Another name"}),
         "withdraw": ("post", step("withdraw"), {}),
@@ -93,6 +103,7 @@ def urls(case):
                 "apply": "1",
                 "ground": "unfounded_or_excessive",
                 "reason": "Automated submissions.",
+                "evidence": "Two hundred requests in a minute from one address.",
             },
         ),
         "controller": (
@@ -227,7 +238,7 @@ def test_asking_for_a_new_document_deletes_the_one_under_review(cast, case, clie
     login(client, cast, "officer_a")
     client.post(
         reverse("admin:dsar_case_step", args=[case.pk, "ask_identity"]),
-        {"message": "Unreadable."},
+        {"message": "Unreadable.", "doubt": "The scan cannot be read."},
     )
     case.refresh_from_db()
     assert case.state == State.AWAITING_IDENTITY and not case.id_documents.exists()
@@ -298,7 +309,7 @@ def _case_in(cast, submit, committed, state: str) -> Case:
         )
     case = submit(cast.a)
     if state == "identity_review":
-        case = perform(case, "ask_identity", actor=officer, message="ID?")
+        case = perform(case, "ask_identity", actor=officer, message="ID?", doubt="Other name.")
         iddocs.store(case, iddocs.CheckedDocument(PDF, "application/pdf"))
         case = perform(case, "submit_identity", actor=Actor.subject())
     if state == "ready":
@@ -309,7 +320,7 @@ def _case_in(cast, submit, committed, state: str) -> Case:
 # step -> (state it is taken from, form data)
 STEPS = {
     "confirm_email": ("unconfirmed_email", {}),
-    "ask_identity": ("in_progress", {"message": "ID please"}),
+    "ask_identity": ("in_progress", {"message": "ID please", "doubt": "Other name."}),
     "approve_identity": ("identity_review", {"name_matches": "on"}),
     "reject_identity": ("identity_review", {"reason": "Another name"}),
     "ask_subject": ("in_progress", {"message": "Which account?"}),
@@ -317,7 +328,7 @@ STEPS = {
     "prepare_response": ("in_progress", {"response": "Your data."}),
     "reopen": ("ready", {}),
     "complete": ("ready", {}),
-    "refuse": ("in_progress", {"ground": "not_applicable", "reason": "No data."}),
+    "refuse": ("in_progress", {"ground": "cannot_identify", "reason": "No match."}),
     "withdraw": ("in_progress", {}),
     "message": ("in_progress", {"message": "Hello"}),
 }

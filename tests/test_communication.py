@@ -165,7 +165,7 @@ def test_a_refusal_counts_from_its_mail_for_the_one_month_notice(cast, received)
     case = received(right="erasure")
     officer = Actor.officer(cast.officer_a)
     case = step(
-        case, "refuse", "2026-03-20", officer, ground=RefusalGround.NOT_APPLICABLE, reason="No."
+        case, "refuse", "2026-03-20", officer, ground=RefusalGround.ERASURE_NO_GROUND, reason="No."
     )
     mail = the_mail(case, Carries.DECISION)
     assert mail.kind == "refused"

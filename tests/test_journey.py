@@ -95,6 +95,11 @@ def test_each_controller_s_own_rules_apply_to_its_requests(
     import io
 
     fields = {"right": right, "name": "Jan", "email": "jan@example.org", "details": "All of it"}
+    if right == "objection":
+        # Art. 21(3): the subject says what the objection is to; without it, it is not sent.
+        without = client.post(reverse("request_form", args=[slug]), fields)
+        assert without.status_code == 400 and "direct marketing" in without.content.decode()
+        fields["objection_to"] = "direct_marketing"
     if needs_id:
         without = client.post(reverse("request_form", args=[slug]), fields)
         assert without.status_code == 400  # the rule demands a copy
@@ -116,6 +121,7 @@ def test_each_controller_s_own_rules_apply_to_its_requests(
     committed(client.post, confirm_path)
     case.refresh_from_db()
     assert case.state == state_after_confirming
+    assert case.objection_to == ("direct_marketing" if right == "objection" else "")
 
 
 @pytest.mark.django_db

@@ -102,7 +102,7 @@ def test_lint_policies_prints_each_finding_with_its_reference(loaded_controllers
     out = io.StringIO()
     call_command("lint_policies", "smartphoto", "contractstatus", stdout=out)
     text = out.getvalue()
-    assert "smartphoto: 6 finding(s)" in text
+    assert "smartphoto: 7 finding(s)" in text
     assert "[warning] id-copy-demanded" in text and "EDPB Guidelines 01/2022" in text
     # Each finding names the controller, the rule, the quoted passage and the article.
     assert (
@@ -110,6 +110,7 @@ def test_lint_policies_prints_each_finding_with_its_reference(loaded_controllers
     ) in text
     assert '"De rechtbanken van Gent zijn exclusief bevoegd' in text
     assert "(GDPR Art. 79(2))" in text
+    assert "[error] routine-wait-pauses-clock" in text
     assert "[error] complaint-not-declared" in text and "GDPR Art. 13(2)(d), 77" in text
     assert "defero" not in text
 
@@ -118,12 +119,16 @@ def test_lint_policies_fail_on_sets_the_exit_status(loaded_controllers):
     with pytest.raises(CommandError) as error:
         call_command("lint_policies", "smartphoto", "--fail-on", "warning", stdout=io.StringIO())
     assert error.value.returncode == 1
-    # smartphoto's exclusive court clause is an error.
+    # smartphoto's exclusive court clause and its routine ID copy pausing the clock are errors.
     with pytest.raises(CommandError):
         call_command("lint_policies", "smartphoto", "--fail-on", "error", stdout=io.StringIO())
-    # Smartlockr's only error is the undeclared restriction: declared, --fail-on error passes.
+    # Smartlockr's errors are the undeclared restriction and the routine ID copy that would
+    # pause every request: with both put right, --fail-on error passes.
     smartlockr = loaded_controllers["smartlockr"]
     smartlockr.rights.filter(right=Right.RESTRICTION).update(offer=Offer.OFFERED)
+    with pytest.raises(CommandError):
+        call_command("lint_policies", "smartlockr", "--fail-on", "error", stdout=io.StringIO())
+    smartlockr.rights.update(clock_pauses=False)
     call_command("lint_policies", "smartlockr", "--fail-on", "error", stdout=io.StringIO())
 
 

@@ -153,6 +153,7 @@ def test_a_refusal_mail_links_the_complaint_and_the_status_page(cast, submit, co
         actor=Actor.officer(cast.officer_a),
         ground="unfounded_or_excessive",
         reason="The tenth identical request.",
+        evidence="Ten identical requests since Monday.",
     )
     refusal = mail.outbox[-1]
     html = refusal.alternatives[0][0]

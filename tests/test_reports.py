@@ -443,7 +443,13 @@ def _history(cast, committed):
     step(extended, "prepare_response", "2026-04-20", response="Here it is.")
     step(extended, "complete", "2026-04-21")
     refused = new("2026-03-05", "erasure")
-    step(refused, "refuse", "2026-03-12", ground=RefusalGround.NOT_APPLICABLE, reason="No data.")
+    step(
+        refused,
+        "refuse",
+        "2026-03-12",
+        ground=RefusalGround.ERASURE_LEGAL_CLAIMS,
+        reason="A claim.",
+    )
     withdrawn = new("2026-03-06")
     with time_machine.travel(at("2026-03-07"), tick=False):
         committed(perform, withdrawn, "withdraw", actor=Actor.subject())
@@ -470,7 +476,7 @@ def test_the_compliance_figures_equal_a_hand_count_and_the_csv_and_the_pdf(cast,
     assert data.on_time == 3  # the extended one counts against its extended deadline
     assert data.on_time_statutory == 2
     assert data.extended == data.extended_notified_in_time == 1
-    assert data.refusals == {"not_applicable": 1}
+    assert data.refusals == {"erasure_legal_claims": 1}
     assert data.open_now == data.overdue_now == 1
     assert data.by_state["withdrawn"] == 1
     assert [m for m, *_rest in data.by_month] == ["2026-03", "2026-04"]

@@ -110,8 +110,10 @@ def test_available_steps_are_exactly_what_the_actor_may_take_now(cast, submit):
     assert available_steps(case, Actor.officer(cast.officer_a)) == [
         "ask_identity",
         "ask_subject",
+        "ask_question",
         "extend",
         "prepare_response",
+        "answer_no_data",
         "refuse",
         "withdraw",
         "message",
@@ -213,8 +215,8 @@ def test_a_refusal_needs_a_ground_and_its_reasons(cast, submit):
     officer = Actor.officer(cast.officer_a)
     with pytest.raises(ValidationError):
         perform(case, "refuse", actor=officer, ground="because", reason="")
-    with pytest.raises(ValidationError):
-        perform(case, "refuse", actor=officer, ground=RefusalGround.OTHER, reason=" ")
+    with pytest.raises(ValidationError, match="no longer a ground"):
+        perform(case, "refuse", actor=officer, ground=RefusalGround.OTHER, reason="Because.")
     with pytest.raises(ValidationError, match="subject is told the reasons"):
         perform(
             case, "refuse", actor=officer, ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE, reason=""
@@ -225,6 +227,7 @@ def test_a_refusal_needs_a_ground_and_its_reasons(cast, submit):
         actor=officer,
         ground=RefusalGround.UNFOUNDED_OR_EXCESSIVE,
         reason="The same request for the twelfth time this month.",
+        evidence="Twelve identical requests from this address since 1 March (DSAR-2026-…).",
     )
     assert case.state == State.REFUSED
     event = CaseEvent.objects.filter(case=case).last()
@@ -238,13 +241,15 @@ def test_a_refusal_mails_the_art_12_4_notice_with_the_authority(cast, submit, co
         case,
         "refuse",
         actor=Actor.officer(cast.officer_b),
-        ground=RefusalGround.RIGHTS_OF_OTHERS,
-        reason="The recording also shows other customers.",
+        ground=RefusalGround.NATIONAL_LAW,
+        reason="The recording is part of a criminal investigation.",
     )
     notice = mail.outbox[-1]
     assert "Autoriteit Persoonsgegevens" in notice.body
     assert cast.b.supervisory_authority.complaint_url in notice.body
-    assert "The recording also shows other customers." in notice.body
+    assert "The recording is part of a criminal investigation." in notice.body
+    # Art. 23: the ground names the Dutch provision (defero is a Dutch controller).
+    assert "art. 41 Uitvoeringswet" in notice.body and "art. 23" in notice.body.lower()
 
 
 def test_a_partial_refusal_on_completion_records_its_ground(cast, submit, committed):
@@ -326,11 +331,12 @@ def test_the_suspension_is_recorded_in_the_chain(cast, submit):
     case = submit(cast.a, received_at=at("2026-03-05T10:00"))
     officer = Actor.officer(cast.officer_a)
     perform(case, "ask_subject", actor=officer, message="?", now=at("2026-03-10T09:00"))
-    assert CaseEvent.objects.filter(case=case).last().data == {"clock_paused": True}
+    assert CaseEvent.objects.filter(case=case).last().data == {"clock_paused": "clarification"}
     perform(case, "answer", actor=Actor.subject(), now=at("2026-03-16T20:00"))
     assert CaseEvent.objects.filter(case=case).last().data["suspension"] == {
         "since": "2026-03-10T08:00:00+00:00",  # stored in UTC
         "days_added": 6,
+        "reason": "clarification",
     }
 
 
@@ -340,8 +346,8 @@ def test_a_refusal_after_the_first_month_is_flagged_late(cast, submit):
         case,
         "refuse",
         actor=Actor.officer(cast.officer_a),
-        ground=RefusalGround.NOT_APPLICABLE,
-        reason="No data about you.",
+        ground=RefusalGround.CANNOT_IDENTIFY,
+        reason="Nothing we hold links to this address.",
         now=at("2026-04-10T10:00"),
     )
     assert CaseEvent.objects.filter(case=case).last().data["late_refusal"] is True

@@ -21,13 +21,14 @@ from .case import (
     Channel,
     Language,
     Milestone,
+    PauseReason,
     ReferenceCounter,
-    RefusalGround,
     State,
     Suspension,
 )
 from .documents import IdDocument
 from .events import CaseEvent
+from .grounds import ObjectionTo, RefusalGround
 from .mail import Carries, InboundMail, MailStatus, OutgoingMail
 from .messages import Direction, Message
 
@@ -49,7 +50,9 @@ __all__ = [
     "MailStatus",
     "Message",
     "Milestone",
+    "ObjectionTo",
     "OutgoingMail",
+    "PauseReason",
     "ReferenceCounter",
     "RefusalGround",
     "State",

@@ -15,12 +15,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from controllers.models import Controller, Right, RightDeclaration
 from legalclock import milestone_times
+
+from .grounds import ObjectionTo, RefusalGround, check_ground, ground_label
 
 # How a case's reference reads (cases.intake.next_reference): checked before a reference from a
 # link or a mail subject reaches the database.
@@ -64,23 +66,24 @@ class Channel(models.TextChoices):
     PHONE = "phone", _("Phone")
 
 
-class RefusalGround(models.TextChoices):
-    """The structured grounds of docs/legal.md §4."""
+class PauseReason(models.TextChoices):
+    """Why the clock stands still (docs/legal.md §1): the two waits EDPB 01/2022 §159 allows.
+    A question of another kind, and a copy of an ID document the controller asks of everyone,
+    do not stop it."""
 
-    UNFOUNDED_OR_EXCESSIVE = (
-        "unfounded_or_excessive",
-        _("Manifestly unfounded or excessive (Art. 12(5))"),
+    IDENTITY_DOUBT = "identity_doubt", _("Reasonable doubt about identity (Art. 12(6))")
+    CLARIFICATION = (
+        "clarification",
+        _("Clarification of a request whose scope is unclear (EDPB 01/2022 §159)"),
     )
-    CANNOT_IDENTIFY = (
-        "cannot_identify",
-        _("The controller cannot identify the subject (Art. 11(2))"),
-    )
-    IDENTITY_NOT_CONFIRMED = "identity_not_confirmed", _("Identity not confirmed (Art. 12(6))")
-    NOT_APPLICABLE = "not_applicable", _("The right's condition is not met")
-    ERASURE_EXCEPTION = "erasure_exception", _("Exception to erasure (Art. 17(3))")
-    COMPELLING_GROUNDS = "compelling_grounds", _("Compelling legitimate grounds (Art. 21(1))")
-    RIGHTS_OF_OTHERS = "rights_of_others", _("Rights and freedoms of others (Art. 15(4))")
-    OTHER = "other", _("Other (explained in the text)")
+
+
+# The negative confirmation (Art. 15(1), first limb): what "No data held" answers.
+NO_DATA_RESPONSE = _(
+    "We have searched for personal data about you and found none: we process no personal data "
+    "of yours, so there is nothing to copy, correct, restrict or erase. This answers your "
+    "request (Article 15(1) GDPR)."
+)
 
 
 class Language(models.TextChoices):
@@ -133,6 +136,10 @@ class Case(FSMModelMixin, models.Model):
     # Suspension: while paused_since is set the clock stands still; paused_days sums the closed
     # suspensions (the days from asking to receiving, docs/legal.md §1).
     paused_since = models.DateTimeField(_("clock paused since"), null=True, blank=True)
+    # Why it is paused (PauseReason): set with paused_since, kept on the Suspension it becomes.
+    pause_reason = models.CharField(
+        _("clock paused for"), max_length=20, choices=PauseReason.choices, blank=True
+    )
     paused_days = models.PositiveIntegerField(_("days suspended"), default=0)
     extended_at = models.DateTimeField(_("extended"), null=True, blank=True)
     extension_reason = models.TextField(_("reason for the extension"), blank=True)
@@ -150,6 +157,14 @@ class Case(FSMModelMixin, models.Model):
         _("refusal ground"), max_length=30, choices=RefusalGround.choices, blank=True
     )
     refusal_reason = models.TextField(_("refusal reason"), blank=True)
+    # Art. 12(5): what shows the request manifestly unfounded or excessive (the controller bears
+    # the burden); kept for the record, not sent to the subject.
+    refusal_evidence = models.TextField(_("evidence of the refusal"), blank=True)
+    # An objection (Art. 21): to direct marketing, to other processing, or both; "" while
+    # unrecorded. The subject says so at intake, or an officer records it (record_objection).
+    objection_to = models.CharField(
+        _("objection to"), max_length=30, choices=ObjectionTo.choices, blank=True
+    )
     partial_refusal = models.BooleanField(_("partly refused"), default=False)
     response = models.TextField(_("response to the subject"), blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -275,8 +290,8 @@ class Case(FSMModelMixin, models.Model):
             if self.id_documents.exists():
                 return State.IDENTITY_REVIEW
             # Only a request recorded by an officer arrives here without the copy its rule asks
-            # for: the controller now waits for the subject, so the clock may pause (EDPB §159).
-            self._pause(now)
+            # for. The controller asks it of everyone: no doubt about this subject, so the
+            # clock runs on (EDPB 01/2022 §159 allows a pause for reasonable doubt only).
             return State.AWAITING_IDENTITY
         return State.IN_PROGRESS
 
@@ -289,8 +304,21 @@ class Case(FSMModelMixin, models.Model):
         source=[State.IDENTITY_REVIEW, State.IN_PROGRESS],
         target=State.AWAITING_IDENTITY,
     )
-    def ask_identity(self, *, now: dt.datetime) -> None:
-        self._pause(now)
+    def ask_identity(self, *, now: dt.datetime, doubt: str = "") -> None:
+        """Art. 12(6): more proof only on reasonable doubt, stated, and only that pauses the
+        clock. Where the controller's rule asks every subject for an ID copy, asking (again)
+        for it without a doubt about this subject (an unreadable scan) is that routine demand:
+        allowed, and the clock runs on."""
+        if not doubt.strip():
+            if self.needs_id_document:
+                return
+            raise ValidationError(
+                _(
+                    "Say what gives reasonable doubt about the subject's identity (Art. 12(6)): "
+                    "without it no more proof may be asked."
+                )
+            )
+        self._pause(now, PauseReason.IDENTITY_DOUBT)
 
     @transition(field=state, source=State.AWAITING_IDENTITY, target=State.IDENTITY_REVIEW)
     def submit_identity(self, *, now: dt.datetime) -> None:
@@ -302,7 +330,35 @@ class Case(FSMModelMixin, models.Model):
 
     @transition(field=state, source=State.IN_PROGRESS, target=State.AWAITING_SUBJECT)
     def ask_subject(self, *, now: dt.datetime) -> None:
-        self._pause(now)
+        """A question that clarifies a request whose scope is unclear: the clock pauses."""
+        self._pause(now, PauseReason.CLARIFICATION)
+
+    @transition(field=state, source=State.IN_PROGRESS, target=State.AWAITING_SUBJECT)
+    def ask_question(self, *, now: dt.datetime) -> None:
+        """Any other question: the controller waits for an answer, the clock does not."""
+
+    @transition(
+        field=state,
+        source=[State.UNCONFIRMED, *OPEN_STATES],
+        target=RETURN_VALUE(State.UNCONFIRMED, *OPEN_STATES),
+    )
+    def record_objection(self, *, now: dt.datetime, objection_to: str) -> str:
+        """What the objection is to, recorded by an officer. What the subject said is never
+        narrowed: an objection they made to direct marketing stays one (Art. 21(3))."""
+        if self.right != Right.OBJECTION:
+            raise ValidationError(_("Only an objection is to something."))
+        if objection_to not in ObjectionTo.values:
+            raise ValidationError(_("Choose what the objection is to."))
+        # Recorded again, it widens (what the objection was to stays part of it), never
+        # narrows: an objection once to direct marketing keeps Art. 21(3)'s protection.
+        before, after = _objection_parts(self.objection_to), _objection_parts(objection_to)
+        if not before <= after:
+            raise ValidationError(
+                _("The objection was recorded as %(before)s: that cannot be taken out of it.")
+                % {"before": self.get_objection_to_display()}
+            )
+        self.objection_to = objection_to
+        return self.state
 
     @transition(field=state, source=State.AWAITING_SUBJECT, target=State.IN_PROGRESS)
     def answer(self, *, now: dt.datetime) -> None:
@@ -346,37 +402,76 @@ class Case(FSMModelMixin, models.Model):
             raise ValidationError(_("Write the response to the subject."))
         self.response = response
 
+    @transition(field=state, source=State.IN_PROGRESS, target=State.READY)
+    def answer_no_data(self, *, now: dt.datetime) -> None:
+        """No data of the subject is held: that is the answer, a completed one (Art. 15(1),
+        first limb), not a refusal. The response is written in the subject's language, then
+        approved and sent like any other (complete)."""
+        with translation.override(self.language):
+            self.response = str(NO_DATA_RESPONSE)
+
     @transition(field=state, source=State.READY, target=State.IN_PROGRESS)
     def reopen(self, *, now: dt.datetime) -> None:
         pass
 
     @transition(field=state, source=State.READY, target=State.COMPLETED)
     def complete(
-        self, *, now: dt.datetime, partial_ground: str = "", partial_reason: str = ""
+        self,
+        *,
+        now: dt.datetime,
+        partial_ground: str = "",
+        partial_reason: str = "",
+        partial_evidence: str = "",
     ) -> None:
         if partial_ground:
-            _check_ground(partial_ground, partial_reason)
+            check_ground(
+                right=self.right,
+                ground=partial_ground,
+                reason=partial_reason,
+                evidence=partial_evidence,
+                objection_to=self.objection_to,
+                partial=True,
+            )
+        elif partial_reason.strip():
+            raise ValidationError(_("Choose the legal ground of the part refused."))
         self.partial_refusal = bool(partial_ground)
         self.refusal_ground = partial_ground
-        self.refusal_reason = partial_reason
+        self.refusal_reason = partial_reason if partial_ground else ""
+        self.refusal_evidence = partial_evidence if partial_ground else ""
         self.closed_at = now
 
     @transition(field=state, source=list(OPEN_STATES), target=State.REFUSED)
-    def refuse(self, *, now: dt.datetime, ground: str, reason: str) -> None:
-        _check_ground(ground, reason)
+    def refuse(self, *, now: dt.datetime, ground: str, reason: str, evidence: str = "") -> None:
+        # The table of lawful grounds per right (cases.models.grounds), whoever calls.
+        check_ground(
+            right=self.right,
+            ground=ground,
+            reason=reason,
+            evidence=evidence,
+            objection_to=self.objection_to,
+        )
         self._resume(now)
         self.refusal_ground = ground
         self.refusal_reason = reason
+        self.refusal_evidence = evidence
         self.closed_at = now
+
+    @property
+    def refusal_ground_label(self) -> str:
+        """The ground as the subject and the record read it: Art. 23 names the country's law."""
+        return ground_label(self.refusal_ground, self.controller.country)
 
     @transition(field=state, source=[State.UNCONFIRMED, *OPEN_STATES], target=State.WITHDRAWN)
     def withdraw(self, *, now: dt.datetime) -> None:
         self._resume(now)
         self.closed_at = now
 
-    def _pause(self, now: dt.datetime) -> None:
+    def _pause(self, now: dt.datetime, reason: str) -> None:
+        """Suspend the clock for one of the lawful reasons (PauseReason), where the controller
+        lets it pause at all."""
         if self.clock_pauses and self.paused_since is None:
             self.paused_since = now
+            self.pause_reason = reason
 
     def _resume(self, now: dt.datetime) -> None:
         """Close a suspension: add the days from asking to receiving (local dates)."""
@@ -384,24 +479,26 @@ class Case(FSMModelMixin, models.Model):
             return
         days = (self.local_date(now) - self.local_date(self.paused_since)).days
         Suspension.objects.create(
-            case=self, started_at=self.paused_since, ended_at=now, days=max(days, 0)
+            case=self,
+            started_at=self.paused_since,
+            ended_at=now,
+            days=max(days, 0),
+            reason=self.pause_reason,
         )
         self.paused_days += max(days, 0)
         self.paused_since = None
+        self.pause_reason = ""
         self.recompute_deadlines()
+
+
+def _objection_parts(value: str) -> set[str]:
+    if value == ObjectionTo.BOTH:
+        return {ObjectionTo.DIRECT_MARKETING, ObjectionTo.PARTICULAR_SITUATION}
+    return {value} if value else set()
 
 
 def _zone(name: str) -> dt.tzinfo:
     return ZoneInfo(name)
-
-
-def _check_ground(ground: str, reason: str) -> None:
-    """docs/legal.md §4: a structured ground, and the reasons Art. 12(4) says the subject is
-    told (for Art. 12(5) the controller must be able to show why)."""
-    if ground not in RefusalGround.values:
-        raise ValidationError(_("Choose a refusal ground."))
-    if not reason.strip():
-        raise ValidationError(_("Explain the refusal: the subject is told the reasons."))
 
 
 class Suspension(models.Model):
@@ -411,6 +508,10 @@ class Suspension(models.Model):
     started_at = models.DateTimeField(_("information asked"))
     ended_at = models.DateTimeField(_("information received"))
     days = models.PositiveIntegerField(_("days added"))
+    # PauseReason; "" for a suspension recorded before reasons were (read as "not recorded").
+    reason = models.CharField(
+        _("reason for the pause"), max_length=20, choices=PauseReason.choices, blank=True
+    )
 
     class Meta:
         ordering = ["started_at"]
