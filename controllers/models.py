@@ -114,6 +114,15 @@ class RecipientKind(models.TextChoices):
     AUTHORITY = "authority", _("Public authority")
 
 
+class AutomatedDecisionMaking(models.TextChoices):
+    """What the statement declares of decisions based solely on automated processing (Art.
+    22(1)), for Art. 15(1)(h): whether they are taken about the subject, not the right itself."""
+
+    NOT_DECLARED = "", _("not declared")
+    NONE = "none", _("none are taken")
+    TAKEN = "taken", _("they are taken")
+
+
 class Tristate(models.TextChoices):
     YES = "yes", _("yes")
     NO = "no", _("no")
@@ -175,6 +184,14 @@ class Controller(models.Model):
     )
     automated_decisions = models.TextField(
         _("automated decision-making, as stated"), blank=True, help_text=_("Empty: silent.")
+    )
+    # Whether such decisions are taken at all (the statement's declaration, read from its
+    # words): the access letter says so (Art. 15(1)(h)); "" where the statement does not say.
+    automated_decision_making = models.CharField(
+        _("automated decisions taken"),
+        max_length=10,
+        choices=AutomatedDecisionMaking.choices,
+        blank=True,
     )
     eea_transfers = models.TextField(
         _("transfers outside the EEA, as stated"), blank=True, help_text=_("Empty: silent.")
@@ -373,6 +390,46 @@ class Recipient(models.Model):
         verbose_name = _("recipient")
         verbose_name_plural = _("recipients")
         ordering = ["controller", "position"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecipientIdentity(models.Model):
+    """Who a recipient of the statement is (CJEU C-154/21: the access answer names the actual
+    recipients, not only their categories): one company or authority behind a recipient the
+    statement names by category ("verwerkers"), with where it is established and, outside the
+    EEA, the safeguard of the transfer (Art. 15(2)).
+
+    Loaded from the ``identities`` of the systems file's ``[[notify]]`` entries (a recipient's
+    entry), which say which systems' data it receives; editable in the admin (the next
+    ``load_systems`` replaces the register with the file's, and ``export_systems`` writes the
+    register back, so an edit is kept by exporting)."""
+
+    controller = models.ForeignKey(
+        Controller, on_delete=models.CASCADE, related_name="recipient_identities"
+    )
+    # The statement's recipient (a [[recipients]] name of the policy) this one belongs to; by
+    # name, as the systems file refers to it (reloading the policy renews its rows).
+    recipient = models.CharField(_("recipient in the statement"), max_length=300)
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(_("identity (legal name)"), max_length=300)
+    established = models.CharField(_("established in"), max_length=300, blank=True)
+    outside_eea = models.CharField(
+        _("outside the EEA"), max_length=10, choices=Tristate.choices, default=Tristate.UNKNOWN
+    )
+    safeguard = models.TextField(
+        _("transfer safeguard"),
+        blank=True,
+        help_text=_("Outside the EEA: the adequacy decision or safeguard (Art. 45, 46)."),
+    )
+    # The systems whose data it receives: none named, those of its recipient's entry.
+    receives = models.JSONField(_("receives data of the systems"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("recipient identity")
+        verbose_name_plural = _("recipient identities")
+        ordering = ["controller", "position", "pk"]
 
     def __str__(self) -> str:
         return self.name
