@@ -434,6 +434,30 @@ class RecipientIdentity(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # Edited in the admin: it belongs to a recipient of the statement, and receives data of
+        # the controller's own systems (what the systems file checks on load).
+        if self.controller_id is None:
+            return
+        names = list(self.controller.recipients.values_list("name", flat=True))
+        if self.recipient not in names:
+            raise ValidationError(
+                {
+                    "recipient": _("Not a recipient of the statement; one of: %(names)s")
+                    % {"names": "; ".join(names) or "-"}
+                }
+            )
+        if not isinstance(self.receives, list) or not all(
+            isinstance(name, str) for name in self.receives
+        ):
+            raise ValidationError({"receives": _("A list of system names.")})
+        systems = set(self.controller.systems.values_list("name", flat=True))
+        unknown = sorted(set(self.receives) - systems)
+        if unknown:
+            raise ValidationError(
+                {"receives": _("Not systems of the controller: %s") % ", ".join(unknown)}
+            )
+
 
 class PolicyVersion(models.Model):
     """A version of a controller's policy file, as ``dump_policy`` writes it, kept by its hash.
