@@ -42,7 +42,7 @@ from cases.mail import queue_mail
 from cases.models import FINAL_STATES, Carries, Case, Direction, Message, RefusalGround, State
 from controllers.models import Right
 
-from . import completion, execute, plans
+from . import completion, execute, letter, plans
 from .collect import DATA_RIGHTS, discard_staging, start
 from .models import NoticeException, NoticeStatus, PackageStatus, Plan, PlanStatus
 from .package import package_of, release, request_build, supersede
@@ -71,6 +71,16 @@ def on_checking(
                     "again, answer it by hand, or skip it with a reason."
                 )
                 % {"systems": ", ".join(waiting)}
+            )
+        if case.right == Right.ACCESS and (missing := letter.gaps(case)):
+            # Silence is never the answer (fulfilment.letter): the letter waits for the officer.
+            raise ValidationError(
+                _(
+                    "The access letter needs items that neither the privacy statement nor the "
+                    "registry gives: %(items)s. Supply them (Letter items, in the search panel), "
+                    "then prepare the response."
+                )
+                % {"items": "; ".join(gap.what for gap in missing)}
             )
     if step == "complete":
         package = package_of(case)
@@ -281,6 +291,8 @@ EVENT_TYPES = {
     "package_built": gettext_lazy("Data package built"),
     "package_failed": gettext_lazy("Data package could not be built"),
     "package_released": gettext_lazy("Data package released to the subject"),
+    # Where the statement is silent on an item of the access letter, the officer's words.
+    "letter_item_supplied": gettext_lazy("Item of the access letter supplied by the officer"),
     # Recorded when the subject asks for it; the mail that carries it shows when it left.
     "download_code_sent": gettext_lazy("Download code asked for by the subject"),
     "package_downloaded": gettext_lazy("Data package downloaded"),
