@@ -416,7 +416,7 @@ class LetterSupplement(models.Model):
     # otherwise the text says it.
     choice = models.CharField(max_length=10, blank=True)
     text = models.TextField(blank=True)
-    reuse = models.BooleanField(default=False)
+    reuse = models.BooleanField(_("reused for the next requests"), default=False)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -424,6 +424,8 @@ class LetterSupplement(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = _("supplement to the access letter")
+        verbose_name_plural = _("supplements to the access letter")
         indexes = [models.Index(fields=["controller", "key"], name="supplement_by_key")]
 
     def __str__(self) -> str:

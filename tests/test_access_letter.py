@@ -263,7 +263,9 @@ def test_an_identity_receiving_an_unknown_system_is_refused_and_changes_nothing(
     assert systems["defero"].recipient_identities.count() == 2
 
 
-def test_an_identity_edited_in_the_admin_belongs_to_a_recipient_of_the_statement(systems):
+def test_an_identity_edited_in_the_admin_belongs_to_a_recipient_of_the_statement(
+    systems, english
+):
     identity = systems["defero"].recipient_identities.first()
     identity.recipient = "iemand anders"
     with pytest.raises(ValidationError, match="Not a recipient"):
@@ -276,3 +278,67 @@ def test_an_identity_edited_in_the_admin_belongs_to_a_recipient_of_the_statement
 def test_the_policy_declares_whether_automated_decisions_are_taken(loaded_controllers):
     assert loaded_controllers["defero"].automated_decision_making == "none"
     assert loaded_controllers["smartphoto"].automated_decision_making == ""
+
+
+def test_an_officer_stops_the_reuse_of_a_supplement_and_the_next_request_asks_again(
+    world, committed, django_user_model
+):
+    from controllers.models import Membership, Role
+
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer)
+    settle(committed, case, officer)
+    supply_letter_items(committed, case, officer)
+    respond(committed, case, officer)
+    kept = LetterSupplement.objects.get(key="category:Klanten administratie:purposes")
+    assert kept.reuse
+    page = reverse("admin:fulfilment_lettersupplement_change", args=[kept.pk])
+    # Another controller's officer does not see it; the auditor sees it, and changes nothing.
+    stranger = django_user_model.objects.create_user("stranger", password="x", is_staff=True)
+    Membership.objects.create(
+        user=stranger, controller=world["controllers"]["smartphoto"], role=Role.OFFICER
+    )
+    assert officer_client(stranger).get(page).status_code in (302, 404)
+    auditor = officer_client(world["auditor"])
+    assert auditor.get(page).status_code == 200
+    auditor.post(page, {})
+    kept.refresh_from_db()
+    assert kept.reuse
+    # The officer stops its reuse: the next request asks for it again.
+    assert officer_client(officer).post(page, {}).status_code == 302
+    kept.refresh_from_db()
+    assert not kept.reuse
+    again = drive_to_work(committed, defero, officer)
+    settle(committed, again, officer)
+    assert kept.key in {gap.key for gap in letter.gaps(again)}
+
+
+def test_a_dutch_letter_quotes_the_statement_without_calling_it_a_translation(world, committed):
+    from cases.intake import receive_case
+
+    from .demo_world import SUBJECT
+
+    officer = world["officer"]
+    case = committed(
+        receive_case,
+        controller=world["controllers"]["smartlockr"],
+        right="access",
+        name=SUBJECT.name,
+        email=SUBJECT.email,
+        language="nl",
+    )
+    case = committed(perform, case, "confirm_email", actor=Actor.subject())
+    if case.state != "in_progress":
+        case = committed(perform, case, "submit_identity", actor=Actor.subject())
+        case = committed(
+            perform,
+            case,
+            "approve_identity",
+            actor=Actor.officer(officer),
+            record={"name_matches": True},
+        )
+    settle(committed, case, officer)
+    text, _ = _letter(unzip(respond(committed, case, officer)))
+    assert "Toegang tot uw persoonsgegevens" in text or "De gegevens die wij over u vonden" in text
+    assert "oorspronkelijke taal" not in text and "Teksten tussen « en » zijn citaten" in text
+    assert "not stated" not in text.lower() and "niet vermeld" not in text.lower()
