@@ -263,9 +263,7 @@ def test_an_identity_receiving_an_unknown_system_is_refused_and_changes_nothing(
     assert systems["defero"].recipient_identities.count() == 2
 
 
-def test_an_identity_edited_in_the_admin_belongs_to_a_recipient_of_the_statement(
-    systems, english
-):
+def test_an_identity_edited_in_the_admin_belongs_to_a_recipient_of_the_statement(systems, english):
     identity = systems["defero"].recipient_identities.first()
     identity.recipient = "iemand anders"
     with pytest.raises(ValidationError, match="Not a recipient"):
