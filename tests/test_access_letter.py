@@ -340,3 +340,31 @@ def test_a_dutch_letter_quotes_the_statement_without_calling_it_a_translation(wo
     assert "Toegang tot uw persoonsgegevens" in text or "De gegevens die wij over u vonden" in text
     assert "oorspronkelijke taal" not in text and "Teksten tussen « en » zijn citaten" in text
     assert "not stated" not in text.lower() and "niet vermeld" not in text.lower()
+
+
+def test_a_department_s_export_brings_its_category_its_retention_and_its_recipient(
+    world, committed
+):
+    """Defero's bookkeeper exports the subject's invoices: the financial administration is
+    found, with the seven years its systems file keeps it, and the bookkeeper who receives it
+    is named."""
+    from fulfilment import collect
+    from fulfilment.models import CollectionStatus
+
+    officer = world["officer"]
+    case = drive_to_work(committed, world["controllers"]["defero"], officer)
+    manual = case.collections.get(status=CollectionStatus.MANUAL)
+    committed(
+        collect.answer_manually,
+        manual,
+        actor=Actor.officer(officer),
+        found=True,
+        note_text="Exported from the bookkeeping package.",
+        file_name="facturen.csv",
+        chunks=iter([b"factuur,bedrag\n2025-001,121.00\n"]),
+    )
+    settle(committed, case, officer)
+    text, _ = _letter(unzip(respond(committed, case, officer)))
+    assert ">Financiële administratie<" in text
+    assert "Financiële administratie (boekhouder) is kept for 7 more years" in text
+    assert "Boekhoudkantoor Veluwe B.V." in text
