@@ -498,7 +498,8 @@ def letter_context(
         {**identity, "category": line["category"]}
         for line in recipients
         for identity in line["identities"]
-        if identity["outside"]
+        # Outside the EEA by the register, or where the officer said where it is.
+        if identity["outside"] or identity["location_supplied"]
     ]
     declarations = {d.right: d for d in controller.rights.all()}
     rights, last_quote = [], ""

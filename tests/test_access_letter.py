@@ -368,3 +368,22 @@ def test_a_department_s_export_brings_its_category_its_retention_and_its_recipie
     assert ">Financiële administratie<" in text
     assert "Financiële administratie (boekhouder) is kept for 7 more years" in text
     assert "Boekhoudkantoor Veluwe B.V." in text
+
+
+def test_where_the_register_does_not_know_where_a_recipient_is_the_officer_says_it(
+    world, committed
+):
+    officer = world["officer"]
+    smartphoto = world["controllers"]["smartphoto"]
+    RecipientIdentity.objects.filter(controller=smartphoto, name="Drukkerij Voorbeeld NV").update(
+        outside_eea="unknown"
+    )
+    case = drive_to_work(committed, smartphoto, officer)
+    settle(committed, case, officer)
+    key = "identity:verwerkers:Drukkerij Voorbeeld NV:location"
+    assert key in {gap.key for gap in letter.gaps(case)}
+    where = "Established in Kortrijk, Belgium: inside the EEA."
+    committed(letter.supply, case, key, actor=Actor.officer(officer), text=where)
+    text, _ = _letter(unzip(respond(committed, case, officer)))
+    transfers = text[text.index("3. Transfers") : text.index("4. Automated")]
+    assert where in transfers and "Meta Platforms Ireland Limited" in transfers
