@@ -1,5 +1,6 @@
 """The officers' supplements to the access letter, kept for their controller (``LetterSupplement``):
-who supplied what, for which request, and whether it is reused. An officer of the controller may
+who supplied what, for which request, and whether it is reused (linked from a request's letter
+page, ``fulfilment.officer.letter_items_view``). An officer of the controller may
 stop the reuse of one (the next request then asks again); nothing is added or deleted here: an
 answer is supplied on its request's page, and stays in the record."""
 
@@ -29,10 +30,12 @@ class LetterSupplementAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(controller__in=visible)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return access.visible_controllers(request.user).exists()
+        # Not in the admin's menu (which every admin page builds, and a query more on each):
+        # reached from a request's letter page, which links the controller's list.
+        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
+        return access.visible_controllers(request.user).exists()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
