@@ -680,7 +680,18 @@ def describe_plan(data: dict[str, Any], tz: Any) -> list[str]:
     return lines
 
 
+def describe_supplied(data: dict[str, Any], tz: Any) -> list[str]:
+    """An item of the access letter the officer supplied: what, the answer, whether kept."""
+    answer = _("Answer: none") if data.get("answer") == letter.NONE else _("Text: %(text)s") % data
+    return [
+        _("Item: %(item)s") % {"item": data["item"]},
+        answer,
+        _("Kept for the controller's next requests") if data.get("reuse") else "",
+    ]
+
+
 DESCRIBERS = {
+    "letter_item_supplied": describe_supplied,
     "system_changed": describe_change,
     "change_blocked": describe_blocked,
     "plan_made": describe_plan,

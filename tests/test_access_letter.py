@@ -217,7 +217,9 @@ def test_the_auditor_s_case_report_shows_what_the_officer_supplied(world, commit
     case = drive_to_work(committed, world["controllers"]["defero"], officer)
     settle(committed, case, officer)
     supply_letter_items(committed, case, officer)
-    assert SUPPLIED in text_of(render(case, language="en"))
+    report = text_of(render(case, language="en"))
+    assert f"Text: {SUPPLIED}" in report and "Answer: none" in report
+    assert "Kept for the controller's next requests" in report
 
 
 def test_a_letter_item_cannot_be_supplied_once_the_response_is_prepared(world, committed):
