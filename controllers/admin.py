@@ -17,6 +17,7 @@ from .models import (
     DataCategory,
     Membership,
     Recipient,
+    RecipientIdentity,
     RightDeclaration,
     SupervisoryAuthority,
 )
@@ -49,6 +50,14 @@ class RecipientInline(admin.TabularInline):
     extra = 0
 
 
+class RecipientIdentityInline(admin.TabularInline):
+    """The register of who the recipients are (CJEU C-154/21), which the access letter names."""
+
+    model = RecipientIdentity
+    extra = 0
+    fields = ["recipient", "name", "established", "outside_eea", "safeguard", "receives"]
+
+
 class SuperuserEditsMixin:
     """Registry data: administrators (superusers) change it; members may only look."""
 
@@ -69,7 +78,12 @@ class ControllerAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     search_fields = ["legal_name", "slug", "trade_names"]
     list_select_related = ["supervisory_authority"]
     readonly_fields = ["policy_findings"]
-    inlines = [RightDeclarationInline, DataCategoryInline, RecipientInline]
+    inlines = [
+        RightDeclarationInline,
+        DataCategoryInline,
+        RecipientInline,
+        RecipientIdentityInline,
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Controller]:
         return (
@@ -118,6 +132,7 @@ class ControllerAdmin(SuperuserEditsMixin, admin.ModelAdmin):
                     "supervisory_authority",
                     "complaint_right",
                     "automated_decisions",
+                    "automated_decision_making",
                     "eea_transfers",
                     ("statement_date", "statement_source"),
                     "extra_holidays",

@@ -114,6 +114,15 @@ class RecipientKind(models.TextChoices):
     AUTHORITY = "authority", _("Public authority")
 
 
+class AutomatedDecisionMaking(models.TextChoices):
+    """What the statement declares of decisions based solely on automated processing (Art.
+    22(1)), for Art. 15(1)(h): whether they are taken about the subject, not the right itself."""
+
+    NOT_DECLARED = "", _("not declared")
+    NONE = "none", _("none are taken")
+    TAKEN = "taken", _("they are taken")
+
+
 class Tristate(models.TextChoices):
     YES = "yes", _("yes")
     NO = "no", _("no")
@@ -175,6 +184,14 @@ class Controller(models.Model):
     )
     automated_decisions = models.TextField(
         _("automated decision-making, as stated"), blank=True, help_text=_("Empty: silent.")
+    )
+    # Whether such decisions are taken at all (the statement's declaration, read from its
+    # words): the access letter says so (Art. 15(1)(h)); "" where the statement does not say.
+    automated_decision_making = models.CharField(
+        _("automated decisions taken"),
+        max_length=10,
+        choices=AutomatedDecisionMaking.choices,
+        blank=True,
     )
     eea_transfers = models.TextField(
         _("transfers outside the EEA, as stated"), blank=True, help_text=_("Empty: silent.")
@@ -322,6 +339,19 @@ class RightDeclaration(models.Model):
         subject's, on the law's terms: email confirmation, nothing more (docs/legal.md §3)."""
         return self.is_offered and self.verification == Verification.ID_DOCUMENT
 
+    def verification_for(self, objection_to: str = "") -> str:
+        """The identity check of a request of this right. An objection to direct marketing only
+        (``objection_to`` "direct_marketing") takes the statement's own rule for it where it
+        gives one; an objection that is also to other processing takes the objection's rule
+        (that part is what the stricter check is for)."""
+        if objection_to == "direct_marketing" and self.marketing_verification:
+            return self.marketing_verification
+        return self.verification
+
+    def needs_id_document_for(self, objection_to: str = "") -> bool:
+        """``needs_id_document`` for a request whose objection is to ``objection_to``."""
+        return self.is_offered and self.verification_for(objection_to) == Verification.ID_DOCUMENT
+
     @property
     def pauses_clock(self) -> bool:
         """Whether the clock stands still while the controller waits for the subject (EDPB
@@ -399,6 +429,70 @@ class Recipient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RecipientIdentity(models.Model):
+    """Who a recipient of the statement is (CJEU C-154/21: the access answer names the actual
+    recipients, not only their categories): one company or authority behind a recipient the
+    statement names by category ("verwerkers"), with where it is established and, outside the
+    EEA, the safeguard of the transfer (Art. 15(2)).
+
+    Loaded from the ``identities`` of the systems file's ``[[notify]]`` entries (a recipient's
+    entry), which say which systems' data it receives; editable in the admin (the next
+    ``load_systems`` replaces the register with the file's, and ``export_systems`` writes the
+    register back, so an edit is kept by exporting)."""
+
+    controller = models.ForeignKey(
+        Controller, on_delete=models.CASCADE, related_name="recipient_identities"
+    )
+    # The statement's recipient (a [[recipients]] name of the policy) this one belongs to; by
+    # name, as the systems file refers to it (reloading the policy renews its rows).
+    recipient = models.CharField(_("recipient in the statement"), max_length=300)
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(_("identity (legal name)"), max_length=300)
+    established = models.CharField(_("established in"), max_length=300, blank=True)
+    outside_eea = models.CharField(
+        _("outside the EEA"), max_length=10, choices=Tristate.choices, default=Tristate.UNKNOWN
+    )
+    safeguard = models.TextField(
+        _("transfer safeguard"),
+        blank=True,
+        help_text=_("Outside the EEA: the adequacy decision or safeguard (Art. 45, 46)."),
+    )
+    # The systems whose data it receives: none named, those of its recipient's entry.
+    receives = models.JSONField(_("receives data of the systems"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("recipient identity")
+        verbose_name_plural = _("recipient identities")
+        ordering = ["controller", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        # Edited in the admin: it belongs to a recipient of the statement, and receives data of
+        # the controller's own systems (what the systems file checks on load).
+        if self.controller_id is None:
+            return
+        names = list(self.controller.recipients.values_list("name", flat=True))
+        if self.recipient not in names:
+            raise ValidationError(
+                {
+                    "recipient": _("Not a recipient of the statement; one of: %(names)s")
+                    % {"names": "; ".join(names) or "-"}
+                }
+            )
+        if not isinstance(self.receives, list) or not all(
+            isinstance(name, str) for name in self.receives
+        ):
+            raise ValidationError({"receives": _("A list of system names.")})
+        systems = set(self.controller.systems.values_list("name", flat=True))
+        unknown = sorted(set(self.receives) - systems)
+        if unknown:
+            raise ValidationError(
+                {"receives": _("Not systems of the controller: %s") % ", ".join(unknown)}
+            )
 
 
 class PolicyVersion(models.Model):

@@ -21,6 +21,7 @@ from django.db import models
 
 from .models import (
     MAX_PERIOD_AMOUNT,
+    AutomatedDecisionMaking,
     Country,
     DataCategory,
     LegalBasis,
@@ -143,6 +144,9 @@ POLICY = {
     "supervisory_authority": Field("str", required=True, dump=lambda authority: authority.code),
     "complaint_right": Field("text"),
     "automated_decisions": Field("text"),
+    # Whether decisions based solely on automated processing are taken at all, as the statement
+    # declares: "none", "taken", or "" where it does not say (the officer is asked, Art. 15(1)(h)).
+    "automated_decision_making": _choice(["", *[v for v in AutomatedDecisionMaking.values if v]]),
     "eea_transfers": Field("text"),
     # "" in the file when the statement carries no date; NULL in the registry.
     "statement_date": Field(

@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 import tomli_w
 from django.db import transaction
 
-from .models import Controller, System, SystemKind
+from .models import Controller, RecipientIdentity, System, SystemKind, Tristate
 from .policy import PolicyError, _check_table, normalise, read_toml, toml_files
 from .schema import Field
 
@@ -170,6 +170,16 @@ EXCEPTIONS = ("impossible", "disproportionate_effort")
 # take), or not, under one of the two exceptions, in the controller's words. What it receives
 # narrows when it is concerned: the systems whose data it receives, and whether it receives
 # data only on occasion (the officer then records, case by case, whether this subject's went).
+# Who a recipient is (CJEU C-154/21): each company or authority behind a recipient the statement
+# names by its category, where it is established, outside the EEA the safeguard (Art. 15(2)),
+# and the systems whose data it receives (none named: those of its entry).
+IDENTITY = {
+    "name": Field("str", required=True),
+    "established": Field("str"),
+    "outside_eea": _choice(Tristate.values, default=Tristate.UNKNOWN.value),
+    "safeguard": Field("text"),
+    "receives": Field("strs"),
+}
 NOTIFY = {
     "recipient": Field("str", required=True),  # the policy's [[recipients]] name
     "email": Field("email"),
@@ -181,6 +191,8 @@ NOTIFY = {
     "receives": Field("strs"),  # the systems whose data it receives (none named: all of them)
     # When it receives data, if only on occasion (a legal order, the subject's consent).
     "occasional": Field("text"),
+    # Who it is: the access letter names them (controllers.models.RecipientIdentity).
+    "identities": Field("tables", schema=IDENTITY),
 }
 # The file's top level; its [[systems]] are each checked by their kind's schema.
 FILE = {
@@ -489,6 +501,17 @@ def _check_notify(
                 raise PolicyError(
                     path, f"{key}.receives[{position}]", f"{name!r} is not a system of this file"
                 )
+        for number, identity in enumerate(entry.get("identities", [])):
+            where = f"{key}.identities[{number}]"
+            if not identity["name"].strip():
+                raise PolicyError(path, f"{where}.name", "name the recipient")
+            for position, name in enumerate(identity.get("receives", [])):
+                if name not in systems:
+                    raise PolicyError(
+                        path,
+                        f"{where}.receives[{position}]",
+                        f"{name!r} is not a system of this file",
+                    )
         if known is not None and entry["recipient"] not in known:
             valid = "its recipients: " + (", ".join(repr(name) for name in known) or "none")
             raise PolicyError(
@@ -820,21 +843,47 @@ def load_systems_files(
             System.objects.filter(controller=controller).exclude(
                 pk__in=[s.pk for s in kept]
             ).delete()
-            controller.notify = [canonical(entry, NOTIFY) for entry in data.get("notify", [])]
+            entries = [canonical(entry, NOTIFY) for entry in data.get("notify", [])]
+            # The identities are the register's rows (editable in the admin); the file's
+            # replace them, as its systems replace the registry's.
+            pairs = [(e, identity) for e in entries for identity in e.pop("identities", [])]
+            RecipientIdentity.objects.filter(controller=controller).delete()
+            RecipientIdentity.objects.bulk_create(
+                RecipientIdentity(
+                    controller=controller,
+                    recipient=entry["recipient"],
+                    position=position,
+                    **{key: identity[key] for key in IDENTITY},
+                )
+                for position, (entry, identity) in enumerate(pairs)
+            )
+            controller.notify = entries
             controller.save(update_fields=["notify"])
             loaded.append((controller, kept))
     return loaded
+
+
+def _with_identities(controller: Controller) -> list[dict[str, Any]]:
+    """The notify entries with the register's identities of each (as edited in the admin)."""
+    identities: dict[str, list[dict[str, Any]]] = {}
+    for row in controller.recipient_identities.order_by("position", "pk"):
+        identities.setdefault(row.recipient, []).append(
+            {key: getattr(row, key) for key in IDENTITY}
+        )
+    entries = []
+    for entry in controller.notify:
+        entry = {key: value for key, value in entry.items() if key != "identities"}
+        if identities.get(entry["recipient"]):
+            entry["identities"] = identities[entry["recipient"]]
+        entries.append(canonical(entry, NOTIFY))
+    return entries
 
 
 def systems_data(controller: Controller) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "controller": controller.slug,
-        **(
-            {"notify": [canonical(n, NOTIFY) for n in controller.notify]}
-            if controller.notify
-            else {}
-        ),
+        **({"notify": _with_identities(controller)} if controller.notify else {}),
         # Re-ordered by the schema: PostgreSQL's jsonb keeps keys in its own order, not the file's.
         "systems": [
             canonical(system.spec, KIND_SCHEMAS[system.spec["kind"]])

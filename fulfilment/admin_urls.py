@@ -24,6 +24,7 @@ urlpatterns = [
         name="fulfilment_withhold",
     ),
     path("package/<int:pk>/", wrap(officer.package_view), name="fulfilment_package"),
+    path("case/<int:pk>/letter/", wrap(officer.letter_items_view), name="fulfilment_letter_items"),
     path("package/<int:pk>/revoke/", wrap(officer.revoke_view), name="fulfilment_revoke"),
     path("case/<int:pk>/plan/", wrap(officer_changes.plan_view), name="fulfilment_plan"),
     path(

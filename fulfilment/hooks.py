@@ -52,7 +52,7 @@ from cases.models import (
 from cases.models.grounds import OBJECTION_GROUNDS
 from controllers.models import Right
 
-from . import completion, execute, plans
+from . import completion, execute, letter, plans
 from .collect import DATA_RIGHTS, discard_staging, start
 from .models import NoticeException, NoticeStatus, PackageStatus, Plan, PlanStatus
 from .package import package_of, release, request_build, supersede
@@ -90,6 +90,16 @@ def on_checking(
                     "again, answer it by hand, or skip it with a reason."
                 )
                 % {"systems": ", ".join(waiting)}
+            )
+        if case.right == Right.ACCESS and (missing := letter.gaps(case)):
+            # Silence is never the answer (fulfilment.letter): the letter waits for the officer.
+            raise ValidationError(
+                _(
+                    "The access letter needs items that neither the privacy statement nor the "
+                    "registry gives: %(items)s. Supply them (Letter items, in the search panel), "
+                    "then prepare the response."
+                )
+                % {"items": "; ".join(gap.what for gap in missing)}
             )
     if step == "complete":
         package = package_of(case)
@@ -303,6 +313,8 @@ EVENT_TYPES = {
     "package_built": gettext_lazy("Data package built"),
     "package_failed": gettext_lazy("Data package could not be built"),
     "package_released": gettext_lazy("Data package released to the subject"),
+    # Where the statement is silent on an item of the access letter, the officer's words.
+    "letter_item_supplied": gettext_lazy("Item of the access letter supplied by the officer"),
     # Recorded when the subject asks for it; the mail that carries it shows when it left.
     "download_code_sent": gettext_lazy("Download code asked for by the subject"),
     "package_downloaded": gettext_lazy("Data package downloaded"),
@@ -690,7 +702,18 @@ def describe_plan(data: dict[str, Any], tz: Any) -> list[str]:
     return lines
 
 
+def describe_supplied(data: dict[str, Any], tz: Any) -> list[str]:
+    """An item of the access letter the officer supplied: what, the answer, whether kept."""
+    answer = _("Answer: none") if data.get("answer") == letter.NONE else _("Text: %(text)s") % data
+    return [
+        _("Item: %(item)s") % {"item": data["item"]},
+        answer,
+        _("Kept for the controller's next requests") if data.get("reuse") else "",
+    ]
+
+
 DESCRIBERS = {
+    "letter_item_supplied": describe_supplied,
     "system_changed": describe_change,
     "change_blocked": describe_blocked,
     "plan_made": describe_plan,

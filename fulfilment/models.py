@@ -389,3 +389,44 @@ class Notice(models.Model):
         if self.mail_id or self.channel == "email":
             return "email"
         return self.channel if self.channel in ("system", "other") else ""
+
+
+class LetterSupplement(models.Model):
+    """What an officer supplied for the access letter where the statement (and the registry) is
+    silent on an item the letter needs (Art. 15(1): a purpose, a legal basis, a retention, a
+    source, a recipient's identity or whereabouts, whether automated decisions are taken, whether
+    the subject's data went to a recipient that receives data only on occasion). Silence is
+    never the answer: the response waits until every item is supplied (``fulfilment.letter``).
+
+    Supplied for one case (``case``), and with ``reuse`` kept for the controller: the next
+    request of that controller in the same language takes it without asking. The latest supply
+    of a key wins; each is also an event of the case's chain ("letter_item_supplied")."""
+
+    controller = models.ForeignKey(
+        "controllers.Controller", on_delete=models.CASCADE, related_name="letter_supplements"
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="letter_supplements"
+    )
+    # What is supplied: "category:<name>:purposes", "recipient:<name>:identity", ...
+    key = models.CharField(max_length=800)
+    # The letter's language it was written in: reused only for letters in that language.
+    language = models.CharField(max_length=10)
+    # "none": the officer's answer is "none" (no automated decisions, nothing disclosed);
+    # otherwise the text says it.
+    choice = models.CharField(max_length=10, blank=True)
+    text = models.TextField(blank=True)
+    reuse = models.BooleanField(_("reused for the next requests"), default=False)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("supplement to the access letter")
+        verbose_name_plural = _("supplements to the access letter")
+        indexes = [models.Index(fields=["controller", "key"], name="supplement_by_key")]
+
+    def __str__(self) -> str:
+        return f"{self.controller_id}:{self.key}"

@@ -34,6 +34,7 @@ from cases.actors import Actor
 from cases.audit import note
 from cases.models import Case, State
 from controllers import access
+from controllers.models import Right
 from controllers.systems import spec_of
 from controllers.validators import database_id, multi_line, single_line
 
@@ -99,9 +100,17 @@ def officer_panel(case: Case, request: HttpRequest) -> str:
     if not case.collections.exists() and not case.packages.exists():
         return ""
     officer = access.is_officer(request.user, case.controller)
+    letter_gaps = None
+    settled = all(c.settled for c in case.collections.all())
+    if case.right == Right.ACCESS and case.state == State.IN_PROGRESS and settled:
+        from .letter import gaps
+
+        # What the letter still needs from the officer, once every search has settled.
+        letter_gaps = len(gaps(case))
     return render_to_string(
         "fulfilment/admin/panel.html",
         {
+            "letter_gaps": letter_gaps,
             "case": case,
             "collections": case.collections.all(),
             "progress": _progress(case),
@@ -464,4 +473,66 @@ def revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
         form=form,
         help=_("The subject can no longer download the package; it is deleted."),
         status=400 if request.method == "POST" else 200,
+    )
+
+
+class LetterItemForm(forms.Form):
+    """One item the access letter needs, as the officer supplies it (``letter.supply``)."""
+
+    key = forms.CharField(widget=forms.HiddenInput, max_length=800, validators=[multi_line])
+    none = forms.BooleanField(required=False)
+    text = forms.CharField(
+        label=gettext_lazy("What the letter says (in the letter's language)"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
+    )
+    reuse = forms.BooleanField(
+        label=gettext_lazy("Keep it for this controller's next requests in this language"),
+        required=False,
+        initial=True,
+    )
+
+
+def letter_items_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """What the access letter still needs from the officer (where the privacy statement and the
+    registry are silent), one form an item, and what was supplied for this case."""
+    from . import letter
+
+    case = _case(request, pk, act=True)
+    status = 200
+    error_key, error = "", ""
+    if request.method == "POST":
+        form = LetterItemForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                letter.supply(
+                    case,
+                    data["key"],
+                    actor=Actor.officer(request.user),
+                    text=data["text"],
+                    none=data["none"],
+                    reuse=data["reuse"],
+                )
+            except ValidationError as problem:
+                error_key, error, status = data["key"], problem.messages[0], 400
+            else:
+                messages.success(request, _("Supplied: the letter will say it."))
+                return redirect("fulfilment_letter_items", case.pk)
+        else:
+            error_key = request.POST.get("key", "")
+            error, status = " ".join(e for errs in form.errors.values() for e in errs), 400
+    gaps = letter.gaps(case) if case.state == State.IN_PROGRESS else []
+    return _page(
+        request,
+        "letter_items.html",
+        title=_("Items the access letter needs"),
+        case=case,
+        gaps=gaps,
+        error_key=error_key,
+        error=error,
+        supplied=case.letter_supplements.select_related("by").order_by("pk"),
+        status=status,
     )

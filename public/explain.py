@@ -51,7 +51,10 @@ def promise_text(declaration: RightDeclaration) -> str:
 
 def identity_text(declaration: RightDeclaration | None) -> str:
     if declaration is not None and declaration.needs_id_document:
-        return _("Asks for a copy of an ID document, besides confirming your email address.")
+        text = _("Asks for a copy of an ID document, besides confirming your email address.")
+        if not declaration.needs_id_document_for("direct_marketing"):
+            text += " " + _("Not for an objection to direct marketing only.")
+        return text
     if (
         declaration is not None
         and declaration.is_offered

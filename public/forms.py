@@ -86,12 +86,22 @@ class RequestForm(AccessibleForm):
         )
         if not self.id_rights:
             del self.fields["id_document"]
-        elif set(self.id_rights) == set(Right.values):
+        elif set(self.id_rights) == set(Right.values) and all(
+            self._id_label(right, "") == "" for right in self.id_rights
+        ):
             self.fields["id_document"].required = True
         else:
             self.fields["id_document"].required_for = ", ".join(
-                str(labels[right]) for right in Right.values if right in self.id_rights
+                self._id_label(right, str(labels[right]))
+                for right in Right.values
+                if right in self.id_rights
             )
+
+    def _id_label(self, right: str, label: str) -> str:
+        declaration = self.controller.declaration(right)
+        if declaration is not None and not declaration.needs_id_document_for("direct_marketing"):
+            return _("%(right)s (not to direct marketing only)") % {"right": label}
+        return label
 
     def clean_website(self) -> str:
         if self.cleaned_data.get("website"):
@@ -111,14 +121,18 @@ class RequestForm(AccessibleForm):
                 )
         else:
             data["objection_to"] = ""
-        if right in self.id_rights and not data.get("id_document"):
+        declaration = self.controller.declaration(right) if right else None
+        needs_id = declaration is not None and declaration.needs_id_document_for(
+            data.get("objection_to") or ""
+        )
+        if needs_id and not data.get("id_document"):
             if "id_document" not in self.errors:
                 self.add_error(
                     "id_document",
                     _("%(company)s asks for a copy of an ID document for this request.")
                     % {"company": self.controller.legal_name},
                 )
-        elif right not in self.id_rights:
+        elif not needs_id:
             # Never keep a copy the controller's rule does not ask for.
             data["id_document"] = None
         return data

@@ -127,8 +127,37 @@ def settle(committed, case: Case, officer) -> None:
     )
 
 
+# What an officer writes where the privacy statement is silent on an item of the access letter
+# (fulfilment.letter): a sentence in the letter's language, reused for the next request.
+SUPPLIED = "Supplied by the officer for this letter."
+
+
+def supply_letter_items(committed, case: Case, officer, text: str = SUPPLIED) -> list[str]:
+    """Supply, as the officer, every item the access letter still needs: "none" where that is
+    an answer (nothing disclosed to an occasional recipient, no automated decisions), ``text``
+    otherwise. Returns the keys supplied."""
+    from fulfilment import letter
+
+    keys = []
+    for gap in letter.gaps(case):
+        none = gap.kind == letter.NONE_OR_TEXT
+        committed(
+            letter.supply,
+            case,
+            gap.key,
+            actor=Actor.officer(officer),
+            text="" if none else text,
+            none=none,
+            reuse=True,
+        )
+        keys.append(gap.key)
+    return keys
+
+
 def respond(committed, case: Case, officer) -> Package:
     officer_actor = Actor.officer(officer)
+    if case.right == "access":
+        supply_letter_items(committed, case, officer)
     case = committed(perform, case, "prepare_response", actor=officer_actor, response="Your data.")
     package = package_of(case)
     assert package.status == PackageStatus.READY, package.error

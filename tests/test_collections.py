@@ -41,6 +41,7 @@ from fulfilment.connectors.sql import SqlSource
 from fulfilment.jobs import MAX_ATTEMPTS, RETRY_AFTER, lease
 from fulfilment.models import Collection, CollectionStatus
 
+from .demo_world import supply_letter_items
 from .procs import BIN, PATIENCE, Proc, demo_env, free_port, with_celery_app
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -299,6 +300,8 @@ def test_retry_and_skip_settle_the_searches_and_the_response_waits_until_they_ar
         skip(shop, actor=officer, reason="Again")  # settled already
     assert sweep() == 0  # nothing left to run
 
+    # The letter's items the statement is silent on, as the officer supplies them.
+    supply_letter_items(lambda work, *a, **k: work(*a, **k), case, cast.officer_a)
     case = prepare()
     assert case.state == State.READY
     assert CaseEvent.objects.filter(case=case).last().action == "prepare_response"

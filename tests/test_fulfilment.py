@@ -44,6 +44,7 @@ from .demo_world import (
     other_people,
     respond,
     settle,
+    supply_letter_items,
     unzip,
 )
 
@@ -130,6 +131,7 @@ def test_prepare_waits_for_every_search_and_complete_for_the_package(world, comm
     with pytest.raises(ValidationError, match="Not every system"):
         perform(case, "prepare_response", actor=officer, response="Your data.")
     settle(committed, case, world["officer"])
+    supply_letter_items(committed, case, world["officer"])
     # Prepared, but its commit has not run: the package is still being built.
     case = perform(case, "prepare_response", actor=officer, response="Your data.")
     with pytest.raises(ValidationError, match="still being built"):
@@ -142,6 +144,7 @@ def test_reopening_replaces_the_package_and_only_the_new_one_is_released(world, 
     officer = Actor.officer(world["officer"])
     case = drive_to_work(committed, world["controllers"]["smart-site"], world["officer"])
     settle(committed, case, world["officer"])
+    supply_letter_items(committed, case, world["officer"])
     case = committed(perform, case, "prepare_response", actor=officer, response="Your data.")
     first = package_of(case)
     case = committed(perform, case, "reopen", actor=officer)

@@ -26,7 +26,7 @@ from fulfilment.connectors.http import HttpSource
 from fulfilment.models import Collection, CollectionStatus, DownloadCode
 from fulfilment.staging import Stage
 
-from .demo_world import drive_to_work, officer_client, respond, settle
+from .demo_world import drive_to_work, officer_client, respond, settle, supply_letter_items
 from .test_connectors import SECRET, http_spec
 
 
@@ -309,6 +309,8 @@ def test_a_withheld_or_not_provided_file_column_keeps_its_files_out(
             at=timezone.now(),
         )
     officer = Actor.officer(cast.officer_a)
+    if right == "access":
+        supply_letter_items(committed, case, cast.officer_a)
     case = committed(perform, case, "prepare_response", actor=officer, response="Your data.")
     archive = zipfile.ZipFile(io.BytesIO(b"".join(open_package(package_of(case)))))
     contents = [archive.read(n) for n in archive.namelist() if "/files/" in n]

@@ -381,3 +381,30 @@ def test_where_the_systems_market_to_the_subject_only_an_objection_to_other_use_
         case, "refuse", actor=actor, ground=G.OBJECTION_LEGAL_CLAIMS, reason="A pending claim."
     )
     assert case.state == State.REFUSED
+
+
+def test_smartphoto_asks_no_id_copy_to_stop_direct_marketing_but_does_for_other_objections(
+    loaded_controllers, client, committed
+):
+    """smartphoto 3.2: a direct-marketing objection is made by e-mail, "gratis en zonder
+    motivatie"; its rule for other objections (5.3) asks an ID copy. The form, the case and
+    the page that explains the rights follow the declaration's rule for direct marketing."""
+    client.cookies["django_language"] = "en"
+    url = reverse("request_form", args=["smartphoto"])
+    fields = {"right": "objection", "name": "Jan", "email": "jan@example.org", "details": "Stop"}
+    for objection_to in ("particular_situation", "both"):
+        response = client.post(url, {**fields, "objection_to": objection_to})
+        assert response.status_code == 400, objection_to
+        assert "asks for a copy of an ID document" in response.content.decode()
+    assert Case.objects.count() == 0
+    response = committed(client.post, url, {**fields, "objection_to": "direct_marketing"})
+    assert response.status_code == 302
+    case = Case.objects.get()
+    assert not case.needs_id_document and not case.id_documents.exists()
+    case.objection_to = ObjectionTo.BOTH
+    assert case.needs_id_document  # the other part of the objection follows 5.3's rule
+    form = client.get(url).content.decode()
+    label = form[form.index('<label for="id_id_document">') :]
+    assert "Objection (Art. 21) (not to direct marketing only)" in label[: label.index("</label>")]
+    rights = client.get(reverse("controller", args=["smartphoto"])).content.decode()
+    assert "Not for an objection to direct marketing only." in rights

@@ -204,7 +204,7 @@ class Case(FSMModelMixin, models.Model):
     @property
     def needs_id_document(self) -> bool:
         declaration = self.declaration
-        return declaration is not None and declaration.needs_id_document
+        return declaration is not None and declaration.needs_id_document_for(self.objection_to)
 
     @property
     def clock_pauses(self) -> bool:

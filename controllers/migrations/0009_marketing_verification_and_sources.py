@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("controllers", "0007_period_amounts_bounded"),
+        ("controllers", "0008_recipient_identity"),
     ]
 
     operations = [
