@@ -267,9 +267,8 @@ REFUSALS: dict[str, tuple[Refusal, ...]] = {
     ),
     "smartphoto": (
         Refusal(Right.PORTABILITY, RefusalGround.PORTABILITY_NOT_PROVIDED),
-        Refusal(
-            Right.WITHDRAW_CONSENT, RefusalGround.IDENTITY_NOT_CONFIRMED, via="reject_identity"
-        ),
+        # Not a withdrawal of consent: smartphoto asks no ID copy for it (3.2, Art. 7(3)).
+        Refusal(Right.RESTRICTION, RefusalGround.IDENTITY_NOT_CONFIRMED, via="reject_identity"),
     ),
 }
 # A controller added later (a policy file is data) gets one refusal a ground fits anywhere.
@@ -371,6 +370,11 @@ def _needs_id(controller: Controller, right: str) -> bool:
 
 
 def _check_refusal(controller: Controller, refusal: Refusal) -> None:
+    if refusal.via == "reject_identity" and not _needs_id(controller, refusal.right):
+        raise ValueError(
+            f"{controller.slug}: asks no ID copy for {refusal.right}; an identity it rejects "
+            "needs a right whose rule asks for one"
+        )
     # An access or portability request whose identity is settled starts searches: refused only
     # while its ID copy is under review, which needs a statement that asks for one.
     if refusal.right in DATA_RIGHTS and not _needs_id(controller, refusal.right):
