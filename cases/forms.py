@@ -19,7 +19,7 @@ from controllers.validators import multi_line
 
 from . import iddocs
 from .models import Case, Language, RefusalGround
-from .models.grounds import grounds_for, national_law_label
+from .models.grounds import NATIONAL_LAW_PROVISIONS, grounds_for, national_law_label
 from .steps import Field, Step, Who
 
 # What a subject or an officer may write in one message (the Message row holds 10,000).
@@ -68,6 +68,8 @@ def ground_choices(
         grounds = [g for g in RefusalGround if g in common]
     else:
         grounds = list(grounds_for(right, partial=partial))
+    if country and country not in NATIONAL_LAW_PROVISIONS:
+        grounds = [g for g in grounds if g != RefusalGround.NATIONAL_LAW]
     return [
         (
             g.value,

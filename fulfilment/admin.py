@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from controllers import access
 
@@ -22,8 +23,29 @@ class LetterSupplementAdmin(admin.ModelAdmin):
     list_display = ["key", "controller", "case", "language", "reuse", "by", "at"]
     list_filter = ["reuse", "controller", "language"]
     search_fields = ["key", "text"]
-    fields = ["controller", "case", "key", "language", "choice", "text", "reuse", "by", "at"]
-    readonly_fields = ["controller", "case", "key", "language", "choice", "text", "by", "at"]
+    fields = [
+        "controller",
+        "case",
+        "key",
+        "language",
+        "choice",
+        "text",
+        "reuse",
+        "reuse_stopped_at",
+        "by",
+        "at",
+    ]
+    readonly_fields = [
+        "controller",
+        "case",
+        "key",
+        "language",
+        "choice",
+        "text",
+        "reuse_stopped_at",
+        "by",
+        "at",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LetterSupplement]:
         visible = access.visible_controllers(request.user).values("pk")
@@ -42,6 +64,19 @@ class LetterSupplementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Only stopping a reuse is an officer's edit here: an answer checked for one request
+        # (whether data went to an occasional recipient) or one no longer reused is never
+        # made reusable after the fact, for letters it was not written for.
+        if obj is not None and (obj.per_request or not obj.reuse):
+            return [*self.readonly_fields, "reuse"]
+        return list(self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change and "reuse" in form.changed_data and not obj.reuse:
+            obj.reuse_stopped_at = timezone.now()
+        super().save_model(request, obj, form, change)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is None:

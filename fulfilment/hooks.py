@@ -63,7 +63,14 @@ log = logging.getLogger(__name__)
 def on_checking(
     sender: Any, *, case: Case, step: str, arguments: dict[str, Any] | None = None, **kwargs: Any
 ) -> None:
-    if step == "answer_no_data" and (case.collections.exists() or case.plans.exists()):
+    if step == "answer_no_data" and (
+        case.collections.exists()
+        or case.plans.exists()
+        # Where the controller declares systems, they are searched for this right (a data
+        # right's searches, a change right's plan): "nothing held" is what they find, never
+        # the officer's word before they ran (the letter would say "we searched").
+        or (case.right in DATA_RIGHTS + plans.CHANGE_RIGHTS and case.controller.systems.exists())
+    ):
         # The searches (or the plan's dry run) say what is held: the answer follows from them,
         # and the letter says so when they found nothing (cases.models.grounds).
         raise ValidationError(

@@ -39,6 +39,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, override
@@ -157,9 +158,19 @@ def supplied(case: Case) -> dict[str, LetterSupplement]:
     """What the officer supplied for this case's letter: the controller's reusable answers in
     the letter's language, then the case's own; the latest of a key wins."""
     answers: dict[str, LetterSupplement] = {}
-    reusable = LetterSupplement.objects.filter(
-        controller_id=case.controller_id, reuse=True, language=case.language
-    ).order_by("pk")
+    kept = Q(reuse=True)
+    prepared = (
+        case.events.filter(action="prepare_response").order_by("-seq").values_list("at", flat=True)
+    ).first()
+    if prepared is not None:
+        # A response prepared with an answer keeps it when its reuse is stopped later.
+        kept |= Q(reuse_stopped_at__gt=prepared, at__lte=prepared)
+    reusable = (
+        LetterSupplement.objects.filter(kept, controller_id=case.controller_id)
+        .filter(language=case.language)
+        .exclude(key__endswith=":disclosed")  # checked for each request, never reused
+        .order_by("pk")
+    )
     for item in reusable:
         answers[item.key] = item
     for item in LetterSupplement.objects.filter(case=case).order_by("pk"):

@@ -417,6 +417,9 @@ class LetterSupplement(models.Model):
     choice = models.CharField(max_length=10, blank=True)
     text = models.TextField(blank=True)
     reuse = models.BooleanField(_("reused for the next requests"), default=False)
+    # When an officer stopped its reuse (the admin): a letter prepared before then keeps it,
+    # since the response it is part of was approved with it.
+    reuse_stopped_at = models.DateTimeField(_("reuse stopped"), null=True, blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -430,3 +433,9 @@ class LetterSupplement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.controller_id}:{self.key}"
+
+    @property
+    def per_request(self) -> bool:
+        """Whether the item is checked for each request (whether this subject's data went to a
+        recipient that receives data only on occasion): never reused for another."""
+        return self.key.endswith(":disclosed")

@@ -299,13 +299,32 @@ def test_an_officer_stops_the_reuse_of_a_supplement_and_the_next_request_asks_ag
     auditor.post(page, {})
     kept.refresh_from_db()
     assert kept.reuse
-    # The officer stops its reuse: the next request asks for it again.
+    # A second request takes the kept answer and is prepared with it.
+    prepared = drive_to_work(committed, defero, officer, email="second@example.org")
+    settle(committed, prepared, officer)
+    assert kept.key not in {gap.key for gap in letter.gaps(prepared)}
+    supply_letter_items(committed, prepared, officer)
+    respond(committed, prepared, officer)
+    # The officer stops its reuse: the next request asks for it again; the response prepared
+    # with it keeps it (it was approved with it).
     assert officer_client(officer).post(page, {}).status_code == 302
     kept.refresh_from_db()
-    assert not kept.reuse
+    assert not kept.reuse and kept.reuse_stopped_at is not None
     again = drive_to_work(committed, defero, officer)
     settle(committed, again, officer)
     assert kept.key in {gap.key for gap in letter.gaps(again)}
+    assert letter.supplied(prepared)[kept.key] == kept
+    # Nor is it made reusable again, nor an answer checked for one request.
+    officer_client(officer).post(page, {"reuse": "on"})
+    kept.refresh_from_db()
+    assert not kept.reuse
+    disclosed = LetterSupplement.objects.filter(key__endswith=":disclosed").first()
+    assert disclosed is not None and not disclosed.reuse
+    page = reverse("admin:fulfilment_lettersupplement_change", args=[disclosed.pk])
+    officer_client(officer).post(page, {"reuse": "on"})
+    disclosed.refresh_from_db()
+    assert not disclosed.reuse
+    assert disclosed.key in {gap.key for gap in letter.gaps(again)}
 
 
 def test_a_dutch_letter_quotes_the_statement_without_calling_it_a_translation(world, committed):

@@ -56,6 +56,8 @@ def test_the_table_gives_each_right_its_own_grounds_and_no_catch_all():
     erasure = {g for g in REFUSAL_GROUNDS[Right.ERASURE] if "17(3)" in str(g.label)}
     assert len(erasure) == 5  # Art. 17(3)(a)-(e), each its own ground
     assert set(REFUSAL_GROUNDS[Right.WITHDRAW_CONSENT]) == every  # Art. 7(3): nothing else
+    # Art. 41 UAVG (and Art. 23 as the issue reads it) reaches Arts. 12-21, not Art. 22.
+    assert set(REFUSAL_GROUNDS[Right.AUTOMATED_DECISIONS]) == every
     assert G.RIGHTS_OF_OTHERS in PARTIAL_GROUNDS[Right.ACCESS]
     assert G.RIGHTS_OF_OTHERS not in PARTIAL_GROUNDS[Right.ERASURE]
 
@@ -408,3 +410,34 @@ def test_smartphoto_asks_no_id_copy_to_stop_direct_marketing_but_does_for_other_
     assert "Objection (Art. 21) (not to direct marketing only)" in label[: label.index("</label>")]
     rights = client.get(reverse("controller", args=["smartphoto"])).content.decode()
     assert "Not for an objection to direct marketing only." in rights
+
+
+@pytest.mark.parametrize("right", [Right.RECTIFICATION, Right.ERASURE, Right.ACCESS])
+def test_no_data_held_is_never_the_officer_s_word_where_the_systems_are_searched(
+    world, committed, right
+):
+    """Defero declares systems: before (and whatever) they found, "we searched and found
+    nothing" is not the officer's to say; the searches or the plan answer."""
+    from .demo_world import drive_to_work
+
+    officer = world["officer"]
+    case = drive_to_work(committed, world["controllers"]["defero"], officer, right)
+    with pytest.raises(ValidationError, match="searches of the systems"):
+        perform(case, "answer_no_data", actor=Actor.officer(officer))
+    case.refresh_from_db()
+    assert case.state != State.READY and case.response == ""
+
+
+def test_national_law_is_no_ground_where_no_provision_is_recorded_for_the_country():
+    """Art. 23(2): the restriction is a provision of law, named to the subject. The legal clock
+    knows NL and BE only today; a country added later without its provision is neither
+    offered the ground nor can it be recorded."""
+    from cases.forms import ground_choices
+    from cases.models.grounds import check_ground
+
+    with pytest.raises(ValidationError, match=r"No restriction in national law .*\(DE\)"):
+        check_ground(right=Right.ACCESS, ground=G.NATIONAL_LAW, reason="x", country="DE")
+    check_ground(right=Right.ACCESS, ground=G.NATIONAL_LAW, reason="x", country="NL")
+    offered = {value for value, _ in ground_choices(Right.ACCESS, country="DE")}
+    assert G.NATIONAL_LAW.value not in offered and G.CANNOT_IDENTIFY.value in offered
+    assert G.NATIONAL_LAW.value in {v for v, _ in ground_choices(Right.ACCESS, country="BE")}

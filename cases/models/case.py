@@ -431,6 +431,7 @@ class Case(FSMModelMixin, models.Model):
                 evidence=partial_evidence,
                 objection_to=self.objection_to,
                 partial=True,
+                country=self.controller.country,
             )
         elif partial_reason.strip():
             raise ValidationError(_("Choose the legal ground of the part refused."))
@@ -449,6 +450,7 @@ class Case(FSMModelMixin, models.Model):
             reason=reason,
             evidence=evidence,
             objection_to=self.objection_to,
+            country=self.controller.country,
         )
         self._resume(now)
         self.refusal_ground = ground

@@ -149,7 +149,10 @@ REFUSAL_GROUNDS: dict[str, tuple[RefusalGround, ...]] = {
         G.PORTABILITY_NOT_AUTOMATED,
     ),
     Right.OBJECTION: (*_EVERY_RIGHT, *OBJECTION_GROUNDS),
-    Right.AUTOMATED_DECISIONS: _EVERY_RIGHT,
+    # Art. 23 restrictions in national law reach Arts. 12–21 and 34 as the Netherlands wrote
+    # them (art. 41 UAVG), not Art. 22; where a decision falls under Art. 22(2) the answer
+    # says so (with the Art. 22(3) safeguards), which is no refusal.
+    Right.AUTOMATED_DECISIONS: (G.UNFOUNDED_OR_EXCESSIVE, *IDENTITY_GROUNDS),
     # Art. 7(3): "as easy to withdraw as to give"; Art. 23 does not reach it.
     Right.WITHDRAW_CONSENT: (G.UNFOUNDED_OR_EXCESSIVE, *IDENTITY_GROUNDS),
 }
@@ -217,6 +220,7 @@ def check_ground(
     evidence: str = "",
     objection_to: str = "",
     partial: bool = False,
+    country: str = "",
 ) -> None:
     """ValidationError, naming the right and the ground, unless this is a lawful ground for
     (part of) a request for this right, with its reasons (Art. 12(4)) and, for Art. 12(5),
@@ -243,6 +247,16 @@ def check_ground(
         else:
             message = gettext("%(ground)s is not a lawful ground to refuse %(right)s.")
         raise ValidationError(message % {"ground": ground_text, "right": right_label})
+    if ground == G.NATIONAL_LAW and country not in NATIONAL_LAW_PROVISIONS:
+        # Art. 23(2): the restriction is a provision of law; one the registry does not know
+        # for the controller's country cannot be named to the subject, so it is no ground here.
+        raise ValidationError(
+            gettext(
+                "No restriction in national law is recorded for the controller's country "
+                "(%(country)s): the provision must be named to the subject (Art. 23(2))."
+            )
+            % {"country": country or "?"}
+        )
     if right == Right.OBJECTION and (ground in OBJECTION_GROUNDS or ground == G.NATIONAL_LAW):
         _check_objection(ground_text, objection_to, partial=partial)
     if not reason.strip():

@@ -24,6 +24,7 @@ class Migration(migrations.Migration):
                 ('choice', models.CharField(blank=True, max_length=10)),
                 ('text', models.TextField(blank=True)),
                 ('reuse', models.BooleanField(default=False, verbose_name='reused for the next requests')),
+                ('reuse_stopped_at', models.DateTimeField(blank=True, null=True, verbose_name='reuse stopped')),
                 ('at', models.DateTimeField()),
                 ('by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('case', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='letter_supplements', to='dsar.case')),
