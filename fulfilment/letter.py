@@ -168,7 +168,7 @@ def supplied(case: Case) -> dict[str, LetterSupplement]:
     reusable = (
         LetterSupplement.objects.filter(kept, controller_id=case.controller_id)
         .filter(language=case.language)
-        .exclude(key__endswith=":disclosed")  # checked for each request, never reused
+        .exclude(key__contains=":disclosed")  # checked for each request, never reused
         .order_by("pk")
     )
     for item in reusable:
@@ -199,6 +199,8 @@ class _Builder:
         self.found = found(case)
         self.answers = supplied(case)
         self.gaps: list[Gap] = []
+        # Recipients the register does not name, with where the officer said they are.
+        self.unplaced: list[dict[str, Any]] = []
 
     def answer(self, gap: Gap) -> LetterSupplement | None:
         """The officer's answer to an item, or None (and the item is a gap)."""
@@ -317,13 +319,18 @@ class _Builder:
                         reusable=False,
                     )
                 )
+                said = self._said(item)
                 occasional.append(
                     {
                         "category": _quote(name),
                         "occasion": _quote(entry["occasional"]),
-                        "supplied": self._said(item),
+                        "supplied": said,
                     }
                 )
+                if said is not None and not said["none"]:
+                    # It went to someone the statement does not place: where, for Art. 15(2),
+                    # is checked with the disclosure, for this request.
+                    self._unplaced(recipient, f"recipient:{name}:disclosed", reusable=False)
                 continue
             own = identities.get(name, [])
             concerned = [i for i in own if set(i.receives or receives) & held]
@@ -337,6 +344,8 @@ class _Builder:
                 "supplied": None,
             }
             if not concerned:
+                # Named by the officer, not the register: where they are is not known either.
+                self._unplaced(recipient, f"recipient:{name}", reusable=True)
                 line["supplied"] = self._said(
                     self.answer(
                         Gap(
@@ -352,6 +361,36 @@ class _Builder:
                 )
             standing.append(line)
         return standing, occasional
+
+    def _unplaced(self, recipient: Any, key: str, *, reusable: bool) -> None:
+        """Art. 15(2) for recipients the register does not name: unless the statement places
+        them inside the EEA, the officer says where they are (and under which safeguard), so
+        that the letter never says "none outside the EEA" of recipients it knows nothing of."""
+        if recipient.outside_eea == Tristate.NO:
+            return
+        item = self.answer(
+            Gap(
+                f"{key}:location",
+                _(
+                    "where the recipients of “%(recipient)s” that received the subject's data "
+                    "are established: inside the EEA, or outside it and under which safeguard "
+                    "(Art. 15(2))"
+                )
+                % {"recipient": recipient.name},
+                reusable=reusable,
+            )
+        )
+        self.unplaced.append(
+            {
+                "name": recipient.name,
+                "established": "",
+                "outside": False,
+                "safeguard": None,
+                "location_supplied": self._said(item),
+                "safeguard_supplied": None,
+                "category": _quote(recipient.name),
+            }
+        )
 
     def _identity(self, recipient: Any, identity: Any) -> dict[str, Any]:
         line: dict[str, Any] = {
@@ -511,7 +550,7 @@ def letter_context(
         for identity in line["identities"]
         # Outside the EEA by the register, or where the officer said where it is.
         if identity["outside"] or identity["location_supplied"]
-    ]
+    ] + builder.unplaced
     declarations = {d.right: d for d in controller.rights.all()}
     rights, last_quote = [], ""
     for right in TOLD_RIGHTS:

@@ -438,4 +438,4 @@ class LetterSupplement(models.Model):
     def per_request(self) -> bool:
         """Whether the item is checked for each request (whether this subject's data went to a
         recipient that receives data only on occasion): never reused for another."""
-        return self.key.endswith(":disclosed")
+        return ":disclosed" in self.key

@@ -403,3 +403,30 @@ def test_where_the_register_does_not_know_where_a_recipient_is_the_officer_says_
     text, _ = _letter(unzip(respond(committed, case, officer)))
     transfers = text[text.index("3. Transfers") : text.index("4. Automated")]
     assert where in transfers and "Meta Platforms Ireland Limited" in transfers
+
+
+def test_a_recipient_the_register_does_not_place_is_never_said_to_be_inside_the_eea(
+    world, committed
+):
+    """Defero's "derden" (outside the EEA: unknown) receive data only on occasion. When the
+    officer says this subject's data went to one, where it is established is asked too, for
+    this request only; the letter then lists it under transfers and never says that none of
+    the recipients is outside the EEA."""
+    defero, officer = world["controllers"]["defero"], world["officer"]
+    case = drive_to_work(committed, defero, officer)
+    settle(committed, case, officer)
+    actor = Actor.officer(officer)
+    went = "De Belastingdienst, op een wettelijk verzoek."
+    committed(letter.supply, case, "recipient:derden:disclosed", actor=actor, text=went)
+    keys = {gap.key for gap in letter.gaps(case)}
+    assert "recipient:derden:disclosed:location" in keys
+    where = "Nederland, binnen de EER."
+    committed(letter.supply, case, "recipient:derden:disclosed:location", actor=actor, text=where)
+    kept = LetterSupplement.objects.get(key="recipient:derden:disclosed:location")
+    assert not kept.reuse and kept.per_request
+    text, _pdf = _letter(unzip(respond(committed, case, officer)))
+    transfers = text[text.index("3. Transfers outside") : text.index("4. Automated")]
+    assert where in transfers and "None of the recipients" not in transfers
+    # Another request takes neither: a disclosure, and where it went, is checked for each.
+    again = drive_to_work(committed, defero, officer, email="again@example.org")
+    assert not {key for key in letter.supplied(again) if ":disclosed" in key}
