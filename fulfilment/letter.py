@@ -76,8 +76,12 @@ TEXT, NONE_OR_TEXT = "text", "none_or_text"
 NONE = "none"
 
 # What the officer's "none" means, by the last part of a gap's key.
+# Checked for each request, never reused: whether automated decisions were taken about this
+# subject (a statement that declares them taken); see also ``LetterSupplement.per_request``.
+AUTOMATED_ABOUT_SUBJECT = "automated:subject"
 NONE_LABELS = {
     "disclosed": gettext_lazy("None of the subject's data went to it"),
+    "subject": gettext_lazy("None was taken about the subject"),
     "automated": gettext_lazy("No such decisions are taken"),
 }
 
@@ -168,7 +172,8 @@ def supplied(case: Case) -> dict[str, LetterSupplement]:
     reusable = (
         LetterSupplement.objects.filter(kept, controller_id=case.controller_id)
         .filter(language=case.language)
-        .exclude(key__contains=":disclosed")  # checked for each request, never reused
+        # Checked for each request, never reused.
+        .exclude(Q(key__contains=":disclosed") | Q(key=AUTOMATED_ABOUT_SUBJECT))
         .order_by("pk")
     )
     for item in reusable:
@@ -441,8 +446,24 @@ class _Builder:
         quote = _quote(self.controller.automated_decisions)
         if declared == AutomatedDecisionMaking.NONE:
             return {"none": True, "quote": quote, "supplied": None}
-        if declared == AutomatedDecisionMaking.TAKEN and quote:
-            return {"none": False, "quote": quote, "supplied": None}
+        if declared == AutomatedDecisionMaking.TAKEN:
+            # The statement says such decisions are taken; (h) asks whether about this subject,
+            # with the logic and consequences: the officer checks, for each request.
+            said = self._said(
+                self.answer(
+                    Gap(
+                        AUTOMATED_ABOUT_SUBJECT,
+                        _(
+                            "whether the decisions based solely on automated processing that "
+                            "the statement declares were taken about this subject, and if so the "
+                            "logic involved and their consequences (Art. 15(1)(h))"
+                        ),
+                        kind=NONE_OR_TEXT,
+                        reusable=False,
+                    )
+                )
+            )
+            return {"none": bool(said and said["none"]), "quote": quote, "supplied": said}
         item = self.answer(
             Gap(
                 "automated",

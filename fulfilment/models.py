@@ -437,5 +437,6 @@ class LetterSupplement(models.Model):
     @property
     def per_request(self) -> bool:
         """Whether the item is checked for each request (whether this subject's data went to a
-        recipient that receives data only on occasion): never reused for another."""
-        return ":disclosed" in self.key
+        recipient that receives data only on occasion, and where; whether declared automated
+        decisions were taken about this subject): never reused for another."""
+        return ":disclosed" in self.key or self.key == "automated:subject"

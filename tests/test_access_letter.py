@@ -430,3 +430,27 @@ def test_a_recipient_the_register_does_not_place_is_never_said_to_be_inside_the_
     # Another request takes neither: a disclosure, and where it went, is checked for each.
     again = drive_to_work(committed, defero, officer, email="again@example.org")
     assert not {key for key in letter.supplied(again) if ":disclosed" in key}
+
+
+def test_where_the_statement_declares_automated_decisions_the_officer_says_if_about_this_subject(
+    world, committed
+):
+    """Art. 15(1)(h) is about the subject: a statement that says such decisions are taken is
+    not the answer; the officer checks for each request, and the answer is never reused."""
+    from controllers.models import AutomatedDecisionMaking
+
+    smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
+    smartphoto.automated_decision_making = AutomatedDecisionMaking.TAKEN
+    smartphoto.save(update_fields=["automated_decision_making"])
+    case = drive_to_work(committed, smartphoto, officer)
+    settle(committed, case, officer)
+    assert letter.AUTOMATED_ABOUT_SUBJECT in {gap.key for gap in letter.gaps(case)}
+    logic = "Uw kredietlimiet werd automatisch bepaald op basis van uw betaalgedrag."
+    actor = Actor.officer(officer)
+    committed(letter.supply, case, letter.AUTOMATED_ABOUT_SUBJECT, actor=actor, text=logic)
+    kept = LetterSupplement.objects.get(key=letter.AUTOMATED_ABOUT_SUBJECT)
+    assert not kept.reuse and kept.per_request
+    text, _pdf = _letter(unzip(respond(committed, case, officer)))
+    assert logic in text[text.index("4. Automated") :]
+    again = drive_to_work(committed, smartphoto, officer, email="again@example.org")
+    assert letter.AUTOMATED_ABOUT_SUBJECT not in letter.supplied(again)
