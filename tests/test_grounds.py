@@ -441,3 +441,29 @@ def test_national_law_is_no_ground_where_no_provision_is_recorded_for_the_countr
     offered = {value for value, _ in ground_choices(Right.ACCESS, country="DE")}
     assert G.NATIONAL_LAW.value not in offered and G.CANNOT_IDENTIFY.value in offered
     assert G.NATIONAL_LAW.value in {v for v, _ in ground_choices(Right.ACCESS, country="BE")}
+
+
+def test_once_identity_is_accepted_more_proof_takes_a_stated_doubt_even_where_all_send_a_copy(
+    loaded_controllers, submit, committed
+):
+    """Defero asks every access request for an ID copy; re-asking while it is reviewed (an
+    unreadable scan) needs no doubt, but after the copy was accepted it is more proof (Art.
+    12(6)): only on a doubt stated."""
+    from .cast import make_cast
+
+    cast = make_cast(loaded_controllers, a="defero")
+    officer = Actor.officer(cast.officer_a)
+    case = submit(cast.a, right=Right.ACCESS)
+    assert case.needs_id_document and case.state == State.AWAITING_IDENTITY
+    copy = iddocs.CheckedDocument(MINIMAL_PDF, "application/pdf")
+    case = perform(case, "submit_identity", actor=Actor.subject(), id_document=copy)
+    assert case.state == State.IDENTITY_REVIEW
+    case = perform(case, "ask_identity", actor=officer, message="Unreadable: send it again.")
+    assert case.state == State.AWAITING_IDENTITY and case.paused_since is None
+    case = perform(case, "submit_identity", actor=Actor.subject(), id_document=copy)
+    case = perform(case, "approve_identity", actor=officer, record={"name_matches": True})
+    assert case.state == State.IN_PROGRESS
+    with pytest.raises(ValidationError, match=r"reasonable doubt"):
+        perform(case, "ask_identity", actor=officer, message="Send it again.")
+    case.refresh_from_db()
+    assert case.state == State.IN_PROGRESS

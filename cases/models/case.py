@@ -308,9 +308,11 @@ class Case(FSMModelMixin, models.Model):
         """Art. 12(6): more proof only on reasonable doubt, stated, and only that pauses the
         clock. Where the controller's rule asks every subject for an ID copy, asking (again)
         for it without a doubt about this subject (an unreadable scan) is that routine demand:
-        allowed, and the clock runs on."""
+        allowed while the copy is under review, and the clock runs on."""
         if not doubt.strip():
-            if self.needs_id_document:
+            # Only while the copy is reviewed: once identity is accepted, asking again is asking
+            # for more proof, which takes a stated doubt like any other.
+            if self.needs_id_document and self.state == State.IDENTITY_REVIEW:
                 return
             raise ValidationError(
                 _(
