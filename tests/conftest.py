@@ -8,6 +8,7 @@ so CI cannot go green by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import socket
@@ -199,6 +200,70 @@ def django_db_setup(django_db_setup, django_db_blocker):
         _load_policies()
 
 
+@pytest.fixture(scope="class")
+def seeded_once(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Run an expensive setup once for a class of tests that only read what it made, e.g.
+    ``seeded_once(history.seed)`` in a class-scoped fixture; returns what the setup returned.
+
+    The setup runs in a transaction of its own, on-commit work executed as if it committed,
+    with the per-test fixtures' settings (private media and var folders, fast hashing, eager
+    Celery, this process's cache); each test's own transaction nests in it and is rolled back
+    to it, and the whole is rolled back when the class ends, so the next test starts from the
+    baseline again. A test that changes what the setup made belongs outside such a class (its
+    changes are rolled back, but nothing stops it from depending on another test's order).
+    """
+    from django.core.cache import cache
+    from django.db import transaction
+    from django.test import TestCase, override_settings
+
+    from controllers import registry
+    from dsar.celery import app
+
+    stack = contextlib.ExitStack()
+
+    def run(setup):
+        folder = tmp_path_factory.mktemp("seeded")
+        (folder / "var").mkdir()
+        stack.enter_context(django_db_blocker.unblock())
+        stack.enter_context(
+            override_settings(
+                MEDIA_ROOT=folder / "media",
+                VAR_DIR=folder / "var",
+                PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+                AXES_ENABLED=False,
+                CACHES=_own_caches(),
+            )
+        )
+        previous = app.conf.task_always_eager
+        app.conf.task_always_eager = True
+        stack.callback(setattr, app.conf, "task_always_eager", previous)
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        # Rolled back, never committed, whatever happens in the tests.
+        stack.callback(atomic.__exit__, None, None, None)
+        stack.callback(transaction.set_rollback, True)
+        _ensure_baseline()
+        registry.invalidate()
+        cache.clear()
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return setup()
+
+    with stack:
+        yield run
+    # The next test (maybe another module's) reads the registry afresh.
+    registry.invalidate()
+
+
+def _own_caches() -> dict:
+    """The cache settings with this process's own Redis database (see ``_fresh_cache``)."""
+    from django.conf import settings
+
+    location = settings.CACHES["default"].get("LOCATION") or ""
+    if location.startswith("redis"):
+        return {"default": {**settings.CACHES["default"], "LOCATION": own_redis_url(location)}}
+    return settings.CACHES
+
+
 @pytest.fixture(autouse=True)
 def _baseline(request):
     """Every test that uses the database starts from the seed data and the five controllers."""
@@ -248,10 +313,7 @@ def _fresh_cache(settings):
     # the process's own too), so one's clear() wipes nobody else's keys.
     from django.core.cache import cache
 
-    location = settings.CACHES["default"].get("LOCATION") or ""
-    if location.startswith("redis"):
-        own = own_redis_url(location)
-        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": own}}
+    settings.CACHES = _own_caches()
     cache.clear()
 
 

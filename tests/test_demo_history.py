@@ -19,130 +19,29 @@ from fulfilment.models import Collection, Package, Plan
 SLUGS = {"contractstatus", "defero", "smart-site", "smartlockr", "smartphoto"}
 
 
-@pytest.fixture
-def officers(systems):
-    """The five controllers as the demo has them: systems loaded, an officer each."""
-    for controller in systems.values():
+def _add_officers(controllers) -> None:
+    for controller in controllers:
         officer = get_user_model().objects.create_user(f"officer-{controller.slug}", is_staff=True)
         Membership.objects.create(user=officer, controller=controller, role=Role.OFFICER)
-    return systems
 
 
-def test_every_state_every_ground_on_time_and_late(officers):
-    made = history.seed()
-    cases = list(history.seeded_cases().select_related("controller"))
-    assert set(made) == SLUGS and sum(made.values()) == len(cases)
-    assert all(12 <= count <= 20 for count in made.values()), made
-    assert {c.state for c in cases} == set(State.values)
-    refused = [c for c in cases if c.state == State.REFUSED]
-    # Each on a ground the law gives for its right (cases.models.grounds), and many of them.
-    assert all(c.refusal_ground in REFUSAL_GROUNDS[c.right] for c in refused)
-    assert len({c.refusal_ground for c in refused}) >= 9
-    assert not {c.refusal_ground for c in refused} & LEGACY_GROUNDS
-    for slug in SLUGS:
-        states = {c.state for c in cases if c.controller.slug == slug}
-        assert {
-            State.UNCONFIRMED,
-            State.IN_PROGRESS,
-            State.AWAITING_SUBJECT,
-            State.READY,
-            State.COMPLETED,
-            State.REFUSED,
-            State.WITHDRAWN,
-            State.EXPIRED,
-        } <= states, slug
-    # Where the statement asks an ID copy for access, the identity check is seen open too.
-    assert {c.controller.slug for c in cases if c.state == State.IDENTITY_REVIEW} == {
-        "defero",
-        "smartlockr",
-        "smartphoto",
-    }
-    # The copy those statements demand of everyone is no doubt about this subject: the clock
-    # runs while it is awaited (EDPB 01/2022 §159).
-    awaiting = [c for c in cases if c.state == State.AWAITING_IDENTITY]
-    assert awaiting and not any(c.paused_since for c in awaiting)
-    # Every pause is a clarification asked without undue delay, with its reason recorded.
-    paused = [c for c in cases if c.paused_since]
-    assert paused and {c.pause_reason for c in paused} == {"clarification"}
-    assert all((c.paused_since - c.received_at).days <= 3 for c in paused)
-    assert set(Suspension.objects.filter(case__in=cases).values_list("reason", flat=True)) == {
-        "clarification"
-    }
-
-    decided = [c for c in cases if c.state in (State.COMPLETED, State.REFUSED)]
-    late = [c for c in decided if c.closed_at > c.effective_deadline]
-    on_time = [c for c in decided if c.closed_at <= c.effective_deadline]
-    assert len(late) >= 5 and len(on_time) >= 15
-    completed = [c for c in cases if c.state == State.COMPLETED]
-    assert any(c.extended_at is not None for c in completed)
-    assert any(c.paused_days > 0 for c in completed)
-    # Still open: one in progress long past its deadline at each controller, one extended, one
-    # waiting for the subject's answer with the clock paused.
-    now = timezone.now()
-    overdue = [c for c in cases if c.state == State.IN_PROGRESS and c.effective_deadline < now]
-    assert {c.controller.slug for c in overdue} == SLUGS
-    assert any(c.is_open and c.extended_at is not None for c in cases)
-    assert any(c.state == State.AWAITING_SUBJECT and c.paused_since for c in cases)
-    # A refusal sent after the first month is flagged in its event (Art. 12(4)).
-    refusals = CaseEvent.objects.filter(case__in=cases, to_state=State.REFUSED)
-    assert any(e.data.get("late_refusal") for e in refusals)
-    # The subject, the officer and the expiry sweep each took their own steps.
-    kinds = set(CaseEvent.objects.filter(case__in=cases).values_list("actor_kind", flat=True))
-    assert kinds == {"subject", "officer", "system"}
-    # ID copies: destroyed once identity was decided or the request ended, kept while open.
-    assert not any(c.id_documents.exists() for c in cases if c.closed_at)
-    assert all(c.id_documents.exists() for c in cases if c.state == State.IDENTITY_REVIEW)
+@pytest.fixture(scope="class")
+def seeded(seeded_once):
+    """The demo's history, seeded once for a class of tests that only read it (it is the
+    slowest thing they do: seeding per test cost a quarter of a minute each)."""
+    return seeded_once(_seed)
 
 
-def test_the_history_is_genuine_and_lies_in_the_past_months(officers, committed):
-    # Committed: the work a step leaves for after commit runs (the mail, the plan a change's
-    # hook asks a worker for), as in the demo.
-    committed(history.seed)
-    cases = list(history.seeded_cases())
-    now = timezone.now()
-    for case in cases:
-        assert verify_chain(case) is None, case.reference
-        moments = list(case.events.order_by("seq").values_list("at", flat=True))
-        assert moments == sorted(moments), case.reference
-        assert moments[0] == case.received_at and moments[-1] < now
-        # The step that closed it is the last, but for the sending of the mail it queued.
-        assert case.closed_at is None or case.closed_at == moments[-1]
-        # Its mail was written and sent at the step's time, months ago, not today.
-        for mail in case.outgoing_mail.all():
-            assert mail.status == "sent" and mail.created_at == mail.sent_at < now, mail
-    received = sorted(c.received_at for c in cases)
-    assert now - dt.timedelta(days=200) < received[0] < now - dt.timedelta(days=150)
-    assert received[-1] < now - dt.timedelta(hours=6)
-    # References number in the order of receipt, across the controllers.
-    by_year: dict[str, list[str]] = {}
-    for case in sorted(cases, key=lambda c: c.received_at):
-        by_year.setdefault(case.reference[:9], []).append(case.reference)
-    assert all(refs == sorted(refs) for refs in by_year.values())
-    # Nothing reached fulfilment, whose records run on the wall clock.
-    assert not Collection.objects.filter(case__in=cases).exists()
-    assert not Plan.objects.filter(case__in=cases).exists()
-    assert not Package.objects.filter(case__in=cases).exists()
-    actions = set(CaseEvent.objects.filter(case__in=cases).values_list("action", flat=True))
-    assert not actions & set(EVENT_TYPES)
-    # The mail the steps sent went to addresses that reach no one.
-    mail = OutgoingMail.objects.filter(case__in=cases)
-    assert mail.exists() and not mail.filter(status="queued").exists()
-    assert all(m.to.endswith("@history.demo.invalid") for m in mail)
+def _seed() -> dict[str, int]:
+    """As the demo has it: systems loaded, an officer each, the history seeded (its on-commit
+    work run: the mail, the plan a change's hook asks a worker for)."""
+    from controllers.models import Controller
 
+    from .conftest import load_systems
 
-def test_seeding_again_adds_nothing(officers):
-    history.seed()
-    counts = (
-        history.seeded_cases().count(),
-        CaseEvent.objects.count(),
-        OutgoingMail.objects.count(),
-    )
-    assert history.seed() == {}
-    assert (
-        history.seeded_cases().count(),
-        CaseEvent.objects.count(),
-        OutgoingMail.objects.count(),
-    ) == counts
+    load_systems()
+    _add_officers(Controller.objects.all())
+    return history.seed()
 
 
 def test_the_plan_is_the_same_each_time(loaded_controllers):
@@ -178,112 +77,229 @@ def test_the_demo_writes_no_mail_file_for_an_invalid_address(tmp_path, settings)
     assert "sanne.jansen@example.org" in written and "history.demo.invalid" not in written
 
 
-def test_the_compliance_report_of_the_demo_equals_a_hand_count(officers):
-    """The figures, their CSV and their PDF, against a count made here case by case."""
-    import csv
-    import io
-    import statistics
-    from collections import Counter
-    from zoneinfo import ZoneInfo
+# Each test in its own transaction, nested in the class's seed and rolled back to it.
+@pytest.mark.django_db
+class TestTheSeededHistory:
+    """The tests that only read the history (a test's own changes are rolled back with it)."""
 
-    from pypdf import PdfReader
+    def test_every_state_every_ground_on_time_and_late(self, seeded):
+        made = seeded
+        cases = list(history.seeded_cases().select_related("controller"))
+        assert set(made) == SLUGS and sum(made.values()) == len(cases)
+        assert all(12 <= count <= 20 for count in made.values()), made
+        assert {c.state for c in cases} == set(State.values)
+        refused = [c for c in cases if c.state == State.REFUSED]
+        # Each on a ground the law gives for its right (cases.models.grounds), and many of them.
+        assert all(c.refusal_ground in REFUSAL_GROUNDS[c.right] for c in refused)
+        assert len({c.refusal_ground for c in refused}) >= 9
+        assert not {c.refusal_ground for c in refused} & LEGACY_GROUNDS
+        for slug in SLUGS:
+            states = {c.state for c in cases if c.controller.slug == slug}
+            assert {
+                State.UNCONFIRMED,
+                State.IN_PROGRESS,
+                State.AWAITING_SUBJECT,
+                State.READY,
+                State.COMPLETED,
+                State.REFUSED,
+                State.WITHDRAWN,
+                State.EXPIRED,
+            } <= states, slug
+        # Where the statement asks an ID copy for access, the identity check is seen open too.
+        assert {c.controller.slug for c in cases if c.state == State.IDENTITY_REVIEW} == {
+            "defero",
+            "smartlockr",
+            "smartphoto",
+        }
+        # The copy those statements demand of everyone is no doubt about this subject: the clock
+        # runs while it is awaited (EDPB 01/2022 §159).
+        awaiting = [c for c in cases if c.state == State.AWAITING_IDENTITY]
+        assert awaiting and not any(c.paused_since for c in awaiting)
+        # Every pause is a clarification asked without undue delay, with its reason recorded.
+        paused = [c for c in cases if c.paused_since]
+        assert paused and {c.pause_reason for c in paused} == {"clarification"}
+        assert all((c.paused_since - c.received_at).days <= 3 for c in paused)
+        assert set(Suspension.objects.filter(case__in=cases).values_list("reason", flat=True)) == {
+            "clarification"
+        }
 
-    from legalclock.workdays import working_days_between
-    from reports import compliance
+        decided = [c for c in cases if c.state in (State.COMPLETED, State.REFUSED)]
+        late = [c for c in decided if c.closed_at > c.effective_deadline]
+        on_time = [c for c in decided if c.closed_at <= c.effective_deadline]
+        assert len(late) >= 5 and len(on_time) >= 15
+        completed = [c for c in cases if c.state == State.COMPLETED]
+        assert any(c.extended_at is not None for c in completed)
+        assert any(c.paused_days > 0 for c in completed)
+        # Still open: one in progress long past its deadline at each controller, one extended, one
+        # waiting for the subject's answer with the clock paused.
+        now = timezone.now()
+        overdue = [c for c in cases if c.state == State.IN_PROGRESS and c.effective_deadline < now]
+        assert {c.controller.slug for c in overdue} == SLUGS
+        assert any(c.is_open and c.extended_at is not None for c in cases)
+        assert any(c.state == State.AWAITING_SUBJECT and c.paused_since for c in cases)
+        # A refusal sent after the first month is flagged in its event (Art. 12(4)).
+        refusals = CaseEvent.objects.filter(case__in=cases, to_state=State.REFUSED)
+        assert any(e.data.get("late_refusal") for e in refusals)
+        # The subject, the officer and the expiry sweep each took their own steps.
+        kinds = set(CaseEvent.objects.filter(case__in=cases).values_list("actor_kind", flat=True))
+        assert kinds == {"subject", "officer", "system"}
+        # ID copies: destroyed once identity was decided or the request ended, kept while open.
+        assert not any(c.id_documents.exists() for c in cases if c.closed_at)
+        assert all(c.id_documents.exists() for c in cases if c.state == State.IDENTITY_REVIEW)
 
-    history.seed()
-    cases = list(history.seeded_cases())
-    controllers = sorted(officers.values(), key=lambda c: c.legal_name)
-    today = timezone.localdate()
-    data = compliance.figures(controllers, today - dt.timedelta(days=400), today)
-    decided = [c for c in cases if c.state in (State.COMPLETED, State.REFUSED)]
-    assert data.received == len(cases)
-    assert data.decided == len(decided)
-    # Every decision's mail left when it was written (the history sends it at the step's time).
-    assert all(c.decision_sent_at == c.closed_at for c in decided)
-    assert data.not_communicated == 0
-    assert data.on_time == sum(c.decision_sent_at <= c.effective_deadline for c in decided)
-    assert data.on_time_statutory == sum(
-        c.decision_sent_at <= c.statutory_deadline for c in decided
-    )
-    assert data.refusals == dict(
-        Counter(c.refusal_ground for c in cases if c.state == State.REFUSED)
-    )
-    assert data.by_right == dict(Counter(c.right for c in cases))  # order aside
-    assert data.extended == sum(c.extended_at is not None for c in cases)
-    now = timezone.now()
-    # Open as the queue counts it (confirmed, not ended); a running suspension is not overdue.
-    from cases.models import OPEN_STATES
+    def test_the_history_is_genuine_and_lies_in_the_past_months(self, seeded):
+        # Seeded committed: the work a step leaves for after commit ran (the mail, the plan a
+        # change's hook asks a worker for), as in the demo.
+        cases = list(history.seeded_cases())
+        now = timezone.now()
+        for case in cases:
+            assert verify_chain(case) is None, case.reference
+            moments = list(case.events.order_by("seq").values_list("at", flat=True))
+            assert moments == sorted(moments), case.reference
+            assert moments[0] == case.received_at and moments[-1] < now
+            # The step that closed it is the last, but for the sending of the mail it queued.
+            assert case.closed_at is None or case.closed_at == moments[-1]
+            # Its mail was written and sent at the step's time, months ago, not today.
+            for mail in case.outgoing_mail.all():
+                assert mail.status == "sent" and mail.created_at == mail.sent_at < now, mail
+        received = sorted(c.received_at for c in cases)
+        assert now - dt.timedelta(days=200) < received[0] < now - dt.timedelta(days=150)
+        assert received[-1] < now - dt.timedelta(hours=6)
+        # References number in the order of receipt, across the controllers.
+        by_year: dict[str, list[str]] = {}
+        for case in sorted(cases, key=lambda c: c.received_at):
+            by_year.setdefault(case.reference[:9], []).append(case.reference)
+        assert all(refs == sorted(refs) for refs in by_year.values())
+        # Nothing reached fulfilment, whose records run on the wall clock.
+        assert not Collection.objects.filter(case__in=cases).exists()
+        assert not Plan.objects.filter(case__in=cases).exists()
+        assert not Package.objects.filter(case__in=cases).exists()
+        actions = set(CaseEvent.objects.filter(case__in=cases).values_list("action", flat=True))
+        assert not actions & set(EVENT_TYPES)
+        # The mail the steps sent went to addresses that reach no one.
+        mail = OutgoingMail.objects.filter(case__in=cases)
+        assert mail.exists() and not mail.filter(status="queued").exists()
+        assert all(m.to.endswith("@history.demo.invalid") for m in mail)
 
-    assert data.overdue_now == sum(
-        c.state in OPEN_STATES and c.effective_deadline < now and c.paused_since is None
-        for c in cases
-    )
-    assert data.open_now == sum(c.state in OPEN_STATES for c in cases)
-    assert data.by_state == dict(Counter(c.state for c in cases))
-    assert data.by_channel == dict(Counter(c.channel for c in cases))
-    # By month of receipt, in each request's own controller's time zone.
-    months = Counter(
-        c.received_at.astimezone(ZoneInfo(c.controller.time_zone)).strftime("%Y-%m") for c in cases
-    )
-    assert {m: n for m, n, _d, _o in data.by_month} == dict(months)
-    # Asked later, sent later, or sent with the request because the form demanded it.
-    asked = set(
-        CaseEvent.objects.filter(action__in=("ask_identity", "submit_identity")).values_list(
-            "case_id", flat=True
+    def test_seeding_again_adds_nothing(self, seeded):
+        counts = (
+            history.seeded_cases().count(),
+            CaseEvent.objects.count(),
+            OutgoingMail.objects.count(),
         )
-    ) | {c.pk for c in cases if c.events.get(action="receive").data["id_document"]}
-    assert data.id_asked == sum(c.pk in asked for c in cases) > 0
-    from cases.models import Suspension
+        assert history.seed() == {}
+        assert (
+            history.seeded_cases().count(),
+            CaseEvent.objects.count(),
+            OutgoingMail.objects.count(),
+        ) == counts
 
-    assert data.suspensions == Suspension.objects.filter(case__in=cases).count() + sum(
-        c.paused_since is not None for c in cases
-    )
-    assert data.id_asked_flagged == sum(
-        c.pk in asked and c.declaration.verification == "id_document" for c in cases
-    )
-    # Working days to the decision's sending, by the legal clock's own count a case (the
-    # database counts them on PostgreSQL, Python elsewhere: both must agree with this).
-    days = sorted(
-        working_days_between(
-            c.received_at,
-            c.decision_sent_at,
-            country=c.controller.country,
-            tz=c.controller.time_zone,
-            extra_holidays=c.controller.holiday_dates,
+    def test_the_compliance_report_of_the_demo_equals_a_hand_count(
+        self, seeded, loaded_controllers
+    ):
+        """The figures, their CSV and their PDF, against a count made here case by case."""
+        import csv
+        import io
+        import statistics
+        from collections import Counter
+        from zoneinfo import ZoneInfo
+
+        from pypdf import PdfReader
+
+        from legalclock.workdays import working_days_between
+        from reports import compliance
+
+        cases = list(history.seeded_cases())
+        controllers = sorted(loaded_controllers.values(), key=lambda c: c.legal_name)
+        today = timezone.localdate()
+        data = compliance.figures(controllers, today - dt.timedelta(days=400), today)
+        decided = [c for c in cases if c.state in (State.COMPLETED, State.REFUSED)]
+        assert data.received == len(cases)
+        assert data.decided == len(decided)
+        # Every decision's mail left when it was written (the history sends it at the step's time).
+        assert all(c.decision_sent_at == c.closed_at for c in decided)
+        assert data.not_communicated == 0
+        assert data.on_time == sum(c.decision_sent_at <= c.effective_deadline for c in decided)
+        assert data.on_time_statutory == sum(
+            c.decision_sent_at <= c.statutory_deadline for c in decided
         )
-        for c in decided
-    )
-    assert data.median_days == float(statistics.median(days))
-    assert data.p90_days == float(days[-(-90 * len(days) // 100) - 1])
-    rows = dict(csv.reader(io.StringIO(compliance.figures_csv(data))))
-    assert rows["Requests received"] == str(len(cases))
-    assert rows["Decided and sent by the effective deadline"].startswith(f"{data.on_time} (")
-    pdf = compliance.render(data)
-    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    assert f"Requests received {len(cases)}" in text
-    assert rows["Decided and sent by the effective deadline"] in text
+        assert data.refusals == dict(
+            Counter(c.refusal_ground for c in cases if c.state == State.REFUSED)
+        )
+        assert data.by_right == dict(Counter(c.right for c in cases))  # order aside
+        assert data.extended == sum(c.extended_at is not None for c in cases)
+        now = timezone.now()
+        # Open as the queue counts it (confirmed, not ended); a running suspension is not overdue.
+        from cases.models import OPEN_STATES
 
+        assert data.overdue_now == sum(
+            c.state in OPEN_STATES and c.effective_deadline < now and c.paused_since is None
+            for c in cases
+        )
+        assert data.open_now == sum(c.state in OPEN_STATES for c in cases)
+        assert data.by_state == dict(Counter(c.state for c in cases))
+        assert data.by_channel == dict(Counter(c.channel for c in cases))
+        # By month of receipt, in each request's own controller's time zone.
+        months = Counter(
+            c.received_at.astimezone(ZoneInfo(c.controller.time_zone)).strftime("%Y-%m")
+            for c in cases
+        )
+        assert {m: n for m, n, _d, _o in data.by_month} == dict(months)
+        # Asked later, sent later, or sent with the request because the form demanded it.
+        asked = set(
+            CaseEvent.objects.filter(action__in=("ask_identity", "submit_identity")).values_list(
+                "case_id", flat=True
+            )
+        ) | {c.pk for c in cases if c.events.get(action="receive").data["id_document"]}
+        assert data.id_asked == sum(c.pk in asked for c in cases) > 0
+        from cases.models import Suspension
 
-def test_every_kind_of_demo_case_downloads_as_a_report_that_verifies(officers):
-    """One seeded case of each state: its report shows its deadlines and a verified chain, and
-    its embedded events verify."""
-    import io
+        assert data.suspensions == Suspension.objects.filter(case__in=cases).count() + sum(
+            c.paused_since is not None for c in cases
+        )
+        assert data.id_asked_flagged == sum(
+            c.pk in asked and c.declaration.verification == "id_document" for c in cases
+        )
+        # Working days to the decision's sending, by the legal clock's own count a case (the
+        # database counts them on PostgreSQL, Python elsewhere: both must agree with this).
+        days = sorted(
+            working_days_between(
+                c.received_at,
+                c.decision_sent_at,
+                country=c.controller.country,
+                tz=c.controller.time_zone,
+                extra_holidays=c.controller.holiday_dates,
+            )
+            for c in decided
+        )
+        assert data.median_days == float(statistics.median(days))
+        assert data.p90_days == float(days[-(-90 * len(days) // 100) - 1])
+        rows = dict(csv.reader(io.StringIO(compliance.figures_csv(data))))
+        assert rows["Requests received"] == str(len(cases))
+        assert rows["Decided and sent by the effective deadline"].startswith(f"{data.on_time} (")
+        pdf = compliance.render(data)
+        text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+        assert f"Requests received {len(cases)}" in text
+        assert rows["Decided and sent by the effective deadline"] in text
 
-    from pypdf import PdfReader
+    def test_every_kind_of_demo_case_downloads_as_a_report_that_verifies(self, seeded):
+        """One seeded case of each state: its report shows its deadlines and a verified chain, and
+        its embedded events verify."""
+        import io
 
-    from reports.case_report import render, verify_embedded
+        from pypdf import PdfReader
 
-    history.seed()
-    seen: dict[str, object] = {}
-    for case in history.seeded_cases().select_related("controller").order_by("reference"):
-        seen.setdefault(case.state, case)
-    assert set(seen) == set(State.values)
-    for state, case in seen.items():
-        pdf = render(case, language="en")
-        text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-        assert "Statutory (one month)" in text, state
-        assert "The audit trail verifies" in text, state
-        assert verify_embedded(pdf) == [], state
-        if state == State.COMPLETED:
-            assert "met:" in text or "MISSED" in text
+        from reports.case_report import render, verify_embedded
+
+        seen: dict[str, object] = {}
+        for case in history.seeded_cases().select_related("controller").order_by("reference"):
+            seen.setdefault(case.state, case)
+        assert set(seen) == set(State.values)
+        for state, case in seen.items():
+            pdf = render(case, language="en")
+            text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+            assert "Statutory (one month)" in text, state
+            assert "The audit trail verifies" in text, state
+            assert verify_embedded(pdf) == [], state
+            if state == State.COMPLETED:
+                assert "met:" in text or "MISSED" in text
