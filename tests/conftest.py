@@ -390,7 +390,7 @@ def _no_lockout(settings):
 
 
 # The fulfilment tests' demo world (tests/demo_world.py), a fixture for every test module.
-from .demo_world import world  # noqa: E402, F401
+from .demo_world import built_systems, world  # noqa: E402, F401
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import sqlite3
 import threading
 import zipfile
@@ -32,12 +33,21 @@ SUBJECT = people.SUBJECT
 SLUGS = ["smart-site", "smartphoto", "contractstatus", "smartlockr", "defero"]
 
 
+@pytest.fixture(scope="session")
+def built_systems(tmp_path_factory) -> Path:
+    """The demo systems built once a process (Faker is the slow part); each test gets a copy."""
+    folder = tmp_path_factory.mktemp("demo-world") / "systems"
+    people.build(folder, count=30)
+    return folder
+
+
 @pytest.fixture
-def world(systems, settings, django_user_model):
+def world(systems, settings, django_user_model, built_systems):
     """The demo systems with a few dozen fake people, the stub processor on a free port, and an
     officer and an auditor of all five controllers."""
     folder = Path(settings.VAR_DIR) / "systems"
-    people.build(folder, count=30)
+    # A copy of the same build (seeded: the same people every time), for the test to change.
+    shutil.copytree(built_systems, folder)
     port = free_port()
     settings.DEMO_PROCESSOR_URL = f"http://127.0.0.1:{port}"
     processor = Processor(
