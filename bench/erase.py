@@ -309,9 +309,9 @@ def measure(
     from controllers.models import Right
     from controllers.policy import normalise
     from controllers.systems import KIND_SCHEMAS, canonical, spec_of, validate_systems
-    from fulfilment.connectors import sqlchange
-    from fulfilment.connectors.sql import index_warnings
-    from fulfilment.plans import table_entry
+    from fulfilment.changes.plans import table_entry
+    from fulfilment.systems.connectors import sqlchange
+    from fulfilment.systems.connectors.sql import index_warnings
 
     assert not settings.DEBUG, "measure what production runs"
     data = normalise({"schema": 1, "controller": "bench", "systems": [SYSTEM]})

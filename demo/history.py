@@ -73,7 +73,7 @@ from cases.mail import deliver
 from cases.models import Case, Channel, MailStatus, ObjectionTo, RefusalGround, State
 from cases.workflow import perform
 from controllers.models import Controller, Right
-from fulfilment.collect import DATA_RIGHTS
+from fulfilment.searches.collect import DATA_RIGHTS
 
 DOMAIN = "history.demo.invalid"
 SEED = 2026

@@ -32,7 +32,7 @@ import orjson
 
 from controllers.models import System, SystemKind
 from controllers.systems import SystemSpec, spec_of
-from fulfilment.connectors.http import SIGNATURE, secret_for, sign, verify
+from fulfilment.systems.connectors.http import SIGNATURE, secret_for, sign, verify
 
 PREFIX = "{processor}/"
 

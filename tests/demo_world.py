@@ -22,9 +22,9 @@ from cases.workflow import perform
 from controllers.models import Membership, Role
 from demo import people
 from demo.processor import Processor, datasets, serve
-from fulfilment import collect
 from fulfilment.models import Collection, CollectionStatus, Package, PackageStatus
-from fulfilment.package import open_package, package_of
+from fulfilment.searches import collect
+from fulfilment.searches.package import open_package, package_of
 
 from .procs import free_port, until
 
@@ -136,7 +136,7 @@ def supply_letter_items(committed, case: Case, officer, text: str = SUPPLIED) ->
     """Supply, as the officer, every item the access letter still needs: "none" where that is
     an answer (nothing disclosed to an occasional recipient, no automated decisions), ``text``
     otherwise. Returns the keys supplied."""
-    from fulfilment import letter
+    from fulfilment.searches import letter
 
     keys = []
     for gap in letter.gaps(case):
@@ -184,7 +184,7 @@ def officer_client(user) -> Client:
 def poll_until_settled(committed, execution) -> None:
     """Poll a processor's change as beat's sweep would, until it is settled (the processor
     works on its own clock: on a busy machine that takes longer, never forever)."""
-    from fulfilment import execute
+    from fulfilment.changes import execute
     from fulfilment.models import Execution
 
     def settled() -> bool:
@@ -205,7 +205,7 @@ NO_DISCLOSURE = "Register of disclosures checked: nothing of this person's was d
 def nothing_disclosed(committed, case: Case, officer, note: str = NO_DISCLOSURE) -> list[str]:
     """Record, for every recipient that waits for the officer (Art. 19), that none of the
     subject's data went to it; returns their names."""
-    from fulfilment import execute
+    from fulfilment.changes import execute
     from fulfilment.models import NoticeStatus
 
     waiting = list(case.notices.filter(status=NoticeStatus.UNRESOLVED))

@@ -61,11 +61,7 @@ from controllers.systems import (
     spec_of,
 )
 
-from .collect import identities_for
-from .completion import done_executions, effect, reported_records
-from .connectors import sqlchange
-from .connectors.base import ConnectorError
-from .models import (
+from ..models import (
     Correction,
     Execution,
     ExecutionStatus,
@@ -74,6 +70,10 @@ from .models import (
     Plan,
     PlanStatus,
 )
+from ..systems.connectors import sqlchange
+from ..systems.connectors.base import ConnectorError
+from ..systems.jobs import identities_for
+from .completion import done_executions, effect, reported_records
 
 # The rights whose answer is a change in the systems.
 CHANGE_RIGHTS = (

@@ -24,8 +24,8 @@ import orjson
 
 from controllers.systems import TableSpec
 
-from . import vault
-from .connectors.base import Batch, Number, number_json
+from ..systems import vault
+from ..systems.connectors.base import Batch, Number, number_json
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 Column = Sequence[Any]

@@ -55,12 +55,7 @@ from controllers.models import Controller, RecipientKind, Right, SystemKind
 from controllers.systems import SystemSpec, spec_of
 from controllers.validators import has_control_characters
 
-from . import completion, jobs
-from .collect import POLL_EVERY, identities_for
-from .connectors import sqlchange
-from .connectors.base import ConnectorError, files_root
-from .connectors.http import HttpSource
-from .models import (
+from ..models import (
     Execution,
     ExecutionStatus,
     Notice,
@@ -69,6 +64,12 @@ from .models import (
     Plan,
     PlanStatus,
 )
+from ..systems import jobs
+from ..systems.connectors import sqlchange
+from ..systems.connectors.base import ConnectorError, files_root
+from ..systems.connectors.http import HttpSource
+from ..systems.jobs import POLL_EVERY, identities_for
+from . import completion
 from .plans import LIFT, NOTIFIED, UNWRITTEN, spec_hash
 
 log = logging.getLogger(__name__)

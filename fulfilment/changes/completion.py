@@ -28,7 +28,7 @@ from django.utils.translation import gettext_noop, ngettext
 from cases.models import Case
 from controllers.models import Right, SystemKind
 
-from .models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan
+from ..models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan
 
 # Why a recipient was not told (Art. 19), or waits for the officer: kept in the record in
 # English (``Notice.reason``), read in the reader's language.
