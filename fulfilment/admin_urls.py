@@ -1,5 +1,5 @@
 """The officer's fulfilment pages, under /admin/fulfilment/: behind the admin's login (and its
-two-factor check), each view checks scope and role itself (fulfilment.officer)."""
+two-factor check), each view checks scope and role itself (fulfilment.searches.officer)."""
 
 from django.contrib import admin
 from django.urls import path

@@ -9,7 +9,7 @@
 - Once a case has ended, what the searches copied is deleted (the package keeps what the subject
   gets, until its link expires).
 - A right that changes data (erasure, restriction, rectification, objection, withdrawal of
-  consent): once identity is settled its plan is made (a dry run; ``fulfilment.plans``);
+  consent): once identity is settled its plan is made (a dry run; ``fulfilment.changes.plans``);
   "approve the plan" takes only the plan the officer reviewed (its hash), never an outdated
   one (its corrections or its systems' declarations changed since), and starts its
   executions; "prepare the response" waits until each is done (or skipped with a reason) and
@@ -101,7 +101,7 @@ def on_checking(
                 % {"systems": ", ".join(waiting)}
             )
         if case.right == Right.ACCESS and (missing := letter.gaps(case)):
-            # Silence is never the answer (fulfilment.letter): the letter waits for the officer.
+            # Silence is never the answer (searches.letter): the letter waits for the officer.
             raise ValidationError(
                 _(
                     "The access letter needs items that neither the privacy statement nor the "

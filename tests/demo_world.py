@@ -128,7 +128,7 @@ def settle(committed, case: Case, officer) -> None:
 
 
 # What an officer writes where the privacy statement is silent on an item of the access letter
-# (fulfilment.letter): a sentence in the letter's language, reused for the next request.
+# (fulfilment.searches.letter): a sentence in the letter's language, reused for the next request.
 SUPPLIED = "Supplied by the officer for this letter."
 
 

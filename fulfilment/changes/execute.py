@@ -1,7 +1,7 @@
 """Executing an approved plan: one ``Execution`` a system, run by Celery like a search.
 
 Approval (the ``approve_plan`` or ``lift_restriction`` step) creates the executions in its
-transaction; they run after commit. Each is claimed with a lease (``fulfilment.jobs``), so a
+transaction; they run after commit. Each is claimed with a lease (``fulfilment.systems.jobs``), so a
 killed worker's execution is taken up again by the sweep, and retried on the same schedule as a
 search. What a try does depends on the system:
 
@@ -19,7 +19,7 @@ search. What a try does depends on the system:
 Nothing runs for a system whose declaration changed since the plan was approved (the plan is
 made and approved again), nor for one removed from the systems file. When every execution is
 settled, the recipients are told (Art. 19) of what was changed, under this plan or one it
-replaced (``settle``, by ``fulfilment.completion.concerned``); one that cannot be told without
+replaced (``settle``, by ``completion.concerned``); one that cannot be told without
 an officer waits for them (``decide``). The record keeps the plan and the counts, never
 the erased data; a rectification keeps the SHA-256 of each value it replaced, and an erasure
 the keys of the rows it keeps while cutting their link to the subject (``Execution.kept``: a
@@ -444,7 +444,7 @@ def evidence(execution: Execution) -> dict[str, Any]:
     after ``verify``); a manual task as the officer recorded the owner's answer (who, when, and
     for data kept, under which ground until when); a processor's report of completion with its
     answer (nothing is counted there). The ``system_changed`` event carries it, and the panel
-    and the case report read a done execution through it (``hooks.describe_change``)."""
+    and the case report read a done execution through it (``events.describe_change``)."""
     data: dict[str, Any] = {
         "system": execution.system_title,
         "system_kind": execution.kind,

@@ -9,7 +9,7 @@ with the owner's answer, retry or skip a change, settle a recipient that waits f
 the subject's data went to it), record a recipient's answer (a reply from its address that
 quotes the case is listed under it), and plan the lifting of a restriction.
 
-As in ``fulfilment.officer``: every page checks scope; every action, that the user is an
+As in ``fulfilment.searches.officer``: every page checks scope; every action, that the user is an
 officer of the case's controller. Auditors see the panel, never a button.
 """
 

@@ -60,7 +60,7 @@ def _special(value: float | decimal.Decimal) -> str:
 
 def exact(value: Any) -> tuple[Any, str | None]:
     """One value as the package writes it: (what orjson writes into the JSON, the CSV's text).
-    The module docstring of ``fulfilment.package`` says why each is written so."""
+    The module docstring of ``fulfilment.searches.package`` says why each is written so."""
     kind = type(value)
     if value is None:
         return None, None
