@@ -277,10 +277,10 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     if stage is None:
         raise Http404
     # Clamped first: a page past the end would decrypt the whole table to show nothing.
-    pages = Paginator(range(collection.counts[table]), PAGE).get_page(
+    paged = Paginator(range(collection.counts[table]), PAGE).get_page(
         database_id(request.GET.get("page", "1")) or 1
     )
-    number = pages.number
+    number = paged.number
     first = (number - 1) * PAGE
     rows = []
     # Each value as the package's CSV and index.html show it (its exact text); only the page's
@@ -306,7 +306,7 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         collection=collection,
         table=declared,
         rows=rows,
-        pages=pages,
+        pages=paged,
         withholdings=collection.case.withholdings.filter(
             system_name=collection.system_name, table=table
         ),

@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 
 def rows_text(value: Any, tz: Any) -> str:
+    """Counts by table (or system), in one line; an empty count says nothing was found."""
     if not isinstance(value, dict):
         return str(value)
     return "; ".join(f"{name}: {count}" for name, count in value.items()) or _("nothing found")
