@@ -18,7 +18,7 @@ subject's rows are put back, the tables vacuumed and a checkpoint taken before e
   orders, the orders, the customer; each by subqueries on ``lower(email)``), connection
   included: the least a hand-written erasure does;
 - apply: ``sqlchange.apply`` with the plan's entries (``plans.table_entry`` and the dry run's
-  counts), the transaction a Celery worker runs for an approved erasure (``fulfilment.execute``);
+  counts), the transaction a Celery worker runs for an approved erasure (``changes.execute``);
 - verify: ``sqlchange.verify`` of what ``apply`` did, run after it as the worker runs it.
 
 Rounds of the baseline and the product, interleaved (the machine is shared: a busy minute then
@@ -309,9 +309,9 @@ def measure(
     from controllers.models import Right
     from controllers.policy import normalise
     from controllers.systems import KIND_SCHEMAS, canonical, spec_of, validate_systems
-    from fulfilment.connectors import sqlchange
-    from fulfilment.connectors.sql import index_warnings
-    from fulfilment.plans import table_entry
+    from fulfilment.changes.plans import table_entry
+    from fulfilment.systems.connectors import sqlchange
+    from fulfilment.systems.connectors.sql import index_warnings
 
     assert not settings.DEBUG, "measure what production runs"
     data = normalise({"schema": 1, "controller": "bench", "systems": [SYSTEM]})
@@ -329,7 +329,7 @@ def measure(
     count_s = time.perf_counter() - start
     assert counts == {name: shape[name]["subject"] for name in TABLES}, counts
     entries = [table_entry(Right.ERASURE, spec, table, now) for table in spec.tables]
-    # As fulfilment.execute passes them: by table, the tables left alone left out.
+    # As fulfilment.changes.execute passes them: by table, the tables left alone left out.
     changes = {
         e["table"]: {**e, "rows": counts[e["table"]]}
         for e in entries

@@ -256,8 +256,8 @@ def child(phase: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
 def stage(spec: SystemSpec, folder: Path, key: bytes) -> dict[str, Any]:
     """The collection's path (``collect.record_run`` without its bookkeeping): every batch the
     search yields goes into the stage as it comes."""
-    from fulfilment.connectors.sql import SqlSource, index_warnings
-    from fulfilment.staging import Stage
+    from fulfilment.searches.staging import Stage
+    from fulfilment.systems.connectors.sql import SqlSource, index_warnings
 
     # A search that read the whole table would measure a missing index, not the export.
     assert not index_warnings(spec), index_warnings(spec)
@@ -283,10 +283,10 @@ def zip_package(spec: SystemSpec, folder: Path, key: bytes, rows: int) -> dict[s
     from django.utils import timezone
 
     from controllers.models import Right
-    from fulfilment import vault
     from fulfilment.models import Collection
-    from fulfilment.package import Assembly, Rules
-    from fulfilment.staging import StageReader
+    from fulfilment.searches.package import Assembly, Rules
+    from fulfilment.searches.staging import StageReader
+    from fulfilment.systems import vault
 
     class TablesOnly(Assembly):
         """The package's members for the tables of one staged run, through its own ``_table``

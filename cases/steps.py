@@ -284,7 +284,7 @@ STEPS: dict[str, Step] = {
             event=_("Plan of changes approved"),
             who=frozenset({"officer"}),
             # Erasure, restriction, rectification, objection, withdrawal of consent: the plan
-            # (fulfilment.plans) must exist and be the one reviewed; its changes run after.
+            # (fulfilment.changes.plans) must exist and be the one reviewed; its changes run after.
             only_from=(State.IN_PROGRESS,),
             rights=(
                 Right.ERASURE,
@@ -403,7 +403,7 @@ STEPS: dict[str, Step] = {
             event=_("Restriction to be lifted; subject told (Art. 18(3))"),
             who=frozenset({"officer"}),
             # A completed restriction: the subject is told now, the rows are released after the
-            # notice period (fulfilment.execute); the plan of the lifting is approved by this.
+            # notice period (fulfilment.changes.execute); the lifting's plan is approved by this.
             only_from=(State.COMPLETED,),
             rights=(Right.RESTRICTION,),
             fields=(

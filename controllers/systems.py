@@ -8,7 +8,7 @@ one of three kinds:
   related ones, and for every column its data category (one of the policy's), whether the
   subject provided it (Art. 20) and what erasure does to it.
 - ``http``: a processor's or SaaS API speaking the OpenDSR-shaped protocol of
-  ``fulfilment.connectors.http``; its tables describe the results it returns.
+  ``fulfilment.systems.connectors.http``; its tables describe the results it returns.
 - ``manual``: a system without an API (paper files, a mailbox, a SaaS screen): its owner is asked
   by mail and answers in the case file.
 

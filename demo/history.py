@@ -20,10 +20,10 @@ Design choices, and the reasons for them:
   - the requests answered (on time, late, paused, extended, and the open ones in progress) are
     for information on automated decisions (Art. 22), the one right fulfilment does not touch:
     the officer answers it by text;
-  - access and portability (``fulfilment.collect.DATA_RIGHTS``: searches start once identity
+  - access and portability (``searches.collect.DATA_RIGHTS``: searches start once identity
     is settled) only where identity is checked with an ID copy, and never beyond that check:
     refused at review, or awaiting it; elsewhere only expired or unconfirmed;
-  - rights that change data (``fulfilment.plans.CHANGE_RIGHTS``) are refused or withdrawn. Once
+  - rights that change data (``changes.plans.CHANGE_RIGHTS``) are refused or withdrawn. Once
     confirmed, their hook asks a worker for a plan *after commit*; everything is seeded in one
     transaction, so that worker finds the request already closed and does nothing (as when the
     broker was down: a plan is made by a worker or an officer, never required to refuse).
@@ -73,7 +73,7 @@ from cases.mail import deliver
 from cases.models import Case, Channel, MailStatus, ObjectionTo, RefusalGround, State
 from cases.workflow import perform
 from controllers.models import Controller, Right
-from fulfilment.collect import DATA_RIGHTS
+from fulfilment.searches.collect import DATA_RIGHTS
 
 DOMAIN = "history.demo.invalid"
 SEED = 2026

@@ -1,6 +1,6 @@
 """A stand-in for a processor's API, so that the demo has a system reached over HTTP.
 
-It speaks the protocol ``fulfilment.connectors.http`` expects, as a real processor would: it
+It speaks the protocol ``fulfilment.systems.connectors.http`` expects, as a real processor would: it
 takes a signed request, answers "pending", finishes a moment later, calls the controller's
 callback (signed), and serves the results as JSON lines. A request that changes data is
 carried out on its dataset: an erasure deletes the person's rows, a rectification writes the
@@ -32,7 +32,7 @@ import orjson
 
 from controllers.models import System, SystemKind
 from controllers.systems import SystemSpec, spec_of
-from fulfilment.connectors.http import SIGNATURE, secret_for, sign, verify
+from fulfilment.systems.connectors.http import SIGNATURE, secret_for, sign, verify
 
 PREFIX = "{processor}/"
 

@@ -381,8 +381,9 @@ DOWNLOAD_CODE_MINUTES = 10
 # stream in); a worker that dies lets go when it ends.
 FULFILMENT_LEASE_SECONDS = env_int("DSAR_FULFILMENT_LEASE_SECONDS", 900)
 DOWNLOAD_CODE_TRIES = 5
-# Erasure's keyed pseudonyms (fulfilment/execute.py): the same value gets the same pseudonym only
-# under the same key, so keep it secret and unchanged. Derived from the site's key when unset.
+# Erasure's keyed pseudonyms (fulfilment/changes/execute.py): the same value gets the same
+# pseudonym only under the same key, so keep it secret and unchanged. Derived from the site's
+# key when unset.
 PSEUDONYM_KEY = env_str("DSAR_PSEUDONYM_KEY") or f"derived:{SECRET_KEY}"
 # A ZIP of case reports holds personal data: deleted this many days after it was asked for.
 REPORT_ARCHIVE_DAYS = env_int("DSAR_REPORT_ARCHIVE_DAYS", 7)

@@ -1,6 +1,6 @@
 """The officers' supplements to the access letter, kept for their controller (``LetterSupplement``):
 who supplied what, for which request, and whether it is reused (linked from a request's letter
-page, ``fulfilment.officer.letter_items_view``). An officer of the controller may
+page, ``fulfilment.searches.officer.letter_items_view``). An officer of the controller may
 stop the reuse of one (the next request then asks again); nothing is added or deleted here: an
 answer is supplied on its request's page, and stays in the record."""
 

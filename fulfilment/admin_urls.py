@@ -1,10 +1,11 @@
 """The officer's fulfilment pages, under /admin/fulfilment/: behind the admin's login (and its
-two-factor check), each view checks scope and role itself (fulfilment.officer)."""
+two-factor check), each view checks scope and role itself (fulfilment.searches.officer)."""
 
 from django.contrib import admin
 from django.urls import path
 
-from . import officer, officer_changes
+from .changes import officer as changes_officer
+from .searches import officer
 
 wrap = admin.site.admin_view
 
@@ -26,35 +27,35 @@ urlpatterns = [
     path("package/<int:pk>/", wrap(officer.package_view), name="fulfilment_package"),
     path("case/<int:pk>/letter/", wrap(officer.letter_items_view), name="fulfilment_letter_items"),
     path("package/<int:pk>/revoke/", wrap(officer.revoke_view), name="fulfilment_revoke"),
-    path("case/<int:pk>/plan/", wrap(officer_changes.plan_view), name="fulfilment_plan"),
+    path("case/<int:pk>/plan/", wrap(changes_officer.plan_view), name="fulfilment_plan"),
     path(
         "case/<int:pk>/correction/",
-        wrap(officer_changes.correction_view),
+        wrap(changes_officer.correction_view),
         name="fulfilment_correction",
     ),
     path(
         "change/<int:pk>/confirm/",
-        wrap(officer_changes.confirm_view),
+        wrap(changes_officer.confirm_view),
         name="fulfilment_change_confirm",
     ),
     path(
         "change/<int:pk>/retry/",
-        wrap(officer_changes.change_retry_view),
+        wrap(changes_officer.change_retry_view),
         name="fulfilment_change_retry",
     ),
     path(
         "change/<int:pk>/skip/",
-        wrap(officer_changes.change_skip_view),
+        wrap(changes_officer.change_skip_view),
         name="fulfilment_change_skip",
     ),
     path(
         "notice/<int:pk>/answer/",
-        wrap(officer_changes.notice_answer_view),
+        wrap(changes_officer.notice_answer_view),
         name="fulfilment_notice_answer",
     ),
     path(
         "notice/<int:pk>/decide/",
-        wrap(officer_changes.notice_decide_view),
+        wrap(changes_officer.notice_decide_view),
         name="fulfilment_notice_decide",
     ),
 ]

@@ -14,22 +14,16 @@ class FulfilmentConfig(AppConfig):
         from cases import events, extensions
 
         # Importing registers the Celery tasks that live beside their work.
-        from . import (  # noqa: F401
-            collect,
-            execute,
-            hooks,
-            officer,
-            officer_changes,
-            package,
-            report,
-            views,
-        )
+        from . import hooks, report
+        from .changes import execute
+        from .changes import officer as changes_officer
+        from .searches import collect, officer, package, views  # noqa: F401
 
         extensions.step_checking.connect(hooks.on_checking, dispatch_uid="fulfilment-checking")
         extensions.step_taken.connect(hooks.on_taken, dispatch_uid="fulfilment-taken")
         extensions.mail_fate.connect(execute.mail_left, dispatch_uid="fulfilment-mail")
         extensions.add_subject_panel(views.subject_panel)
         extensions.add_officer_panel(officer.officer_panel)
-        extensions.add_officer_panel(officer_changes.changes_panel)
+        extensions.add_officer_panel(changes_officer.changes_panel)
         events.register(hooks.EVENT_TYPES, hooks.RENDERERS, hooks.DESCRIBERS)
         extensions.add_report_section(report.sections)

@@ -29,7 +29,7 @@ class CollectionStatus(models.TextChoices):
 
 class Job(models.Model):
     """What a search of a system and a change to a system share: the system as it was named when
-    the work started, the worker's lease and retries (``fulfilment.jobs``), a processor's
+    the work started, the worker's lease and retries (``fulfilment.systems.jobs``), a processor's
     request, and an officer's answer or skip."""
 
     system = models.ForeignKey(System, on_delete=models.SET_NULL, null=True, blank=True)
@@ -245,7 +245,7 @@ class ExecutionStatus(models.TextChoices):
     REMOTE = "remote", _("waiting for the processor")
     MANUAL = "manual", _("waiting for the owner's confirmation")
     # Done: how it was established depends on the system (searched again, confirmed by an
-    # officer, reported by the processor): ``fulfilment.execute.evidence`` says which.
+    # officer, reported by the processor): ``fulfilment.changes.execute.evidence`` says which.
     DONE = "done", _("done")
     FAILED = "failed", _("failed")
     SKIPPED = "skipped", _("skipped")
@@ -265,7 +265,7 @@ class Execution(Job):
     )
     # The subject's rows the change covered, by table (the approved plan's counts, verified);
     # of an objection's or a withdrawal's, those that had stopped already (``already``) were
-    # left as they were: ``fulfilment.completion.changed_rows`` counts them out.
+    # left as they were: ``fulfilment.changes.completion.changed_rows`` counts them out.
     counts = models.JSONField(default=dict)
     files_deleted = models.PositiveIntegerField(default=0)
     # Read before the change and kept, so a run that dies after the system's commit still
@@ -396,7 +396,7 @@ class LetterSupplement(models.Model):
     silent on an item the letter needs (Art. 15(1): a purpose, a legal basis, a retention, a
     source, a recipient's identity or whereabouts, whether automated decisions are taken, whether
     the subject's data went to a recipient that receives data only on occasion). Silence is
-    never the answer: the response waits until every item is supplied (``fulfilment.letter``).
+    never the answer: the response waits until every item is supplied (``searches.letter``).
 
     Supplied for one case (``case``), and with ``reuse`` kept for the controller: the next
     request of that controller in the same language takes it without asking. The latest supply

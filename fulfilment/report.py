@@ -15,8 +15,7 @@ from django.utils.translation import gettext as _
 
 from cases.models import Case
 
-from .execute import evidence
-from .hooks import (
+from .changes.events import (
     already_words,
     describe_change,
     entry_words,
@@ -24,8 +23,9 @@ from .hooks import (
     told_how,
     unmarked_words,
 )
+from .changes.execute import evidence
+from .changes.plans import to_change
 from .models import CollectionStatus, ExecutionStatus, Notice
-from .plans import to_change
 
 
 def _when(value: Any) -> str:

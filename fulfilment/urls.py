@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from .searches import views
 
 urlpatterns = [
     path("s/<str:reference>/<str:token>/package/", views.package_page, name="package"),

@@ -23,9 +23,9 @@ from cases.workflow import perform
 from controllers.models import Membership, Role
 from demo import people
 from demo.processor import Processor, datasets, serve
-from fulfilment import collect
 from fulfilment.models import Collection, CollectionStatus, Package, PackageStatus
-from fulfilment.package import open_package, package_of
+from fulfilment.searches import collect
+from fulfilment.searches.package import open_package, package_of
 
 from .procs import free_port, until
 
@@ -138,7 +138,7 @@ def settle(committed, case: Case, officer) -> None:
 
 
 # What an officer writes where the privacy statement is silent on an item of the access letter
-# (fulfilment.letter): a sentence in the letter's language, reused for the next request.
+# (fulfilment.searches.letter): a sentence in the letter's language, reused for the next request.
 SUPPLIED = "Supplied by the officer for this letter."
 
 
@@ -146,7 +146,7 @@ def supply_letter_items(committed, case: Case, officer, text: str = SUPPLIED) ->
     """Supply, as the officer, every item the access letter still needs: "none" where that is
     an answer (nothing disclosed to an occasional recipient, no automated decisions), ``text``
     otherwise. Returns the keys supplied."""
-    from fulfilment import letter
+    from fulfilment.searches import letter
 
     keys = []
     for gap in letter.gaps(case):
@@ -194,7 +194,7 @@ def officer_client(user) -> Client:
 def poll_until_settled(committed, execution) -> None:
     """Poll a processor's change as beat's sweep would, until it is settled (the processor
     works on its own clock: on a busy machine that takes longer, never forever)."""
-    from fulfilment import execute
+    from fulfilment.changes import execute
     from fulfilment.models import Execution
 
     def settled() -> bool:
@@ -215,7 +215,7 @@ NO_DISCLOSURE = "Register of disclosures checked: nothing of this person's was d
 def nothing_disclosed(committed, case: Case, officer, note: str = NO_DISCLOSURE) -> list[str]:
     """Record, for every recipient that waits for the officer (Art. 19), that none of the
     subject's data went to it; returns their names."""
-    from fulfilment import execute
+    from fulfilment.changes import execute
     from fulfilment.models import NoticeStatus
 
     waiting = list(case.notices.filter(status=NoticeStatus.UNRESOLVED))

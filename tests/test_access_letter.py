@@ -30,8 +30,8 @@ from cases.workflow import perform
 from controllers.models import RecipientIdentity
 from controllers.policy import PolicyError
 from controllers.systems import dump_systems, load_systems_files
-from fulfilment import letter
 from fulfilment.models import LetterSupplement
+from fulfilment.searches import letter
 
 from .demo_world import (
     SLUGS,
@@ -364,8 +364,8 @@ def test_a_department_s_export_brings_its_category_its_retention_and_its_recipie
     """Defero's bookkeeper exports the subject's invoices: the financial administration is
     found, with the seven years its systems file keeps it, and the bookkeeper who receives it
     is named."""
-    from fulfilment import collect
     from fulfilment.models import CollectionStatus
+    from fulfilment.searches import collect
 
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["defero"], officer)

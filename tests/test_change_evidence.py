@@ -21,7 +21,8 @@ from cases import events
 from cases.actors import Actor
 from cases.models import CaseEvent, State
 from cases.workflow import perform
-from fulfilment import completion, execute, plans, report
+from fulfilment import report
+from fulfilment.changes import completion, execute, plans
 from fulfilment.models import Execution, ExecutionStatus, NoticeStatus, PlanStatus
 
 from .demo_world import (

@@ -26,8 +26,10 @@ from cases.actors import Actor
 from cases.models import CaseEvent
 from cases.workflow import perform
 from controllers.models import System
-from fulfilment import collect, completion, execute, plans, report
+from fulfilment import report
+from fulfilment.changes import completion, execute, plans
 from fulfilment.models import ExecutionStatus, NoticeStatus, PlanStatus, Withholding
+from fulfilment.searches import collect
 
 from .demo_world import (
     SUBJECT,
@@ -688,7 +690,7 @@ def test_keys_recorded_before_a_replaced_plan_carry_over_to_the_change_that_fini
     """The first try unlinks the invoices and then fails its verification; the officer makes
     the plan again, which finds them unlinked already: the change that finishes still holds
     their keys, so a later access request finds them."""
-    from fulfilment.connectors import sqlchange
+    from fulfilment.systems.connectors import sqlchange
 
     smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
     case = drive_to_work(committed, smartlockr, officer, "erasure")

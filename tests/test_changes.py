@@ -13,9 +13,9 @@ from django.utils import translation
 from cases.actors import Actor
 from cases.models import CaseEvent, State
 from cases.workflow import perform
-from fulfilment import plans
-from fulfilment.find import find_subject
+from fulfilment.changes import plans
 from fulfilment.models import ExecutionStatus, NoticeStatus, PlanStatus
+from fulfilment.searches.find import find_subject
 
 from .demo_world import (
     NO_DISCLOSURE,
@@ -98,7 +98,7 @@ def test_an_erasure_at_defero_deletes_keeps_what_the_law_keeps_and_says_so(
     # Not finished while the bookkeeper has not confirmed the restriction.
     with pytest.raises(ValidationError, match="Not every change is done"):
         perform(case, "prepare_response", actor=Actor.officer(officer), response="x")
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     committed(
         execute.confirm_manual,
@@ -227,7 +227,7 @@ def test_restriction_marks_the_rows_and_is_lifted_only_after_the_subject_was_tol
 ):
     from django.utils import timezone
 
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     controller, officer = world["controllers"]["contractstatus"], world["officer"]
     case = drive_to_work(committed, controller, officer, "restriction")
@@ -373,7 +373,7 @@ def test_an_erasure_at_smartlockr_asks_its_processor_which_deletes(world, commit
 
 def _approved_not_run(case, officer, monkeypatch):
     """Approve the plan with the executions left for the test to run (no worker picks them)."""
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     monkeypatch.setattr(execute, "enqueue", lambda pk: None)
     plan = plans.current(case)
@@ -384,10 +384,10 @@ def _approved_not_run(case, officer, monkeypatch):
 def test_a_second_run_changes_nothing_more_and_reports_the_same_counts(
     world, committed, monkeypatch
 ):
-    from fulfilment import execute
-    from fulfilment.connectors import sqlchange
-    from fulfilment.connectors.base import files_root
+    from fulfilment.changes import execute
     from fulfilment.models import Execution
+    from fulfilment.systems.connectors import sqlchange
+    from fulfilment.systems.connectors.base import files_root
 
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "erasure")
@@ -424,7 +424,7 @@ def test_a_second_run_changes_nothing_more_and_reports_the_same_counts(
 def test_rows_that_appeared_after_the_plan_stop_the_change_until_it_is_planned_again(
     world, committed, monkeypatch
 ):
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "erasure")
@@ -450,7 +450,7 @@ def test_rows_that_appeared_after_the_plan_stop_the_change_until_it_is_planned_a
 def test_a_declaration_changed_after_approval_fails_the_change_for_good(
     world, committed, monkeypatch, mailoutbox
 ):
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     defero, officer = world["controllers"]["defero"], world["officer"]
     officer.email = "officer@defero.example"
@@ -563,7 +563,7 @@ def test_a_right_the_systems_declare_nothing_for_is_approved_as_nothing_and_answ
 
 
 def test_a_request_withdrawn_after_approval_changes_nothing(world, committed, monkeypatch):
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "erasure")
@@ -590,7 +590,7 @@ def test_a_request_withdrawn_after_approval_changes_nothing(world, committed, mo
 def test_a_change_is_not_skipped_while_it_runs_and_one_that_ran_is_recorded(
     world, committed, monkeypatch
 ):
-    from fulfilment import execute
+    from fulfilment.changes import execute
     from fulfilment.models import Execution
 
     site, officer = world["controllers"]["smart-site"], world["officer"]
@@ -612,7 +612,7 @@ def test_a_change_is_not_skipped_while_it_runs_and_one_that_ran_is_recorded(
 def test_when_every_change_is_skipped_the_letter_and_the_recipients_hear_no_erasure(
     world, committed, monkeypatch, mailoutbox
 ):
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     site, officer = world["controllers"]["smart-site"], world["officer"]
     case = drive_to_work(committed, site, officer, "erasure")
@@ -694,7 +694,7 @@ def test_an_objection_is_not_refused_on_compelling_grounds_before_its_plan_shows
 
 
 def test_an_answer_is_recorded_only_for_a_notice_that_was_sent(world, committed):
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "erasure")
@@ -723,8 +723,8 @@ def test_erased_photos_go_even_when_the_first_try_could_not_delete_them(
     """The files the change will remove are kept with the execution before the system's
     commit: a try that fails after it (an unlink refused, a worker killed) leaves them listed,
     and the next try removes them and verifies they are gone."""
-    from fulfilment import execute
-    from fulfilment.connectors import sqlchange
+    from fulfilment.changes import execute
+    from fulfilment.systems.connectors import sqlchange
 
     smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
     case = drive_to_work(committed, smartphoto, officer, "erasure")

@@ -16,7 +16,8 @@ from django.utils import timezone
 from cases.actors import Actor
 from cases.models import CaseEvent
 from cases.workflow import perform
-from fulfilment import execute, hooks, plans
+from fulfilment import hooks
+from fulfilment.changes import execute, plans
 from fulfilment.models import ExecutionStatus
 
 from .procs import BIN, Proc, demo_env, with_celery_app

@@ -24,8 +24,9 @@ from cases.models import Case, CaseEvent, OutgoingMail, State
 from cases.workflow import perform
 from controllers.access import reminder_addresses
 from controllers.systems import load_systems_files, spec_of
-from fulfilment import collect
-from fulfilment.collect import (
+from fulfilment.models import Collection, CollectionStatus
+from fulfilment.searches import collect
+from fulfilment.searches.collect import (
     case_folder,
     claim,
     identities_for,
@@ -37,9 +38,8 @@ from fulfilment.collect import (
     skip,
     sweep,
 )
-from fulfilment.connectors.sql import SqlSource
-from fulfilment.jobs import MAX_ATTEMPTS, RETRY_AFTER, lease
-from fulfilment.models import Collection, CollectionStatus
+from fulfilment.systems.connectors.sql import SqlSource
+from fulfilment.systems.jobs import MAX_ATTEMPTS, RETRY_AFTER, lease
 
 from .demo_world import supply_letter_items
 from .procs import BIN, PATIENCE, Proc, demo_env, free_port, with_celery_app

@@ -40,12 +40,12 @@ from controllers.policy import normalise
 from controllers.systems import KIND_SCHEMAS, SystemSpec, canonical, spec_of, validate_systems
 from demo import people
 from demo.processor import Dataset, Processor, datasets, serve
-from fulfilment import collect
-from fulfilment.connectors import sql as sql_connector
-from fulfilment.connectors.base import Batch, ConnectorError, ForeignRows
-from fulfilment.connectors.http import SIGNATURE, HttpSource, secret_for, sign, verify
-from fulfilment.connectors.sql import SqlSource, engine_for, index_warnings
 from fulfilment.models import Collection, CollectionStatus
+from fulfilment.searches import collect
+from fulfilment.systems.connectors import sql as sql_connector
+from fulfilment.systems.connectors.base import Batch, ConnectorError, ForeignRows
+from fulfilment.systems.connectors.http import SIGNATURE, HttpSource, secret_for, sign, verify
+from fulfilment.systems.connectors.sql import SqlSource, engine_for, index_warnings
 
 from .conftest import require_service, tcp_reachable
 from .procs import free_port
@@ -577,7 +577,7 @@ def test_check_rows_compares_each_value_as_its_text(monkeypatch):
     """check_rows normalises each distinct value of a batch once; equal values whose texts
     differ (1 and 1.0, True and 1) are still told apart, as row by row, and a row passes if
     any of the subject's identities is in its column."""
-    from fulfilment.connectors.base import check_rows
+    from fulfilment.systems.connectors.base import check_rows
 
     spec = sql_spec(
         [

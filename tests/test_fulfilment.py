@@ -31,9 +31,9 @@ from cases.models import CaseEvent, OutgoingMail, State
 from cases.workflow import perform
 from controllers.models import Membership, Role
 from controllers.systems import spec_of
-from fulfilment import collect, delivery
 from fulfilment.models import CollectionStatus, DownloadCode, PackageStatus
-from fulfilment.package import expire, open_package, package_of
+from fulfilment.searches import collect, delivery
+from fulfilment.searches.package import expire, open_package, package_of
 
 from .demo_world import (
     SLUGS,

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cases import links
 from fulfilment.models import Collection, CollectionStatus
-from fulfilment.package import open_package
+from fulfilment.searches.package import open_package
 
 from .demo_world import drive_to_work, poll_until_settled, respond, settle
 from .procs import PATIENCE
@@ -105,7 +105,7 @@ def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
     world,
     committed,
 ):
-    from fulfilment import plans
+    from fulfilment.changes import plans
     from fulfilment.models import ExecutionStatus
 
     officer = world["officer"]

@@ -20,11 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import CaseEvent
-from fulfilment import collect, delivery, jobs
-from fulfilment.connectors.base import ConnectorError
-from fulfilment.connectors.http import HttpSource
 from fulfilment.models import Collection, CollectionStatus, DownloadCode
-from fulfilment.staging import Stage
+from fulfilment.searches import collect, delivery
+from fulfilment.searches.staging import Stage
+from fulfilment.systems import jobs
+from fulfilment.systems.connectors.base import ConnectorError
+from fulfilment.systems.connectors.http import HttpSource
 
 from .demo_world import drive_to_work, officer_client, respond, settle, supply_letter_items
 from .test_connectors import SECRET, http_spec
@@ -161,7 +162,7 @@ def test_only_the_newest_code_counts_and_a_link_has_twenty_codes_in_all(world, c
 
 def test_a_replayed_callback_does_not_spend_a_failing_processor_s_retries(world, committed):
     from controllers.systems import spec_of
-    from fulfilment.connectors.http import SIGNATURE, secret_for, sign
+    from fulfilment.systems.connectors.http import SIGNATURE, secret_for, sign
 
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smartlockr"], officer)
@@ -292,7 +293,7 @@ def test_a_withheld_or_not_provided_file_column_keeps_its_files_out(
     from cases.actors import Actor
     from cases.workflow import perform
     from fulfilment.models import Withholding
-    from fulfilment.package import open_package, package_of
+    from fulfilment.searches.package import open_package, package_of
 
     _files_system(tmp_path, monkeypatch)
     case = submit(cast.a, right=right)

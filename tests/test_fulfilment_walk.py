@@ -25,8 +25,9 @@ from cases.actors import Actor
 from cases.mail import render
 from cases.models import CaseEvent, OutgoingMail
 from cases.workflow import perform
-from fulfilment import collect, completion, execute, plans
+from fulfilment.changes import completion, execute, plans
 from fulfilment.models import ExecutionStatus, NoticeStatus
+from fulfilment.searches import collect
 
 from .demo_world import (
     SUBJECT,
@@ -547,7 +548,7 @@ def test_a_package_whose_file_went_meanwhile_is_said_gone_and_no_download_record
     """A link withdrawn or expired while a page was open deletes the file: the officer's and
     the subject's downloads answer 410, and no download is recorded."""
     from cases import links
-    from fulfilment.package import _path
+    from fulfilment.searches.package import _path
 
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smart-site"], officer)

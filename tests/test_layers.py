@@ -86,3 +86,28 @@ def test_the_cycle_finder_finds_a_cycle():
     graph.add_import(importer="a.y", imported="a.x")
     graph.add_import(importer="a.z", imported="a.x")
     assert strongly_connected(graph, {"a.x", "a.y", "a.z"}) == [{"a.x", "a.y"}]
+
+
+def contracts() -> dict[str, dict]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return {contract["id"]: contract for contract in config["contracts"]}
+
+
+def test_fulfilment_keeps_its_two_rooms_apart_above_the_systems():
+    """Searches and changes share the systems and nothing else (issue 22): the contracts that
+    say so are declared, so the run above checks them."""
+    declared = contracts()
+    assert declared["rooms"]["type"] == "layers"
+    assert declared["rooms"]["containers"] == ["fulfilment"]
+    assert declared["rooms"]["layers"] == ["searches | changes", "systems"]
+    assert declared["rooms-apart"]["type"] == "independence"
+    assert set(declared["rooms-apart"]["modules"]) == {"fulfilment.searches", "fulfilment.changes"}
+
+
+def test_fulfilment_holds_at_its_top_only_the_wiring():
+    """Everything else lives in a room, where the contracts see it: a module added beside the
+    wiring would escape them."""
+    top = {p.stem for p in (ROOT / "fulfilment").glob("*.py")}
+    assert top == {"__init__", "admin", "admin_urls", "apps", "hooks", "models", "report", "urls"}
+    rooms = {p.parent.name for p in (ROOT / "fulfilment").glob("*/__init__.py")}
+    assert rooms == {"systems", "searches", "changes", "management", "migrations"}

@@ -22,7 +22,7 @@ from cases.actors import Actor
 from cases.mail import render
 from cases.models import CaseEvent, Direction, OutgoingMail, State
 from cases.workflow import perform
-from fulfilment import completion, execute, plans
+from fulfilment.changes import completion, execute, plans
 from fulfilment.models import ExecutionStatus, Notice, NoticeStatus, PlanStatus
 from mailin.ingest import ingest
 

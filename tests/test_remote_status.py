@@ -14,9 +14,10 @@ from django.utils import timezone, translation
 
 from cases.actors import Actor
 from cases.workflow import perform
-from fulfilment import collect, execute, plans
+from fulfilment.changes import execute, plans
 from fulfilment.models import Collection, CollectionStatus, Execution, ExecutionStatus
 from fulfilment.report import sections
+from fulfilment.searches import collect
 
 from .demo_world import drive_to_work, officer_client, poll_until_settled, settle
 from .procs import until

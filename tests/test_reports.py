@@ -18,7 +18,7 @@ from cases.models import CaseEvent
 from cases.workflow import perform
 from controllers.models import PolicyVersion
 from controllers.policy import dump_policy, policy_sha256, record_version
-from fulfilment import plans
+from fulfilment.changes import plans
 from reports.case_report import (
     embedded_events,
     embedded_policy,
@@ -44,7 +44,7 @@ def erased(world, committed):
     actor = Actor.officer(officer)
     plan = plans.current(case)
     committed(perform, case, "approve_plan", actor=actor, plan=plan.sha256)
-    from fulfilment import execute
+    from fulfilment.changes import execute
 
     manual = case.executions.get(kind="manual")
     committed(

@@ -16,8 +16,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from fulfilment.connectors import sqlchange
-from fulfilment.connectors.base import ConnectorError, ForeignRows
+from fulfilment.systems.connectors import sqlchange
+from fulfilment.systems.connectors.base import ConnectorError, ForeignRows
 
 from .test_connectors import (
     CUSTOMERS,
@@ -419,7 +419,7 @@ def test_rows_an_erasure_unlinked_are_found_by_their_recorded_keys_and_no_other(
     """After the erasure Sanne's orders hold no customer any more: a search by her address
     finds nothing, the search given the keys the erasure recorded finds exactly those orders
     (and their lines, through them); a key that now names a second row stops the search."""
-    from fulfilment.connectors.sql import SqlSource
+    from fulfilment.systems.connectors.sql import SqlSource
 
     ready(shop_db)
     spec = erasing_shop()

@@ -22,7 +22,7 @@ from controllers.systems import (
     systems_data,
     validate_systems,
 )
-from fulfilment.connectors.sql import index_warnings
+from fulfilment.systems.connectors.sql import index_warnings
 
 pytestmark = pytest.mark.django_db
 

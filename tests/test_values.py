@@ -22,10 +22,10 @@ from typing import Any
 
 from django.urls import reverse
 
-from fulfilment import vault
-from fulfilment.connectors.base import Batch
-from fulfilment.connectors.sql import SqlSource
-from fulfilment.staging import Stage, StageReader
+from fulfilment.searches.staging import Stage, StageReader
+from fulfilment.systems import vault
+from fulfilment.systems.connectors.base import Batch
+from fulfilment.systems.connectors.sql import SqlSource
 
 from .demo_world import drive_to_work, officer_client, respond, settle, unzip
 from .test_connectors import (  # noqa: F401 (garbage, maria, pg: the fixtures)
@@ -427,7 +427,7 @@ def test_withheld_parts_leave_every_other_value_exact_and_the_review_shows_the_c
 
 
 def test_text_of_shows_each_staged_value_as_the_csv_writes_it():
-    from fulfilment.staging import parse_row, text_of
+    from fulfilment.searches.staging import parse_row, text_of
 
     row = parse_row(b'{"a":54.50,"b":121,"c":true,"d":null,"e":"x","f":1e400,"g":-0.0}')
     assert [text_of(value) for value in row.values()] == [

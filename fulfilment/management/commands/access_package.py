@@ -8,8 +8,8 @@ from django.utils import timezone
 from cases.audit import Actor, note
 from cases.models import Case
 from fulfilment.models import PackageStatus
-from fulfilment.package import open_package, package_of
-from fulfilment.vault import VaultError
+from fulfilment.searches.package import open_package, package_of
+from fulfilment.systems.vault import VaultError
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
 from controllers.models import Controller
-from fulfilment.find import as_json, find_subject
+from fulfilment.searches.find import as_json, find_subject
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from controllers.models import SystemKind
 from controllers.policy import PolicyError
 from controllers.systems import SystemSpec, load_systems_files, systems_files
-from fulfilment.connectors.sql import check_database
+from fulfilment.systems.connectors.sql import check_database
 
 
 class Command(BaseCommand):

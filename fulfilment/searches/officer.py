@@ -12,8 +12,8 @@ import itertools
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import (
@@ -38,35 +38,23 @@ from controllers.models import Right
 from controllers.systems import spec_of
 from controllers.validators import database_id, multi_line, single_line
 
+from ..models import Collection, Package, PackageStatus, Withholding
+from ..systems import pages
+from ..systems.vault import VaultError
 from . import collect
-from .models import Collection, Package, PackageStatus, Withholding
 from .package import end, opened, package_of
 from .staging import parse_row, text_of
-from .vault import VaultError
 
 # Rows a review page shows at once.
 PAGE = 50
-
-
-def _case(request: HttpRequest, pk: int, *, act: bool = False) -> Case:
-    case = Case.objects.select_related("controller").filter(pk=pk).first()
-    if case is None or case.controller_id not in access.roles(request.user):
-        raise Http404
-    if act and not access.is_officer(request.user, case.controller):
-        raise PermissionDenied
-    return case
 
 
 def _collection(request: HttpRequest, pk: int, *, act: bool = False) -> Collection:
     found = Collection.objects.select_related("case", "system").filter(pk=pk).first()
     if found is None:
         raise Http404
-    _case(request, found.case_id, act=act)
+    pages.case(request, found.case_id, act=act)
     return found
-
-
-def _back(case: Case) -> HttpResponse:
-    return redirect("admin:dsar_case_change", case.pk)
 
 
 def _progress(case: Case) -> list[dict[str, Any]]:
@@ -136,7 +124,7 @@ def _moving(execution: Any) -> bool:
 
 
 def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
-    case = _case(request, pk)
+    case = pages.case(request, pk)
     package = package_of(case)
     executions = list(case.executions.all())
     return JsonResponse(
@@ -160,21 +148,10 @@ def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-def _page(
-    request: HttpRequest, template: str, *, status: int = 200, **context: Any
-) -> TemplateResponse:
-    return TemplateResponse(
-        request,
-        f"fulfilment/admin/{template}",
-        {**admin.site.each_context(request), **context},
-        status=status,
-    )
-
-
 def retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     collection = _collection(request, pk, act=True)
     if request.method != "POST":
-        return _back(collection.case)
+        return pages.back(collection.case)
     try:
         collect.retry(collection, actor=Actor.officer(request.user))
         messages.success(
@@ -182,21 +159,12 @@ def retry_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as error:
         messages.error(request, error.messages[0])
-    return _back(collection.case)
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        label=gettext_lazy("Reason (kept in the record)"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
-        validators=[multi_line],
-    )
+    return pages.back(collection.case)
 
 
 def skip_view(request: HttpRequest, pk: int) -> HttpResponse:
     collection = _collection(request, pk, act=True)
-    form = ReasonForm(request.POST or None)
+    form = pages.ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             collect.skip(
@@ -205,8 +173,8 @@ def skip_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _back(collection.case)
-    return _page(
+            return pages.back(collection.case)
+    return pages.page(
         request,
         "form.html",
         title=_("Skip %(system)s") % {"system": collection.system_title},
@@ -261,9 +229,9 @@ def answer_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _back(collection.case)
+            return pages.back(collection.case)
     spec = spec_of(collection.system.spec) if collection.system else None
-    return _page(
+    return pages.page(
         request,
         "form.html",
         title=_("Answer the search of %(system)s") % {"system": collection.system_title},
@@ -277,7 +245,7 @@ def answer_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _gone(request: HttpRequest, case: Case, title: str, why: str) -> TemplateResponse:
     """A page whose data no longer exists (410): said plainly, with the way back."""
-    return _page(request, "gone.html", title=title, case=case, why=why, status=410)
+    return pages.page(request, "gone.html", title=title, case=case, why=why, status=410)
 
 
 def _search_gone(request: HttpRequest, collection: Collection) -> TemplateResponse:
@@ -309,10 +277,10 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     if stage is None:
         raise Http404
     # Clamped first: a page past the end would decrypt the whole table to show nothing.
-    pages = Paginator(range(collection.counts[table]), PAGE).get_page(
+    paged = Paginator(range(collection.counts[table]), PAGE).get_page(
         database_id(request.GET.get("page", "1")) or 1
     )
-    number = pages.number
+    number = paged.number
     first = (number - 1) * PAGE
     rows = []
     # Each value as the package's CSV and index.html show it (its exact text); only the page's
@@ -330,7 +298,7 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         rows.append(
             (text_of(row.get(declared.key)), [text_of(row.get(c.name)) for c in declared.columns])
         )
-    return _page(
+    return pages.page(
         request,
         "table.html",
         title=f"{collection.system_title} — {declared.label}",
@@ -338,7 +306,7 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         collection=collection,
         table=declared,
         rows=rows,
-        pages=pages,
+        pages=paged,
         withholdings=collection.case.withholdings.filter(
             system_name=collection.system_name, table=table
         ),
@@ -372,7 +340,7 @@ def withhold_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     case = collection.case
     if not case.is_open:
         messages.error(request, _("The request has ended: nothing more can be withheld."))
-        return _back(case)
+        return pages.back(case)
     data = form.cleaned_data
     if data["column"] and data["column"] not in {c.name for c in declared.columns}:
         messages.error(request, _("No such field."))
@@ -415,7 +383,7 @@ def package_view(request: HttpRequest, pk: int) -> HttpResponse:
     package = Package.objects.select_related("case").filter(pk=pk).first()
     if package is None:
         raise Http404
-    _case(request, package.case_id, act=True)
+    pages.case(request, package.case_id, act=True)
     if package.status not in (PackageStatus.READY, PackageStatus.RELEASED):
         raise Http404
     chunks = opened(package)
@@ -451,8 +419,8 @@ def revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
     package = Package.objects.select_related("case").filter(pk=pk).first()
     if package is None:
         raise Http404
-    case = _case(request, package.case_id, act=True)
-    form = ReasonForm(request.POST or None)
+    case = pages.case(request, package.case_id, act=True)
+    form = pages.ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if end(
             package,
@@ -464,8 +432,8 @@ def revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The download link was withdrawn and the package deleted."))
         else:
             messages.error(request, _("This package is not available for download."))
-        return _back(case)
-    return _page(
+        return pages.back(case)
+    return pages.page(
         request,
         "form.html",
         title=_("Withdraw the download link"),
@@ -500,7 +468,7 @@ def letter_items_view(request: HttpRequest, pk: int) -> HttpResponse:
     registry are silent), one form an item, and what was supplied for this case."""
     from . import letter
 
-    case = _case(request, pk, act=True)
+    case = pages.case(request, pk, act=True)
     status = 200
     error_key, error = "", ""
     if request.method == "POST":
@@ -525,7 +493,7 @@ def letter_items_view(request: HttpRequest, pk: int) -> HttpResponse:
             error_key = request.POST.get("key", "")
             error, status = " ".join(e for errs in form.errors.values() for e in errs), 400
     gaps = letter.gaps(case) if case.state == State.IN_PROGRESS else []
-    return _page(
+    return pages.page(
         request,
         "letter_items.html",
         title=_("Items the access letter needs"),

@@ -14,7 +14,7 @@ objection, withdraw_consent, rectification) is polled the same way; a rectificat
 fields its systems file declares rectifiable. Beyond OpenDSR, a completed change may say what
 it found: ``"affected_records": n``, how many of the subject's records it acted on (0: it held
 none). A processor that does not say has not shown that it held anything
-(``fulfilment.completion.effect``).
+(``fulfilment.changes.completion.effect``).
 
 Every call carries ``X-OpenDSR-Signature``: the hex HMAC-SHA256, under the system's secret, of
 the body (a GET: of ``"GET " + path``); the processor's callbacks are signed the same way and

@@ -20,10 +20,10 @@ from typing import Any
 from controllers.models import Controller, SystemKind
 from controllers.systems import TableSpec, spec_of
 
+from ..systems.connectors import sqlchange
+from ..systems.connectors.base import ConnectorError, Identities
+from ..systems.connectors.sql import SqlSource
 from .collect import kept_for, kept_records_of
-from .connectors import sqlchange
-from .connectors.base import ConnectorError, Identities
-from .connectors.sql import SqlSource
 
 
 @dataclass

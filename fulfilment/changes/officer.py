@@ -9,7 +9,7 @@ with the owner's answer, retry or skip a change, settle a recipient that waits f
 the subject's data went to it), record a recipient's answer (a reply from its address that
 quotes the case is listed under it), and plan the lifting of a restriction.
 
-As in ``fulfilment.officer``: every page checks scope; every action, that the user is an
+As in ``fulfilment.searches.officer``: every page checks scope; every action, that the user is an
 officer of the case's controller. Auditors see the panel, never a button.
 """
 
@@ -34,11 +34,11 @@ from controllers import access
 from controllers.models import Right
 from controllers.validators import multi_line
 
+from ..models import Execution, ExecutionStatus, Notice, NoticeException, NoticeStatus, PlanStatus
+from ..systems import pages
 from . import execute, plans
 from .completion import done_executions
-from .hooks import already_words, describe_change, entry_words, told_how, unmarked_words
-from .models import Execution, ExecutionStatus, Notice, NoticeException, NoticeStatus, PlanStatus
-from .officer import ReasonForm, _back, _case, _page
+from .events import already_words, describe_change, entry_words, told_how, unmarked_words
 
 
 def _notes(table: dict[str, Any]) -> list[str]:
@@ -213,13 +213,13 @@ def _execution(request: HttpRequest, pk: int) -> Execution:
     found = Execution.objects.select_related("case").filter(pk=pk).first()
     if found is None:
         raise Http404
-    _case(request, found.case_id, act=True)
+    pages.case(request, found.case_id, act=True)
     return found
 
 
 def plan_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Make the plan (again): a dry run against every system."""
-    case = _case(request, pk, act=True)
+    case = pages.case(request, pk, act=True)
     if request.method == "POST":
         purpose = plans.LIFT if request.POST.get("purpose") == plans.LIFT else case.right
         try:
@@ -227,7 +227,7 @@ def plan_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Plan made: %(hash)s") % {"hash": plan.sha256[:12]})
         except ValidationError as error:
             messages.error(request, error.messages[0])
-    return _back(case)
+    return pages.back(case)
 
 
 class CorrectionForm(forms.Form):
@@ -244,7 +244,7 @@ class CorrectionForm(forms.Form):
 
 def correction_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve one correction the subject asked for (Art. 16)."""
-    case = _case(request, pk, act=True)
+    case = pages.case(request, pk, act=True)
     fields = {"/".join(f[:3]): f for f in plans.rectifiable(case)}
     form = CorrectionForm(request.POST or None, choices=[(k, f[3]) for k, f in fields.items()])
     if request.method == "POST" and form.is_valid():
@@ -261,8 +261,8 @@ def correction_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _back(case)
-    return _page(
+            return pages.back(case)
+    return pages.page(
         request,
         "form.html",
         title=_("Approve a correction"),
@@ -306,8 +306,8 @@ def confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _back(execution.case)
-    return _page(
+            return pages.back(execution.case)
+    return pages.page(
         request,
         "form.html",
         title=_("Confirm the task in %(system)s") % {"system": execution.system_title},
@@ -327,12 +327,12 @@ def change_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as error:
             messages.error(request, error.messages[0])
-    return _back(execution.case)
+    return pages.back(execution.case)
 
 
 def change_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
     execution = _execution(request, pk)
-    form = ReasonForm(request.POST or None)
+    form = pages.ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             execute.skip(
@@ -341,8 +341,8 @@ def change_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _back(execution.case)
-    return _page(
+            return pages.back(execution.case)
+    return pages.page(
         request,
         "form.html",
         title=_("Skip %(system)s") % {"system": execution.system_title},
@@ -369,7 +369,7 @@ def notice_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
     notice = Notice.objects.select_related("case").filter(pk=pk).first()
     if notice is None:
         raise Http404
-    case = _case(request, notice.case_id, act=True)
+    case = pages.case(request, notice.case_id, act=True)
     form = AnswerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -379,8 +379,8 @@ def notice_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _back(case)
-    return _page(
+            return pages.back(case)
+    return pages.page(
         request,
         "form.html",
         title=_("Answer from %(recipient)s") % {"recipient": notice.recipient},
@@ -435,7 +435,7 @@ def notice_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     notice = Notice.objects.select_related("case", "plan").filter(pk=pk).first()
     if notice is None:
         raise Http404
-    case = _case(request, notice.case_id, act=True)
+    case = pages.case(request, notice.case_id, act=True)
     form = DecideForm(request.POST or None, initial={"address": notice.address})
     if request.method == "POST" and form.is_valid():
         try:
@@ -449,7 +449,7 @@ def notice_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _back(case)
+            return pages.back(case)
     entry = next(
         (e for e in notice.plan.body.get("notices", ()) if e["recipient"] == notice.recipient), {}
     )
@@ -459,7 +459,7 @@ def notice_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
             _("The systems file says when it receives data: “%(text)s”")
             % {"text": entry["occasional"]}
         )
-    return _page(
+    return pages.page(
         request,
         "form.html",
         title=_("Recipient: %(recipient)s") % {"recipient": notice.recipient},

@@ -60,7 +60,7 @@ from controllers.models import (
 )
 from controllers.systems import SystemKind, spec_of
 
-from .models import Collection, CollectionStatus, LetterSupplement
+from ..models import Collection, CollectionStatus, LetterSupplement
 
 # The language of the statements and the registry's texts (the five controllers' statements
 # are Dutch, smartphoto's Flemish): a letter in another language marks their quotes as such.

@@ -10,7 +10,7 @@ table is checked against the identity before it is handed on (``base.check_rows`
 Each value comes as the database holds it (``_read``): the driver's own value, never
 SQLAlchemy's conversion of it (which made SQLite's 54.5 ``Decimal("54.5000000000")``), and on
 PostgreSQL a type Python has no exact value for (json, arrays, intervals, ranges, money...) as
-PostgreSQL's own text. ``fulfilment.package`` says how each is written.
+PostgreSQL's own text. ``fulfilment.searches.package`` says how each is written.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ IN_CHUNK = 1000
 def engine_for(spec: SystemSpec, *, write: bool = False) -> Engine:
     """An engine for one search: no pool (a search is rare and long), read-only where the
     database can say so, and a time limit on connecting and on every statement. ``write``: for
-    the one transaction that executes an approved plan (``fulfilment.execute``); every search,
+    the one transaction that executes an approved plan (``changes.execute``); every search,
     count and dry run is read-only."""
     try:
         url = sa.make_url(setting(spec, "url_env", "demo_url"))

@@ -24,8 +24,8 @@ import orjson
 
 from controllers.systems import TableSpec
 
-from . import vault
-from .connectors.base import Batch, Number, number_json
+from ..systems import vault
+from ..systems.connectors.base import Batch, Number, number_json
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 Column = Sequence[Any]
@@ -60,7 +60,7 @@ def _special(value: float | decimal.Decimal) -> str:
 
 def exact(value: Any) -> tuple[Any, str | None]:
     """One value as the package writes it: (what orjson writes into the JSON, the CSV's text).
-    The module docstring of ``fulfilment.package`` says why each is written so."""
+    The module docstring of ``fulfilment.searches.package`` says why each is written so."""
     kind = type(value)
     if value is None:
         return None, None

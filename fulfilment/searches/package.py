@@ -78,11 +78,11 @@ from cases.pdf import render_pdf
 from controllers.models import Right
 from controllers.systems import TableSpec, spec_of
 
-from . import vault
+from ..models import Collection, CollectionStatus, Package, PackageStatus, Withholding
+from ..systems import vault
+from ..systems.connectors.base import number_json
 from .collect import kept_records, reader
-from .connectors.base import number_json
 from .letter import letter_context
-from .models import Collection, CollectionStatus, Package, PackageStatus, Withholding
 from .staging import StageReader, csv_columns, text_of
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Executing an approved plan: one ``Execution`` a system, run by Celery like a search.
 
 Approval (the ``approve_plan`` or ``lift_restriction`` step) creates the executions in its
-transaction; they run after commit. Each is claimed with a lease (``fulfilment.jobs``), so a
+transaction; they run after commit. Each is claimed with a lease (``fulfilment.systems.jobs``), so a
 killed worker's execution is taken up again by the sweep, and retried on the same schedule as a
 search. What a try does depends on the system:
 
@@ -19,7 +19,7 @@ search. What a try does depends on the system:
 Nothing runs for a system whose declaration changed since the plan was approved (the plan is
 made and approved again), nor for one removed from the systems file. When every execution is
 settled, the recipients are told (Art. 19) of what was changed, under this plan or one it
-replaced (``settle``, by ``fulfilment.completion.concerned``); one that cannot be told without
+replaced (``settle``, by ``completion.concerned``); one that cannot be told without
 an officer waits for them (``decide``). The record keeps the plan and the counts, never
 the erased data; a rectification keeps the SHA-256 of each value it replaced, and an erasure
 the keys of the rows it keeps while cutting their link to the subject (``Execution.kept``: a
@@ -55,12 +55,7 @@ from controllers.models import Controller, RecipientKind, Right, SystemKind
 from controllers.systems import SystemSpec, spec_of
 from controllers.validators import has_control_characters
 
-from . import completion, jobs
-from .collect import POLL_EVERY, identities_for
-from .connectors import sqlchange
-from .connectors.base import ConnectorError, files_root
-from .connectors.http import HttpSource
-from .models import (
+from ..models import (
     Execution,
     ExecutionStatus,
     Notice,
@@ -69,6 +64,12 @@ from .models import (
     Plan,
     PlanStatus,
 )
+from ..systems import jobs
+from ..systems.connectors import sqlchange
+from ..systems.connectors.base import ConnectorError, files_root
+from ..systems.connectors.http import HttpSource
+from ..systems.jobs import POLL_EVERY, identities_for
+from . import completion
 from .plans import LIFT, NOTIFIED, UNWRITTEN, spec_hash
 
 log = logging.getLogger(__name__)
@@ -443,7 +444,7 @@ def evidence(execution: Execution) -> dict[str, Any]:
     after ``verify``); a manual task as the officer recorded the owner's answer (who, when, and
     for data kept, under which ground until when); a processor's report of completion with its
     answer (nothing is counted there). The ``system_changed`` event carries it, and the panel
-    and the case report read a done execution through it (``hooks.describe_change``)."""
+    and the case report read a done execution through it (``events.describe_change``)."""
     data: dict[str, Any] = {
         "system": execution.system_title,
         "system_kind": execution.kind,

@@ -42,26 +42,18 @@ from controllers.access import is_officer, reminder_addresses
 from controllers.models import Controller, Right, SystemKind
 from controllers.systems import SystemSpec, spec_of
 
-from . import jobs, vault
-from .connectors.base import Batch, ConnectorError, files_root
-from .connectors.http import HttpSource
-from .connectors.sql import SqlSource
-from .models import Collection, CollectionStatus, Execution, ExecutionStatus
+from ..models import Collection, CollectionStatus, Execution, ExecutionStatus
+from ..systems import jobs, vault
+from ..systems.connectors.base import Batch, ConnectorError, files_root
+from ..systems.connectors.http import HttpSource
+from ..systems.connectors.sql import SqlSource
+from ..systems.jobs import POLL_EVERY, identities_for
 from .staging import Stage, StageReader, safe_name
 
 log = logging.getLogger(__name__)
 
 # The rights whose answer is a copy of the data.
 DATA_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
-# How often a processor is asked whether it has finished (its callback may come first).
-POLL_EVERY = dt.timedelta(minutes=5)
-
-
-def identities_for(case: Case) -> dict[str, str]:
-    """What a search looks for: the address the subject confirmed. A customer number or phone
-    number typed into the form is not proof (anyone can type another's), so it is shown to the
-    officer and searched by only through ``find_subject``."""
-    return {"email": case.email}
 
 
 def kept_records(case: Case) -> dict[tuple[str, str], list[dict[str, Any]]]:

@@ -7,7 +7,7 @@ table; lifting a restriction is a plan of its own. ``make`` counts the subject's
 SQL system (read-only sessions: a dry run never writes), says what a processor (HTTP) or an
 owner (manual) will be asked, and which recipients are told (Art. 19). The plan's body is
 hashed; the officer approves that hash (the ``approve_plan`` step, whose event carries it), and
-the executions carry out that body and nothing else (``fulfilment.execute``).
+the executions carry out that body and nothing else (``fulfilment.changes.execute``).
 
 A plan is outdated when the systems file changed what a system does, or (rectification) the
 corrections changed, since it was made: it is not approved, and the officer makes it again. An
@@ -61,11 +61,7 @@ from controllers.systems import (
     spec_of,
 )
 
-from .collect import identities_for
-from .completion import done_executions, effect, reported_records
-from .connectors import sqlchange
-from .connectors.base import ConnectorError
-from .models import (
+from ..models import (
     Correction,
     Execution,
     ExecutionStatus,
@@ -74,6 +70,10 @@ from .models import (
     Plan,
     PlanStatus,
 )
+from ..systems.connectors import sqlchange
+from ..systems.connectors.base import ConnectorError
+from ..systems.jobs import identities_for
+from .completion import done_executions, effect, reported_records
 
 # The rights whose answer is a change in the systems.
 CHANGE_RIGHTS = (
@@ -356,7 +356,7 @@ def notices(case: Case) -> list[dict[str, Any]]:
     """Who may have to be told (Art. 19): every recipient of the policy, with its kind
     (a processor is instructed, an independent controller asked), how the systems file says it
     is reached, and what it receives. Whether each is told, and of what, is decided once the
-    changes are settled (``fulfilment.execute.settle``): only of what was done to the subject's
+    changes are settled (``execute.settle``): only of what was done to the subject's
     data, and only a recipient the data were disclosed to."""
     declared = {entry["recipient"]: entry for entry in case.controller.notify}
     found = []

@@ -1,6 +1,6 @@
 """Changing an SQL system as an approved plan says: the write side of the SQL connector.
 
-Three operations, each given the plan's entries for one system (``fulfilment.plans``):
+Three operations, each given the plan's entries for one system (``fulfilment.changes.plans``):
 
 - ``count``: the dry run. The rows of each table that hold the subject, found exactly as a
   search finds them, in a read-only session (PostgreSQL and MariaDB refuse any write in it;

@@ -11,7 +11,7 @@ dry run found nothing left there. What stays as it is comes from the current pla
 
 What counts as a change recipients are told of (``effect``, ``changed``) and what a recipient
 has to be told of, by the systems whose data it receives (``concerned``), are decided here, for
-the letter and for ``fulfilment.execute.settle`` alike.
+the letter and for ``fulfilment.changes.execute.settle`` alike.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.utils.translation import gettext_noop, ngettext
 from cases.models import Case
 from controllers.models import Right, SystemKind
 
-from .models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan
+from ..models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan
 
 # Why a recipient was not told (Art. 19), or waits for the officer: kept in the record in
 # English (``Notice.reason``), read in the reader's language.

@@ -31,11 +31,11 @@ from cases.links import case_for_status
 from cases.models import Case, State
 from controllers.systems import spec_of
 
+from ..models import Collection, CollectionStatus, PackageStatus
+from ..systems.connectors.base import ConnectorError
+from ..systems.connectors.http import SIGNATURE, secret_for, verify
 from .collect import DATA_RIGHTS, enqueue
-from .connectors.base import ConnectorError
-from .connectors.http import SIGNATURE, secret_for, verify
 from .delivery import available, check_code, download, send_code
-from .models import Collection, CollectionStatus, PackageStatus
 from .package import package_of
 
 

@@ -20,6 +20,7 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from cases.audit import note
+from cases.models import Case
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,15 @@ RUNNABLE = ("pending", "remote", "running")
 # What a processor says of a request it is still working on (OpenDSR); "" while it has not
 # answered since it was asked (it may have the request: it is treated as working).
 WORKING = ("", "pending", "in_progress")
+# How often a processor is asked whether it has finished (its callback may come first).
+POLL_EVERY = dt.timedelta(minutes=5)
+
+
+def identities_for(case: Case) -> dict[str, str]:
+    """What a search looks for: the address the subject confirmed. A customer number or phone
+    number typed into the form is not proof (anyone can type another's), so it is shown to the
+    officer and searched by only through ``find_subject``."""
+    return {"email": case.email}
 
 
 def waiting_status(job: Any) -> str:

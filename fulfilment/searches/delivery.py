@@ -26,7 +26,7 @@ from cases.actors import Actor
 from cases.audit import note
 from cases.mail import queue_mail
 
-from .models import DownloadCode, Package, PackageStatus
+from ..models import DownloadCode, Package, PackageStatus
 from .package import opened
 
 CODES_AN_HOUR = 5
