@@ -198,6 +198,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from (each test's transaction is rolled back to it)."""
     with django_db_blocker.unblock():
         _load_policies()
+    yield
+    with django_db_blocker.unblock():
+        _end_other_sessions()
+
+
+def _end_other_sessions() -> None:
+    """Before pytest-django drops a PostgreSQL test database: end the sessions on it that a
+    thread or a subprocess of this run left open (the drop otherwise fails, "being accessed by
+    other users", and leaves the database behind). The name is this run's own (its worker and
+    slot), so no other run's session is touched."""
+    from django.db import connection, connections
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    connections.close_all()
 
 
 @pytest.fixture(scope="class")
