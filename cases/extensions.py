@@ -6,7 +6,9 @@
   A receiver that raises ``ValidationError`` refuses the step; nothing has changed yet.
   (Fulfilment: no response while a system's search is unsettled; no release before the package.)
 - ``step_taken``: sent by ``perform`` inside the same transaction, after the step's event, with
-  ``case``, ``step``, ``source`` (the state before) and ``actor``. What a receiver writes is part
+  ``case``, ``step``, ``source`` (the state before), ``actor``, ``arguments`` (what the step was
+  given) and ``message`` (its text to the subject), so that a receiver acts on what the step was
+  given, never reading it back out of the record. What a receiver writes is part
   of the step: it commits or rolls back with it. (Fulfilment: start the searches once identity is
   settled; build the package; release it.)
 - ``mail_fate``: sent by ``cases.mail`` inside the transaction that records a mail's fate, with

@@ -181,7 +181,15 @@ def perform(
             at=now,
         )
         # What the rooms above do with the step happens in its transaction (cases.extensions).
-        step_taken.send(sender=Case, case=case, step=step.name, source=source, actor=actor)
+        step_taken.send(
+            sender=Case,
+            case=case,
+            step=step.name,
+            source=source,
+            actor=actor,
+            arguments=arguments,
+            message=message,
+        )
         mail = step.officer_mail if actor.kind == "officer" and step.officer_mail else step.mail
         if mail:
             queue_mail(case, mail, carries=step.communicates, at=now, message=message)

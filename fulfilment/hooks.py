@@ -218,7 +218,9 @@ def _marketing(case: Case) -> bool:
     )
 
 
-def _on_change(case: Case, step: str, actor: Actor) -> None:
+def _on_change(
+    case: Case, step: str, actor: Actor, arguments: dict[str, Any], message: str
+) -> None:
     now = timezone.now()
     # Corrections come first: a rectification's plan is made once the officer has entered them.
     first = case.state == State.IN_PROGRESS and not case.plans.exists()
@@ -230,7 +232,6 @@ def _on_change(case: Case, step: str, actor: Actor) -> None:
         plan = plans.current(case, plans.LIFT)
         execute.approve(case, plan, actor=actor, at=now)
         lift_on = now + dt.timedelta(days=settings.RESTRICTION_LIFT_NOTICE_DAYS)
-        last = case.events.order_by("-seq").first()
         queue_mail(
             case,
             "lift_notice",
@@ -238,8 +239,8 @@ def _on_change(case: Case, step: str, actor: Actor) -> None:
             # controller's privacy address (mail in brings it to the case).
             reply_to_controller=True,
             lift_on=lift_on.date().isoformat(),
-            reason=(last.data or {}).get("reason", "") if last else "",
-            message=last.message if last else "",
+            reason=arguments.get("reason", ""),
+            message=message,
         )
     elif step == "complete":
         plan = plans.current(case)
@@ -284,10 +285,18 @@ def plan_task(case_id: int) -> None:
 
 
 def on_taken(
-    sender: Any, *, case: Case, step: str, source: str, actor: Actor | None = None, **kwargs: Any
+    sender: Any,
+    *,
+    case: Case,
+    step: str,
+    source: str,
+    actor: Actor | None = None,
+    arguments: dict[str, Any] | None = None,
+    message: str = "",
+    **kwargs: Any,
 ) -> None:
     if case.right in plans.CHANGE_RIGHTS:
-        _on_change(case, step, actor or Actor.system())
+        _on_change(case, step, actor or Actor.system(), arguments or {}, message)
     if case.right in DATA_RIGHTS:
         if case.state == State.IN_PROGRESS:
             start(case)  # once: it does nothing when the searches exist

@@ -330,6 +330,8 @@ def test_lifting_reads_lift_and_tells_the_recipients_who_were_told_of_the_restri
     dutch_page = panel(world, case, "nl")
     assert "Account: beperking opheffen 1" in dutch_page
     committed(perform, case, "lift_restriction", actor=actor, plan=lift.sha256, reason="Checked.")
+    # The step's own reason reaches the subject's notice (the receiver is given it).
+    assert [m for m in mailoutbox if m.to == [case.email] and "Checked." in m.body]
     execution = lift.executions.get()
     from fulfilment.models import Execution
 
