@@ -189,6 +189,7 @@ def perform(
             actor=actor,
             arguments=arguments,
             message=message,
+            now=now,
         )
         mail = step.officer_mail if actor.kind == "officer" and step.officer_mail else step.mail
         if mail:

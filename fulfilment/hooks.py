@@ -219,9 +219,8 @@ def _marketing(case: Case) -> bool:
 
 
 def _on_change(
-    case: Case, step: str, actor: Actor, arguments: dict[str, Any], message: str
+    case: Case, step: str, actor: Actor, arguments: dict[str, Any], message: str, now: dt.datetime
 ) -> None:
-    now = timezone.now()
     # Corrections come first: a rectification's plan is made once the officer has entered them.
     first = case.state == State.IN_PROGRESS and not case.plans.exists()
     if first and case.right != Right.RECTIFICATION:
@@ -293,23 +292,26 @@ def on_taken(
     actor: Actor | None = None,
     arguments: dict[str, Any] | None = None,
     message: str = "",
+    now: dt.datetime | None = None,
     **kwargs: Any,
 ) -> None:
+    # What fulfilment records is dated by the step's clock (a demo history sets it back).
+    now = now or timezone.now()
     if case.right in plans.CHANGE_RIGHTS:
-        _on_change(case, step, actor or Actor.system(), arguments or {}, message)
+        _on_change(case, step, actor or Actor.system(), arguments or {}, message, now)
     if case.right in DATA_RIGHTS:
         if case.state == State.IN_PROGRESS:
-            start(case)  # once: it does nothing when the searches exist
+            start(case, now)  # once: it does nothing when the searches exist
         if step == "prepare_response" and case.collections.exists():
-            request_build(case)
+            request_build(case, now)
         elif step == "reopen":
-            supersede(case)
+            supersede(case, now)
         elif step == "complete":
-            release(case, timezone.now())
+            release(case, now)
     if case.state in FINAL_STATES and source not in FINAL_STATES:
         if case.state != State.COMPLETED:
-            supersede(case)
-            execute.cancel(case, timezone.now())
+            supersede(case, now)
+            execute.cancel(case, now)
         discard_staging(case)
 
 

@@ -134,12 +134,12 @@ def run_folder(collection: Collection) -> Path:
 # --- Starting.
 
 
-def start(case: Case) -> list[Collection]:
+def start(case: Case, now: dt.datetime | None = None) -> list[Collection]:
     """Create the searches of a case whose identity was just settled; call inside the step's
     transaction (the case's row is locked). Does nothing twice, nor for other rights."""
     if case.right not in DATA_RIGHTS or case.collections.exists():
         return []
-    now = timezone.now()
+    now = now or timezone.now()
     identities = sorted(identities_for(case))
     collections = []
     for system in case.controller.systems.order_by("position"):

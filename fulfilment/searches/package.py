@@ -151,22 +151,23 @@ def rules_for(case: Case) -> dict[tuple[str, str], Rules]:
 # --- Building.
 
 
-def request_build(case: Case) -> Package:
+def request_build(case: Case, now: dt.datetime | None = None) -> Package:
     """Start building the package of a case (in the transaction of the step that asks for it);
     an earlier one that was not released is superseded."""
-    supersede(case)
+    now = now or timezone.now()
+    supersede(case, now)
     kind = Right.PORTABILITY if case.right == Right.PORTABILITY else Right.ACCESS
     package = Package.objects.create(case=case, kind=kind)
     transaction.on_commit(lambda: _enqueue(package.pk))
     return package
 
 
-def supersede(case: Case) -> None:
+def supersede(case: Case, now: dt.datetime | None = None) -> None:
     for package in case.packages.filter(
         status__in=[PackageStatus.BUILDING, PackageStatus.READY, PackageStatus.FAILED]
     ):
         package.status = PackageStatus.SUPERSEDED
-        package.ended_at = timezone.now()
+        package.ended_at = now or timezone.now()
         package.save(update_fields=["status", "ended_at"])
         _delete_file_after_commit(package)
 
