@@ -249,7 +249,7 @@ def test_a_correction_entered_after_the_plan_was_made_makes_it_stale(world, comm
 
 
 def _approved_not_run(case, officer, monkeypatch):
-    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
     plan = plans.current(case)
     perform(case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
     return plan
@@ -390,7 +390,7 @@ def test_a_plan_approved_while_it_was_made_again_is_not_replaced_unseen(
     defero, officer = world["controllers"]["defero"], world["officer"]
     actor = Actor.officer(officer)
     case = drive_to_work(committed, defero, officer, "erasure")
-    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
     draft = plans.current(case)
     counted = plans.body_for
 

@@ -502,7 +502,7 @@ def test_an_opt_out_made_after_the_plan_is_said_stopped_already_and_told_to_nobo
     case = drive_to_work(committed, site, officer, "withdraw_consent")
     newsletter = tables(plans.current(case), "website")["newsletter"]
     assert newsletter["rows"] == 1 and "already" not in newsletter
-    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
     approve(committed, case, officer)
     opt_out(world, "2026-02-01 09:00:00")
     execution = case.executions.get()
@@ -696,7 +696,7 @@ def test_keys_recorded_before_a_replaced_plan_carry_over_to_the_change_that_fini
 
     smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
     case = drive_to_work(committed, smartlockr, officer, "erasure")
-    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
     approve(committed, case, officer)
     first = case.executions.get(system_name="platform")
     real = sqlchange.verify

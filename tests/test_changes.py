@@ -375,7 +375,7 @@ def _approved_not_run(case, officer, monkeypatch):
     """Approve the plan with the executions left for the test to run (no worker picks them)."""
     from fulfilment.changes import execute
 
-    monkeypatch.setattr(execute, "enqueue", lambda pk: None)
+    monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
     plan = plans.current(case)
     perform(case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
     return plan

@@ -97,7 +97,7 @@ def test_a_worker_killed_mid_erasure_changes_nothing_and_the_next_erases_once(
     load(tmp_path, sql_system("crm", "DSAR_TEST_STALL_URL", timeout=120))
     monkeypatch.setenv("DSAR_TEST_STALL_URL", stalling_db)
     monkeypatch.setattr(hooks, "plan_soon", lambda pk: None)
-    monkeypatch.setattr(execute, "enqueue", lambda pk: None)  # this process changes nothing
+    monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)  # this process changes nothing
     case = submit(cast.a, right="erasure")
     plan = plans.make(case, actor=Actor.system())
     assert [t["rows"] for t in plan.body["systems"][0]["tables"]] == [2, 3]

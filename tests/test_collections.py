@@ -316,7 +316,7 @@ def test_a_live_lease_is_not_stolen_and_an_expired_one_is_taken_up_by_the_sweep(
     load(tmp_path, sql_system("crm", "DSAR_TEST_CRM_URL"))
     monkeypatch.setenv("DSAR_TEST_CRM_URL", sqlite_database(tmp_path / "crm.sqlite3"))
     published: list[int] = []
-    monkeypatch.setattr(collect, "enqueue", published.append)  # the broker, as a list
+    monkeypatch.setattr(collect.SEARCHES, "enqueue", published.append)  # the broker, as a list
 
     case = submit(cast.a)
     (collection,) = case.collections.all()
@@ -432,7 +432,9 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
     cast, submit, tmp_path, monkeypatch, settings, live_db_url, redis_url, slow_db
 ):
     load(tmp_path, sql_system("crm", "DSAR_TEST_SLOW_URL", timeout=120))
-    monkeypatch.setattr(collect, "enqueue", lambda pk: None)  # this process searches nothing
+    monkeypatch.setattr(
+        collect.SEARCHES, "enqueue", lambda pk: None
+    )  # this process searches nothing
     case = submit(cast.a)
     (collection,) = case.collections.all()
     assert collection.status == CollectionStatus.PENDING

@@ -44,7 +44,7 @@ from fulfilment.models import Collection, CollectionStatus
 from fulfilment.searches import collect
 from fulfilment.systems.connectors import sql as sql_connector
 from fulfilment.systems.connectors.base import Batch, ConnectorError, ForeignRows
-from fulfilment.systems.connectors.http import SIGNATURE, HttpSource, secret_for, sign, verify
+from fulfilment.systems.connectors.http import SIGNATURE, HttpConnector, secret_for, sign, verify
 from fulfilment.systems.connectors.sql import SqlSource, engine_for, index_warnings
 
 from .conftest import require_service, tcp_reachable
@@ -907,7 +907,7 @@ def processor(tmp_path, monkeypatch) -> Iterator[str]:
         yield base
 
 
-def wait_until_completed(source: HttpSource, request_id: str) -> dict[str, Any]:
+def wait_until_completed(source: HttpConnector, request_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60  # the processor's 0.3 s, on a machine that may be busy
     while time.monotonic() < deadline:
         answer = source.status(request_id)
@@ -926,7 +926,7 @@ def test_http_round_trip_with_the_demo_processor_returns_only_the_subjects_rows(
     """Submit (signed), pending, then completed with a results URL on its own address and a
     signed callback; the results are the subject's 1,200 deliveries (two batches) and two
     logins, every spelling of her address, nobody else's, and no undeclared column."""
-    source = HttpSource(http_spec())
+    source = HttpConnector(http_spec())
     request_id = str(uuid.uuid4())
     identities = {"email": "SANNE.jansen@example.org"}
     answer = source.submit(
@@ -974,7 +974,7 @@ def test_http_round_trip_with_the_demo_processor_returns_only_the_subjects_rows(
 
 def test_http_the_processor_refuses_a_request_signed_with_another_key(processor, monkeypatch):
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_SECRET", "not the processor's key")
-    source = HttpSource(http_spec())
+    source = HttpConnector(http_spec())
     with pytest.raises(ConnectorError, match="HTTP 403"):
         source.submit(
             request_id=str(uuid.uuid4()),
@@ -1186,12 +1186,12 @@ def garbage(monkeypatch) -> Iterator[Garbage]:
 MEASURED_TIMEOUT, GENEROUS_TIMEOUT, IN_TIME, STALL_SECONDS = 1, 30, 20, 60
 
 
-def source_at(base: str, monkeypatch, timeout: int = GENEROUS_TIMEOUT) -> HttpSource:
+def source_at(base: str, monkeypatch, timeout: int = GENEROUS_TIMEOUT) -> HttpConnector:
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_URL", base)
-    return HttpSource(http_spec(timeout=timeout))
+    return HttpConnector(http_spec(timeout=timeout))
 
 
-def ask(source: HttpSource) -> dict[str, Any]:
+def ask(source: HttpConnector) -> dict[str, Any]:
     return source.submit(
         request_id=str(uuid.uuid4()),
         kind="access",
@@ -1328,14 +1328,14 @@ def test_http_source_needs_an_http_url_and_its_variables(monkeypatch, settings):
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_SECRET", SECRET)
     monkeypatch.delenv("DSAR_TEST_PROCESSOR_URL", raising=False)
     with pytest.raises(ConnectorError, match="DSAR_TEST_PROCESSOR_URL is not set"):
-        HttpSource(http_spec())
+        HttpConnector(http_spec())
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_URL", "file:///etc/passwd")
     with pytest.raises(ConnectorError, match="is not an http\\(s\\) URL"):
-        HttpSource(http_spec())
+        HttpConnector(http_spec())
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_URL", "http://127.0.0.1:1/maillog")
     monkeypatch.delenv("DSAR_TEST_PROCESSOR_SECRET")
     with pytest.raises(ConnectorError, match="DSAR_TEST_PROCESSOR_SECRET is not set"):
-        HttpSource(http_spec())
+        HttpConnector(http_spec())
 
 
 # --- The processors' callback view.
@@ -1346,7 +1346,7 @@ MAILLOG_SECRET = "smartlockr-maillog-signing-key"
 @pytest.fixture
 def waiting(systems, submit, monkeypatch):
     """A smartlockr access request whose searches started, the mail log's sent to the
-    processor and waiting for it (as ``collect._run_http`` leaves it)."""
+    processor and waiting for it (as ``jobs.JobKind.by_http`` leaves it)."""
     monkeypatch.setenv("DSAR_SMARTLOCKR_MAILLOG_SECRET", MAILLOG_SECRET)
     case = submit(systems["smartlockr"], confirm=False, email=people.SUBJECT.email)
     collect.start(case)  # its on-commit searches do not run: the test's transaction never ends
@@ -1433,7 +1433,7 @@ def test_callback_signed_by_the_real_processor_is_accepted_and_schedules_the_pol
     people.smartlockr_maillog(folder, count=25)
     server, public = start_processor(datasets(folder), folder, delay=0.1)
     monkeypatch.setenv("DSAR_SMARTLOCKR_MAILLOG_URL", f"{public}/smartlockr-maillog")
-    source = HttpSource(spec_of(waiting.system.spec))
+    source = HttpConnector(spec_of(waiting.system.spec))
     identities = collect.identities_for(waiting.case)
     with running(server):
         source.submit(

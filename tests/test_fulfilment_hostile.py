@@ -25,7 +25,7 @@ from fulfilment.searches import collect, delivery
 from fulfilment.searches.staging import Stage
 from fulfilment.systems import jobs
 from fulfilment.systems.connectors.base import ConnectorError
-from fulfilment.systems.connectors.http import HttpSource
+from fulfilment.systems.connectors.http import HttpConnector
 
 from .demo_world import drive_to_work, officer_client, respond, settle, supply_letter_items
 from .test_connectors import SECRET, http_spec
@@ -69,7 +69,7 @@ def bomb(monkeypatch):
 def test_a_compressed_answer_is_refused_never_inflated(bomb, monkeypatch):
     base = f"http://127.0.0.1:{bomb.server_address[1]}"
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_URL", base)
-    source = HttpSource(http_spec())
+    source = HttpConnector(http_spec())
     with pytest.raises(ConnectorError, match="gzip"):
         source.status(str(uuid.uuid4()))
     with pytest.raises(ConnectorError, match="gzip"):
@@ -81,11 +81,11 @@ def test_credentials_in_a_processor_url_are_refused_and_errors_name_only_the_hos
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_SECRET", SECRET)
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_URL", "http://user:S3CRETPW@127.0.0.1:9/api")
     with pytest.raises(ConnectorError, match="user name or password") as refused:
-        HttpSource(http_spec())
+        HttpConnector(http_spec())
     assert "S3CRETPW" not in str(refused.value)
     monkeypatch.setenv("DSAR_TEST_PROCESSOR_URL", "http://127.0.0.1:9/private-path/x")
     with pytest.raises(ConnectorError) as unreachable:
-        HttpSource(http_spec()).status("x")
+        HttpConnector(http_spec()).status("x")
     assert "private-path" not in str(unreachable.value)
     assert "127.0.0.1:9" in str(unreachable.value)
 

@@ -34,17 +34,15 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import uuid
 from typing import Any
 
-from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from cases.actors import Actor
 from cases.audit import note
@@ -66,16 +64,17 @@ from ..models import (
 )
 from ..systems import jobs
 from ..systems.connectors import sqlchange
-from ..systems.connectors.base import ConnectorError, files_root
-from ..systems.connectors.http import HttpSource
-from ..systems.jobs import POLL_EVERY, identities_for
+from ..systems.connectors.base import ConnectorError
+from ..systems.connectors.http import HttpConnector
+from ..systems.connectors.sql import SqlConnector
+from ..systems.jobs import identities_for
 from . import completion
 from .plans import LIFT, NOTIFIED, UNWRITTEN, spec_hash
 
 log = logging.getLogger(__name__)
 
 
-class Outdated(ConnectorError):
+class Outdated(jobs.Final):
     """The plan no longer matches the system: retrying cannot help, planning again can."""
 
 
@@ -144,18 +143,15 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
         if execution.status == ExecutionStatus.MANUAL:
             _ask_owner(case, plan, execution, start_at)
         elif plan.purpose != LIFT:
-            transaction.on_commit(lambda pk=execution.pk: enqueue(pk))
+            CHANGES.enqueue_on_commit(execution.pk)
     if not executions:
-        settle(plan.pk)
+        settle(plan.pk, now=at)
     return executions
 
 
 def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) -> None:
     entry = execution.entry
-    spec = spec_of(execution.system.spec) if execution.system else None
-    owner = spec.owner if spec else ""
-    addresses = [owner] if owner else reminder_addresses(case.controller, assignee=case.assigned_to)
-    for address in addresses:
+    for address in jobs.owner_or_officers(execution):
         queue_mail(
             case,
             "manual_change",
@@ -175,29 +171,28 @@ def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) 
         )
 
 
-def enqueue(execution_id: int) -> None:
-    """Publish the execution; if the broker is down, the sweep publishes it later."""
-    try:
-        execute_task.delay(execution_id)
-    except Exception:
-        log.warning("broker unavailable; execution %s waits for the sweep", execution_id)
+# --- Running: the skeleton (``jobs.JobKind``) with what a change does at each kind of system.
 
 
-# --- Running.
+class Changes(jobs.JobKind):
+    """A change at one system, as the approved plan says; done, it settles the plan."""
 
+    model = Execution
+    task_name = "fulfilment.execute"
+    sweep_name = "fulfilment.sweep_executions"
+    noun = "change"
+    verb = "changed"
+    related = ("case__controller", "system", "plan")
+    asked = "system_asked_to_change"
+    failed = "change_failed"
+    failed_mail = "change_failed"
+    tell_owner = False
+    retried = "change_retried"
+    skipped = "change_skipped"
+    retryable = (ExecutionStatus.FAILED,)
+    not_retryable = gettext_lazy("Only a failed change can be tried again.")
 
-def run(execution_id: int) -> None:
-    """One try of one execution (the Celery task's body)."""
-    job = jobs.claim(
-        Execution,
-        execution_id,
-        gave_up=lambda pk, why: fail(pk, f"the change was {why}"),
-        related=("case__controller", "system", "plan"),
-    )
-    if job is None:
-        return
-    try:
-        entry = job.entry
+    def check(self, job: Execution) -> None:
         allowed = State.COMPLETED if job.plan.purpose == LIFT else State.IN_PROGRESS
         if job.case.state != allowed:
             # Withdrawn or refused after the approval (or a lifting for a case reopened):
@@ -207,30 +202,70 @@ def run(execution_id: int) -> None:
             )
         if job.system is None:
             raise Outdated("the system is no longer declared in the controller's file")
-        if spec_hash(job.system) != entry["spec_sha256"]:
+        if spec_hash(job.system) != job.entry["spec_sha256"]:
             raise Outdated(
                 "the system's declaration changed since the plan was approved: make the plan "
                 "again and approve it"
             )
-        spec = spec_of(job.system.spec)
-        with jobs.heartbeat(job):
-            if job.kind == SystemKind.SQL:
-                _run_sql(job, spec, entry)
-            elif job.kind == SystemKind.HTTP:
-                _run_http(job, spec)
-            else:
-                raise Outdated(f"a {job.kind} system is not changed automatically")
-    except Outdated as error:
-        fail(job.pk, str(error), final=True)
-    except ConnectorError as error:
-        fail(job.pk, str(error))
-    except Exception as error:  # a fault of ours: recorded like the system's, never lost
-        log.exception("execution %s failed", job.pk)
-        fail(job.pk, f"{type(error).__name__}: {error}")
+
+    def by_sql(self, job: Execution, connector: SqlConnector, now: dt.datetime | None) -> None:
+        _change_sql(job, connector, now)
+
+    def request(self, job: Execution) -> dict[str, Any]:
+        return {
+            "kind": "restriction_lift" if job.plan.purpose == LIFT else job.plan.purpose,
+            "callback_url": "",
+            # A rectification carries the corrected values of this processor's fields.
+            "corrections": [
+                {"table": c["table"], "column": c["column"], "value": c["value"]}
+                for c in job.plan.body.get("corrections", ())
+                if c["system"] == job.system_name
+            ],
+        }
+
+    def completed(
+        self,
+        job: Execution,
+        connector: HttpConnector,
+        answer: dict[str, Any],
+        now: dt.datetime | None,
+    ) -> None:
+        Execution.objects.filter(pk=job.pk).update(reported=_words(answer))
+        finish(job.pk, counts={}, files=0, warnings=[], extra={}, now=now)
+
+    def officer_check(self, job: Execution) -> None:
+        if job.settled:
+            raise ValidationError(_("This change is settled already."))
+
+    def skip_check(self, job: Execution, now: dt.datetime) -> None:
+        """Not while a worker is on it (its change may be half-way): wait, or let it fail."""
+        busy = job.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE) or (
+            job.lease_until and job.lease_until > now
+        )
+        if busy:
+            raise ValidationError(
+                _("The change is running in the system now: wait until it is done or fails.")
+            )
+
+    def after_skip(self, job: Execution, now: dt.datetime) -> None:
+        settle(job.plan_id, now=now)
 
 
-def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
-    case = job.case
+CHANGES = Changes()
+enqueue = CHANGES.enqueue
+run = CHANGES.run
+fail = CHANGES.fail
+sweep = CHANGES.sweep
+retry = CHANGES.retry
+skip = CHANGES.skip
+execute_task = CHANGES.task
+sweep_task = CHANGES.sweep_task
+
+
+def _change_sql(job: Execution, connector: SqlConnector, now: dt.datetime | None) -> None:
+    """Apply the plan's entry for this system in one transaction there, remove the files the
+    changed rows named, and verify it in a new session; done, with the plan's counts."""
+    case, spec, entry = job.case, connector.spec, job.entry
     identities = identities_for(case)
     # A table restricted through its parent is in it too: counted (and held to the plan's
     # count), never written.
@@ -262,7 +297,7 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
         job.kept, job.already = kept, already
     try:
         applied = sqlchange.apply(
-            spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
+            spec, identities, changes, now=now or timezone.now(), key=pseudonym_key(case.controller)
         )
     except sqlchange.CountChanged as blocked:
         # Retrying cannot help (the rows stay): the record says what was found, and the officer
@@ -271,7 +306,7 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
             case,
             actor=Actor.system(),
             action="change_blocked",
-            at=timezone.now(),
+            at=now or timezone.now(),
             data={
                 "system": job.system_title,
                 "plan": job.plan.sha256,
@@ -280,7 +315,7 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
             },
         )
         raise Outdated(str(blocked)) from None
-    root = files_root(spec)
+    root = connector.files()
     files = sorted(set(files) | set(applied.files))
     kept = sqlchange.still_named(spec, files) if files else set()
     _removed, warnings = sqlchange.remove_files(root, [f for f in files if f not in kept])
@@ -302,6 +337,7 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
         files=len([f for f in files if f not in kept]),
         warnings=warnings,
         extra={"before_sha256": before} if before else {},
+        now=now,
     )
 
 
@@ -330,46 +366,6 @@ def _kept_keys(
     return kept
 
 
-def _run_http(job: Execution, spec: SystemSpec) -> None:
-    source = HttpSource(spec)
-    now = timezone.now()
-    if not job.remote_id:
-        job.remote_id = str(uuid.uuid4())  # named before it is sent: a retry asks once
-        Execution.objects.filter(pk=job.pk).update(remote_id=job.remote_id)
-    if not job.remote_status:
-        answer = source.submit(
-            request_id=job.remote_id,
-            kind="restriction_lift" if job.plan.purpose == LIFT else job.plan.purpose,
-            identities=identities_for(job.case),
-            callback_url="",
-            # A rectification carries the corrected values of this processor's fields.
-            corrections=[
-                {"table": c["table"], "column": c["column"], "value": c["value"]}
-                for c in job.plan.body.get("corrections", ())
-                if c["system"] == job.system_name
-            ],
-        )
-        _wait(job, str(answer.get("request_status") or "pending"), now)
-        note(
-            job.case,
-            actor=Actor.system(),
-            action="system_asked_to_change",
-            at=now,
-            data={"system": job.system_title, "request": job.remote_id},
-        )
-        return
-    answer = source.status(job.remote_id)
-    status = str(answer.get("request_status") or "")
-    if status in ("pending", "in_progress"):
-        _wait(job, status, now)
-        return
-    jobs.reported(job, status)  # the processor's last word, whatever follows
-    if status != "completed":
-        raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
-    Execution.objects.filter(pk=job.pk).update(reported=_words(answer))
-    finish(job.pk, counts={}, files=0, warnings=[], extra={})
-
-
 def _words(answer: dict[str, Any]) -> dict[str, str]:
     """What a processor answered, as the record keeps it: its plain fields, each cut short
     (an answer is the processor's text: bounded like any other)."""
@@ -380,17 +376,6 @@ def _words(answer: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _wait(job: Execution, status: str, now: dt.datetime) -> None:
-    Execution.objects.filter(pk=job.pk).update(
-        status=ExecutionStatus.REMOTE,
-        remote_status=status[:30],
-        attempts=0,  # it answered: the count of failed tries starts again
-        next_attempt_at=now + POLL_EVERY,
-        lease_until=None,
-        error="",
-    )
-
-
 def finish(
     execution_id: int,
     *,
@@ -399,10 +384,11 @@ def finish(
     warnings: list[str],
     extra: dict[str, Any],
     actor: Actor | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
     """Record an execution as done (its event says how that was established: ``evidence``),
     then settle the plan if it was the last."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         job = (
             Execution.objects.select_for_update(of=("self",))
@@ -435,7 +421,7 @@ def finish(
                 **extra,
             },
         )
-        settle(job.plan_id)
+        settle(job.plan_id, now=now)
 
 
 def evidence(execution: Execution) -> dict[str, Any]:
@@ -504,36 +490,7 @@ def evidence(execution: Execution) -> dict[str, Any]:
     return data
 
 
-def fail(execution_id: int, error: str, *, final: bool = False) -> None:
-    """Record a failed try: retried on the schedule, or failed for good (officers told)."""
-    now = timezone.now()
-    with transaction.atomic():
-        job = (
-            Execution.objects.select_for_update(of=("self",))
-            .select_related("case__controller", "case__assigned_to", "system", "plan")
-            .filter(pk=execution_id)
-            .first()
-        )
-        if job is None or job.settled:
-            return
-        tries = job.attempts  # as many as were made (a final failure ends the count early)
-        if final:
-            job.attempts = jobs.MAX_ATTEMPTS
-        if jobs.retry_later(job, error, now):
-            return
-        case = job.case
-        note(
-            case,
-            actor=Actor.system(),
-            action="change_failed",
-            at=now,
-            data={"system": job.system_title, "error": job.error, "attempts": tries},
-        )
-        for address in reminder_addresses(case.controller, assignee=case.assigned_to):
-            queue_mail(case, "change_failed", to=address, system=job.system_title, error=job.error)
-
-
-def settle(plan_id: int) -> None:
+def settle(plan_id: int, now: dt.datetime | None = None) -> None:
     """Once every execution of the plan is settled: tell the recipients (Art. 19), once, of
     what was done to the subject's data, under this plan or one it replaced. Each recipient:
 
@@ -568,7 +525,7 @@ def settle(plan_id: int) -> None:
     entries = {entry["recipient"]: entry for entry in plan.body.get("notices", ())}
     anything = completion.changed(case, plan.purpose, executions)
     said: dict[str, Any] | None = None  # what a mailed notice says: once, if one is mailed
-    now = timezone.now()
+    now = now or timezone.now()
     for notice in pending:
         entry = entries.get(notice.recipient, {})
         if notice.channel == "system" and notice.system_name in done:
@@ -829,77 +786,35 @@ def _corrected(
     return lines
 
 
-def sweep(now: dt.datetime | None = None) -> int:
-    """Publish every execution that is due (a retry, a poll, a scheduled lift, or one whose
-    worker died)."""
-    ids = jobs.due(Execution, now or timezone.now())
-    for execution_id in ids:
-        enqueue(execution_id)
-    return len(ids)
-
-
 # --- What officers do.
 
 
-def _for_officer(execution: Execution, actor: Actor) -> Execution:
-    """The execution, locked (call inside a transaction), if this officer may act on it."""
-    locked = (
-        Execution.objects.select_for_update(of=("self",))
-        .select_related("case__controller", "plan")
-        .get(pk=execution.pk)
-    )
-    if actor.kind != "officer" or not is_officer(actor.user, locked.case.controller):
-        raise PermissionDenied("only the controller's officers may do this")
-    if locked.settled:
-        raise ValidationError(_("This change is settled already."))
-    return locked
-
-
-def confirm_manual(execution: Execution, *, actor: Actor, note_text: str, found: bool) -> None:
+def confirm_manual(
+    execution: Execution,
+    *,
+    actor: Actor,
+    note_text: str,
+    found: bool,
+    now: dt.datetime | None = None,
+) -> None:
     """The owner of a manual system answered the task: the officer records it, and what the
     owner said (``found``: the subject's data were there and the owner did as asked; or none
     was there, which changed nothing). Nobody counted: the record says who confirmed, when,
     and how, never that it was verified."""
+    now = now or timezone.now()
     with transaction.atomic():
-        execution = _for_officer(execution, actor)
+        execution = CHANGES.for_officer(execution, actor)
         if execution.status != ExecutionStatus.MANUAL:
             raise ValidationError(_("Only a manual task is confirmed by hand."))
         if not note_text.strip():
             raise ValidationError(_("Say who confirmed it, and how."))
         Execution.objects.filter(pk=execution.pk).update(
             answered_by=actor.user,
-            answered_at=timezone.now(),
+            answered_at=now,
             answer_note=note_text,
             found=found,
         )
-        finish(execution.pk, counts={}, files=0, warnings=[], extra={}, actor=actor)
-
-
-def retry(execution: Execution, *, actor: Actor) -> None:
-    """Try a failed change again now, with a fresh count of tries."""
-    with transaction.atomic():
-        execution = _for_officer(execution, actor)
-        if execution.status != ExecutionStatus.FAILED:
-            raise ValidationError(_("Only a failed change can be tried again."))
-        jobs.restart(execution, actor=actor, action="change_retried", enqueue=enqueue)
-
-
-def skip(execution: Execution, *, actor: Actor, reason: str) -> None:
-    """Go ahead without this system; the reason goes into the record and the letter. Not while
-    a worker is on it (its change may be half-way): wait, or let it fail, first."""
-    if not reason.strip():
-        raise ValidationError(_("Say why the system is skipped."))
-    with transaction.atomic():
-        execution = _for_officer(execution, actor)
-        busy = execution.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE) or (
-            execution.lease_until and execution.lease_until > timezone.now()
-        )
-        if busy:
-            raise ValidationError(
-                _("The change is running in the system now: wait until it is done or fails.")
-            )
-        jobs.skip(execution, actor=actor, reason=reason, action="change_skipped")
-        settle(execution.plan_id)
+        finish(execution.pk, counts={}, files=0, warnings=[], extra={}, actor=actor, now=now)
 
 
 def cancel(case: Case, at: dt.datetime) -> None:
@@ -1097,16 +1012,3 @@ def waiting_recipients(plan: Plan) -> list[str]:
     return list(
         plan.notices.filter(status=NoticeStatus.UNRESOLVED).values_list("recipient", flat=True)
     )
-
-
-# --- The tasks (beat runs the sweep every minute).
-
-
-@shared_task(name="fulfilment.execute", acks_late=True, reject_on_worker_lost=True)
-def execute_task(execution_id: int) -> None:
-    run(execution_id)
-
-
-@shared_task(name="fulfilment.sweep_executions")
-def sweep_task() -> int:
-    return sweep()

@@ -26,28 +26,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from celery import shared_task
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.actors import Actor
 from cases.audit import note
 from cases.mail import queue_mail
 from cases.models import Case
-from controllers.access import is_officer, reminder_addresses
 from controllers.models import Controller, Right, SystemKind
-from controllers.systems import SystemSpec, spec_of
 
 from ..models import Collection, CollectionStatus, Execution, ExecutionStatus
 from ..systems import jobs, vault
-from ..systems.connectors.base import Batch, ConnectorError, files_root
-from ..systems.connectors.http import HttpSource
-from ..systems.connectors.sql import SqlSource
-from ..systems.jobs import POLL_EVERY, identities_for
+from ..systems.connectors.base import Batch, ConnectorError
+from ..systems.connectors.http import HttpConnector
+from ..systems.connectors.sql import SqlConnector
+from ..systems.jobs import identities_for
 from .staging import Stage, StageReader, safe_name
 
 log = logging.getLogger(__name__)
@@ -180,15 +178,13 @@ def start(case: Case, now: dt.datetime | None = None) -> list[Collection]:
         if collection.status == CollectionStatus.MANUAL:
             _ask_owner(case, collection)
         else:
-            transaction.on_commit(lambda pk=collection.pk: enqueue(pk))
+            SEARCHES.enqueue_on_commit(collection.pk)
     return collections
 
 
 def _ask_owner(case: Case, collection: Collection) -> None:
-    spec = spec_of(collection.system.spec) if collection.system else None
-    owner = spec.owner if spec else ""
-    addresses = [owner] if owner else reminder_addresses(case.controller, assignee=case.assigned_to)
-    for address in addresses:
+    spec = jobs.spec_or_none(collection)
+    for address in jobs.owner_or_officers(collection):
         queue_mail(
             case,
             "manual_task",
@@ -199,110 +195,79 @@ def _ask_owner(case: Case, collection: Collection) -> None:
         )
 
 
-def enqueue(collection_id: int) -> None:
-    """Publish the search; if the broker is down, the sweep publishes it later."""
-    try:
-        collect_task.delay(collection_id)
-    except Exception:
-        log.warning("broker unavailable; collection %s waits for the sweep", collection_id)
+# --- Running: the skeleton (``jobs.JobKind``) with what a search does at each kind of system.
 
 
-# --- Running.
+class Searches(jobs.JobKind):
+    """A search of one system: what it found is staged (``record_run``) and recorded."""
 
+    model = Collection
+    task_name = "fulfilment.collect"
+    sweep_name = "fulfilment.sweep_collections"
+    noun = "search"
+    verb = "searched"
+    related = ("case__controller", "system")
+    asked = "system_asked"
+    failed = "system_failed"
+    failed_mail = "collection_failed"
+    tell_owner = True
+    retried = "system_retried"
+    skipped = "system_skipped"
+    retryable = (CollectionStatus.FAILED, CollectionStatus.PENDING)
+    not_retryable = gettext_lazy("Only a failed or waiting search can be tried again.")
 
-def claim(collection_id: int, now: dt.datetime | None = None) -> Collection | None:
-    """Take a due search for this worker (``jobs.claim``)."""
-    return jobs.claim(
-        Collection,
-        collection_id,
-        gave_up=lambda pk, why: fail(pk, f"the search was {why}"),
-        related=("case__controller", "system"),
-        now=now,
-    )
-
-
-def run(collection_id: int) -> None:
-    """One try of one search (the Celery task's body)."""
-    collection = claim(collection_id)
-    if collection is None:
-        return
-    try:
-        if collection.system is None:
+    def check(self, job: Collection) -> None:
+        if job.system is None:
             raise ConnectorError("the system is no longer declared in the controller's file")
-        spec = spec_of(collection.system.spec)
-        with jobs.heartbeat(collection):
-            if collection.kind == SystemKind.SQL:
-                _run_sql(collection, spec)
-            elif collection.kind == SystemKind.HTTP:
-                _run_http(collection, spec)
-            else:
-                raise ConnectorError(f"a {collection.kind} system is not searched automatically")
-    except ConnectorError as error:
-        fail(collection.pk, str(error))
-    except Exception as error:  # a fault of ours: recorded like the system's, never lost
-        log.exception("collection %s failed", collection.pk)
-        fail(collection.pk, f"{type(error).__name__}: {error}")
+
+    def by_sql(self, job: Collection, connector: SqlConnector, now: dt.datetime | None) -> None:
+        kept = kept_for(job.case, job.system_name)
+        batches = connector.search(identities_for(job.case), kept)
+        record_run(job, batches, files=connector.files(), now=now)
+
+    def request(self, job: Collection) -> dict[str, Any]:
+        return {
+            "kind": job.case.right,
+            "callback_url": settings.SITE_URL + reverse("fulfilment_callback", args=[job.pk]),
+        }
+
+    def completed(
+        self,
+        job: Collection,
+        connector: HttpConnector,
+        answer: dict[str, Any],
+        now: dt.datetime | None,
+    ) -> None:
+        batches = connector.results(answer.get("results_url"), identities_for(job.case))
+        record_run(job, batches, now=now)
+
+    def officer_check(self, job: Collection) -> None:
+        if not job.case.is_open:
+            raise ValidationError(_("The request is closed."))
+
+    def skip_check(self, job: Collection, now: dt.datetime) -> None:
+        if job.settled:
+            raise ValidationError(_("This search is settled already."))
 
 
-def _run_sql(collection: Collection, spec: SystemSpec) -> None:
-    kept = kept_for(collection.case, collection.system_name)
-    batches = SqlSource(spec, kept=kept).search(identities_for(collection.case))
-    record_run(collection, batches, files=files_root(spec))
-
-
-def _run_http(collection: Collection, spec: SystemSpec) -> None:
-    """One exchange with a processor: ask it (once), then ask whether it has finished, then
-    read its results. Between exchanges the collection waits, without a lease."""
-    case = collection.case
-    identities = identities_for(case)
-    source = HttpSource(spec)
-    now = timezone.now()
-    if not collection.remote_id:
-        # Named before it is sent: a retry after a lost answer asks for the same request.
-        collection.remote_id = str(uuid.uuid4())
-        Collection.objects.filter(pk=collection.pk).update(remote_id=collection.remote_id)
-    if not collection.remote_status:
-        answer = source.submit(
-            request_id=collection.remote_id,
-            kind=case.right,
-            identities=identities,
-            callback_url=settings.SITE_URL + reverse("fulfilment_callback", args=[collection.pk]),
-        )
-        _wait_for_processor(collection, str(answer.get("request_status") or "pending"), now)
-        note(
-            case,
-            actor=Actor.system(),
-            action="system_asked",
-            at=now,
-            data={"system": collection.system_title, "request": collection.remote_id},
-        )
-        return
-    answer = source.status(collection.remote_id)
-    status = str(answer.get("request_status") or "")
-    if status in ("pending", "in_progress"):
-        _wait_for_processor(collection, status, now)
-        return
-    # Said as the processor said it, before anything else can fail: the row does not go on
-    # saying "pending" of a request the processor has finished (or cancelled).
-    jobs.reported(collection, status)
-    if status != "completed":
-        raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
-    record_run(collection, source.results(answer.get("results_url"), identities))
-
-
-def _wait_for_processor(collection: Collection, status: str, now: dt.datetime) -> None:
-    Collection.objects.filter(pk=collection.pk).update(
-        status=CollectionStatus.REMOTE,
-        remote_status=status[:30],
-        attempts=0,  # it answered: the count of failed tries starts again
-        next_attempt_at=now + POLL_EVERY,
-        lease_until=None,
-        error="",
-    )
+SEARCHES = Searches()
+enqueue = SEARCHES.enqueue
+claim = SEARCHES.claim
+run = SEARCHES.run
+fail = SEARCHES.fail
+sweep = SEARCHES.sweep
+retry = SEARCHES.retry
+skip = SEARCHES.skip
+collect_task = SEARCHES.task
+sweep_task = SEARCHES.sweep_task
 
 
 def record_run(
-    collection: Collection, batches: Iterator[Batch], *, files: Path | None = None
+    collection: Collection,
+    batches: Iterator[Batch],
+    *,
+    files: Path | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
     """Stage what a search yields in a run folder of its own, then record the run as the
     collection's result; a failure anywhere leaves no trace but the error."""
@@ -328,7 +293,7 @@ def record_run(
     except BaseException:
         stage.abort()
         raise
-    finish(collection.pk, run_id, key, manifest)
+    finish(collection.pk, run_id, key, manifest, now=now)
 
 
 def _stage_file(
@@ -363,10 +328,16 @@ def _stage_file(
 
 
 def finish(
-    collection_id: int, run_id: str, key: bytes, manifest: dict[str, Any], *, record: bool = True
+    collection_id: int,
+    run_id: str,
+    key: bytes,
+    manifest: dict[str, Any],
+    *,
+    record: bool = True,
+    now: dt.datetime | None = None,
 ) -> None:
     """Record a finished run as the search's result (``record``: as its own event)."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         collection = (
             Collection.objects.select_for_update(of=("self",))
@@ -416,90 +387,7 @@ def finish(
         )
 
 
-def fail(collection_id: int, error: str) -> None:
-    """Record a failed try: retried on the schedule, or failed for good after the last."""
-    now = timezone.now()
-    with transaction.atomic():
-        collection = (
-            Collection.objects.select_for_update(of=("self",))
-            .select_related("case__controller", "case__assigned_to", "system")
-            .filter(pk=collection_id)
-            .first()
-        )
-        if collection is None or collection.settled:
-            return
-        if jobs.retry_later(collection, error, now):
-            return
-        case = collection.case
-        note(
-            case,
-            actor=Actor.system(),
-            action="system_failed",
-            at=now,
-            data={
-                "system": collection.system_title,
-                "error": collection.error,
-                "attempts": collection.attempts,
-            },
-        )
-        # The officers decide what to do with the case; the system's owner can mend the system.
-        addresses = reminder_addresses(case.controller, assignee=case.assigned_to)
-        spec = spec_of(collection.system.spec) if collection.system else None
-        if spec and spec.owner and spec.owner.lower() not in {a.lower() for a in addresses}:
-            addresses = [*addresses, spec.owner]
-        for address in addresses:
-            queue_mail(
-                case,
-                "collection_failed",
-                to=address,
-                system=collection.system_title,
-                error=collection.error,
-            )
-
-
-def sweep(now: dt.datetime | None = None) -> int:
-    """Publish every search that is due: a retry, a poll of a processor, or one whose worker
-    died (its lease ran out). Returns how many."""
-    ids = jobs.due(Collection, now or timezone.now())
-    for collection_id in ids:
-        enqueue(collection_id)
-    return len(ids)
-
-
-# --- What officers do.
-
-
-def _for_officer(collection: Collection, actor: Actor) -> Collection:
-    with transaction.atomic():
-        locked = (
-            Collection.objects.select_for_update(of=("self",))
-            .select_related("case__controller")
-            .get(pk=collection.pk)
-        )
-    if actor.kind != "officer" or not is_officer(actor.user, locked.case.controller):
-        raise PermissionDenied("only the controller's officers may do this")
-    if not locked.case.is_open:
-        raise ValidationError(_("The request is closed."))
-    return locked
-
-
-def retry(collection: Collection, *, actor: Actor) -> None:
-    """Try a failed (or waiting) search again now, with a fresh count of tries."""
-    collection = _for_officer(collection, actor)
-    if collection.status not in (CollectionStatus.FAILED, CollectionStatus.PENDING):
-        raise ValidationError(_("Only a failed or waiting search can be tried again."))
-    jobs.restart(collection, actor=actor, action="system_retried", enqueue=enqueue)
-
-
-def skip(collection: Collection, *, actor: Actor, reason: str) -> None:
-    """Go ahead without this system; the reason goes into the record."""
-    collection = _for_officer(collection, actor)
-    if not reason.strip():
-        raise ValidationError(_("Say why the system is skipped."))
-    if collection.settled:
-        raise ValidationError(_("This search is settled already."))
-    with transaction.atomic():
-        jobs.skip(collection, actor=actor, reason=reason, action="system_skipped")
+# --- What officers do (trying again and skipping: ``Searches``).
 
 
 def answer_manually(
@@ -510,10 +398,11 @@ def answer_manually(
     note_text: str = "",
     file_name: str = "",
     chunks: Iterator[bytes] | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
     """The answer to a manual search (or to a failed one, searched by hand): nothing found, or
     an export file, with who and when."""
-    collection = _for_officer(collection, actor)
+    collection = SEARCHES.for_officer(collection, actor)
     if collection.settled:
         raise ValidationError(_("This search is settled already."))
     if found and chunks is None:
@@ -526,12 +415,12 @@ def answer_manually(
     except BaseException:
         stage.abort()
         raise
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         Collection.objects.filter(pk=collection.pk).update(
             answered_by=actor.user, answered_at=now, answer_note=note_text
         )
-        finish(collection.pk, run_id, key, manifest, record=False)
+        finish(collection.pk, run_id, key, manifest, record=False, now=now)
         note(
             collection.case,
             actor=actor,
@@ -557,16 +446,3 @@ def discard_staging(case: Case) -> None:
     """Delete what the searches copied, once the case no longer needs it (after commit)."""
     folder = case_folder(case)
     transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))
-
-
-# --- The tasks (beat runs the sweep every minute).
-
-
-@shared_task(name="fulfilment.collect", acks_late=True, reject_on_worker_lost=True)
-def collect_task(collection_id: int) -> None:
-    run(collection_id)
-
-
-@shared_task(name="fulfilment.sweep_collections")
-def sweep_task() -> int:
-    return sweep()

@@ -1,8 +1,14 @@
-"""What a search of a system and a change to a system share: a row that a worker claims with a
-lease, keeps alive with a heartbeat, and retries on a schedule until it gives up.
+"""What a search of a system and a change to a system share: one job skeleton.
 
-Both ``Collection`` and ``Execution`` have the fields this needs (status, attempts,
-next_attempt_at, lease_until, remote_id); their modules say what a try does.
+A job is a row (``Collection``, ``Execution``: the fields of ``fulfilment.models.Job``) that a
+Celery task runs: a worker claims it with a lease, keeps the lease alive with a heartbeat, hands
+it to its system's connector (``connectors.CONNECTORS``, one class a kind), which calls the
+job's action for that kind (``by_sql``, ``by_http``); a failed try is retried on a schedule until
+it gives up, and the officers are told. A sweep publishes what is due; an officer may try a
+failed job again or go ahead without its system.
+
+``JobKind`` holds all of that once; a room subclasses it with its model, its words and what is
+its own: what a search does with the rows it found, what a change applies and verifies.
 """
 
 from __future__ import annotations
@@ -10,17 +16,31 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 
+from cases.actors import Actor
 from cases.audit import note
+from cases.mail import queue_mail
 from cases.models import Case
+from controllers.access import is_officer, reminder_addresses
+from controllers.systems import SystemSpec, spec_of
+
+from .connectors import connector_for
+from .connectors.base import ConnectorError
+from .connectors.http import HttpConnector
+from .connectors.sql import SqlConnector
 
 log = logging.getLogger(__name__)
 
@@ -155,41 +175,284 @@ def heartbeat(job: Model) -> Iterator[None]:
         thread.join()
 
 
-def restart(job: Any, *, actor: Any, action: str, enqueue: Callable[[int], None]) -> None:
-    """An officer's "try again": a fresh count of tries, due now, recorded as ``action``."""
-    now = timezone.now()
-    with transaction.atomic():
-        type(job).objects.filter(pk=job.pk).update(
-            status=waiting_status(job),
-            attempts=0,
-            next_attempt_at=now,
-            lease_until=None,
-        )
-        note(job.case, actor=actor, action=action, at=now, data={"system": job.system_title})
-        transaction.on_commit(lambda: enqueue(job.pk))
-
-
-def skip(job: Any, *, actor: Any, reason: str, action: str) -> None:
-    """An officer's "go ahead without this system", with the reason, recorded as ``action``
-    (the caller's transaction; it settles what depends on the job)."""
-    now = timezone.now()
-    type(job).objects.filter(pk=job.pk).exclude(status__in=("done", "skipped")).update(
-        status="skipped",
-        answered_by=actor.user,
-        answered_at=now,
-        answer_note=reason,
-        next_attempt_at=None,
-        lease_until=None,
-    )
-    note(
-        job.case,
-        actor=actor,
-        action=action,
-        at=now,
-        data={"system": job.system_title, "reason": reason},
-    )
-
-
 def renew(job: Model) -> None:
-    """Keep the lease of a long job."""
+    """Keep the lease of a long job (a lease is the worker's real time, whatever clock the
+    job's record is dated by)."""
     type(job).objects.filter(pk=job.pk).update(lease_until=timezone.now() + lease())
+
+
+def spec_or_none(job: Any) -> SystemSpec | None:
+    """The declaration of the job's system (None: it was removed from the systems file)."""
+    return spec_of(job.system.spec) if job.system else None
+
+
+def owner_or_officers(job: Any) -> list[str]:
+    """Who is mailed a manual system's task: its owner, else the case's officers."""
+    spec = spec_or_none(job)
+    if spec and spec.owner:
+        return [spec.owner]
+    return reminder_addresses(job.case.controller, assignee=job.case.assigned_to)
+
+
+class Final(ConnectorError):
+    """A try that cannot succeed by trying again: the job fails for good at once."""
+
+
+class JobKind:
+    """One kind of job (a search, a change): a room subclasses it, declares the attributes
+    below and ``by_sql``, and may refine the hooks (``check``, ``request``, ``completed``,
+    ``officer_check``, ``skip_check``, ``skipped``). Creating the one instance registers its
+    two Celery tasks under their names (``task_name``, ``sweep_name``): queued tasks survive
+    a deploy.
+
+    Every entry point takes ``now``: None is the wall clock, read where each thing is recorded
+    (a long search's finish is dated when it finished); a set-back clock passes its time down."""
+
+    model: type[Model]
+    task_name: str
+    sweep_name: str
+    noun: str  # "search": "the search was cut off ..."
+    verb: str  # "searched": "a manual system is not searched automatically"
+    related: tuple[str, ...]  # read with the job by a try
+    asked: str  # the event: a processor was asked
+    failed: str  # the event: failed for good
+    failed_mail: str  # the mail to the officers then
+    tell_owner: bool  # ... and to the system's owner
+    retried: str  # the event: an officer tried again
+    skipped: str  # the event: an officer went ahead without the system
+    retryable: tuple[str, ...]  # the states an officer may try again
+    not_retryable: Promise  # what an officer is told in any other
+
+    def __init__(self) -> None:
+        @shared_task(name=self.task_name, acks_late=True, reject_on_worker_lost=True)
+        def job_task(job_id: int) -> None:
+            self.run(job_id)
+
+        @shared_task(name=self.sweep_name)
+        def sweep_task() -> int:
+            return self.sweep()
+
+        self.task, self.sweep_task = job_task, sweep_task
+
+    # --- Publishing.
+
+    def enqueue(self, job_id: int) -> None:
+        """Publish the job; if the broker is down, the sweep publishes it later."""
+        try:
+            self.task.delay(job_id)
+        except Exception:
+            log.warning("broker unavailable; %s %s waits for the sweep", self.noun, job_id)
+
+    def enqueue_on_commit(self, job_id: int) -> None:
+        """Publish the job once the transaction that made it due commits."""
+        transaction.on_commit(lambda: self.enqueue(job_id))
+
+    def sweep(self, now: dt.datetime | None = None) -> int:
+        """Publish every job that is due: a retry, a poll of a processor, or one whose worker
+        died (its lease ran out). Returns how many."""
+        ids = due(self.model, now or timezone.now())
+        for job_id in ids:
+            self.enqueue(job_id)
+        return len(ids)
+
+    # --- Running.
+
+    def claim(self, job_id: int, now: dt.datetime | None = None) -> Any:
+        """Take a due job for this worker (``claim``)."""
+        return claim(
+            self.model,
+            job_id,
+            gave_up=lambda pk, why: self.fail(pk, f"the {self.noun} was {why}", now=now),
+            related=self.related,
+            now=now,
+        )
+
+    def run(self, job_id: int, now: dt.datetime | None = None) -> None:
+        """One try of one job (the Celery task's body): at its system, by its kind."""
+        job = self.claim(job_id, now)
+        if job is None:
+            return
+        try:
+            self.check(job)
+            connector = connector_for(job.kind, spec_of(job.system.spec))
+            if connector is None:
+                raise Final(f"a {job.kind} system is not {self.verb} automatically")
+            with heartbeat(job):
+                connector.serve(self, job, now)
+        except Final as error:
+            self.fail(job.pk, str(error), final=True, now=now)
+        except ConnectorError as error:
+            self.fail(job.pk, str(error), now=now)
+        except Exception as error:  # a fault of ours: recorded like the system's, never lost
+            log.exception("%s %s failed", self.noun, job.pk)
+            self.fail(job.pk, f"{type(error).__name__}: {error}", now=now)
+
+    def check(self, job: Any) -> None:
+        """Raise if the job cannot run now (its system gone, say); ``Final`` if it never can."""
+
+    def by_sql(self, job: Any, connector: SqlConnector, now: dt.datetime | None) -> None:
+        raise NotImplementedError
+
+    def by_http(self, job: Any, connector: HttpConnector, now: dt.datetime | None) -> None:
+        """One exchange with a processor: ask it (once), then ask whether it has finished, then
+        take its answer (``completed``). Between exchanges the job waits, without a lease."""
+        at = now or timezone.now()
+        if not job.remote_id:
+            # Named before it is sent: a retry after a lost answer asks for the same request.
+            job.remote_id = str(uuid.uuid4())
+            self.model.objects.filter(pk=job.pk).update(remote_id=job.remote_id)
+        if not job.remote_status:
+            answer = connector.submit(
+                request_id=job.remote_id, identities=identities_for(job.case), **self.request(job)
+            )
+            self._wait(job, str(answer.get("request_status") or "pending"), at)
+            note(
+                job.case,
+                actor=Actor.system(),
+                action=self.asked,
+                at=at,
+                data={"system": job.system_title, "request": job.remote_id},
+            )
+            return
+        answer = connector.status(job.remote_id)
+        status = str(answer.get("request_status") or "")
+        if status in ("pending", "in_progress"):
+            self._wait(job, status, at)
+            return
+        # Said as the processor said it, before anything else can fail: the row does not go on
+        # saying "pending" of a request the processor has finished (or cancelled).
+        reported(job, status)
+        if status != "completed":
+            raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
+        self.completed(job, connector, answer, now)
+
+    def request(self, job: Any) -> dict[str, Any]:
+        """What the processor is asked, beside the request's name and the identities:
+        ``kind`` and ``callback_url`` (and ``corrections``: ``HttpConnector.submit``)."""
+        raise NotImplementedError
+
+    def completed(
+        self, job: Any, connector: HttpConnector, answer: dict[str, Any], now: dt.datetime | None
+    ) -> None:
+        """The processor reports the request completed (``answer``): finish the job."""
+        raise NotImplementedError
+
+    def _wait(self, job: Any, status: str, now: dt.datetime) -> None:
+        self.model.objects.filter(pk=job.pk).update(
+            status="remote",
+            remote_status=status[:30],
+            attempts=0,  # it answered: the count of failed tries starts again
+            next_attempt_at=now + POLL_EVERY,
+            lease_until=None,
+            error="",
+        )
+
+    def fail(
+        self, job_id: int, error: str, *, final: bool = False, now: dt.datetime | None = None
+    ) -> None:
+        """Record a failed try: retried on the schedule, or (the last, or ``final``) failed for
+        good, the officers told (and the system's owner, where ``tell_owner``)."""
+        now = now or timezone.now()
+        with transaction.atomic():
+            job = (
+                self.model.objects.select_for_update(of=("self",))
+                .select_related(*self.related, "case__assigned_to")
+                .filter(pk=job_id)
+                .first()
+            )
+            if job is None or job.settled:
+                return
+            tries = job.attempts  # as many as were made (a final failure ends the count early)
+            if final:
+                job.attempts = MAX_ATTEMPTS
+            if retry_later(job, error, now):
+                return
+            case = job.case
+            note(
+                case,
+                actor=Actor.system(),
+                action=self.failed,
+                at=now,
+                data={"system": job.system_title, "error": job.error, "attempts": tries},
+            )
+            # The officers decide what to do with the case; the system's owner can mend it.
+            addresses = reminder_addresses(case.controller, assignee=case.assigned_to)
+            spec = spec_or_none(job) if self.tell_owner else None
+            if spec and spec.owner and spec.owner.lower() not in {a.lower() for a in addresses}:
+                addresses = [*addresses, spec.owner]
+            for address in addresses:
+                queue_mail(
+                    case, self.failed_mail, to=address, system=job.system_title, error=job.error
+                )
+
+    # --- What officers do.
+
+    def for_officer(self, job: Any, actor: Actor) -> Any:
+        """The job, locked (until the caller's transaction ends, if it is in one), if this
+        officer may act on it (``officer_check``)."""
+        with transaction.atomic():
+            locked = (
+                self.model.objects.select_for_update(of=("self",))
+                .select_related(*self.related)
+                .get(pk=job.pk)
+            )
+        if actor.kind != "officer" or not is_officer(actor.user, locked.case.controller):
+            raise PermissionDenied("only the controller's officers may do this")
+        self.officer_check(locked)
+        return locked
+
+    def officer_check(self, job: Any) -> None:
+        """Raise ValidationError if no officer may act on the job now."""
+
+    def retry(self, job: Any, *, actor: Actor, now: dt.datetime | None = None) -> None:
+        """An officer's "try again": a fresh count of tries, due now."""
+        now = now or timezone.now()
+        with transaction.atomic():
+            job = self.for_officer(job, actor)
+            if job.status not in self.retryable:
+                raise ValidationError(self.not_retryable)
+            self.model.objects.filter(pk=job.pk).update(
+                status=waiting_status(job),
+                attempts=0,
+                next_attempt_at=now,
+                lease_until=None,
+            )
+            note(
+                job.case,
+                actor=actor,
+                action=self.retried,
+                at=now,
+                data={"system": job.system_title},
+            )
+            self.enqueue_on_commit(job.pk)
+
+    def skip(self, job: Any, *, actor: Actor, reason: str, now: dt.datetime | None = None) -> None:
+        """An officer's "go ahead without this system"; the reason goes into the record."""
+        now = now or timezone.now()
+        with transaction.atomic():
+            job = self.for_officer(job, actor)
+            if not reason.strip():
+                raise ValidationError(_("Say why the system is skipped."))
+            self.skip_check(job, now)
+            self.model.objects.filter(pk=job.pk).exclude(status__in=("done", "skipped")).update(
+                status="skipped",
+                answered_by=actor.user,
+                answered_at=now,
+                answer_note=reason,
+                next_attempt_at=None,
+                lease_until=None,
+            )
+            note(
+                job.case,
+                actor=actor,
+                action=self.skipped,
+                at=now,
+                data={"system": job.system_title, "reason": reason},
+            )
+            self.after_skip(job, now)
+
+    def skip_check(self, job: Any, now: dt.datetime) -> None:
+        """Raise ValidationError if the job cannot be skipped now."""
+
+    def after_skip(self, job: Any, now: dt.datetime) -> None:
+        """Settle what waited for the job (in the skip's transaction)."""

@@ -1,23 +1,52 @@
-"""What every connector shares: its errors, the identities it searches by, where a system's
-secrets come from, and the check that every row handed back belongs to the subject."""
+"""What every connector shares: the class each kind of system's connector is, its errors, the
+identities it searches by, where a system's secrets come from, and the check that every row
+handed back belongs to the subject."""
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from django.conf import settings
 
 from controllers.systems import SystemSpec, TableSpec
 
+if TYPE_CHECKING:
+    from .http import HttpConnector
+    from .sql import SqlConnector
+
 # The identities a search can use, by kind (controllers.systems.IDENTITY_KINDS): the value the
 # subject's request carries for each.
 Identities = Mapping[str, str]
+
+
+class Work(Protocol):
+    """What a job (``fulfilment.systems.jobs.JobKind``) does at each kind of system: the
+    connector of the job's system calls the one for its kind (``Connector.serve``)."""
+
+    def by_sql(self, job: Any, connector: SqlConnector, now: dt.datetime | None) -> None: ...
+
+    def by_http(self, job: Any, connector: HttpConnector, now: dt.datetime | None) -> None: ...
+
+
+class Connector(ABC):
+    """How one kind of system is spoken to: one subclass a kind (``connectors.CONNECTORS``), as
+    one transport an integration. A job is dispatched by its system's kind through ``serve``
+    (the subclass names the job's action for its kind), never by an ``if`` on the kind."""
+
+    def __init__(self, spec: SystemSpec) -> None:
+        self.spec = spec
+
+    @abstractmethod
+    def serve(self, work: Work, job: Any, now: dt.datetime | None) -> None:
+        """Run one try of ``job`` at this system: ``work``'s action for this kind."""
 
 
 class ConnectorError(Exception):

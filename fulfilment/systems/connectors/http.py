@@ -26,6 +26,7 @@ retries it on its schedule.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -42,9 +43,11 @@ from controllers.systems import SystemSpec, TableSpec
 
 from .base import (
     Batch,
+    Connector,
     ConnectorError,
     Identities,
     Number,
+    Work,
     check_rows,
     number_json,
     setting,
@@ -101,9 +104,13 @@ def _raw(response: httpx.Response) -> Iterator[bytes]:
     return response.iter_raw()
 
 
-class HttpSource:
+class HttpConnector(Connector):
+    """A processor's API: ask it (``submit``), ask whether it has finished (``status``), read
+    what it found (``results``). The job around it (``jobs.JobKind.by_http``) asks once, then
+    polls."""
+
     def __init__(self, spec: SystemSpec) -> None:
-        self.spec = spec
+        super().__init__(spec)
         self.base = setting(spec, "url_env", "demo_url").rstrip("/")
         parts = urlsplit(self.base)
         if parts.scheme not in ("http", "https"):
@@ -115,6 +122,9 @@ class HttpSource:
         self.host = parts.netloc
         self.secret = secret_for(spec)
         self.timeout = httpx.Timeout(spec.timeout_seconds)
+
+    def serve(self, work: Work, job: Any, now: dt.datetime | None) -> None:
+        work.by_http(job, self, now)
 
     def _call(self, method: str, url: str, body: bytes = b"") -> bytes:
         payload = body if method == "POST" else f"{method} {urlsplit(url).path}".encode()

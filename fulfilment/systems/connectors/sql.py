@@ -15,6 +15,7 @@ PostgreSQL's own text. ``fulfilment.searches.package`` says how each is written.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 import warnings
@@ -33,7 +34,17 @@ from sqlalchemy.pool import NullPool
 
 from controllers.systems import SystemSpec, TableSpec
 
-from .base import Batch, ConnectorError, ForeignRows, Identities, check_rows, setting
+from .base import (
+    Batch,
+    Connector,
+    ConnectorError,
+    ForeignRows,
+    Identities,
+    Work,
+    check_rows,
+    files_root,
+    setting,
+)
 
 # Values of a parent's column looked up in one IN (...) at most: databases limit parameters.
 IN_CHUNK = 1000
@@ -244,6 +255,27 @@ def _identity_clause(
         if value is not None:
             conditions.append(column == value)
     return sa.or_(*conditions) if conditions else None
+
+
+class SqlConnector(Connector):
+    """A database, searched (``search``, through ``SqlSource``) and changed.
+
+    The change side stays the module ``sqlchange`` (functions of a spec), not methods of this
+    class: the dry run that makes a plan, ``find_subject``'s marks and the bench call it with a
+    spec and no job; a change (``fulfilment.changes.execute``) calls it with ``self.spec``."""
+
+    def serve(self, work: Work, job: Any, now: dt.datetime | None) -> None:
+        work.by_sql(job, self, now)
+
+    def search(
+        self, identities: Identities, kept: Mapping[str, Sequence[Any]] | None = None
+    ) -> Iterator[Batch]:
+        """The subject's rows (and those an earlier erasure kept by ``kept`` keys), batched."""
+        return SqlSource(self.spec, kept=kept).search(identities)
+
+    def files(self) -> Path | None:
+        """Where the system keeps the files its rows name (None: it declares none)."""
+        return files_root(self.spec)
 
 
 class SqlSource:
