@@ -473,7 +473,7 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
         collection.refresh_from_db()
         assert (collection.status, collection.attempts) == (CollectionStatus.RUNNING, 1)
         assert collection.lease_until > timezone.now()
-        assert collect.claim(collection.pk) is None
+        assert collect.SEARCHES.claim(collection.pk) is None
         worker.stop(signal.SIGKILL)  # mid-search: no fail(), no finish(), the lease stays
 
     collection.refresh_from_db()

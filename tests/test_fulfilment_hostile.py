@@ -101,7 +101,7 @@ def test_a_search_whose_worker_dies_on_every_try_fails_instead_of_looping(world,
         lease_until=timezone.now() - dt.timedelta(seconds=1),
         next_attempt_at=None,
     )
-    assert collect.claim(collection.pk) is None
+    assert collect.SEARCHES.claim(collection.pk) is None
     collection.refresh_from_db()
     assert collection.status == CollectionStatus.FAILED
     assert "worker died" in collection.error

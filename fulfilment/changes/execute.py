@@ -64,8 +64,8 @@ from ..models import (
 )
 from ..systems import jobs
 from ..systems.connectors import sqlchange
-from ..systems.connectors.base import ConnectorError
-from ..systems.connectors.http import HttpConnector
+from ..systems.connectors.base import ConnectorError, Now
+from ..systems.connectors.http import Answer, HttpConnector
 from ..systems.connectors.sql import SqlConnector
 from ..systems.jobs import identities_for
 from . import completion
@@ -208,7 +208,7 @@ class Changes(jobs.JobKind):
                 "again and approve it"
             )
 
-    def by_sql(self, job: Execution, connector: SqlConnector, now: dt.datetime | None) -> None:
+    def by_sql(self, job: Execution, connector: SqlConnector, now: Now) -> None:
         _change_sql(job, connector, now)
 
     def request(self, job: Execution) -> dict[str, Any]:
@@ -223,13 +223,7 @@ class Changes(jobs.JobKind):
             ],
         }
 
-    def completed(
-        self,
-        job: Execution,
-        connector: HttpConnector,
-        answer: dict[str, Any],
-        now: dt.datetime | None,
-    ) -> None:
+    def completed(self, job: Execution, http: HttpConnector, answer: Answer, now: Now) -> None:
         Execution.objects.filter(pk=job.pk).update(reported=_words(answer))
         finish(job.pk, counts={}, files=0, warnings=[], extra={}, now=now)
 
@@ -252,14 +246,8 @@ class Changes(jobs.JobKind):
 
 
 CHANGES = Changes()
-enqueue = CHANGES.enqueue
-run = CHANGES.run
-fail = CHANGES.fail
-sweep = CHANGES.sweep
-retry = CHANGES.retry
-skip = CHANGES.skip
-execute_task = CHANGES.task
-sweep_task = CHANGES.sweep_task
+# What the tasks, the demo and the pages call (``run(execution_id, now=None)``).
+run, sweep, retry, skip = CHANGES.run, CHANGES.sweep, CHANGES.retry, CHANGES.skip
 
 
 def _change_sql(job: Execution, connector: SqlConnector, now: dt.datetime | None) -> None:

@@ -42,8 +42,8 @@ from controllers.models import Controller, Right, SystemKind
 
 from ..models import Collection, CollectionStatus, Execution, ExecutionStatus
 from ..systems import jobs, vault
-from ..systems.connectors.base import Batch, ConnectorError
-from ..systems.connectors.http import HttpConnector
+from ..systems.connectors.base import Batch, ConnectorError, Now
+from ..systems.connectors.http import Answer, HttpConnector
 from ..systems.connectors.sql import SqlConnector
 from ..systems.jobs import identities_for
 from .staging import Stage, StageReader, safe_name
@@ -220,7 +220,7 @@ class Searches(jobs.JobKind):
         if job.system is None:
             raise ConnectorError("the system is no longer declared in the controller's file")
 
-    def by_sql(self, job: Collection, connector: SqlConnector, now: dt.datetime | None) -> None:
+    def by_sql(self, job: Collection, connector: SqlConnector, now: Now) -> None:
         kept = kept_for(job.case, job.system_name)
         batches = connector.search(identities_for(job.case), kept)
         record_run(job, batches, files=connector.files(), now=now)
@@ -231,14 +231,8 @@ class Searches(jobs.JobKind):
             "callback_url": settings.SITE_URL + reverse("fulfilment_callback", args=[job.pk]),
         }
 
-    def completed(
-        self,
-        job: Collection,
-        connector: HttpConnector,
-        answer: dict[str, Any],
-        now: dt.datetime | None,
-    ) -> None:
-        batches = connector.results(answer.get("results_url"), identities_for(job.case))
+    def completed(self, job: Collection, http: HttpConnector, answer: Answer, now: Now) -> None:
+        batches = http.results(answer.get("results_url"), identities_for(job.case))
         record_run(job, batches, now=now)
 
     def officer_check(self, job: Collection) -> None:
@@ -251,15 +245,9 @@ class Searches(jobs.JobKind):
 
 
 SEARCHES = Searches()
-enqueue = SEARCHES.enqueue
-claim = SEARCHES.claim
-run = SEARCHES.run
-fail = SEARCHES.fail
-sweep = SEARCHES.sweep
-retry = SEARCHES.retry
-skip = SEARCHES.skip
-collect_task = SEARCHES.task
-sweep_task = SEARCHES.sweep_task
+# What the tasks, the pages and the callback call (``run(collection_id, now=None)``).
+run, sweep, enqueue = SEARCHES.run, SEARCHES.sweep, SEARCHES.enqueue
+retry, skip = SEARCHES.retry, SEARCHES.skip
 
 
 def record_run(

@@ -38,8 +38,8 @@ from controllers.access import is_officer, reminder_addresses
 from controllers.systems import SystemSpec, spec_of
 
 from .connectors import connector_for
-from .connectors.base import ConnectorError
-from .connectors.http import HttpConnector
+from .connectors.base import ConnectorError, Now
+from .connectors.http import Answer, HttpConnector
 from .connectors.sql import SqlConnector
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def claim(
     *,
     gave_up: Callable[[int, str], None],
     related: tuple[str, ...] = (),
-    now: dt.datetime | None = None,
+    now: Now = None,
 ) -> Any:
     """Take a due job for this worker (a lease), or None if it is not due, settled, or held by
     another worker whose lease still runs. A job whose every try ended without a word (its
@@ -247,7 +247,7 @@ class JobKind:
         """Publish the job once the transaction that made it due commits."""
         transaction.on_commit(lambda: self.enqueue(job_id))
 
-    def sweep(self, now: dt.datetime | None = None) -> int:
+    def sweep(self, now: Now = None) -> int:
         """Publish every job that is due: a retry, a poll of a processor, or one whose worker
         died (its lease ran out). Returns how many."""
         ids = due(self.model, now or timezone.now())
@@ -257,7 +257,7 @@ class JobKind:
 
     # --- Running.
 
-    def claim(self, job_id: int, now: dt.datetime | None = None) -> Any:
+    def claim(self, job_id: int, now: Now = None) -> Any:
         """Take a due job for this worker (``claim``)."""
         return claim(
             self.model,
@@ -267,7 +267,7 @@ class JobKind:
             now=now,
         )
 
-    def run(self, job_id: int, now: dt.datetime | None = None) -> None:
+    def run(self, job_id: int, now: Now = None) -> None:
         """One try of one job (the Celery task's body): at its system, by its kind."""
         job = self.claim(job_id, now)
         if job is None:
@@ -290,10 +290,10 @@ class JobKind:
     def check(self, job: Any) -> None:
         """Raise if the job cannot run now (its system gone, say); ``Final`` if it never can."""
 
-    def by_sql(self, job: Any, connector: SqlConnector, now: dt.datetime | None) -> None:
+    def by_sql(self, job: Any, connector: SqlConnector, now: Now) -> None:
         raise NotImplementedError
 
-    def by_http(self, job: Any, connector: HttpConnector, now: dt.datetime | None) -> None:
+    def by_http(self, job: Any, connector: HttpConnector, now: Now) -> None:
         """One exchange with a processor: ask it (once), then ask whether it has finished, then
         take its answer (``completed``). Between exchanges the job waits, without a lease."""
         at = now or timezone.now()
@@ -331,9 +331,7 @@ class JobKind:
         ``kind`` and ``callback_url`` (and ``corrections``: ``HttpConnector.submit``)."""
         raise NotImplementedError
 
-    def completed(
-        self, job: Any, connector: HttpConnector, answer: dict[str, Any], now: dt.datetime | None
-    ) -> None:
+    def completed(self, job: Any, http: HttpConnector, answer: Answer, now: Now) -> None:
         """The processor reports the request completed (``answer``): finish the job."""
         raise NotImplementedError
 
@@ -347,9 +345,7 @@ class JobKind:
             error="",
         )
 
-    def fail(
-        self, job_id: int, error: str, *, final: bool = False, now: dt.datetime | None = None
-    ) -> None:
+    def fail(self, job_id: int, error: str, *, final: bool = False, now: Now = None) -> None:
         """Record a failed try: retried on the schedule, or (the last, or ``final``) failed for
         good, the officers told (and the system's owner, where ``tell_owner``)."""
         now = now or timezone.now()
@@ -404,7 +400,7 @@ class JobKind:
     def officer_check(self, job: Any) -> None:
         """Raise ValidationError if no officer may act on the job now."""
 
-    def retry(self, job: Any, *, actor: Actor, now: dt.datetime | None = None) -> None:
+    def retry(self, job: Any, *, actor: Actor, now: Now = None) -> None:
         """An officer's "try again": a fresh count of tries, due now."""
         now = now or timezone.now()
         with transaction.atomic():
@@ -426,7 +422,7 @@ class JobKind:
             )
             self.enqueue_on_commit(job.pk)
 
-    def skip(self, job: Any, *, actor: Actor, reason: str, now: dt.datetime | None = None) -> None:
+    def skip(self, job: Any, *, actor: Actor, reason: str, now: Now = None) -> None:
         """An officer's "go ahead without this system"; the reason goes into the record."""
         now = now or timezone.now()
         with transaction.atomic():

@@ -27,13 +27,18 @@ if TYPE_CHECKING:
 Identities = Mapping[str, str]
 
 
+# When a job's record is dated: a set-back clock's time, or None for the wall clock as it is
+# read where each thing is recorded.
+Now = dt.datetime | None
+
+
 class Work(Protocol):
     """What a job (``fulfilment.systems.jobs.JobKind``) does at each kind of system: the
     connector of the job's system calls the one for its kind (``Connector.serve``)."""
 
-    def by_sql(self, job: Any, connector: SqlConnector, now: dt.datetime | None) -> None: ...
+    def by_sql(self, job: Any, connector: SqlConnector, now: Now) -> None: ...
 
-    def by_http(self, job: Any, connector: HttpConnector, now: dt.datetime | None) -> None: ...
+    def by_http(self, job: Any, connector: HttpConnector, now: Now) -> None: ...
 
 
 class Connector(ABC):
@@ -45,7 +50,7 @@ class Connector(ABC):
         self.spec = spec
 
     @abstractmethod
-    def serve(self, work: Work, job: Any, now: dt.datetime | None) -> None:
+    def serve(self, work: Work, job: Any, now: Now) -> None:
         """Run one try of ``job`` at this system: ``work``'s action for this kind."""
 
 

@@ -26,7 +26,6 @@ retries it on its schedule.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -46,6 +45,7 @@ from .base import (
     Connector,
     ConnectorError,
     Identities,
+    Now,
     Number,
     Work,
     check_rows,
@@ -66,6 +66,9 @@ MAX_RESULTS = 4 << 30
 # Bodies are read as sent: a compressed answer (a "decompression bomb") is refused, never
 # inflated, so the limits above count what reaches memory.
 NO_ENCODING = {"Accept-Encoding": "identity"}
+
+# A processor's answer to a call: a JSON object.
+Answer = dict[str, Any]
 
 
 def sign(secret: bytes, payload: bytes) -> str:
@@ -123,7 +126,7 @@ class HttpConnector(Connector):
         self.secret = secret_for(spec)
         self.timeout = httpx.Timeout(spec.timeout_seconds)
 
-    def serve(self, work: Work, job: Any, now: dt.datetime | None) -> None:
+    def serve(self, work: Work, job: Any, now: Now) -> None:
         work.by_http(job, self, now)
 
     def _call(self, method: str, url: str, body: bytes = b"") -> bytes:
@@ -174,7 +177,7 @@ class HttpConnector(Connector):
         identities: Identities,
         callback_url: str,
         corrections: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         """Ask the processor; a rectification carries the corrected values of its fields
         (``corrections``: table, column, value)."""
         request: dict[str, Any] = {
@@ -193,7 +196,7 @@ class HttpConnector(Connector):
         body = orjson.dumps(request)
         return self._json(self._call("POST", f"{self.base}/opendsr/v1/requests", body))
 
-    def status(self, request_id: str) -> dict[str, Any]:
+    def status(self, request_id: str) -> Answer:
         answer = self._json(self._call("GET", f"{self.base}/opendsr/v1/requests/{request_id}"))
         if answer.get("subject_request_id") not in (None, request_id):
             raise ConnectorError("the processor answered about another request")

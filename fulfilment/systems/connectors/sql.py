@@ -15,7 +15,6 @@ PostgreSQL's own text. ``fulfilment.searches.package`` says how each is written.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import sqlite3
 import warnings
@@ -40,6 +39,7 @@ from .base import (
     ConnectorError,
     ForeignRows,
     Identities,
+    Now,
     Work,
     check_rows,
     files_root,
@@ -264,7 +264,7 @@ class SqlConnector(Connector):
     class: the dry run that makes a plan, ``find_subject``'s marks and the bench call it with a
     spec and no job; a change (``fulfilment.changes.execute``) calls it with ``self.spec``."""
 
-    def serve(self, work: Work, job: Any, now: dt.datetime | None) -> None:
+    def serve(self, work: Work, job: Any, now: Now) -> None:
         work.by_sql(job, self, now)
 
     def search(
