@@ -241,8 +241,15 @@ class Changes(jobs.JobKind):
                 _("The change is running in the system now: wait until it is done or fails.")
             )
 
-    def after_skip(self, job: Execution, now: dt.datetime) -> None:
-        settle(job.plan_id, now=now)
+    def skip(
+        self, job: Execution, *, actor: Actor, reason: str, now: dt.datetime | None = None
+    ) -> None:
+        """Go ahead without this system; the reason goes into the record and the letter, and
+        the plan is settled if it was the last (in the same transaction)."""
+        now = now or timezone.now()
+        with transaction.atomic():
+            super().skip(job, actor=actor, reason=reason, now=now)
+            settle(job.plan_id, now=now)
 
 
 CHANGES = Changes()
@@ -414,7 +421,7 @@ def finish(
 
 def evidence(execution: Execution) -> dict[str, Any]:
     """What the record says a done change was, by kind of system, and only what was
-    established: an SQL system's changes by table, searched again (``_run_sql`` finishes only
+    established: an SQL system's changes by table, searched again (``_change_sql`` finishes only
     after ``verify``); a manual task as the officer recorded the owner's answer (who, when, and
     for data kept, under which ground until when); a processor's report of completion with its
     answer (nothing is counted there). The ``system_changed`` event carries it, and the panel

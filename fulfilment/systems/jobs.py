@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -198,12 +199,12 @@ class Final(ConnectorError):
     """A try that cannot succeed by trying again: the job fails for good at once."""
 
 
-class JobKind:
+class JobKind(ABC):
     """One kind of job (a search, a change): a room subclasses it, declares the attributes
-    below and ``by_sql``, and may refine the hooks (``check``, ``request``, ``completed``,
-    ``officer_check``, ``skip_check``, ``skipped``). Creating the one instance registers its
-    two Celery tasks under their names (``task_name``, ``sweep_name``): queued tasks survive
-    a deploy.
+    below and what is its own: ``by_sql``, ``request`` and ``completed`` (for ``by_http``),
+    and its checks (``check``, ``officer_check``, ``skip_check``). Creating the one instance
+    registers its two Celery tasks under their names (``task_name``, ``sweep_name``): queued
+    tasks survive a deploy.
 
     Every entry point takes ``now``: None is the wall clock, read where each thing is recorded
     (a long search's finish is dated when it finished); a set-back clock passes its time down."""
@@ -287,11 +288,13 @@ class JobKind:
             log.exception("%s %s failed", self.noun, job.pk)
             self.fail(job.pk, f"{type(error).__name__}: {error}", now=now)
 
+    @abstractmethod
     def check(self, job: Any) -> None:
         """Raise if the job cannot run now (its system gone, say); ``Final`` if it never can."""
 
+    @abstractmethod
     def by_sql(self, job: Any, connector: SqlConnector, now: Now) -> None:
-        raise NotImplementedError
+        """One try at an SQL system: what the room does there."""
 
     def by_http(self, job: Any, connector: HttpConnector, now: Now) -> None:
         """One exchange with a processor: ask it (once), then ask whether it has finished, then
@@ -326,14 +329,14 @@ class JobKind:
             raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
         self.completed(job, connector, answer, now)
 
+    @abstractmethod
     def request(self, job: Any) -> dict[str, Any]:
         """What the processor is asked, beside the request's name and the identities:
         ``kind`` and ``callback_url`` (and ``corrections``: ``HttpConnector.submit``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def completed(self, job: Any, http: HttpConnector, answer: Answer, now: Now) -> None:
         """The processor reports the request completed (``answer``): finish the job."""
-        raise NotImplementedError
 
     def _wait(self, job: Any, status: str, now: dt.datetime) -> None:
         self.model.objects.filter(pk=job.pk).update(
@@ -397,6 +400,7 @@ class JobKind:
         self.officer_check(locked)
         return locked
 
+    @abstractmethod
     def officer_check(self, job: Any) -> None:
         """Raise ValidationError if no officer may act on the job now."""
 
@@ -445,10 +449,7 @@ class JobKind:
                 at=now,
                 data={"system": job.system_title, "reason": reason},
             )
-            self.after_skip(job, now)
 
+    @abstractmethod
     def skip_check(self, job: Any, now: dt.datetime) -> None:
         """Raise ValidationError if the job cannot be skipped now."""
-
-    def after_skip(self, job: Any, now: dt.datetime) -> None:
-        """Settle what waited for the job (in the skip's transaction)."""
