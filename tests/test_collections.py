@@ -28,7 +28,6 @@ from fulfilment.models import Collection, CollectionStatus
 from fulfilment.searches import collect
 from fulfilment.searches.collect import (
     case_folder,
-    claim,
     identities_for,
     reader,
     record_run,
@@ -325,12 +324,12 @@ def test_a_live_lease_is_not_stolen_and_an_expired_one_is_taken_up_by_the_sweep(
 
     # A worker takes it, and dies in the middle of the search.
     now = timezone.now()
-    held = claim(collection.pk, now=now)
+    held = collect.SEARCHES.claim(collection.pk, now=now)
     assert held is not None and held.status == CollectionStatus.RUNNING
     assert held.attempts == 1 and held.lease_until == now + lease()
 
     # While its lease runs, nobody else takes it: not a second worker, not the sweep.
-    assert claim(collection.pk, now=held.lease_until - SECOND) is None
+    assert collect.SEARCHES.claim(collection.pk, now=held.lease_until - SECOND) is None
     run(collection.pk)  # a redelivered task, now
     published.clear()
     assert sweep(now=held.lease_until - SECOND) == 0 and sweep() == 0
