@@ -128,7 +128,10 @@ TABLE = {
     # How long what is kept is kept, in years from the erasure (absent: the file does not say).
     "keep_years": Key("int", maximum=100),
     "restriction": Key(
-        "table", schema=RESTRICTION, view=RestrictionSpec, rules=(rules.restriction,)
+        "table",
+        schema=RESTRICTION,
+        view=RestrictionSpec,
+        rules=(rules.restriction, rules.restricted_via),
     ),
     "objection": Key("table", schema=ACTION, view=ActionSpec, rules=(rules.action,)),
     "withdrawal": Key("table", schema=ACTION, view=ActionSpec, rules=(rules.action,)),

@@ -231,7 +231,11 @@ def restriction(key: str, value: Any, place: Place) -> Faults:
                 yield f"{key}.{sub}", "a flag names the value it writes"
     elif value.get("value", "") or value.get("lifted", ""):
         yield f"{key}.value", "only a flag (column) takes a value and lifted"
-    if ways == ["via"]:
+
+
+def restricted_via(key: str, value: Any, place: Place) -> Faults:
+    """Through its parent's flag: only a table reached from a parent, and found only that way."""
+    if value is not None and _restriction_ways(value) == ["via"]:
         if not place.table.get("reached_from"):
             yield f"{key}.via", "only a table reached_from a parent is restricted through it"
         if _identities(place.table):
