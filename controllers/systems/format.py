@@ -55,11 +55,13 @@ class Key(Field):
     choose: str = ""
     # Absent or empty: the value of this other key of the table (a label: the name).
     fallback: str = ""
-    # Rows of their own (``model``): kept in this column too, besides the row's whole table.
+    # A key of a table kept as a row of its own (``model``): kept in the row's column of the
+    # same name too, besides the whole table in the row's ``attr``.
     column: bool = False
-    # Rows of their own: matched by this key on loading (their rows kept), else replaced.
+    # Rows of their own: matched by this key on loading, so a row named again keeps its id.
     match: str = ""
-    # Rows of their own inside an entry kept on the controller: the entry's key they keep.
+    # Rows of their own inside an entry kept on the controller, replaced on loading: the
+    # entry's key each row keeps too.
     owner: str = ""
 
 

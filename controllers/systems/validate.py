@@ -73,8 +73,8 @@ def _type(path: str, field: Key, value: Any, here: str) -> None:
 def _rules(
     path: str, schema: Mapping[str, Key], data: Mapping[str, Any], where: str, place: Place
 ) -> None:
-    """Each key's rules, after those of the tables inside it (a table's own keys are checked
-    before the keys that hold it against its siblings)."""
+    """Each key's rules, after the rules of the tables it holds: a rule that holds a table
+    against its siblings reads tables already checked on their own."""
     place = replace(place, table=data)
     for key, field in schema.items():
         value = data.get(key)
