@@ -54,8 +54,8 @@ def column(name: str, category: str = "Orders") -> dict[str, str]:
     return {"name": name, "category": category}
 
 
-# The system as a controller's systems file would declare it (controllers/systems.py); a table's
-# erasure is "delete" by default, said here all the same.
+# The system as a controller's systems file would declare it (controllers/systems/format.py);
+# a table's erasure is "delete" by default, said here all the same.
 SYSTEM: dict[str, Any] = {
     "name": "shop",
     "title": "Webshop",

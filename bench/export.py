@@ -57,7 +57,7 @@ MB = 1_000_000
 # The goal for the search's process at 1,000,000 rows: memory that does not grow with the rows.
 RSS_GOAL = 250 * MB
 
-# The system as a controller's systems file would declare it (controllers/systems.py).
+# The system as a controller's systems file would declare it (controllers/systems/format.py).
 SYSTEM: dict[str, Any] = {
     "name": "event-log",
     "title": "Event log",

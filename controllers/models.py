@@ -206,7 +206,7 @@ class Controller(models.Model):
     )
     notes = models.TextField(_("notes"), blank=True)
     # Who is told of a rectification, erasure or restriction (Art. 19): the systems file's
-    # [[notify]] entries (controllers.systems.NOTIFY), loaded with the systems.
+    # [[notify]] entries (controllers.systems.format.NOTIFY), loaded with the systems.
     notify = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
@@ -529,7 +529,7 @@ class SystemKind(models.TextChoices):
 
 
 class System(models.Model):
-    """One of a controller's systems, as its systems file declares it (controllers/systems.py).
+    """One of a controller's systems, as its systems file declares it (controllers/systems/).
 
     The file is the truth: ``spec`` is the system's table from it, checked and in canonical form;
     the connectors read it through ``controllers.systems.spec_of``.

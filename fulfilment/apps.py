@@ -12,12 +12,15 @@ class FulfilmentConfig(AppConfig):
 
     def ready(self) -> None:
         from cases import events, extensions
+        from controllers.models import SystemKind
+        from controllers.systems import add_system_check
 
         # Importing registers the Celery tasks that live beside their work.
         from . import hooks, report
         from .changes import execute
         from .changes import officer as changes_officer
         from .searches import collect, officer, package, views  # noqa: F401
+        from .systems.connectors.sql import check_database
 
         extensions.step_checking.connect(hooks.on_checking, dispatch_uid="fulfilment-checking")
         extensions.step_taken.connect(hooks.on_taken, dispatch_uid="fulfilment-taken")
@@ -27,3 +30,5 @@ class FulfilmentConfig(AppConfig):
         extensions.add_officer_panel(changes_officer.changes_panel)
         events.register(hooks.EVENT_TYPES, hooks.RENDERERS, hooks.DESCRIBERS)
         extensions.add_report_section(report.sections)
+        # load_systems (controllers) holds a file's SQL systems against their databases.
+        add_system_check(SystemKind.SQL, check_database)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import sqlite3
 import tomllib
@@ -13,16 +14,20 @@ import tomli_w
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from controllers.models import System
+from controllers.models import System, SystemKind
 from controllers.policy import PolicyError
 from controllers.systems import (
+    KIND_SCHEMAS,
+    SystemSpec,
     dump_systems,
     load_systems_files,
     spec_of,
     systems_data,
     validate_systems,
 )
-from fulfilment.systems.connectors.sql import index_warnings
+from controllers.systems.checks import _CHECKS
+from controllers.systems.format import NOTIFY, Key
+from fulfilment.systems.connectors.sql import check_database, index_warnings
 
 pytestmark = pytest.mark.django_db
 
@@ -550,3 +555,79 @@ def test_the_notify_entries_are_loaded_with_the_systems(systems):
     for controller in systems.values():
         named = {entry["recipient"] for entry in controller.notify}
         assert set(controller.recipients.values_list("name", flat=True)) <= named
+
+
+# --- The declaration (controllers/systems/format.py) drives the validator, loader and exporter.
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "message"),
+    [
+        # A kind that is not a string was a TypeError (unhashable) before the declaration chose.
+        ({"kind": ["sql"]}, "systems[0].kind", "expected one of sql, http, manual"),
+        ({"tables": {"name": "accounts"}}, "systems[0].tables", "([[systems.tables]])"),
+        ({"tables__0__columns": "email"}, "tables[0].columns", "([[systems.tables.columns]])"),
+        ({"tables__0__identities": "email"}, "tables[0].identities", "expected a table, got str"),
+    ],
+    ids=["kind-not-a-string", "tables-not-an-array", "columns-not-an-array", "identities"],
+)
+def test_a_key_of_the_wrong_shape_is_refused_by_its_declaration(systems, changes, key, message):
+    with pytest.raises(PolicyError) as error:
+        validate_systems(_system(**changes), "smartphoto.toml")
+    assert key in error.value.key and message in error.value.message, str(error.value)
+
+
+def test_the_systems_array_is_named_as_the_file_writes_it(systems):
+    with pytest.raises(PolicyError, match=r"^smartphoto\.toml: systems: .*\(\[\[systems\]\]\)"):
+        validate_systems(_system() | {"systems": {"name": "x"}}, "smartphoto.toml")
+
+
+def test_each_typed_view_has_the_keys_of_its_table():
+    """A key added to the declaration needs its attribute on the typed view the connectors
+    read: held here, so that neither drifts from the other."""
+
+    def views(schema: dict) -> list[tuple[type, dict]]:
+        found = []
+        for field in schema.values():
+            if field.view is not None:
+                found += [(field.view, field.schema), *views(field.schema)]
+        return found
+
+    kinds = set().union(*(set(schema) for schema in KIND_SCHEMAS.values()))
+    assert {f.name for f in dataclasses.fields(SystemSpec)} == kinds
+    for schema in KIND_SCHEMAS.values():
+        for view, table in views(schema):
+            assert {f.name for f in dataclasses.fields(view)} == set(table), view
+
+
+def test_a_key_added_to_the_declaration_is_validated_loaded_and_exported(
+    systems, tmp_path, monkeypatch
+):
+    """One line in format.py: a recipient's entry says in which language it is told."""
+
+    def known_language(key, value, place):
+        if value is not None and value not in ("nl", "en"):  # None: left out
+            yield key, f"{value!r} is not a language of the notice"
+
+    monkeypatch.setitem(NOTIFY, "language", Key("str", rules=(known_language,)))
+    data = shipped("defero")
+    data["notify"][0]["language"] = "fr"
+    path = tmp_path / "defero.toml"
+    path.write_text(tomli_w.dumps(data))
+    with pytest.raises(PolicyError, match=r"notify\[0\]\.language: 'fr' is not a language"):
+        load_systems_files([path])
+    data["notify"][0]["language"] = "en"
+    path.write_text(tomli_w.dumps(data))
+    load_systems_files([path])
+    controller = systems["defero"]
+    controller.refresh_from_db()
+    assert controller.notify[0]["language"] == "en"
+    assert 'language = "en"' in dump_systems(controller)
+    # Absent, it is written as the declaration's default ("" for a string).
+    assert controller.notify[1]["language"] == ""
+
+
+def test_load_systems_holds_sql_systems_against_their_databases_through_the_registered_check():
+    """controllers cannot import fulfilment: fulfilment registers its check when it is ready."""
+    assert _CHECKS[SystemKind.SQL] is check_database
+    assert set(_CHECKS) == {SystemKind.SQL}

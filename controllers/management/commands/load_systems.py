@@ -1,13 +1,12 @@
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from controllers.models import SystemKind
 from controllers.policy import PolicyError
-from controllers.systems import SystemSpec, load_systems_files, systems_files
-from fulfilment.systems.connectors.sql import check_database
+from controllers.systems import against_systems, load_systems_files, systems_files
 
 
 class Command(BaseCommand):
@@ -31,28 +30,9 @@ class Command(BaseCommand):
         if not paths:
             raise CommandError(f"no systems files in {settings.SYSTEMS_DIR}")
         warnings: list[str] = []
-
-        def against_databases(path: str, specs: list[SystemSpec]) -> None:
-            faults = []
-            for index, spec in enumerate(specs):
-                if spec.kind != SystemKind.SQL:
-                    continue
-                result = check_database(spec)
-                faults += [
-                    f"systems[{index}].{where} (system {spec.name!r}): {what}"
-                    for where, what in result.missing
-                ]
-                warnings.extend(f"{path}: {spec.name}: {warning}" for warning in result.warnings)
-            if faults:
-                raise PolicyError(
-                    path,
-                    "",
-                    "the database lacks what the file declares (nothing was loaded):\n  "
-                    + "\n  ".join(faults),
-                )
-
+        check = None if no_check else partial(against_systems, warnings=warnings)
         try:
-            loaded = load_systems_files(paths, check=None if no_check else against_databases)
+            loaded = load_systems_files(paths, check=check)
         except PolicyError as exc:
             raise CommandError(str(exc)) from None
         for controller, systems in loaded:
