@@ -1,7 +1,8 @@
 """The steps of the rights that change data, added to the core's table by fulfilment's
-AppConfig.ready (``cases.steps.register``). Neither changes the case's state: what they
-start is this room's (``fulfilment.hooks`` calls ``execute.approve`` and ``notices.announce_lift``
-when they are taken; ``on_checking`` holds them back until the plan is the one reviewed).
+AppConfig.ready (``cases.steps.register``). Neither changes the case's state: what they start
+is this room's (``fulfilment.hooks`` calls ``execute.approve`` and
+``completion.announce_lift`` when they are taken; ``checks.check`` holds them back until the
+plan is the one reviewed).
 """
 
 from __future__ import annotations
