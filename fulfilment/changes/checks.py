@@ -16,7 +16,7 @@ from cases.models.grounds import OBJECTION_GROUNDS
 from controllers.models import Right
 
 from ..models import Plan, PlanStatus
-from ..systems.checks import answered_by_systems
+from ..systems.checks import all_settled, answered_by_systems
 from . import execute, plans
 
 
@@ -47,15 +47,13 @@ def check(case: Case, step: str, arguments: dict[str, Any]) -> None:
         plan = plans.current(case)
         if plan is None or plan.status != PlanStatus.APPROVED:
             raise ValidationError(_("Approve the plan of changes first."))
-        waiting = [e.system_title for e in plan.executions.all() if not e.settled]
-        if waiting:
-            raise ValidationError(
-                _(
-                    "Not every change is done: %(systems)s. Wait for it, try it again, confirm "
-                    "a manual task, make the plan again, or skip it with a reason."
-                )
-                % {"systems": ", ".join(waiting)}
-            )
+        all_settled(
+            plan.executions.all(),
+            _(
+                "Not every change is done: %(systems)s. Wait for it, try it again, confirm "
+                "a manual task, make the plan again, or skip it with a reason."
+            ),
+        )
         _check_notices(plan)
     elif step == "complete" and case.controller.systems.exists():
         # Checked again when the letter is written: a notice whose mail bounced meanwhile

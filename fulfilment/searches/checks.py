@@ -11,7 +11,7 @@ from cases.models import Case
 from controllers.models import Right
 
 from ..models import PackageStatus
-from ..systems.checks import answered_by_systems
+from ..systems.checks import all_settled, answered_by_systems
 from . import letter
 from .package import package_of
 
@@ -25,15 +25,13 @@ def check(case: Case, step: str) -> None:
     if not case.collections.exists():
         return
     if step == "prepare_response":
-        waiting = [c.system_title for c in case.collections.all() if not c.settled]
-        if waiting:
-            raise ValidationError(
-                _(
-                    "Not every system has been searched: %(systems)s. Wait for it, try it "
-                    "again, answer it by hand, or skip it with a reason."
-                )
-                % {"systems": ", ".join(waiting)}
-            )
+        all_settled(
+            case.collections.all(),
+            _(
+                "Not every system has been searched: %(systems)s. Wait for it, try it "
+                "again, answer it by hand, or skip it with a reason."
+            ),
+        )
         if case.right == Right.ACCESS and (missing := letter.gaps(case)):
             # Silence is never the answer (letter.py): the letter waits for the officer.
             raise ValidationError(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -18,3 +21,10 @@ def answered_by_systems() -> ValidationError:
             "response; where nothing was found, the answer says so."
         )
     )
+
+
+def all_settled(jobs: Iterable[Any], refusal: str) -> None:
+    """Hold the step back while a search or a change is not settled (done, or skipped with a
+    reason): ``refusal`` names the systems that are not, as %(systems)s."""
+    if waiting := [job.system_title for job in jobs if not job.settled]:
+        raise ValidationError(refusal % {"systems": ", ".join(waiting)})
