@@ -1,5 +1,11 @@
 """Where the rooms above the core plug into it, so that the core never imports them.
 
+- Steps: a room declares its own steps (``cases.steps.Step``) and adds them to the core's table
+  with ``cases.steps.register`` from its AppConfig.ready (before it registers its events, which
+  then may not reuse a step's name); the workflow, the admin's buttons and forms, the status
+  page, the state graph, the timeline and the case report then offer and read them like the
+  core's. A name the table already has is an error. (Fulfilment: approving a plan of changes,
+  lifting a restriction.)
 - ``step_checking``: sent by ``workflow.perform`` inside its transaction, after the permission
   and state checks and before the transition, with ``case``, ``step`` (its name), ``actor`` and
   ``arguments`` (what the step was given: a refusal's ground, an approved plan's hash).
@@ -35,6 +41,7 @@ from django.utils.safestring import SafeString, mark_safe
 step_checking = Signal()
 step_taken = Signal()
 mail_fate = Signal()
+
 
 Panel = Callable[[Any, HttpRequest], str]
 _SUBJECT_PANELS: list[Panel] = []

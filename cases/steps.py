@@ -6,7 +6,15 @@ identity (and so destroys the ID copies), and how its event reads in the timelin
 (permission, side effects, the record), the admin's buttons and forms, the subject's status page,
 the state graph and the case report all read this table.
 
-Adding a step is one entry here plus, if it changes the state, one transition on ``Case``.
+The table holds the core's steps. A room above the core adds its own through
+``register`` below, from its AppConfig.ready, so that everything
+that reads ``STEPS`` sees them once the apps are loaded; no code of the core names them.
+
+Adding a step is one entry here (or one registration by its room) plus, if it changes the state,
+one transition on ``Case``. Those transitions stay on the model: django-fsm's are methods of the
+model that owns the protected state field, and the states are the core's. A room's steps
+(fulfilment's approve_plan and lift_restriction) change no state; one that did would use a
+transition the core declares.
 """
 
 from __future__ import annotations
@@ -279,30 +287,6 @@ STEPS: dict[str, Step] = {
             communicates="extension",
         ),
         Step(
-            "approve_plan",
-            label=_("Approve the plan of changes"),
-            event=_("Plan of changes approved"),
-            who=frozenset({"officer"}),
-            # Erasure, restriction, rectification, objection, withdrawal of consent: the plan
-            # (fulfilment.changes.plans) must exist and be the one reviewed; its changes run after.
-            only_from=(State.IN_PROGRESS,),
-            rights=(
-                Right.ERASURE,
-                Right.RESTRICTION,
-                Right.RECTIFICATION,
-                Right.OBJECTION,
-                Right.WITHDRAW_CONSENT,
-            ),
-            fields=(
-                Field(
-                    "plan",
-                    "text",
-                    _("SHA-256 of the plan you reviewed (as shown in the case file)"),
-                    max_length=64,
-                ),
-            ),
-        ),
-        Step(
             "prepare_response",
             label=_("Prepare the response"),
             event=_("Response prepared"),
@@ -398,26 +382,6 @@ STEPS: dict[str, Step] = {
             subject_done=_("Your request has been withdrawn."),
         ),
         Step(
-            "lift_restriction",
-            label=_("Lift the restriction"),
-            event=_("Restriction to be lifted; subject told (Art. 18(3))"),
-            who=frozenset({"officer"}),
-            # A completed restriction: the subject is told now, the rows are released after the
-            # notice period (fulfilment.changes.execute); the lifting's plan is approved by this.
-            only_from=(State.COMPLETED,),
-            rights=(Right.RESTRICTION,),
-            fields=(
-                Field(
-                    "plan",
-                    "text",
-                    _("SHA-256 of the plan you reviewed (as shown in the case file)"),
-                    max_length=64,
-                ),
-                Field("reason", "text", _("Why it is lifted (sent to the subject)")),
-                _OPTIONAL_MESSAGE,
-            ),
-        ),
-        Step(
             "message",
             label=_("Send a message"),
             event=_("Message to the subject"),
@@ -429,3 +393,19 @@ STEPS: dict[str, Step] = {
         ),
     ]
 }
+
+
+def register(step: Step, *, before: str | None = None) -> None:
+    """Add a room's step to the table, where the officer's buttons should list it: before the
+    step ``before``, else last. A name already in the table, the core's or another room's, is
+    an error."""
+    if step.name in STEPS:
+        raise ValueError(f"step {step.name!r} is declared twice")
+    if before is not None and before not in STEPS:
+        raise ValueError(f"step {step.name!r}: no step {before!r} to stand before")
+    entries = list(STEPS.items())
+    at = len(entries) if before is None else [name for name, _ in entries].index(before)
+    entries.insert(at, (step.name, step))
+    # The same dict, refilled: every module that imported STEPS reads the new order.
+    STEPS.clear()
+    STEPS.update(entries)

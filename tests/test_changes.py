@@ -677,9 +677,8 @@ def test_an_objection_is_not_refused_on_compelling_grounds_before_its_plan_shows
     world, committed, monkeypatch
 ):
     from cases.models import RefusalGround
-    from fulfilment import hooks
 
-    monkeypatch.setattr(hooks, "plan_soon", lambda pk: None)  # the broker is down, say
+    monkeypatch.setattr(plans, "plan_soon", lambda pk: None)  # the broker is down, say
     site, officer = world["controllers"]["smart-site"], world["officer"]
     case = drive_to_work(committed, site, officer, "objection")
     assert plans.current(case) is None

@@ -16,7 +16,6 @@ from django.utils import timezone
 from cases.actors import Actor
 from cases.models import CaseEvent
 from cases.workflow import perform
-from fulfilment import hooks
 from fulfilment.changes import execute, plans
 from fulfilment.models import ExecutionStatus
 
@@ -96,7 +95,7 @@ def test_a_worker_killed_mid_erasure_changes_nothing_and_the_next_erases_once(
 ):
     load(tmp_path, sql_system("crm", "DSAR_TEST_STALL_URL", timeout=120))
     monkeypatch.setenv("DSAR_TEST_STALL_URL", stalling_db)
-    monkeypatch.setattr(hooks, "plan_soon", lambda pk: None)
+    monkeypatch.setattr(plans, "plan_soon", lambda pk: None)
     monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)  # this process changes nothing
     case = submit(cast.a, right="erasure")
     plan = plans.make(case, actor=Actor.system())

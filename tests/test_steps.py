@@ -1,5 +1,6 @@
 """The steps table: each step declared once, and every page reads it (workflow, admin, status
-page, state graph). Adding a step is one entry (plus a transition if it changes the state)."""
+page, state graph). Adding a step is one entry (plus a transition if it changes the state), or
+one registration by the room above the core that owns it."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from cases import iddocs
-from cases import steps as steps_module
 from cases.actors import Actor
 from cases.graph import KEEP_STATE, transitions
 from cases.links import status_path
 from cases.models import Case, CaseEvent, State
 from cases.selectors import case_file
-from cases.steps import STEPS, Field, Step
+from cases.steps import STEPS, Field, Step, register
 from cases.workflow import StepNotAllowed, available_steps, perform
+from fulfilment.changes import steps as change_steps
 
 from .pdfs import MINIMAL_PDF
 
@@ -118,9 +119,46 @@ def test_the_status_page_offers_exactly_the_subject_s_available_steps(cast, subm
             assert str(STEPS[name].subject_label) in html
 
 
-def test_a_new_step_is_one_entry(cast, submit, client, monkeypatch, committed):
-    """A step that changes no state, added by one entry: the admin offers it, its form asks
-    its field, the workflow records its event under its label and sends no mail."""
+@pytest.fixture
+def table():
+    """The steps table as it is, restored after the test (a registration lasts the process)."""
+    before = dict(STEPS)
+    yield STEPS
+    STEPS.clear()
+    STEPS.update(before)
+
+
+def test_a_room_s_steps_are_its_own_registered_where_their_buttons_stand():
+    # Declared by fulfilment's changes room, added by its AppConfig.ready.
+    assert STEPS["approve_plan"] is change_steps.APPROVE_PLAN
+    assert STEPS["lift_restriction"] is change_steps.LIFT_RESTRICTION
+    names = list(STEPS)
+    assert names.index("approve_plan") == names.index("prepare_response") - 1
+    assert names.index("lift_restriction") == names.index("message") - 1
+
+
+@pytest.mark.parametrize("name", ["refuse", "approve_plan"])
+def test_a_step_whose_name_is_taken_is_refused(table, name):
+    """The core's step or another room's: the table stays as it was."""
+    before = list(table.items())
+    step = Step(name, label=gettext_lazy("x"), event=gettext_lazy("x"), who=frozenset({"officer"}))
+    with pytest.raises(ValueError, match=name):
+        register(step)
+    assert list(table.items()) == before
+
+
+def test_a_step_placed_before_no_step_is_refused(table):
+    before = list(table.items())
+    step = Step("x", label=gettext_lazy("x"), event=gettext_lazy("x"), who=frozenset({"officer"}))
+    with pytest.raises(ValueError, match="no step 'nothing'"):
+        register(step, before="nothing")
+    assert list(table.items()) == before
+
+
+def test_a_new_step_is_one_registration(cast, submit, client, table, committed):
+    """A step that changes no state, added by a room: the admin offers it where the room put
+    it, its form asks its field, the workflow records its event under its label and sends no
+    mail."""
     note = Step(
         "note_call",
         label=gettext_lazy("Record a phone call"),
@@ -129,9 +167,12 @@ def test_a_new_step_is_one_entry(cast, submit, client, monkeypatch, committed):
         only_from=(State.IN_PROGRESS,),
         fields=(Field("summary", "text", gettext_lazy("What was said")),),
     )
-    monkeypatch.setitem(steps_module.STEPS, "note_call", note)
+    register(note, before="extend")
+    with pytest.raises(ValueError):  # once only
+        register(note)
     case = submit(cast.a)
-    assert "note_call" in available_steps(case, Actor.officer(cast.officer_a))
+    offered = available_steps(case, Actor.officer(cast.officer_a))
+    assert offered[offered.index("note_call") + 1] == "extend"
     assert "note_call" not in available_steps(case, Actor.subject())
 
     client.force_login(cast.officer_a)

@@ -9,6 +9,9 @@ What was done is read from every done execution of the request's plans, the curr
 any it replaced: a system erased under a first plan is said erased, though the second plan's
 dry run found nothing left there. What stays as it is comes from the current plan's dry run.
 
+``send_letter`` writes and mails it when the response is sent; ``announce_lift`` tells the
+subject that a restriction is to be lifted, before it is (Art. 18(3)).
+
 What counts as a change recipients are told of (``effect``, ``changed``) and what a recipient
 has to be told of, by the systems whose data it receives (``concerned``), are decided here, for
 the letter and for ``fulfilment.changes.execute.settle`` alike.
@@ -21,14 +24,18 @@ from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
-from cases.models import Case
+from cases.actors import Actor
+from cases.audit import note
+from cases.mail import queue_mail
+from cases.models import Carries, Case, Direction, Message
 from controllers.models import Right, SystemKind
 
-from ..models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan
+from ..models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan, PlanStatus
 
 # Why a recipient was not told (Art. 19), or waits for the officer: kept in the record in
 # English (``Notice.reason``), read in the reader's language.
@@ -665,6 +672,42 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
             % {"authority": authority.name, "url": authority.complaint_url}
         )
         return out
+
+
+def send_letter(case: Case, plan: Plan | None, *, now: dt.datetime) -> None:
+    """Write the completion letter of the approved ``plan`` and mail it, in the transaction of
+    the step that sends the response: kept as a message to the subject and in the record.
+    Without an approved plan (no systems declared) the response's own text is the answer."""
+    if plan is None or plan.status != PlanStatus.APPROVED:
+        return
+    text = paragraphs(case, plan)
+    letter = "\n\n".join(text)
+    Message.objects.create(
+        case=case, direction=Direction.TO_SUBJECT, body=letter, author=None, created_at=now
+    )
+    note(case, actor=Actor.system(), action="completion_letter", at=now, data={"letter": letter})
+    # The letter is the decision as much as the response's own mail: it is communicated once
+    # both have left (cases.mail).
+    queue_mail(
+        case, "change_report", carries=Carries.DECISION, at=now, letter=letter, paragraphs=text
+    )
+
+
+def announce_lift(case: Case, *, reason: str, message: str, now: dt.datetime) -> None:
+    """Tell the subject that the restriction will be lifted, why, and from which day: the
+    lifting's changes start after the same notice period (``execute.approve``)."""
+    lift_on = now + dt.timedelta(days=settings.RESTRICTION_LIFT_NOTICE_DAYS)
+    queue_mail(
+        case,
+        "lift_notice",
+        # It asks the subject to answer before the lifting: the answer goes to the
+        # controller's privacy address (mail in brings it to the case).
+        reply_to_controller=True,
+        at=now,
+        lift_on=lift_on.date().isoformat(),
+        reason=reason,
+        message=message,
+    )
 
 
 def _listed(heading: str, lines: list[str]) -> list[str]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -32,7 +30,6 @@ from cases.models import Case, InboundMail, State
 from cases.workflow import available_steps
 from controllers import access
 from controllers.models import Right
-from controllers.validators import multi_line
 
 from ..models import Execution, ExecutionStatus, Notice, NoticeException, NoticeStatus, PlanStatus
 from ..systems import pages
@@ -220,14 +217,13 @@ def _execution(request: HttpRequest, pk: int) -> Execution:
 def plan_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Make the plan (again): a dry run against every system."""
     case = pages.case(request, pk, act=True)
-    if request.method == "POST":
-        purpose = plans.LIFT if request.POST.get("purpose") == plans.LIFT else case.right
-        try:
-            plan = plans.make(case, actor=Actor.officer(request.user), purpose=purpose)
-            messages.success(request, _("Plan made: %(hash)s") % {"hash": plan.sha256[:12]})
-        except ValidationError as error:
-            messages.error(request, error.messages[0])
-    return pages.back(case)
+    purpose = plans.LIFT if request.POST.get("purpose") == plans.LIFT else case.right
+
+    def make() -> str:
+        plan = plans.make(case, actor=Actor.officer(request.user), purpose=purpose)
+        return _("Plan made: %(hash)s") % {"hash": plan.sha256[:12]}
+
+    return pages.button(request, case, make)
 
 
 class CorrectionForm(forms.Form):
@@ -237,40 +233,42 @@ class CorrectionForm(forms.Form):
         max_length=plans.MAX_VALUE,
     )
 
-    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, rectifiable: list[tuple[str, ...]], **kwargs: Any) -> None:
+        """``rectifiable``: (system, table, column, label) of each field that may be corrected
+        (``plans.rectifiable``); the chosen one is cleaned to its tuple."""
         super().__init__(*args, **kwargs)
-        self.fields["field"].choices = choices
+        self.rectifiable = {"/".join(f[:3]): f for f in rectifiable}
+        self.fields["field"].choices = [(key, f[3]) for key, f in self.rectifiable.items()]
+
+    def clean_field(self) -> tuple[str, ...]:
+        return self.rectifiable[self.cleaned_data["field"]]
 
 
-def correction_view(request: HttpRequest, pk: int) -> HttpResponse:
+class _CorrectionPage(pages.FormPage[Case]):
     """Approve one correction the subject asked for (Art. 16)."""
-    case = pages.case(request, pk, act=True)
-    fields = {"/".join(f[:3]): f for f in plans.rectifiable(case)}
-    form = CorrectionForm(request.POST or None, choices=[(k, f[3]) for k, f in fields.items()])
-    if request.method == "POST" and form.is_valid():
-        system, table, column, _label = fields[form.cleaned_data["field"]]
-        try:
-            plans.add_correction(
-                case,
-                actor=Actor.officer(request.user),
-                system=system,
-                table=table,
-                column=column,
-                value=form.cleaned_data["value"],
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return pages.back(case)
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Approve a correction"),
-        case=case,
-        form=form,
-        help=_("What the subject wrote:") + "\n" + (case.details or "—"),
-        status=400 if request.method == "POST" else 200,
-    )
+
+    form_class = CorrectionForm
+
+    def target(self, pk: int) -> Case:
+        return pages.case(self.request, pk, act=True)
+
+    def form_kwargs(self, target: Case) -> dict[str, Any]:
+        return {"rectifiable": plans.rectifiable(target)}
+
+    def act(self, target: Case, data: dict[str, Any]) -> None:
+        system, table, column, _label = data["field"]
+        plans.add_correction(
+            target, actor=self.actor, system=system, table=table, column=column, value=data["value"]
+        )
+
+    def title(self, target: Case) -> str:
+        return _("Approve a correction")
+
+    def help(self, target: Case) -> str:
+        return _("What the subject wrote:") + "\n" + (target.details or "—")
+
+
+correction_view = _CorrectionPage.view()
 
 
 class ConfirmForm(forms.Form):
@@ -284,110 +282,80 @@ class ConfirmForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
-    note = forms.CharField(
-        label=gettext_lazy("Who confirmed it, when and how (kept in the record)"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
-        validators=[multi_line],
-    )
+    note = pages.record_text(gettext_lazy("Who confirmed it, when and how (kept in the record)"))
 
 
-def confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
-    execution = _execution(request, pk)
-    form = ConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            execute.confirm_manual(
-                execution,
-                actor=Actor.officer(request.user),
-                note_text=form.cleaned_data["note"],
-                found=form.cleaned_data["outcome"] == "done",
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return pages.back(execution.case)
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Confirm the task in %(system)s") % {"system": execution.system_title},
-        case=execution.case,
-        form=form,
-        status=400 if request.method == "POST" else 200,
-    )
+class _ExecutionPage(pages.FormPage[Execution]):
+    def target(self, pk: int) -> Execution:
+        return _execution(self.request, pk)
+
+
+class _ConfirmPage(_ExecutionPage):
+    form_class = ConfirmForm
+
+    def act(self, target: Execution, data: dict[str, Any]) -> None:
+        execute.confirm_manual(
+            target, actor=self.actor, note_text=data["note"], found=data["outcome"] == "done"
+        )
+
+    def title(self, target: Execution) -> str:
+        return _("Confirm the task in %(system)s") % {"system": target.system_title}
+
+
+confirm_view = _ConfirmPage.view()
 
 
 def change_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     execution = _execution(request, pk)
-    if request.method == "POST":
-        try:
-            execute.retry(execution, actor=Actor.officer(request.user))
-            messages.success(
-                request, _("%(system)s: trying again.") % {"system": execution.system_title}
-            )
-        except ValidationError as error:
-            messages.error(request, error.messages[0])
-    return pages.back(execution.case)
+
+    def retry() -> str:
+        execute.retry(execution, actor=Actor.officer(request.user))
+        return _("%(system)s: trying again.") % {"system": execution.system_title}
+
+    return pages.button(request, execution.case, retry)
 
 
-def change_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
-    execution = _execution(request, pk)
-    form = pages.ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            execute.skip(
-                execution, actor=Actor.officer(request.user), reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return pages.back(execution.case)
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Skip %(system)s") % {"system": execution.system_title},
-        case=execution.case,
-        form=form,
-        help=_(
+class _SkipPage(_ExecutionPage):
+    def act(self, target: Execution, data: dict[str, Any]) -> None:
+        execute.skip(target, actor=self.actor, reason=data["reason"])
+
+    def title(self, target: Execution) -> str:
+        return _("Skip %(system)s") % {"system": target.system_title}
+
+    def help(self, target: Execution) -> str:
+        return _(
             "The system is left as it is. Say why: it goes into the record and into the "
             "subject's letter."
-        ),
-        status=400 if request.method == "POST" else 200,
-    )
+        )
+
+
+change_skip_view = _SkipPage.view()
 
 
 class AnswerForm(forms.Form):
-    answer = forms.CharField(
-        label=gettext_lazy("The recipient's answer (kept in the record)"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
-        validators=[multi_line],
-    )
+    answer = pages.record_text(gettext_lazy("The recipient's answer (kept in the record)"))
 
 
-def notice_answer_view(request: HttpRequest, pk: int) -> HttpResponse:
-    notice = Notice.objects.select_related("case").filter(pk=pk).first()
-    if notice is None:
-        raise Http404
-    case = pages.case(request, notice.case_id, act=True)
-    form = AnswerForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            execute.record_answer(
-                notice, actor=Actor.officer(request.user), answer=form.cleaned_data["answer"]
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return pages.back(case)
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Answer from %(recipient)s") % {"recipient": notice.recipient},
-        case=case,
-        form=form,
-        status=400 if request.method == "POST" else 200,
-    )
+class _NoticePage(pages.FormPage[Notice]):
+    def target(self, pk: int) -> Notice:
+        notice = Notice.objects.select_related("case", "plan").filter(pk=pk).first()
+        if notice is None:
+            raise Http404
+        pages.case(self.request, notice.case_id, act=True)
+        return notice
+
+
+class _NoticeAnswerPage(_NoticePage):
+    form_class = AnswerForm
+
+    def act(self, target: Notice, data: dict[str, Any]) -> None:
+        execute.record_answer(target, actor=self.actor, answer=data["answer"])
+
+    def title(self, target: Notice) -> str:
+        return _("Answer from %(recipient)s") % {"recipient": target.recipient}
+
+
+notice_answer_view = _NoticeAnswerPage.view()
 
 
 class DecideForm(forms.Form):
@@ -417,54 +385,50 @@ class DecideForm(forms.Form):
         widget=forms.RadioSelect,
     )
     address = forms.EmailField(label=gettext_lazy("Address to tell it by"), required=False)
-    note = forms.CharField(
-        label=gettext_lazy(
+    note = pages.record_text(
+        gettext_lazy(
             "How, or why (kept in the record; a reason not to tell is quoted to the subject in "
             "these words)"
         ),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
         required=False,
-        validators=[multi_line],
     )
 
 
-def notice_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+class _NoticeDecidePage(_NoticePage):
     """Settle a recipient that waits for the officer (no way to tell it declared, data that
     reach it only on occasion, a processor that did not say what it held)."""
-    notice = Notice.objects.select_related("case", "plan").filter(pk=pk).first()
-    if notice is None:
-        raise Http404
-    case = pages.case(request, notice.case_id, act=True)
-    form = DecideForm(request.POST or None, initial={"address": notice.address})
-    if request.method == "POST" and form.is_valid():
-        try:
-            execute.decide(
-                notice,
-                actor=Actor.officer(request.user),
-                decision=form.cleaned_data["decision"],
-                address=form.cleaned_data["address"] or "",
-                note_text=form.cleaned_data["note"],
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return pages.back(case)
-    entry = next(
-        (e for e in notice.plan.body.get("notices", ()) if e["recipient"] == notice.recipient), {}
-    )
-    lines = [_(notice.reason)] if notice.status == NoticeStatus.UNRESOLVED and notice.reason else []
-    if entry.get("occasional"):
-        lines.append(
-            _("The systems file says when it receives data: “%(text)s”")
-            % {"text": entry["occasional"]}
+
+    form_class = DecideForm
+
+    def form_kwargs(self, target: Notice) -> dict[str, Any]:
+        return {"initial": {"address": target.address}}
+
+    def act(self, target: Notice, data: dict[str, Any]) -> None:
+        execute.decide(
+            target,
+            actor=self.actor,
+            decision=data["decision"],
+            address=data["address"] or "",
+            note_text=data["note"],
         )
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Recipient: %(recipient)s") % {"recipient": notice.recipient},
-        case=case,
-        form=form,
-        help="\n".join(lines),
-        status=400 if request.method == "POST" else 200,
-    )
+
+    def title(self, target: Notice) -> str:
+        return _("Recipient: %(recipient)s") % {"recipient": target.recipient}
+
+    def help(self, target: Notice) -> str:
+        entry = next(
+            (e for e in target.plan.body.get("notices", ()) if e["recipient"] == target.recipient),
+            {},
+        )
+        lines = (
+            [_(target.reason)] if target.status == NoticeStatus.UNRESOLVED and target.reason else []
+        )
+        if entry.get("occasional"):
+            lines.append(
+                _("The systems file says when it receives data: “%(text)s”")
+                % {"text": entry["occasional"]}
+            )
+        return "\n".join(lines)
+
+
+notice_decide_view = _NoticeDecidePage.view()

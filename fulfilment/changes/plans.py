@@ -35,12 +35,15 @@ the processing has not stopped).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import logging
 import unicodedata
 from typing import Any
 
 import orjson
+from celery import shared_task
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -74,6 +77,8 @@ from ..systems.connectors import sqlchange
 from ..systems.connectors.base import ConnectorError
 from ..systems.jobs import identities_for
 from .completion import done_executions, effect, reported_records
+
+log = logging.getLogger(__name__)
 
 # The rights whose answer is a change in the systems.
 CHANGE_RIGHTS = (
@@ -764,3 +769,33 @@ def rectifiable(case: Case) -> list[tuple[str, str, str, str]]:
             if column.rectifiable
         ]
     return fields
+
+
+def plan_when_due(case: Case) -> None:
+    """Once identity is settled (the case in progress without a plan), the first plan is made
+    by a worker after the step commits. A rectification's waits: its plan is made once the
+    officer has entered the corrections."""
+    if (
+        case.state == State.IN_PROGRESS
+        and case.right != Right.RECTIFICATION
+        and not case.plans.exists()
+    ):
+        transaction.on_commit(lambda: plan_soon(case.pk))
+
+
+def plan_soon(case_id: int) -> None:
+    """Make the first plan in a worker (the counts reach the systems); if the broker is down,
+    the officer makes it from the case file."""
+    try:
+        plan_task.delay(case_id)
+    except Exception:
+        log.warning("broker unavailable; the plan of case %s waits for an officer", case_id)
+
+
+@shared_task(name="fulfilment.make_plan")
+def plan_task(case_id: int) -> None:
+    case = Case.objects.select_related("controller").filter(pk=case_id).first()
+    if case is None or case.plans.exists() or not plannable(case, case.right):
+        return
+    with contextlib.suppress(ValidationError):  # made meanwhile, or no longer in progress
+        make(case, actor=Actor.system())

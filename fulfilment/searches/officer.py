@@ -150,39 +150,29 @@ def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
 
 def retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     collection = _collection(request, pk, act=True)
-    if request.method != "POST":
-        return pages.back(collection.case)
-    try:
+
+    def retry() -> str:
         collect.retry(collection, actor=Actor.officer(request.user))
-        messages.success(
-            request, _("%(system)s: searching again.") % {"system": collection.system_title}
-        )
-    except ValidationError as error:
-        messages.error(request, error.messages[0])
-    return pages.back(collection.case)
+        return _("%(system)s: searching again.") % {"system": collection.system_title}
+
+    return pages.button(request, collection.case, retry)
 
 
-def skip_view(request: HttpRequest, pk: int) -> HttpResponse:
-    collection = _collection(request, pk, act=True)
-    form = pages.ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            collect.skip(
-                collection, actor=Actor.officer(request.user), reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return pages.back(collection.case)
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Skip %(system)s") % {"system": collection.system_title},
-        case=collection.case,
-        form=form,
-        help=_("The response goes ahead without this system. Say why: it goes into the record."),
-        status=400 if request.method == "POST" else 200,
-    )
+class _SkipPage(pages.FormPage[Collection]):
+    def target(self, pk: int) -> Collection:
+        return _collection(self.request, pk, act=True)
+
+    def act(self, target: Collection, data: dict[str, Any]) -> None:
+        collect.skip(target, actor=self.actor, reason=data["reason"])
+
+    def title(self, target: Collection) -> str:
+        return _("Skip %(system)s") % {"system": target.system_title}
+
+    def help(self, target: Collection) -> str:
+        return _("The response goes ahead without this system. Say why: it goes into the record.")
+
+
+skip_view = _SkipPage.view()
 
 
 class AnswerForm(forms.Form):
@@ -195,12 +185,8 @@ class AnswerForm(forms.Form):
         widget=forms.RadioSelect,
     )
     export = forms.FileField(label=gettext_lazy("Export file"), required=False)
-    note = forms.CharField(
-        label=gettext_lazy("Note (who searched where; kept in the record)"),
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        validators=[multi_line],
+    note = pages.record_text(
+        gettext_lazy("Note (who searched where; kept in the record)"), required=False
     )
 
     def clean(self) -> dict[str, Any]:
@@ -212,35 +198,35 @@ class AnswerForm(forms.Form):
         return data
 
 
-def answer_view(request: HttpRequest, pk: int) -> HttpResponse:
-    collection = _collection(request, pk, act=True)
-    form = AnswerForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data.get("export")
-        try:
-            collect.answer_manually(
-                collection,
-                actor=Actor.officer(request.user),
-                found=form.cleaned_data["found"] == "file",
-                note_text=form.cleaned_data["note"],
-                file_name=upload.name if upload else "",
-                chunks=upload.chunks() if upload else None,
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return pages.back(collection.case)
-    spec = spec_of(collection.system.spec) if collection.system else None
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Answer the search of %(system)s") % {"system": collection.system_title},
-        case=collection.case,
-        form=form,
-        multipart=True,
-        help=spec.instructions if spec else "",
-        status=400 if request.method == "POST" else 200,
-    )
+class _AnswerPage(pages.FormPage[Collection]):
+    """The officer's answer to a search made by hand (a manual system, or one that failed)."""
+
+    form_class = AnswerForm
+    multipart = True
+
+    def target(self, pk: int) -> Collection:
+        return _collection(self.request, pk, act=True)
+
+    def act(self, target: Collection, data: dict[str, Any]) -> None:
+        upload = data.get("export")
+        collect.answer_manually(
+            target,
+            actor=self.actor,
+            found=data["found"] == "file",
+            note_text=data["note"],
+            file_name=upload.name if upload else "",
+            chunks=upload.chunks() if upload else None,
+        )
+
+    def title(self, target: Collection) -> str:
+        return _("Answer the search of %(system)s") % {"system": target.system_title}
+
+    def help(self, target: Collection) -> str:
+        spec = spec_of(target.system.spec) if target.system else None
+        return spec.instructions if spec else ""
+
+
+answer_view = _AnswerPage.view()
 
 
 def _gone(request: HttpRequest, case: Case, title: str, why: str) -> TemplateResponse:
@@ -415,33 +401,36 @@ def package_view(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    package = Package.objects.select_related("case").filter(pk=pk).first()
-    if package is None:
-        raise Http404
-    case = pages.case(request, package.case_id, act=True)
-    form = pages.ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+class _RevokePage(pages.FormPage[Package]):
+    def target(self, pk: int) -> Package:
+        package = Package.objects.select_related("case").filter(pk=pk).first()
+        if package is None:
+            raise Http404
+        pages.case(self.request, package.case_id, act=True)
+        return package
+
+    def act(self, target: Package, data: dict[str, Any]) -> None:
         if end(
-            package,
+            target,
             status=PackageStatus.REVOKED,
-            actor=Actor.officer(request.user),
+            actor=self.actor,
             now=timezone.now(),
-            reason=form.cleaned_data["reason"],
+            reason=data["reason"],
         ):
-            messages.success(request, _("The download link was withdrawn and the package deleted."))
+            messages.success(
+                self.request, _("The download link was withdrawn and the package deleted.")
+            )
         else:
-            messages.error(request, _("This package is not available for download."))
-        return pages.back(case)
-    return pages.page(
-        request,
-        "form.html",
-        title=_("Withdraw the download link"),
-        case=case,
-        form=form,
-        help=_("The subject can no longer download the package; it is deleted."),
-        status=400 if request.method == "POST" else 200,
-    )
+            messages.error(self.request, _("This package is not available for download."))
+
+    def title(self, target: Package) -> str:
+        return _("Withdraw the download link")
+
+    def help(self, target: Package) -> str:
+        return _("The subject can no longer download the package; it is deleted.")
+
+
+revoke_view = _RevokePage.view()
 
 
 class LetterItemForm(forms.Form):
