@@ -42,6 +42,7 @@ from demo import people
 from demo.processor import Dataset, Processor, datasets, serve
 from fulfilment.models import Collection, CollectionStatus
 from fulfilment.searches import collect
+from fulfilment.systems import jobs
 from fulfilment.systems.connectors import sql as sql_connector
 from fulfilment.systems.connectors.base import Batch, ConnectorError, ForeignRows
 from fulfilment.systems.connectors.http import SIGNATURE, HttpConnector, secret_for, sign, verify
@@ -1355,7 +1356,7 @@ def waiting(systems, submit, monkeypatch):
         status=CollectionStatus.REMOTE,
         remote_id=str(uuid.uuid4()),
         remote_status="pending",
-        next_attempt_at=timezone.now() + collect.POLL_EVERY,
+        next_attempt_at=timezone.now() + jobs.POLL_EVERY,
     )
     collection.refresh_from_db()
     return collection

@@ -11,16 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 from django.conf import settings
 
 from controllers.systems import SystemSpec, TableSpec
-
-if TYPE_CHECKING:
-    from .http import HttpConnector
-    from .sql import SqlConnector
 
 # The identities a search can use, by kind (controllers.systems.IDENTITY_KINDS): the value the
 # subject's request carries for each.
@@ -34,11 +30,13 @@ Now = dt.datetime | None
 
 class Work(Protocol):
     """What a job (``fulfilment.systems.jobs.JobKind``) does at each kind of system: the
-    connector of the job's system calls the one for its kind (``Connector.serve``)."""
+    connector of the job's system calls the one for its kind (``Connector.serve``) with itself
+    (a ``SqlConnector``, an ``HttpConnector``: named as their base here, which neither
+    module may import back)."""
 
-    def by_sql(self, job: Any, connector: SqlConnector, now: Now) -> None: ...
+    def by_sql(self, job: Any, connector: Connector, now: Now) -> None: ...
 
-    def by_http(self, job: Any, connector: HttpConnector, now: Now) -> None: ...
+    def by_http(self, job: Any, connector: Connector, now: Now) -> None: ...
 
 
 class Connector(ABC):
