@@ -142,15 +142,17 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
         )
     for execution in executions:
         if execution.status == ExecutionStatus.MANUAL:
-            _ask_owner(case, plan, execution, start_at)
+            _ask_owner(case, plan, execution, start_at, at)
         elif plan.purpose != LIFT:
             transaction.on_commit(lambda pk=execution.pk: enqueue(pk))
     if not executions:
-        settle(plan.pk)
+        settle(plan.pk, at)
     return executions
 
 
-def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) -> None:
+def _ask_owner(
+    case: Case, plan: Plan, execution: Execution, when: dt.datetime, now: dt.datetime
+) -> None:
     entry = execution.entry
     spec = spec_of(execution.system.spec) if execution.system else None
     owner = spec.owner if spec else ""
@@ -160,6 +162,7 @@ def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) 
             case,
             "manual_change",
             to=address,
+            at=now,
             language=recipient_language(case.controller),
             system=execution.system_title,
             purpose=plan.purpose,
@@ -186,13 +189,16 @@ def enqueue(execution_id: int) -> None:
 # --- Running.
 
 
-def run(execution_id: int) -> None:
-    """One try of one execution (the Celery task's body)."""
+def run(execution_id: int, now: dt.datetime | None = None) -> None:
+    """One try of one execution (the Celery task's body). ``now``: the moment of the try, by
+    which everything it records is dated (a demo history runs it with the clock set back)."""
+    now = now or timezone.now()
     job = jobs.claim(
         Execution,
         execution_id,
-        gave_up=lambda pk, why: fail(pk, f"the change was {why}"),
+        gave_up=lambda pk, why: fail(pk, f"the change was {why}", now=now),
         related=("case__controller", "system", "plan"),
+        now=now,
     )
     if job is None:
         return
@@ -215,21 +221,21 @@ def run(execution_id: int) -> None:
         spec = spec_of(job.system.spec)
         with jobs.heartbeat(job):
             if job.kind == SystemKind.SQL:
-                _run_sql(job, spec, entry)
+                _run_sql(job, spec, entry, now)
             elif job.kind == SystemKind.HTTP:
-                _run_http(job, spec)
+                _run_http(job, spec, now)
             else:
                 raise Outdated(f"a {job.kind} system is not changed automatically")
     except Outdated as error:
-        fail(job.pk, str(error), final=True)
+        fail(job.pk, str(error), final=True, now=now)
     except ConnectorError as error:
-        fail(job.pk, str(error))
+        fail(job.pk, str(error), now=now)
     except Exception as error:  # a fault of ours: recorded like the system's, never lost
         log.exception("execution %s failed", job.pk)
-        fail(job.pk, f"{type(error).__name__}: {error}")
+        fail(job.pk, f"{type(error).__name__}: {error}", now=now)
 
 
-def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
+def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any], now: dt.datetime) -> None:
     case = job.case
     identities = identities_for(case)
     # A table restricted through its parent is in it too: counted (and held to the plan's
@@ -262,7 +268,7 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
         job.kept, job.already = kept, already
     try:
         applied = sqlchange.apply(
-            spec, identities, changes, now=timezone.now(), key=pseudonym_key(case.controller)
+            spec, identities, changes, now=now, key=pseudonym_key(case.controller)
         )
     except sqlchange.CountChanged as blocked:
         # Retrying cannot help (the rows stay): the record says what was found, and the officer
@@ -271,7 +277,7 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
             case,
             actor=Actor.system(),
             action="change_blocked",
-            at=timezone.now(),
+            at=now,
             data={
                 "system": job.system_title,
                 "plan": job.plan.sha256,
@@ -302,6 +308,7 @@ def _run_sql(job: Execution, spec: SystemSpec, entry: dict[str, Any]) -> None:
         files=len([f for f in files if f not in kept]),
         warnings=warnings,
         extra={"before_sha256": before} if before else {},
+        now=now,
     )
 
 
@@ -330,9 +337,8 @@ def _kept_keys(
     return kept
 
 
-def _run_http(job: Execution, spec: SystemSpec) -> None:
+def _run_http(job: Execution, spec: SystemSpec, now: dt.datetime) -> None:
     source = HttpSource(spec)
-    now = timezone.now()
     if not job.remote_id:
         job.remote_id = str(uuid.uuid4())  # named before it is sent: a retry asks once
         Execution.objects.filter(pk=job.pk).update(remote_id=job.remote_id)
@@ -367,7 +373,7 @@ def _run_http(job: Execution, spec: SystemSpec) -> None:
     if status != "completed":
         raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
     Execution.objects.filter(pk=job.pk).update(reported=_words(answer))
-    finish(job.pk, counts={}, files=0, warnings=[], extra={})
+    finish(job.pk, counts={}, files=0, warnings=[], extra={}, now=now)
 
 
 def _words(answer: dict[str, Any]) -> dict[str, str]:
@@ -399,10 +405,11 @@ def finish(
     warnings: list[str],
     extra: dict[str, Any],
     actor: Actor | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
     """Record an execution as done (its event says how that was established: ``evidence``),
     then settle the plan if it was the last."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         job = (
             Execution.objects.select_for_update(of=("self",))
@@ -435,7 +442,7 @@ def finish(
                 **extra,
             },
         )
-        settle(job.plan_id)
+        settle(job.plan_id, now)
 
 
 def evidence(execution: Execution) -> dict[str, Any]:
@@ -504,9 +511,11 @@ def evidence(execution: Execution) -> dict[str, Any]:
     return data
 
 
-def fail(execution_id: int, error: str, *, final: bool = False) -> None:
+def fail(
+    execution_id: int, error: str, *, final: bool = False, now: dt.datetime | None = None
+) -> None:
     """Record a failed try: retried on the schedule, or failed for good (officers told)."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         job = (
             Execution.objects.select_for_update(of=("self",))
@@ -530,10 +539,17 @@ def fail(execution_id: int, error: str, *, final: bool = False) -> None:
             data={"system": job.system_title, "error": job.error, "attempts": tries},
         )
         for address in reminder_addresses(case.controller, assignee=case.assigned_to):
-            queue_mail(case, "change_failed", to=address, system=job.system_title, error=job.error)
+            queue_mail(
+                case,
+                "change_failed",
+                to=address,
+                at=now,
+                system=job.system_title,
+                error=job.error,
+            )
 
 
-def settle(plan_id: int) -> None:
+def settle(plan_id: int, now: dt.datetime | None = None) -> None:
     """Once every execution of the plan is settled: tell the recipients (Art. 19), once, of
     what was done to the subject's data, under this plan or one it replaced. Each recipient:
 
@@ -568,7 +584,7 @@ def settle(plan_id: int) -> None:
     entries = {entry["recipient"]: entry for entry in plan.body.get("notices", ())}
     anything = completion.changed(case, plan.purpose, executions)
     said: dict[str, Any] | None = None  # what a mailed notice says: once, if one is mailed
-    now = timezone.now()
+    now = now or timezone.now()
     for notice in pending:
         entry = entries.get(notice.recipient, {})
         if notice.channel == "system" and notice.system_name in done:
@@ -606,7 +622,7 @@ def settle(plan_id: int) -> None:
             notice.status, notice.reason = NoticeStatus.UNRESOLVED, completion.OCCASIONAL
         elif notice.address:
             said = said if said is not None else _said(case, plan, executions)
-            _mail(case, plan, notice, said, entry.get("receives") or None)
+            _mail(case, plan, notice, said, entry.get("receives") or None, now=now)
         else:
             notice.status = NoticeStatus.UNRESOLVED
             notice.reason = (
@@ -778,6 +794,8 @@ def _mail(
     notice: Notice,
     said: dict[str, Any],
     receives: list[str] | None = None,
+    *,
+    now: dt.datetime,
 ) -> None:
     """Mail the notice to ``notice.address``: in the controller's language, instructing a
     processor (Art. 28(3)) or asking an independent controller, saying what was done to the
@@ -788,6 +806,7 @@ def _mail(
         case,
         "recipient_notice",
         to=notice.address,
+        at=now,
         language=recipient_language(case.controller),
         reply_to_controller=True,
         recipient=notice.recipient,
@@ -855,7 +874,14 @@ def _for_officer(execution: Execution, actor: Actor) -> Execution:
     return locked
 
 
-def confirm_manual(execution: Execution, *, actor: Actor, note_text: str, found: bool) -> None:
+def confirm_manual(
+    execution: Execution,
+    *,
+    actor: Actor,
+    note_text: str,
+    found: bool,
+    now: dt.datetime | None = None,
+) -> None:
     """The owner of a manual system answered the task: the officer records it, and what the
     owner said (``found``: the subject's data were there and the owner did as asked; or none
     was there, which changed nothing). Nobody counted: the record says who confirmed, when,
@@ -866,40 +892,44 @@ def confirm_manual(execution: Execution, *, actor: Actor, note_text: str, found:
             raise ValidationError(_("Only a manual task is confirmed by hand."))
         if not note_text.strip():
             raise ValidationError(_("Say who confirmed it, and how."))
+        now = now or timezone.now()
         Execution.objects.filter(pk=execution.pk).update(
             answered_by=actor.user,
-            answered_at=timezone.now(),
+            answered_at=now,
             answer_note=note_text,
             found=found,
         )
-        finish(execution.pk, counts={}, files=0, warnings=[], extra={}, actor=actor)
+        finish(execution.pk, counts={}, files=0, warnings=[], extra={}, actor=actor, now=now)
 
 
-def retry(execution: Execution, *, actor: Actor) -> None:
+def retry(execution: Execution, *, actor: Actor, now: dt.datetime | None = None) -> None:
     """Try a failed change again now, with a fresh count of tries."""
     with transaction.atomic():
         execution = _for_officer(execution, actor)
         if execution.status != ExecutionStatus.FAILED:
             raise ValidationError(_("Only a failed change can be tried again."))
-        jobs.restart(execution, actor=actor, action="change_retried", enqueue=enqueue)
+        jobs.restart(execution, actor=actor, action="change_retried", enqueue=enqueue, now=now)
 
 
-def skip(execution: Execution, *, actor: Actor, reason: str) -> None:
+def skip(
+    execution: Execution, *, actor: Actor, reason: str, now: dt.datetime | None = None
+) -> None:
     """Go ahead without this system; the reason goes into the record and the letter. Not while
     a worker is on it (its change may be half-way): wait, or let it fail, first."""
     if not reason.strip():
         raise ValidationError(_("Say why the system is skipped."))
+    now = now or timezone.now()
     with transaction.atomic():
         execution = _for_officer(execution, actor)
         busy = execution.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE) or (
-            execution.lease_until and execution.lease_until > timezone.now()
+            execution.lease_until and execution.lease_until > now
         )
         if busy:
             raise ValidationError(
                 _("The change is running in the system now: wait until it is done or fails.")
             )
-        jobs.skip(execution, actor=actor, reason=reason, action="change_skipped")
-        settle(execution.plan_id)
+        jobs.skip(execution, actor=actor, reason=reason, action="change_skipped", now=now)
+        settle(execution.plan_id, now)
 
 
 def cancel(case: Case, at: dt.datetime) -> None:
@@ -927,7 +957,9 @@ def cancel(case: Case, at: dt.datetime) -> None:
         )
 
 
-def record_answer(notice: Notice, *, actor: Actor, answer: str) -> None:
+def record_answer(
+    notice: Notice, *, actor: Actor, answer: str, now: dt.datetime | None = None
+) -> None:
     """A recipient's answer to its notice (it confirmed, or refused), kept on the case. Only a
     notice that was sent can be answered."""
     case = notice.case
@@ -937,7 +969,7 @@ def record_answer(notice: Notice, *, actor: Actor, answer: str) -> None:
         raise ValidationError(_("Only a notice that was sent can be answered."))
     if not answer.strip():
         raise ValidationError(_("Write the recipient's answer."))
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         Notice.objects.filter(pk=notice.pk).update(
             status=NoticeStatus.ANSWERED, answer=answer, answered_at=now
@@ -959,7 +991,13 @@ DECISIONS = (TELL_BY_MAIL, TOLD_OTHERWISE, *NoticeException.values, NOT_DISCLOSE
 
 
 def decide(
-    notice: Notice, *, actor: Actor, decision: str, address: str = "", note_text: str = ""
+    notice: Notice,
+    *,
+    actor: Actor,
+    decision: str,
+    address: str = "",
+    note_text: str = "",
+    now: dt.datetime | None = None,
 ) -> None:
     """The officer settles a recipient that waits for them: gives an address to tell it by
     (the notice is mailed there, its delivery shown), records that it was told another way
@@ -986,7 +1024,7 @@ def decide(
                 NOT_DISCLOSED: _("Say how you know that none of the subject's data went to it."),
             }.get(decision, _("Give the reason, as the subject will read it quoted."))
         )
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         notice = (
             Notice.objects.select_for_update(of=("self",))
@@ -1005,6 +1043,7 @@ def decide(
                 notice,
                 _said(notice.case, notice.plan),
                 _receives(notice.plan, notice.recipient),
+                now=now,
             )
         elif decision == TOLD_OTHERWISE:
             notice.channel, notice.note = "other", note_text

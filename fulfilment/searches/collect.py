@@ -149,6 +149,7 @@ def start(case: Case, now: dt.datetime | None = None) -> list[Collection]:
                 case=case,
                 system=system,
                 system_name=system.name,
+                created_at=now,
                 system_title=system.title,
                 kind=system.kind,
                 status=CollectionStatus.MANUAL if manual else CollectionStatus.PENDING,
@@ -178,13 +179,13 @@ def start(case: Case, now: dt.datetime | None = None) -> list[Collection]:
     )
     for collection in collections:
         if collection.status == CollectionStatus.MANUAL:
-            _ask_owner(case, collection)
+            _ask_owner(case, collection, now)
         else:
             transaction.on_commit(lambda pk=collection.pk: enqueue(pk))
     return collections
 
 
-def _ask_owner(case: Case, collection: Collection) -> None:
+def _ask_owner(case: Case, collection: Collection, now: dt.datetime) -> None:
     spec = spec_of(collection.system.spec) if collection.system else None
     owner = spec.owner if spec else ""
     addresses = [owner] if owner else reminder_addresses(case.controller, assignee=case.assigned_to)
@@ -193,6 +194,7 @@ def _ask_owner(case: Case, collection: Collection) -> None:
             case,
             "manual_task",
             to=address,
+            at=now,
             system=collection.system_title,
             instructions=spec.instructions if spec else "",
             customer_number=case.customer_number,
@@ -215,15 +217,17 @@ def claim(collection_id: int, now: dt.datetime | None = None) -> Collection | No
     return jobs.claim(
         Collection,
         collection_id,
-        gave_up=lambda pk, why: fail(pk, f"the search was {why}"),
+        gave_up=lambda pk, why: fail(pk, f"the search was {why}", now=now),
         related=("case__controller", "system"),
         now=now,
     )
 
 
-def run(collection_id: int) -> None:
-    """One try of one search (the Celery task's body)."""
-    collection = claim(collection_id)
+def run(collection_id: int, now: dt.datetime | None = None) -> None:
+    """One try of one search (the Celery task's body). ``now``: the moment of the try, by
+    which everything it records is dated (a demo history runs it with the clock set back)."""
+    now = now or timezone.now()
+    collection = claim(collection_id, now)
     if collection is None:
         return
     try:
@@ -232,31 +236,30 @@ def run(collection_id: int) -> None:
         spec = spec_of(collection.system.spec)
         with jobs.heartbeat(collection):
             if collection.kind == SystemKind.SQL:
-                _run_sql(collection, spec)
+                _run_sql(collection, spec, now)
             elif collection.kind == SystemKind.HTTP:
-                _run_http(collection, spec)
+                _run_http(collection, spec, now)
             else:
                 raise ConnectorError(f"a {collection.kind} system is not searched automatically")
     except ConnectorError as error:
-        fail(collection.pk, str(error))
+        fail(collection.pk, str(error), now=now)
     except Exception as error:  # a fault of ours: recorded like the system's, never lost
         log.exception("collection %s failed", collection.pk)
-        fail(collection.pk, f"{type(error).__name__}: {error}")
+        fail(collection.pk, f"{type(error).__name__}: {error}", now=now)
 
 
-def _run_sql(collection: Collection, spec: SystemSpec) -> None:
+def _run_sql(collection: Collection, spec: SystemSpec, now: dt.datetime) -> None:
     kept = kept_for(collection.case, collection.system_name)
     batches = SqlSource(spec, kept=kept).search(identities_for(collection.case))
-    record_run(collection, batches, files=files_root(spec))
+    record_run(collection, batches, files=files_root(spec), now=now)
 
 
-def _run_http(collection: Collection, spec: SystemSpec) -> None:
+def _run_http(collection: Collection, spec: SystemSpec, now: dt.datetime) -> None:
     """One exchange with a processor: ask it (once), then ask whether it has finished, then
     read its results. Between exchanges the collection waits, without a lease."""
     case = collection.case
     identities = identities_for(case)
     source = HttpSource(spec)
-    now = timezone.now()
     if not collection.remote_id:
         # Named before it is sent: a retry after a lost answer asks for the same request.
         collection.remote_id = str(uuid.uuid4())
@@ -287,7 +290,7 @@ def _run_http(collection: Collection, spec: SystemSpec) -> None:
     jobs.reported(collection, status)
     if status != "completed":
         raise ConnectorError(f"the processor reports the request as {status[:30]!r}")
-    record_run(collection, source.results(answer.get("results_url"), identities))
+    record_run(collection, source.results(answer.get("results_url"), identities), now=now)
 
 
 def _wait_for_processor(collection: Collection, status: str, now: dt.datetime) -> None:
@@ -302,7 +305,11 @@ def _wait_for_processor(collection: Collection, status: str, now: dt.datetime) -
 
 
 def record_run(
-    collection: Collection, batches: Iterator[Batch], *, files: Path | None = None
+    collection: Collection,
+    batches: Iterator[Batch],
+    *,
+    files: Path | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
     """Stage what a search yields in a run folder of its own, then record the run as the
     collection's result; a failure anywhere leaves no trace but the error."""
@@ -328,7 +335,7 @@ def record_run(
     except BaseException:
         stage.abort()
         raise
-    finish(collection.pk, run_id, key, manifest)
+    finish(collection.pk, run_id, key, manifest, now=now)
 
 
 def _stage_file(
@@ -363,10 +370,16 @@ def _stage_file(
 
 
 def finish(
-    collection_id: int, run_id: str, key: bytes, manifest: dict[str, Any], *, record: bool = True
+    collection_id: int,
+    run_id: str,
+    key: bytes,
+    manifest: dict[str, Any],
+    *,
+    record: bool = True,
+    now: dt.datetime | None = None,
 ) -> None:
     """Record a finished run as the search's result (``record``: as its own event)."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         collection = (
             Collection.objects.select_for_update(of=("self",))
@@ -416,9 +429,9 @@ def finish(
         )
 
 
-def fail(collection_id: int, error: str) -> None:
+def fail(collection_id: int, error: str, *, now: dt.datetime | None = None) -> None:
     """Record a failed try: retried on the schedule, or failed for good after the last."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         collection = (
             Collection.objects.select_for_update(of=("self",))
@@ -452,6 +465,7 @@ def fail(collection_id: int, error: str) -> None:
                 case,
                 "collection_failed",
                 to=address,
+                at=now,
                 system=collection.system_title,
                 error=collection.error,
             )
@@ -483,15 +497,17 @@ def _for_officer(collection: Collection, actor: Actor) -> Collection:
     return locked
 
 
-def retry(collection: Collection, *, actor: Actor) -> None:
+def retry(collection: Collection, *, actor: Actor, now: dt.datetime | None = None) -> None:
     """Try a failed (or waiting) search again now, with a fresh count of tries."""
     collection = _for_officer(collection, actor)
     if collection.status not in (CollectionStatus.FAILED, CollectionStatus.PENDING):
         raise ValidationError(_("Only a failed or waiting search can be tried again."))
-    jobs.restart(collection, actor=actor, action="system_retried", enqueue=enqueue)
+    jobs.restart(collection, actor=actor, action="system_retried", enqueue=enqueue, now=now)
 
 
-def skip(collection: Collection, *, actor: Actor, reason: str) -> None:
+def skip(
+    collection: Collection, *, actor: Actor, reason: str, now: dt.datetime | None = None
+) -> None:
     """Go ahead without this system; the reason goes into the record."""
     collection = _for_officer(collection, actor)
     if not reason.strip():
@@ -499,7 +515,7 @@ def skip(collection: Collection, *, actor: Actor, reason: str) -> None:
     if collection.settled:
         raise ValidationError(_("This search is settled already."))
     with transaction.atomic():
-        jobs.skip(collection, actor=actor, reason=reason, action="system_skipped")
+        jobs.skip(collection, actor=actor, reason=reason, action="system_skipped", now=now)
 
 
 def answer_manually(
@@ -510,9 +526,10 @@ def answer_manually(
     note_text: str = "",
     file_name: str = "",
     chunks: Iterator[bytes] | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
     """The answer to a manual search (or to a failed one, searched by hand): nothing found, or
-    an export file, with who and when."""
+    an export file, with who and when (``now``: when the officer recorded it)."""
     collection = _for_officer(collection, actor)
     if collection.settled:
         raise ValidationError(_("This search is settled already."))
@@ -526,12 +543,12 @@ def answer_manually(
     except BaseException:
         stage.abort()
         raise
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         Collection.objects.filter(pk=collection.pk).update(
             answered_by=actor.user, answered_at=now, answer_note=note_text
         )
-        finish(collection.pk, run_id, key, manifest, record=False)
+        finish(collection.pk, run_id, key, manifest, record=False, now=now)
         note(
             collection.case,
             actor=actor,

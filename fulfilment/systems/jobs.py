@@ -155,9 +155,16 @@ def heartbeat(job: Model) -> Iterator[None]:
         thread.join()
 
 
-def restart(job: Any, *, actor: Any, action: str, enqueue: Callable[[int], None]) -> None:
+def restart(
+    job: Any,
+    *,
+    actor: Any,
+    action: str,
+    enqueue: Callable[[int], None],
+    now: dt.datetime | None = None,
+) -> None:
     """An officer's "try again": a fresh count of tries, due now, recorded as ``action``."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         type(job).objects.filter(pk=job.pk).update(
             status=waiting_status(job),
@@ -169,10 +176,10 @@ def restart(job: Any, *, actor: Any, action: str, enqueue: Callable[[int], None]
         transaction.on_commit(lambda: enqueue(job.pk))
 
 
-def skip(job: Any, *, actor: Any, reason: str, action: str) -> None:
+def skip(job: Any, *, actor: Any, reason: str, action: str, now: dt.datetime | None = None) -> None:
     """An officer's "go ahead without this system", with the reason, recorded as ``action``
     (the caller's transaction; it settles what depends on the job)."""
-    now = timezone.now()
+    now = now or timezone.now()
     type(job).objects.filter(pk=job.pk).exclude(status__in=("done", "skipped")).update(
         status="skipped",
         answered_by=actor.user,
