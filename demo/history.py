@@ -1,6 +1,6 @@
 """A past to report on: months of requests at each demo controller, made through the real path.
 
-``seed`` gives every controller sixteen to eighteen requests received over the past six
+``seed`` gives every controller about twenty requests received over the past six
 months, in every state: answered on time, answered late, paused for a question, extended,
 refused (lawful grounds of ``REFUSAL_GROUNDS`` spread over the five controllers), withdrawn,
 expired, and some still open (one overdue). Nothing is written to a table directly: each
@@ -12,26 +12,24 @@ identity is decided) and queued mail are what production would have made.
 
 Design choices, and the reasons for them:
 
-- **No seeded request ever reaches fulfilment.** Fulfilment (searches, data packages, plans of
-  changes) runs on the wall clock: what its hooks and tasks record is timestamped
-  ``timezone.now()``, so a three-month-old request that reached it would carry today's search
-  or plan in the middle of its history. The controllers' systems stay loaded and nothing is
-  patched; the stories are chosen instead so that the hooks have nothing to do:
-  - the requests answered (on time, late, paused, extended, and the open ones in progress) are
-    for information on automated decisions (Art. 22), the one right fulfilment does not touch:
-    the officer answers it by text;
-  - access and portability (``searches.collect.DATA_RIGHTS``: searches start once identity
-    is settled) only where identity is checked with an ID copy, and never beyond that check:
-    refused at review, or awaiting it; elsewhere only expired or unconfirmed;
-  - rights that change data (``changes.plans.CHANGE_RIGHTS``) are refused or withdrawn. Once
-    confirmed, their hook asks a worker for a plan *after commit*; everything is seeded in one
-    transaction, so that worker finds the request already closed and does nothing (as when the
-    broker was down: a plan is made by a worker or an officer, never required to refuse).
-  ``tests/test_demo_history.py`` holds this: with the systems loaded, no seeded request has a
-  search, package or plan, and no event of fulfilment.
-- **Extensions are in the past month only.** ``Case.extend``'s condition (``can_extend``) reads
-  the wall clock, not the step's ``now``: a period can be extended only while the real date is
-  still within its first month. The extended requests were received 20 to 27 days ago.
+- **Through fulfilment, on the same set-back clock.** Every time fulfilment records comes from
+  the step's ``now`` or the ``now=`` of the job or service it runs in, so the history takes its
+  requests through it as the workers and the officer would, minutes or office hours after the
+  step that asked (``_Story.work``, ``fulfil``): an SQL system's search (``collect.run``) and
+  change (``execute.run``, verified) run in-process; the manual system's search and change are
+  answered by the officer as its owner said; the processor's API is not called while seeding
+  (it may not be running), so the officer records its answer by mail (a search answered by
+  hand, a change skipped with the reason); the access letter's missing items are supplied for
+  the request only; the package is built, released, downloaded with the mailed code and
+  expires; a plan is made, approved by its hash, and the recipients that wait for the officer
+  are decided (Art. 19); the completion letter goes out with the response. Nothing is left for a
+  worker when the seed commits: it would be dated today. The mix is a real controller's: mostly
+  access, then erasure, then two of the other rights and a few automated decisions. Only three
+  requests a controller are packaged: each package's letter is a PDF, the dearest thing seeding
+  does. The history's subjects are not in the demo systems, so their searches find nothing
+  and their erasures change no row: the record and the letters say so.
+- **Extensions anywhere in the past.** ``extend``'s condition reads the step's ``now``
+  (``Case.step_now``), so a request of months ago was extended within its own first month.
 - **Web and email only.** Mail intake and the web form receive as the subject, who confirms
   later (``now=``). A request an officer records from a call or a letter is confirmed by
   ``receive_case`` at the wall clock, so none is seeded by phone or post.
@@ -317,9 +315,7 @@ class Refusal:
     late: bool = False  # after the month in which a refusal is due (Art. 12(4))
 
 
-# The grounds spread over the five demo controllers, each on a right it fits, and each on a
-# path that stays clear of fulfilment (an access request is refused while its identity is
-# still under review, where the statement asks for an ID copy).
+# The grounds spread over the five demo controllers, each on a right it fits.
 REFUSALS: dict[str, tuple[Refusal, ...]] = {
     "contractstatus": (
         Refusal(Right.ERASURE, RefusalGround.ERASURE_LEGAL_CLAIMS),
@@ -467,7 +463,7 @@ def seed() -> dict[str, int]:
     """Seed the history of every controller that has none yet; returns how many requests each
     got. Its officer ``officer-<slug>`` must exist (``setup_demo`` creates it first).
 
-    The history ends now, by the wall clock: an extension's condition reads it (see above).
+    The history ends now, by the wall clock (less a margin: seeding takes a while).
     """
     now = timezone.now()
     User = get_user_model()
