@@ -105,6 +105,7 @@ def perform(
     now = now or timezone.now()
     with transaction.atomic():
         case = _lock(case)
+        case.step_now = now
         check_actor(case, step, actor)
         if not is_possible(case, step):
             raise StepNotAllowed(f"cannot {step.name} a case that is {case.get_state_display()}")

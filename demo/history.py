@@ -1,6 +1,6 @@
 """A past to report on: months of requests at each demo controller, made through the real path.
 
-``seed`` gives every controller sixteen to eighteen requests received over the past six
+``seed`` gives every controller about twenty requests received over the past six
 months, in every state: answered on time, answered late, paused for a question, extended,
 refused (lawful grounds of ``REFUSAL_GROUNDS`` spread over the five controllers), withdrawn,
 expired, and some still open (one overdue). Nothing is written to a table directly: each
@@ -12,26 +12,24 @@ identity is decided) and queued mail are what production would have made.
 
 Design choices, and the reasons for them:
 
-- **No seeded request ever reaches fulfilment.** Fulfilment (searches, data packages, plans of
-  changes) runs on the wall clock: what its hooks and tasks record is timestamped
-  ``timezone.now()``, so a three-month-old request that reached it would carry today's search
-  or plan in the middle of its history. The controllers' systems stay loaded and nothing is
-  patched; the stories are chosen instead so that the hooks have nothing to do:
-  - the requests answered (on time, late, paused, extended, and the open ones in progress) are
-    for information on automated decisions (Art. 22), the one right fulfilment does not touch:
-    the officer answers it by text;
-  - access and portability (``searches.collect.DATA_RIGHTS``: searches start once identity
-    is settled) only where identity is checked with an ID copy, and never beyond that check:
-    refused at review, or awaiting it; elsewhere only expired or unconfirmed;
-  - rights that change data (``changes.plans.CHANGE_RIGHTS``) are refused or withdrawn. Once
-    confirmed, their hook asks a worker for a plan *after commit*; everything is seeded in one
-    transaction, so that worker finds the request already closed and does nothing (as when the
-    broker was down: a plan is made by a worker or an officer, never required to refuse).
-  ``tests/test_demo_history.py`` holds this: with the systems loaded, no seeded request has a
-  search, package or plan, and no event of fulfilment.
-- **Extensions are in the past month only.** ``Case.extend``'s condition (``can_extend``) reads
-  the wall clock, not the step's ``now``: a period can be extended only while the real date is
-  still within its first month. The extended requests were received 20 to 27 days ago.
+- **Through fulfilment, on the same set-back clock.** Every time fulfilment records comes from
+  the step's ``now`` or the ``now=`` of the job or service it runs in, so the history takes its
+  requests through it as the workers and the officer would, minutes or office hours after the
+  step that asked (``_Story.work``, ``fulfil``): an SQL system's search (``collect.run``) and
+  change (``execute.run``, verified) run in-process; the manual system's search and change are
+  answered by the officer as its owner said; the processor's API is not called while seeding
+  (it may not be running), so the officer records its answer by mail (a search answered by
+  hand, a change skipped with the reason); the access letter's missing items are supplied for
+  the request only; the package is built, released, downloaded with the mailed code and
+  expires; a plan is made, approved by its hash, and the recipients that wait for the officer
+  are decided (Art. 19); the completion letter goes out with the response. Nothing is left for a
+  worker when the seed commits: it would be dated today. The mix is a real controller's: mostly
+  access, then erasure, then two of the other rights and a few automated decisions. Only three
+  requests a controller are packaged: each package's letter is a PDF, the dearest thing seeding
+  does. The history's subjects are not in the demo systems, so their searches find nothing
+  and their erasures change no row: the record and the letters say so.
+- **Extensions anywhere in the past.** ``extend``'s condition reads the step's ``now``
+  (``Case.step_now``), so a request of months ago was extended within its own first month.
 - **Web and email only.** Mail intake and the web form receive as the subject, who confirms
   later (``now=``). A request an officer records from a call or a letter is confirmed by
   ``receive_case`` at the wall clock, so none is seeded by phone or post.
@@ -72,13 +70,24 @@ from cases.links import CONFIRMATION_MAX_AGE
 from cases.mail import deliver
 from cases.models import Case, Channel, MailStatus, ObjectionTo, RefusalGround, State
 from cases.workflow import perform
-from controllers.models import Controller, Right
+from controllers.models import Controller, Right, SystemKind
+from fulfilment.changes import execute, plans
+from fulfilment.models import CollectionStatus, ExecutionStatus, NoticeStatus, PackageStatus
+from fulfilment.searches import collect, delivery, letter, package
 from fulfilment.searches.collect import DATA_RIGHTS
 
 DOMAIN = "history.demo.invalid"
 SEED = 2026
-# The right answered by text: fulfilment has no hook for it (see the module's docstring).
+# The right answered by text alone: fulfilment has no part in it.
 ANSWERED = Right.AUTOMATED_DECISIONS
+# The rights asked for now and then, besides access and erasure (two of them a controller).
+OTHERS = (
+    Right.RECTIFICATION,
+    Right.RESTRICTION,
+    Right.OBJECTION,
+    Right.PORTABILITY,
+    Right.WITHDRAW_CONSENT,
+)
 # Nothing is dated in the last minutes: the seeding itself takes a few seconds.
 MARGIN = dt.timedelta(minutes=5)
 DAY = dt.timedelta(days=1)
@@ -129,6 +138,69 @@ DETAILS: dict[str, Text] = {
         "gegevens na afloop van mijn bestelling.",
         "en": "I withdraw my consent to the newsletter and to keeping my data after my order.",
     },
+}
+# The officer's response, by right (the package, the completion letter say the rest).
+RESPONSES: dict[str, Text] = {
+    Right.ACCESS: {
+        "nl": "Wij hebben al onze systemen naar uw gegevens doorzocht. U ontvangt een link naar "
+        "uw gegevens; de brief erbij zegt wat wij van u verwerken, waarom en met wie.",
+        "en": "We searched all our systems for your data. You will receive a link to your "
+        "data; the letter with it says what we process about you, why and with whom.",
+    },
+    Right.PORTABILITY: {
+        "nl": "U ontvangt een link naar de gegevens die u ons heeft verstrekt, in een "
+        "machineleesbaar bestand.",
+        "en": "You will receive a link to the data you provided to us, in a machine-readable file.",
+    },
+    Right.ERASURE: {
+        "nl": "Wij hebben uw gegevens verwijderd, behalve wat de wet ons verplicht te bewaren; "
+        "de brief erbij zegt wat, waar en tot wanneer.",
+        "en": "We erased your data, except what the law obliges us to keep; the letter with "
+        "this says what, where and until when.",
+    },
+    Right.RECTIFICATION: {
+        "nl": "Wij hebben uw gegevens verbeterd zoals u vroeg.",
+        "en": "We corrected your data as you asked.",
+    },
+    Right.RESTRICTION: {
+        "nl": "Wij gebruiken uw gegevens niet meer zolang uw klacht loopt; wij bewaren ze wel.",
+        "en": "We no longer use your data while your complaint is pending; we do keep it.",
+    },
+    Right.OBJECTION: {
+        "nl": "Wij gebruiken uw gegevens niet meer voor analyses en profilering.",
+        "en": "We no longer use your data for analytics and profiling.",
+    },
+    Right.WITHDRAW_CONSENT: {
+        "nl": "Wij hebben uw toestemming ingetrokken en de verwerking die erop rustte gestopt.",
+        "en": "We recorded the withdrawal of your consent and stopped the processing it covered.",
+    },
+}
+# The officer's own words in the record, in the request's language.
+BY_HAND: Text = {
+    "nl": "Gezocht door de eigenaar van het systeem; niets van deze persoon gevonden.",
+    "en": "Searched by the system's owner; nothing of this person found.",
+}
+PROCESSOR_ANSWERED: Text = {
+    "nl": "De verwerker antwoordde per e-mail: geen gegevens van dit adres in het logboek.",
+    "en": "The processor answered by email: no data of this address in its log.",
+}
+PROCESSOR_SKIPPED: Text = {
+    "nl": "De verwerker bevestigde per e-mail dat hij geen gegevens van dit adres heeft.",
+    "en": "The processor confirmed by email that it holds no data of this address.",
+}
+OWNER_CONFIRMED: Text = {
+    "nl": "De eigenaar bevestigde per e-mail: niets van deze persoon in het systeem.",
+    "en": "The owner confirmed by email: nothing of this person in the system.",
+}
+RECIPIENT_DECIDED: Text = {
+    "nl": "Navraag bij de afdeling: aan deze ontvanger zijn geen gegevens van deze persoon "
+    "verstrekt.",
+    "en": "Checked with the department: no data of this person went to this recipient.",
+}
+CORRECTED: Text = {"nl": "Jansen-de Vries", "en": "Jansen-de Vries"}
+LETTER_ITEM: Text = {
+    "nl": "Zoals in onze privacyverklaring beschreven, voor de uitvoering van de overeenkomst.",
+    "en": "As our privacy statement describes, to perform the contract.",
 }
 RESPONSE: Text = {
     "nl": "Wij nemen geen besluiten over u die uitsluitend op geautomatiseerde verwerking "
@@ -243,9 +315,7 @@ class Refusal:
     late: bool = False  # after the month in which a refusal is due (Art. 12(4))
 
 
-# The grounds spread over the five demo controllers, each on a right it fits, and each on a
-# path that stays clear of fulfilment (an access request is refused while its identity is
-# still under review, where the statement asks for an ID copy).
+# The grounds spread over the five demo controllers, each on a right it fits.
 REFUSALS: dict[str, tuple[Refusal, ...]] = {
     "contractstatus": (
         Refusal(Right.ERASURE, RefusalGround.ERASURE_LEGAL_CLAIMS),
@@ -303,21 +373,31 @@ def plan(controller: Controller, now: dt.datetime) -> list[Planned]:
     fake.seed_instance(f"{SEED}:{controller.slug}")
     zone = ZoneInfo(controller.time_zone)
     access_needs_id = _needs_id(controller, Right.ACCESS)
+    others = rng.sample(OTHERS, 2)
     # (story, right, days ago, spread in days either side)
     stories: list[tuple[str, str, float, float, Refusal | None]] = [
-        ("answered", ANSWERED, 165, 10, None),
-        ("answered", ANSWERED, 115, 10, None),
-        ("answered", ANSWERED, 65, 6, None),
-        ("answered_late", ANSWERED, 140, 10, None),
-        ("answered_late", ANSWERED, 88, 6, None),
-        ("paused", ANSWERED, 122, 12, None),
-        ("extended", ANSWERED, 25, 1.5, None),
+        # Access, the right most asked for: searched, packaged, released and downloaded. (Each
+        # package's letter is a PDF: the most expensive thing seeding does, so three of them.)
+        ("answered", Right.ACCESS, 168, 8, None),
+        ("answered", Right.ACCESS, 92, 8, None),
+        ("extended", Right.ACCESS, 128, 10, None),
+        ("overdue", Right.ACCESS, 55, 6, None),
+        ("extended_open", Right.ACCESS, 24, 2, None),
+        # Erasure next: planned, approved, carried out and verified, its recipients told.
+        ("answered", Right.ERASURE, 150, 10, None),
+        ("answered", Right.ERASURE, 80, 10, None),
+        ("answered_late", Right.ERASURE, 115, 8, None),
+        ("answered_late", Right.ERASURE, 62, 6, None),
+        # The other rights, now and then.
+        ("answered", others[0], 125, 10, None),
+        ("answered", others[1], 70, 10, None),
         ("withdrawn", Right.OBJECTION, 95, 20, None),
-        ("expired", rng.choice([Right.ACCESS, Right.ERASURE]), 75, 30, None),
-        ("overdue", ANSWERED, 55, 6, None),
+        # Automated decisions, answered by text: one after a question, one still waiting, one
+        # ready to be sent.
+        ("paused", ANSWERED, 122, 12, None),
         ("waiting", ANSWERED, 6, 1.5, None),
         ("ready", ANSWERED, 17, 2, None),
-        ("extended_open", ANSWERED, 21, 1, None),
+        ("expired", rng.choice([Right.ACCESS, Right.ERASURE]), 75, 30, None),
         ("unconfirmed", rng.choice([Right.ACCESS, Right.RECTIFICATION]), 1.6, 0.6, None),
     ]
     if access_needs_id:
@@ -375,13 +455,6 @@ def _check_refusal(controller: Controller, refusal: Refusal) -> None:
             f"{controller.slug}: asks no ID copy for {refusal.right}; an identity it rejects "
             "needs a right whose rule asks for one"
         )
-    # An access or portability request whose identity is settled starts searches: refused only
-    # while its ID copy is under review, which needs a statement that asks for one.
-    if refusal.right in DATA_RIGHTS and not _needs_id(controller, refusal.right):
-        raise ValueError(
-            f"{controller.slug}: a {refusal.right} request would reach fulfilment before its "
-            "refusal; choose a right or a controller that asks for an ID copy"
-        )
     if (refusal.right, refusal.ground) not in REASONS and refusal.via == "refuse":
         raise ValueError(f"no reasons written for refusing {refusal.right} on {refusal.ground}")
 
@@ -390,7 +463,7 @@ def seed() -> dict[str, int]:
     """Seed the history of every controller that has none yet; returns how many requests each
     got. Its officer ``officer-<slug>`` must exist (``setup_demo`` creates it first).
 
-    The history ends now, by the wall clock: an extension's condition reads it (see above).
+    The history ends now, by the wall clock (less a margin: seeding takes a while).
     """
     now = timezone.now()
     User = get_user_model()
@@ -508,13 +581,19 @@ class _Story:
         )
         self.send(planned.received_at)
 
+    def at(self, moment: dt.datetime, what: str) -> dt.datetime:
+        """The moment of the next thing that happens: after the last, never after now."""
+        moment = max(moment, self.clock + MINUTE)
+        if moment > self.limit:
+            raise ValueError(f"{self.planned.story}: {what} would happen after now ({moment})")
+        self.clock = moment
+        return moment
+
     def take(self, step: str, actor: Actor, at: dt.datetime, **arguments: Any) -> None:
-        at = max(at, self.clock + dt.timedelta(minutes=1))
-        if at > self.limit:
-            raise ValueError(f"{self.planned.story}: {step} would happen after now ({at})")
+        at = self.at(at, step)
         self.case = perform(self.case, step, actor=actor, now=at, **arguments)
         self.send(at)
-        self.clock = at
+        self.work()
 
     def send(self, at: dt.datetime) -> None:
         """Send the mail the step queued, at the step's time (the worker would find it sent)."""
@@ -523,6 +602,127 @@ class _Story:
         ):
             deliver(mail_id, now=at)
         self.case.refresh_from_db()
+
+    # --- Fulfilment: what the workers and the officer do between the steps.
+
+    def work(self) -> None:
+        """What the workers do minutes after a step, as the step asked them (after its commit):
+        the searches it started, the plan of changes it asked for, the package to build. Left
+        undone, a worker would do it when the seed commits, dated today."""
+        case = self.case
+        for search in case.collections.filter(status=CollectionStatus.PENDING):
+            if search.kind == SystemKind.SQL:
+                collect.run(search.pk, now=self.at(self.clock + 2 * MINUTE, "a search"))
+        if (
+            case.right in plans.CHANGE_RIGHTS
+            and case.right != Right.RECTIFICATION  # its plan waits for the corrections
+            and plans.plannable(case, case.right)
+            and not case.plans.exists()
+        ):
+            plans.make(case, actor=Actor.system(), now=self.at(self.clock + 3 * MINUTE, "a plan"))
+        for built in case.packages.filter(status=PackageStatus.BUILDING):
+            package.build(built.pk, now=self.at(self.clock + 2 * MINUTE, "a package"))
+        self.send(self.clock)
+
+    def answer_searches(self, end: dt.datetime) -> None:
+        """The officer answers the searches no worker runs: a manual system's (its owner
+        searched), and the processor's, whose API the history does not call (it answered the
+        officer by mail). Neither holds the history's subjects."""
+        for search in self.case.collections.filter(
+            status__in=(CollectionStatus.PENDING, CollectionStatus.MANUAL)
+        ):
+            words = BY_HAND if search.kind == SystemKind.MANUAL else PROCESSOR_ANSWERED
+            collect.answer_manually(
+                search,
+                actor=self.officer_actor,
+                found=False,
+                note_text=words[self.language],
+                now=self.at(self.office(self.clock + HOUR, end), "a manual answer"),
+            )
+
+    def supply_letter(self, end: dt.datetime) -> None:
+        """What the access letter needs that the statement does not say, this request only."""
+        for gap in letter.gaps(self.case):
+            none = gap.kind == letter.NONE_OR_TEXT
+            letter.supply(
+                self.case,
+                gap.key,
+                actor=self.officer_actor,
+                none=none,
+                text="" if none else LETTER_ITEM[self.language],
+                now=self.at(self.office(self.clock + 10 * MINUTE, end), "a letter item"),
+            )
+
+    def carry_out(self, end: dt.datetime) -> None:
+        """A right that changes data: the plan reviewed and approved by its hash, its changes
+        run in the SQL systems (verified there), the manual and the processor's confirmed by
+        mail, and the recipients the officer must decide on decided (Art. 19)."""
+        case = self.case
+        officer = self.officer_actor
+        if case.right == Right.RECTIFICATION and not case.plans.exists():
+            system, table, column, _label = plans.rectifiable(case)[0]
+            plans.add_correction(
+                case,
+                actor=officer,
+                system=system,
+                table=table,
+                column=column,
+                value=CORRECTED[self.language],
+                now=self.at(self.office(self.clock + HOUR, end), "a correction"),
+            )
+            plans.make(case, actor=officer, now=self.at(self.clock + 5 * MINUTE, "a plan"))
+        plan = plans.current(case)
+        assert plan is not None, case.reference
+        self.officer("approve_plan", self.office(self.clock + HOUR, end), plan=plan.sha256)
+        for job in plan.executions.order_by("pk"):
+            if job.status == ExecutionStatus.PENDING and job.kind == SystemKind.SQL:
+                execute.run(job.pk, now=self.at(self.clock + 2 * MINUTE, "a change"))
+            elif job.status == ExecutionStatus.MANUAL:
+                execute.confirm_manual(
+                    job,
+                    actor=officer,
+                    note_text=OWNER_CONFIRMED[self.language],
+                    found=False,
+                    now=self.at(self.office(self.clock + HOUR, end), "a manual change"),
+                )
+            elif job.status == ExecutionStatus.PENDING:
+                execute.skip(
+                    job,
+                    actor=officer,
+                    reason=PROCESSOR_SKIPPED[self.language],
+                    now=self.at(self.office(self.clock + HOUR, end), "a skip"),
+                )
+        for notice in plan.notices.filter(status=NoticeStatus.UNRESOLVED).order_by("pk"):
+            execute.decide(
+                notice,
+                actor=officer,
+                decision=execute.NOT_DISCLOSED,
+                note_text=RECIPIENT_DECIDED[self.language],
+                now=self.at(self.office(self.clock + 10 * MINUTE, end), "a recipient decided"),
+            )
+        self.send(self.clock)
+
+    def download(self) -> None:
+        """The subject asks for a code, types it from the mail, and downloads the package; the
+        link expires days later (the beat's sweep)."""
+        released = package.package_of(self.case)
+        if released is None or released.status != PackageStatus.RELEASED:
+            return
+        asked = self.at(self.awake(self.clock + HOUR, self.clock + 3 * DAY), "a download")
+        delivery.send_code(released, now=asked)
+        mail = self.case.outgoing_mail.get(kind="download_code", status=MailStatus.QUEUED)
+        code = mail.context["secret_code"]
+        self.send(asked)
+        typed = self.at(self.clock + 2 * MINUTE, "a download")
+        if not delivery.check_code(released, code, now=typed):
+            raise ValueError(f"{self.planned.story}: the download code was refused")
+        for _chunk in delivery.download(released, now=typed) or ():
+            pass
+        released.refresh_from_db()
+        assert released.expires_at is not None
+        expiry = released.expires_at + self.rng.uniform(1, 10) * MINUTE
+        if expiry <= self.limit:
+            package.expire(now=self.at(expiry, "an expiry"))
 
     def subject(self, step: str, at: dt.datetime, **arguments: Any) -> None:
         self.take(step, Actor.subject(), at, **arguments)
@@ -547,21 +747,42 @@ class _Story:
         self.confirm()
         self.settle_identity()
 
+    @property
+    def response(self) -> str:
+        return RESPONSES.get(self.case.right, RESPONSE)[self.language]
+
+    def fulfil(self, end: dt.datetime) -> None:
+        """What the right asks of the systems, done by ``end`` (as far as the office hours
+        allow): the searches no worker runs answered, the access letter completed; or the
+        changes planned, approved, carried out and the recipients decided."""
+        case = self.case
+        if case.right in DATA_RIGHTS and case.collections.exists():
+            self.answer_searches(end)
+            if case.right == Right.ACCESS:
+                self.supply_letter(end)
+        elif case.right in plans.CHANGE_RIGHTS and case.controller.systems.exists():
+            self.carry_out(end)
+
     def respond(self, *, late: bool = False, until: dt.datetime | None = None) -> None:
-        """Prepare the answer and approve it: on time (by ``until``, default the deadline), or
-        days after the deadline."""
+        """Do what the right asks, prepare the answer and approve it: on time (by ``until``,
+        default the deadline), or days after the deadline; a package is downloaded."""
         if late:
-            prepared = self.office(self.deadline + 2 * DAY, self.deadline + 18 * DAY)
-            sent = self.office(prepared + 10 * MINUTE, prepared + DAY)
+            start, end = self.deadline + 2 * DAY, self.deadline + 18 * DAY
         else:
             until = until or self.deadline
             # A day's work at least, unless the deadline is closer than that (a fast promise).
-            prepared = self.office(
-                self.clock + min(DAY, (until - self.clock) / 3), until - 2 * HOUR
-            )
+            start = self.clock + min(DAY, (until - self.clock) / 3)
+            end = until - 2 * HOUR
+        self.fulfil(self.clock + (end - self.clock) / 2)
+        prepared = self.office(max(start, self.clock + 10 * MINUTE), end)
+        if late:
+            sent = self.office(prepared + 10 * MINUTE, prepared + DAY)
+        else:
+            assert until is not None
             sent = self.office(prepared + 10 * MINUTE, min(prepared + DAY, until - MINUTE))
-        self.officer("prepare_response", prepared, response=RESPONSE[self.language])
+        self.officer("prepare_response", prepared, response=self.response)
         self.officer("complete", sent, partial_ground="", partial_reason="", message="")
+        self.download()
 
     def ask(self, start: dt.datetime, end: dt.datetime) -> None:
         self.officer("ask_subject", self.office(start, end), message=QUESTION[self.language])
@@ -598,14 +819,15 @@ def _paused(story: _Story) -> None:
 
 
 def _extended(story: _Story) -> None:
-    """Extended within the first month, answered since (the extension was told in time)."""
+    """Extended within the first month, answered after the month it would have had."""
     story.open()
     story.extend(story.clock + 2 * DAY, story.clock + 10 * DAY)
-    story.respond(until=story.limit - 6 * HOUR)
+    story.respond(until=story.deadline)
 
 
 def _extended_open(story: _Story) -> None:
     story.open()
+    story.fulfil(story.clock + 3 * DAY)
     story.extend(story.limit - 6 * DAY, story.limit - DAY)
 
 
@@ -624,8 +846,10 @@ def _expired(story: _Story) -> None:
 
 
 def _overdue(story: _Story) -> None:
-    """In progress, its deadline long past: what the officer's queue and the report flag."""
+    """In progress, its deadline long past: what the officer's queue and the report flag. The
+    systems were searched; the response was never prepared."""
     story.open()
+    story.fulfil(story.clock + 5 * DAY)
 
 
 def _waiting(story: _Story) -> None:
@@ -637,10 +861,11 @@ def _waiting(story: _Story) -> None:
 
 def _ready(story: _Story) -> None:
     story.open()
+    story.fulfil(story.limit - 3 * DAY)
     story.officer(
         "prepare_response",
         story.office(story.limit - 3 * DAY, story.limit - HOUR),
-        response=RESPONSE[story.language],
+        response=story.response,
     )
 
 
@@ -688,8 +913,10 @@ def _refused(story: _Story) -> None:
             message="",
         )
         return
-    if story.planned.right not in DATA_RIGHTS:
-        story.settle_identity()
+    story.settle_identity()
+    if story.planned.right in DATA_RIGHTS:
+        # Searched before the refusal: the searches no worker runs are answered first.
+        story.answer_searches(story.clock + 2 * DAY)
     notice_by = story.case.notice_by
     if refusal.late:
         at = story.office(notice_by + 2 * DAY, notice_by + 12 * DAY)

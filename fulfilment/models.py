@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case
@@ -87,7 +88,8 @@ class Collection(Job):
     wrapped_key = models.BinaryField(null=True, blank=True)
     counts = models.JSONField(default=dict)  # rows found, by table
     file_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by whoever creates it, from the step's clock (a demo history sets it back).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["case", "pk"]
@@ -155,7 +157,8 @@ class Package(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)  # revoked or expired
     downloads = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by whoever creates it, from the step's clock (a demo history sets it back).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["case", "-pk"]

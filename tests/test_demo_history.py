@@ -11,10 +11,20 @@ from django.utils import timezone
 from cases.audit import verify_chain
 from cases.models import CaseEvent, OutgoingMail, State, Suspension
 from cases.models.grounds import LEGACY_GROUNDS, REFUSAL_GROUNDS
+from cases.steps import STEPS
 from controllers.models import Membership, Role
 from demo import history
 from fulfilment.hooks import EVENT_TYPES
-from fulfilment.models import Collection, Package, Plan
+from fulfilment.models import (
+    Collection,
+    DownloadCode,
+    Execution,
+    Notice,
+    Package,
+    PackageStatus,
+    Plan,
+    PlanStatus,
+)
 
 SLUGS = {"contractstatus", "defero", "smart-site", "smartlockr", "smartphoto"}
 
@@ -32,16 +42,26 @@ def seeded(seeded_once):
     return seeded_once(_seed)
 
 
-def _seed() -> dict[str, int]:
+def _seed() -> tuple[dt.datetime, dict[str, int]]:
     """As the demo has it: systems loaded, an officer each, the history seeded (its on-commit
-    work run: the mail, the plan a change's hook asks a worker for)."""
+    work run: the mail, the searches, packages and plans the steps asked workers for).
+    Returns when seeding began, and what it made."""
+    from pathlib import Path
+
+    from django.conf import settings
+
     from controllers.models import Controller
+    from demo import people
 
     from .conftest import load_systems
 
     load_systems()
+    # The demo systems the history's searches and changes reach (a few people: the subjects
+    # of the history are not among them, as in the demo).
+    people.build(Path(settings.VAR_DIR) / "systems", count=30)
     _add_officers(Controller.objects.all())
-    return history.seed()
+    began = timezone.now()
+    return began, history.seed()
 
 
 def test_the_plan_is_the_same_each_time(loaded_controllers):
@@ -83,10 +103,10 @@ class TestTheSeededHistory:
     """The tests that only read the history (a test's own changes are rolled back with it)."""
 
     def test_every_state_every_ground_on_time_and_late(self, seeded):
-        made = seeded
+        _began, made = seeded
         cases = list(history.seeded_cases().select_related("controller"))
         assert set(made) == SLUGS and sum(made.values()) == len(cases)
-        assert all(12 <= count <= 20 for count in made.values()), made
+        assert all(16 <= count <= 26 for count in made.values()), made
         assert {c.state for c in cases} == set(State.values)
         refused = [c for c in cases if c.state == State.REFUSED]
         # Each on a ground the law gives for its right (cases.models.grounds), and many of them.
@@ -157,11 +177,13 @@ class TestTheSeededHistory:
             moments = list(case.events.order_by("seq").values_list("at", flat=True))
             assert moments == sorted(moments), case.reference
             assert moments[0] == case.received_at and moments[-1] < now
-            # The step that closed it is the last, but for the sending of the mail it queued.
-            assert case.closed_at is None or case.closed_at == moments[-1]
-            # Its mail was written and sent at the step's time, months ago, not today.
+            # The step that closed it is the last step (what follows is fulfilment's: the
+            # package released, downloaded, expired; the decision's mail sent).
+            steps = [e.at for e in case.events.order_by("seq") if e.action in STEPS]
+            assert case.closed_at is None or case.closed_at == steps[-1]
+            # Its mail was written and sent when the story wrote it, months ago, not today.
             for mail in case.outgoing_mail.all():
-                assert mail.status == "sent" and mail.created_at == mail.sent_at < now, mail
+                assert mail.status == "sent" and mail.created_at <= mail.sent_at < now, mail
         received = sorted(c.received_at for c in cases)
         assert now - dt.timedelta(days=200) < received[0] < now - dt.timedelta(days=150)
         assert received[-1] < now - dt.timedelta(hours=6)
@@ -170,16 +192,88 @@ class TestTheSeededHistory:
         for case in sorted(cases, key=lambda c: c.received_at):
             by_year.setdefault(case.reference[:9], []).append(case.reference)
         assert all(refs == sorted(refs) for refs in by_year.values())
-        # Nothing reached fulfilment, whose records run on the wall clock.
-        assert not Collection.objects.filter(case__in=cases).exists()
-        assert not Plan.objects.filter(case__in=cases).exists()
-        assert not Package.objects.filter(case__in=cases).exists()
-        actions = set(CaseEvent.objects.filter(case__in=cases).values_list("action", flat=True))
-        assert not actions & set(EVENT_TYPES)
-        # The mail the steps sent went to addresses that reach no one.
+        # The mail to the subjects went to addresses that reach no one (the rest went to the
+        # systems' owners: a manual search or change asked of them).
         mail = OutgoingMail.objects.filter(case__in=cases)
         assert mail.exists() and not mail.filter(status="queued").exists()
-        assert all(m.to.endswith("@history.demo.invalid") for m in mail)
+        assert all(
+            m.to.endswith("@history.demo.invalid") or m.kind in ("manual_task", "manual_change")
+            for m in mail
+        )
+
+    def test_fulfilment_lies_in_each_cases_own_past(self, seeded):
+        """Searches, packages, codes, plans, changes and notices of a seeded request, and their
+        events, are dated between its receipt and the moment seeding began: one clock."""
+        began, _made = seeded
+        cases = {c.pk: c for c in history.seeded_cases()}
+        rows = [
+            (Collection, ("created_at", "finished_at", "answered_at", "next_attempt_at")),
+            (Package, ("created_at", "built_at", "released_at", "ended_at")),
+            (Plan, ("made_at", "approved_at")),
+            (Execution, ("finished_at", "answered_at")),
+            (Notice, ("decided_at", "sent_at", "answered_at")),
+        ]
+        checked = 0
+        for model, fields in rows:
+            for row in model.objects.filter(case__in=cases):
+                for name in fields:
+                    moment = getattr(row, name)
+                    if moment is not None:
+                        assert cases[row.case_id].received_at <= moment < began, (row, name)
+                        checked += 1
+        for code in DownloadCode.objects.filter(package__case__in=cases).select_related("package"):
+            assert cases[code.package.case_id].received_at <= code.created_at < began
+            assert code.used_at is not None and code.used_at < began
+        events = CaseEvent.objects.filter(case__in=cases, action__in=set(EVENT_TYPES))
+        assert events.count() > 100 and checked > 100
+        for event in events:
+            assert cases[event.case_id].received_at <= event.at < began, event
+
+    def test_access_is_packaged_and_erasure_carried_out(self, seeded):
+        """Completed access requests have a released package the subject downloaded; executed
+        erasures an approved plan, verified changes and their recipients' notices."""
+        from controllers.models import Right
+
+        cases = history.seeded_cases()
+        access = cases.filter(right=Right.ACCESS, state=State.COMPLETED)
+        assert access.count() >= 10
+        for case in access:
+            package = case.packages.exclude(status=PackageStatus.SUPERSEDED).get()
+            assert package.released_at and package.downloads == 1, case.reference
+            assert case.events.filter(action="package_downloaded").exists()
+        erasures = cases.filter(right=Right.ERASURE, state=State.COMPLETED)
+        assert erasures.count() >= 10
+        for case in erasures:
+            plan = case.plans.get(status=PlanStatus.APPROVED)
+            assert plan.executions.filter(status="done").exists(), case.reference
+            changed = case.events.filter(action="system_changed")
+            assert any(e.data.get("verified") for e in changed), case.reference
+            assert plan.notices.exists() and not plan.notices.filter(status="pending").exists()
+            assert case.events.filter(action="completion_letter").exists()
+
+    def test_case_reports_show_packages_plans_and_notices(self, seeded):
+        import io
+
+        from django.core.management import call_command
+        from pypdf import PdfReader
+
+        from controllers.models import Right
+        from reports.case_report import render
+
+        cases = history.seeded_cases().filter(state=State.COMPLETED).order_by("reference")
+        for right, words in (
+            (Right.ACCESS, ("Systems searched", "Data package")),
+            (Right.ERASURE, ("Plan of changes", "Recipients (Art. 19)")),
+        ):
+            case = cases.filter(right=right).first()
+            pdf = render(case, language="en")
+            text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+            for word in words:
+                assert word in text, (right, word)
+        # Every chain verifies, fulfilment's events in it.
+        out = io.StringIO()
+        call_command("verify_audit", stdout=out, stderr=out)
+        assert "BROKEN" not in out.getvalue()
 
     def test_seeding_again_adds_nothing(self, seeded):
         counts = (
@@ -213,6 +307,8 @@ class TestTheSeededHistory:
         controllers = sorted(loaded_controllers.values(), key=lambda c: c.legal_name)
         today = timezone.localdate()
         data = compliance.figures(controllers, today - dt.timedelta(days=400), today)
+        # Access is the right most asked for, as at a real controller.
+        assert max(data.by_right, key=data.by_right.get) == "access"
         decided = [c for c in cases if c.state in (State.COMPLETED, State.REFUSED)]
         assert data.received == len(cases)
         assert data.decided == len(decided)

@@ -366,6 +366,11 @@ class Case(FSMModelMixin, models.Model):
     def answer(self, *, now: dt.datetime) -> None:
         self._resume(now)
 
+    # The moment of the step being taken (``cases.workflow.perform`` sets it on the row it
+    # locked): a transition's condition reads it, so a step taken with its clock set back is
+    # judged at its own moment. None outside a step: the wall clock.
+    step_now: dt.datetime | None = None
+
     def can_extend(self, now: dt.datetime | None = None) -> bool:
         """Art. 12(3): once, and notified within the first month (lengthened by suspensions,
         the running one included)."""
@@ -384,7 +389,7 @@ class Case(FSMModelMixin, models.Model):
         field=state,
         source=list(OPEN_STATES),
         target=RETURN_VALUE(*OPEN_STATES),
-        conditions=[lambda case: case.can_extend()],
+        conditions=[lambda case: case.can_extend(case.step_now)],
     )
     def extend(self, *, now: dt.datetime, reason: str) -> str:
         # Art. 12(3): once, with reasons, told to the subject within the first month.

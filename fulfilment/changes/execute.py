@@ -141,7 +141,7 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
         )
     for execution in executions:
         if execution.status == ExecutionStatus.MANUAL:
-            _ask_owner(case, plan, execution, start_at)
+            _ask_owner(case, plan, execution, start_at, at)
         elif plan.purpose != LIFT:
             CHANGES.enqueue_on_commit(execution.pk)
     if not executions:
@@ -149,13 +149,16 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
     return executions
 
 
-def _ask_owner(case: Case, plan: Plan, execution: Execution, when: dt.datetime) -> None:
+def _ask_owner(
+    case: Case, plan: Plan, execution: Execution, when: dt.datetime, now: dt.datetime
+) -> None:
     entry = execution.entry
     for address in jobs.owner_or_officers(execution):
         queue_mail(
             case,
             "manual_change",
             to=address,
+            at=now,
             language=recipient_language(case.controller),
             system=execution.system_title,
             purpose=plan.purpose,
@@ -558,7 +561,7 @@ def settle(plan_id: int, now: dt.datetime | None = None) -> None:
             notice.status, notice.reason = NoticeStatus.UNRESOLVED, completion.OCCASIONAL
         elif notice.address:
             said = said if said is not None else _said(case, plan, executions)
-            _mail(case, plan, notice, said, entry.get("receives") or None)
+            _mail(case, plan, notice, said, entry.get("receives") or None, now=now)
         else:
             notice.status = NoticeStatus.UNRESOLVED
             notice.reason = (
@@ -730,6 +733,8 @@ def _mail(
     notice: Notice,
     said: dict[str, Any],
     receives: list[str] | None = None,
+    *,
+    now: dt.datetime,
 ) -> None:
     """Mail the notice to ``notice.address``: in the controller's language, instructing a
     processor (Art. 28(3)) or asking an independent controller, saying what was done to the
@@ -740,6 +745,7 @@ def _mail(
         case,
         "recipient_notice",
         to=notice.address,
+        at=now,
         language=recipient_language(case.controller),
         reply_to_controller=True,
         recipient=notice.recipient,
@@ -837,7 +843,9 @@ def cancel(case: Case, at: dt.datetime) -> None:
         )
 
 
-def record_answer(notice: Notice, *, actor: Actor, answer: str) -> None:
+def record_answer(
+    notice: Notice, *, actor: Actor, answer: str, now: dt.datetime | None = None
+) -> None:
     """A recipient's answer to its notice (it confirmed, or refused), kept on the case. Only a
     notice that was sent can be answered."""
     case = notice.case
@@ -847,7 +855,7 @@ def record_answer(notice: Notice, *, actor: Actor, answer: str) -> None:
         raise ValidationError(_("Only a notice that was sent can be answered."))
     if not answer.strip():
         raise ValidationError(_("Write the recipient's answer."))
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         Notice.objects.filter(pk=notice.pk).update(
             status=NoticeStatus.ANSWERED, answer=answer, answered_at=now
@@ -869,7 +877,13 @@ DECISIONS = (TELL_BY_MAIL, TOLD_OTHERWISE, *NoticeException.values, NOT_DISCLOSE
 
 
 def decide(
-    notice: Notice, *, actor: Actor, decision: str, address: str = "", note_text: str = ""
+    notice: Notice,
+    *,
+    actor: Actor,
+    decision: str,
+    address: str = "",
+    note_text: str = "",
+    now: dt.datetime | None = None,
 ) -> None:
     """The officer settles a recipient that waits for them: gives an address to tell it by
     (the notice is mailed there, its delivery shown), records that it was told another way
@@ -896,7 +910,7 @@ def decide(
                 NOT_DISCLOSED: _("Say how you know that none of the subject's data went to it."),
             }.get(decision, _("Give the reason, as the subject will read it quoted."))
         )
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         notice = (
             Notice.objects.select_for_update(of=("self",))
@@ -915,6 +929,7 @@ def decide(
                 notice,
                 _said(notice.case, notice.plan),
                 _receives(notice.plan, notice.recipient),
+                now=now,
             )
         elif decision == TOLD_OTHERWISE:
             notice.channel, notice.note = "other", note_text

@@ -536,14 +536,14 @@ def plannable(case: Case, purpose: str) -> bool:
     return case.right == purpose and case.state == State.IN_PROGRESS
 
 
-def replace_refusal(plan: Plan) -> str:
+def replace_refusal(plan: Plan, now: dt.datetime | None = None) -> str:
     """Why this approved plan cannot be replaced now ("" if it can): once every change is
     settled its notices have gone out and the record is whole; while one runs (a worker on it,
     a processor working) what it does is not yet known."""
     executions = list(plan.executions.all())
     if all(e.settled for e in executions):
         return _("Every change of the approved plan is settled: it is not made again.")
-    now = timezone.now()
+    now = now or timezone.now()
     if any(
         e.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE)
         or (e.lease_until and e.lease_until > now)
@@ -556,9 +556,13 @@ def replace_refusal(plan: Plan) -> str:
     return ""
 
 
-def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
+def make(
+    case: Case, *, actor: Actor, purpose: str | None = None, now: dt.datetime | None = None
+) -> Plan:
     """Count and write down the plan (the dry run); it replaces an unapproved one, or an
-    approved one not yet carried out (``replace_refusal``)."""
+    approved one not yet carried out (``replace_refusal``). ``now``: when it is made (a demo
+    history sets it back); its keep-until dates count from it."""
+    made = now or timezone.now()
     purpose = purpose or case.right
     if actor.kind == "officer":
         _check_officer(case, actor)
@@ -566,9 +570,8 @@ def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
         raise ValidationError(_("No plan can be made for this request now."))
     existing = current(case, purpose)
     approved = existing is not None and existing.status == PlanStatus.APPROVED
-    if approved and (why := replace_refusal(existing)):
+    if approved and (why := replace_refusal(existing, made)):
         raise ValidationError(why)
-    made = timezone.now()
     body = body_for(case, purpose, made)  # the counts: outside any transaction of ours
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
@@ -584,7 +587,7 @@ def make(case: Case, *, actor: Actor, purpose: str | None = None) -> Plan:
         if existing is not None and existing.status == PlanStatus.APPROVED:
             # Its changes locked: a worker claims one only through its row's lock.
             list(existing.executions.select_for_update(of=("self",)))
-            if why := replace_refusal(existing):
+            if why := replace_refusal(existing, made):
                 raise ValidationError(why)
             _supersede(locked, existing, actor=actor, at=made)
         _carry(locked, purpose, body)
@@ -704,7 +707,14 @@ MAX_VALUE = 500
 
 
 def add_correction(
-    case: Case, *, actor: Actor, system: str, table: str, column: str, value: str
+    case: Case,
+    *,
+    actor: Actor,
+    system: str,
+    table: str,
+    column: str,
+    value: str,
+    now: dt.datetime | None = None,
 ) -> Correction:
     """Approve one correction: only a column the systems file declares rectifiable (in an SQL
     system, or a processor's whose API takes the rectification), only a value without control
@@ -727,10 +737,10 @@ def add_correction(
     # that would make a name read otherwise than it is stored.
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
         raise ValidationError(_("The value may not contain control characters."))
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         plan = current(case)
-        if plan and plan.status == PlanStatus.APPROVED and (why := replace_refusal(plan)):
+        if plan and plan.status == PlanStatus.APPROVED and (why := replace_refusal(plan, now)):
             # Once it is carried out, a correction could no longer be made.
             raise ValidationError(why)
         correction, _created = Correction.objects.update_or_create(

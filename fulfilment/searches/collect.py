@@ -147,6 +147,7 @@ def start(case: Case, now: dt.datetime | None = None) -> list[Collection]:
                 case=case,
                 system=system,
                 system_name=system.name,
+                created_at=now,
                 system_title=system.title,
                 kind=system.kind,
                 status=CollectionStatus.MANUAL if manual else CollectionStatus.PENDING,
@@ -176,19 +177,20 @@ def start(case: Case, now: dt.datetime | None = None) -> list[Collection]:
     )
     for collection in collections:
         if collection.status == CollectionStatus.MANUAL:
-            _ask_owner(case, collection)
+            _ask_owner(case, collection, now)
         else:
             SEARCHES.enqueue_on_commit(collection.pk)
     return collections
 
 
-def _ask_owner(case: Case, collection: Collection) -> None:
+def _ask_owner(case: Case, collection: Collection, now: dt.datetime) -> None:
     spec = jobs.spec_or_none(collection)
     for address in jobs.owner_or_officers(collection):
         queue_mail(
             case,
             "manual_task",
             to=address,
+            at=now,
             system=collection.system_title,
             instructions=spec.instructions if spec else "",
             customer_number=case.customer_number,
@@ -389,7 +391,7 @@ def answer_manually(
     now: dt.datetime | None = None,
 ) -> None:
     """The answer to a manual search (or to a failed one, searched by hand): nothing found, or
-    an export file, with who and when."""
+    an export file, with who and when (``now``: when the officer recorded it)."""
     collection = SEARCHES.for_officer(collection, actor)
     if collection.settled:
         raise ValidationError(_("This search is settled already."))

@@ -80,6 +80,7 @@ def send_code(package: Package, now: dt.datetime | None = None) -> None:
         queue_mail(
             package.case,
             "download_code",
+            at=now,
             secret_code=code,  # dropped from the mail row once sent (cases.mail)
             minutes=settings.DOWNLOAD_CODE_MINUTES,
         )

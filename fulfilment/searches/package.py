@@ -157,7 +157,7 @@ def request_build(case: Case, now: dt.datetime | None = None) -> Package:
     now = now or timezone.now()
     supersede(case, now)
     kind = Right.PORTABILITY if case.right == Right.PORTABILITY else Right.ACCESS
-    package = Package.objects.create(case=case, kind=kind)
+    package = Package.objects.create(case=case, kind=kind, created_at=now)
     transaction.on_commit(lambda: _enqueue(package.pk))
     return package
 
@@ -189,8 +189,9 @@ def _delete_file_after_commit(package: Package) -> None:
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
-def build(package_id: int) -> None:
-    """Build a package that is waiting to be built (again: idempotent)."""
+def build(package_id: int, now: dt.datetime | None = None) -> None:
+    """Build a package that is waiting to be built (again: idempotent). ``now``: when it is
+    built, the moment the package and its letter are dated by (a demo history sets it back)."""
     package = Package.objects.select_related("case__controller").filter(pk=package_id).first()
     if package is None or package.status != PackageStatus.BUILDING:
         return
@@ -199,7 +200,7 @@ def build(package_id: int) -> None:
     name = f"{uuid.uuid4().hex}.zip"
     path = vault.root() / "packages" / name
     digest = hashlib.sha256()
-    now = timezone.now()
+    now = now or timezone.now()
     try:
         assembly = Assembly(case, package.kind, now)
         with vault.Writer(path, key) as writer:
@@ -217,7 +218,7 @@ def build(package_id: int) -> None:
                     case,
                     actor=Actor.system(),
                     action="package_failed",
-                    at=timezone.now(),
+                    at=now,
                     data={"error": f"{type(error).__name__}: {error}"[:500]},
                 )
         return

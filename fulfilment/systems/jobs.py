@@ -381,7 +381,12 @@ class JobKind(ABC):
                 addresses = [*addresses, spec.owner]
             for address in addresses:
                 queue_mail(
-                    case, self.failed_mail, to=address, system=job.system_title, error=job.error
+                    case,
+                    self.failed_mail,
+                    to=address,
+                    at=now,
+                    system=job.system_title,
+                    error=job.error,
                 )
 
     # --- What officers do.
