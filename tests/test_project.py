@@ -175,10 +175,10 @@ def test_setup_demo_refuses_outside_the_demo(settings):
     assert get_user_model().objects.count() == 0
 
 
-# CI only: it fills the demo's 2,000 people a system and seeds its history in a subprocess, then
-# starts four processes; the rest of the suite checks each part in process (the history:
-# test_demo_history, the worker: test_services and test_changes_worker, the processor: the
-# `world` fixture), and it alone was a sixth of the suite's CPU time.
+# CI only (README, Development): it fills the demo's 2,000 people a system and seeds its history
+# in a subprocess, then starts four processes, about a tenth of the suite's time. The history
+# (test_demo_history) and the processor (the `world` fixture) are checked in process by every
+# `make test`; the printed logins and a worker on the filesystem broker only here, in CI.
 @pytest.mark.ci_only
 def test_make_run_serves_web_worker_beat_and_the_stub_processor(tmp_path):
     """The serving half of `make run` (its Procfile) from a fresh var/: all four come up."""
