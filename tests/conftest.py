@@ -18,6 +18,10 @@ from urllib.parse import urlparse
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("DSAR_REQUIRE_SERVICES") == "1"
+# CI runs every test; a newcomer's `make test` leaves out the few heavy end-to-end ones marked
+# ``ci_only`` (README, Development), which only repeat in a subprocess what the rest of the
+# suite checks in process, so that it finishes in about a minute on two cores.
+RUN_CI_ONLY = REQUIRE_SERVICES or os.environ.get("CI") == "1"
 
 
 def require_service(available: bool, reason: str) -> None:
@@ -26,6 +30,15 @@ def require_service(available: bool, reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"required service missing (DSAR_REQUIRE_SERVICES=1): {reason}")
     pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if RUN_CI_ONLY:
+        return
+    skip = pytest.mark.skip(reason="ci_only: CI runs it (set CI=1 to run it here)")
+    for item in items:
+        if item.get_closest_marker("ci_only"):
+            item.add_marker(skip)
 
 
 def tcp_reachable(url: str, default_port: int) -> bool:

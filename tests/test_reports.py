@@ -82,10 +82,7 @@ def test_the_case_report_shows_deadlines_texts_identity_evidence_and_a_verified_
     document = embedded_events(pdf)
     assert len(document["events"]) == case.audit_count
     assert verify_embedded(pdf) == []
-
-
-def test_a_report_in_dutch(world, committed):
-    case = erased(world, committed)
+    # The same report in Dutch.
     text = text_of(render(case, language="nl"))
     assert "Termijnen" in text and "Integriteit" in text
 
@@ -122,11 +119,6 @@ def test_mail_texts_show_as_sent_but_never_the_subject_s_private_link_or_code(wo
     lines = text_of(render(case, language="en")).splitlines()
     at = lines.index("First line of the answer.")
     assert lines[at : at + 3] == ["First line of the answer.", "Second line.", "A new paragraph."]
-
-
-def test_the_same_case_renders_to_the_same_bytes(world, committed):
-    case = erased(world, committed)
-    assert render(case, language="en") == render(case, language="en")
 
 
 @pytest.mark.parametrize("subsetter", ["harfbuzz", "fonttools"])
@@ -637,6 +629,8 @@ def test_a_forged_or_malformed_attachment_is_refused_and_the_pages_are_checked(
 
 
 def test_the_report_is_the_same_whatever_the_process_s_time_zone(world, committed):
+    """The same case renders to the same bytes, whenever and in whichever zone it is rendered
+    (this also holds two renders in one zone to the same bytes)."""
     from django.utils import timezone
 
     case = erased(world, committed)
