@@ -303,7 +303,7 @@ def measure(
 
     from dsar.celery import freeze_start_up_heap
 
-    # What the Celery worker does once started (dsar/celery.py), before it runs an execution.
+    # What the Celery worker does once started (dsar/celery.py), before it runs a change.
     freeze_start_up_heap()
 
     from controllers.models import Right

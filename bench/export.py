@@ -13,7 +13,7 @@ check want). Three measurements:
   condition and the same order as the connector's query: the fastest the database hands over
   those rows;
 - search+stage: ``SqlSource(spec).search`` feeding a ``Stage`` (JSON lines and CSV, sealed), the
-  path a collection runs;
+  path a search runs;
 - zip: the package's own ``Assembly.zip`` over the staged tables (deflate level, chunking,
   hashing of every member, the ZIP sealed into the vault as ``package.build`` does), without the
   case's index page, letter and manifest, whose cost does not depend on the rows.
@@ -254,7 +254,7 @@ def child(phase: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def stage(spec: SystemSpec, folder: Path, key: bytes) -> dict[str, Any]:
-    """The collection's path (``collect.record_run`` without its bookkeeping): every batch the
+    """The search's path (``collect.record_run`` without its bookkeeping): every batch the
     search yields goes into the stage as it comes."""
     from fulfilment.searches.staging import Stage
     from fulfilment.systems.connectors.sql import SqlSource, index_warnings
@@ -283,7 +283,7 @@ def zip_package(spec: SystemSpec, folder: Path, key: bytes, rows: int) -> dict[s
     from django.utils import timezone
 
     from controllers.models import Right
-    from fulfilment.models import Collection
+    from fulfilment.models import Search
     from fulfilment.searches.package import Assembly, Rules
     from fulfilment.searches.staging import StageReader
     from fulfilment.systems import vault
@@ -292,7 +292,7 @@ def zip_package(spec: SystemSpec, folder: Path, key: bytes, rows: int) -> dict[s
         """The package's members for the tables of one staged run, through its own ``_table``
         and ``zip``; no case is needed (the index, letter and manifest are left out)."""
 
-        def __init__(self) -> None:  # no super(): that reads a case's collections
+        def __init__(self) -> None:  # no super(): that reads a case's searches
             self.kind = Right.ACCESS
             self.now = timezone.now()
             self.hashes: dict[str, dict[str, Any]] = {}
@@ -302,10 +302,10 @@ def zip_package(spec: SystemSpec, folder: Path, key: bytes, rows: int) -> dict[s
             self.kept = {}  # no earlier erasure's kept rows
 
         def _members(self) -> Iterator[tuple[str, Iterable[bytes]]]:
-            collection = Collection(system_name=spec.name, system_title=spec.title)
+            search = Search(system_name=spec.name, system_title=spec.title)
             reader = StageReader(folder, key)
             for table in spec.tables:
-                yield from self._table(collection, reader, table, "data")
+                yield from self._table(search, reader, table, "data")
 
     before = peak_rss()
     start = time.perf_counter()

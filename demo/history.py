@@ -72,7 +72,7 @@ from cases.models import Case, Channel, MailStatus, ObjectionTo, RefusalGround, 
 from cases.workflow import perform
 from controllers.models import Controller, Right, SystemKind
 from fulfilment.changes import execute, plans
-from fulfilment.models import CollectionStatus, ExecutionStatus, NoticeStatus, PackageStatus
+from fulfilment.models import ChangeStatus, NoticeStatus, PackageStatus, SearchStatus
 from fulfilment.searches import collect, delivery, letter, package
 from fulfilment.searches.collect import DATA_RIGHTS
 
@@ -610,7 +610,7 @@ class _Story:
         the searches it started, the plan of changes it asked for, the package to build. Left
         undone, a worker would do it when the seed commits, dated today."""
         case = self.case
-        for search in case.collections.filter(status=CollectionStatus.PENDING):
+        for search in case.searches.filter(status=SearchStatus.PENDING):
             if search.kind == SystemKind.SQL:
                 collect.run(search.pk, now=self.at(self.clock + 2 * MINUTE, "a search"))
         if (
@@ -628,8 +628,8 @@ class _Story:
         """The officer answers the searches no worker runs: a manual system's (its owner
         searched), and the processor's, whose API the history does not call (it answered the
         officer by mail). Neither holds the history's subjects."""
-        for search in self.case.collections.filter(
-            status__in=(CollectionStatus.PENDING, CollectionStatus.MANUAL)
+        for search in self.case.searches.filter(
+            status__in=(SearchStatus.PENDING, SearchStatus.MANUAL)
         ):
             words = BY_HAND if search.kind == SystemKind.MANUAL else PROCESSOR_ANSWERED
             collect.answer_manually(
@@ -674,10 +674,10 @@ class _Story:
         plan = plans.current(case)
         assert plan is not None, case.reference
         self.officer("approve_plan", self.office(self.clock + HOUR, end), plan=plan.sha256)
-        for job in plan.executions.order_by("pk"):
-            if job.status == ExecutionStatus.PENDING and job.kind == SystemKind.SQL:
+        for job in plan.changes.order_by("pk"):
+            if job.status == ChangeStatus.PENDING and job.kind == SystemKind.SQL:
                 execute.run(job.pk, now=self.at(self.clock + 2 * MINUTE, "a change"))
-            elif job.status == ExecutionStatus.MANUAL:
+            elif job.status == ChangeStatus.MANUAL:
                 execute.confirm_manual(
                     job,
                     actor=officer,
@@ -685,7 +685,7 @@ class _Story:
                     found=False,
                     now=self.at(self.office(self.clock + HOUR, end), "a manual change"),
                 )
-            elif job.status == ExecutionStatus.PENDING:
+            elif job.status == ChangeStatus.PENDING:
                 execute.skip(
                     job,
                     actor=officer,
@@ -756,7 +756,7 @@ class _Story:
         allow): the searches no worker runs answered, the access letter completed; or the
         changes planned, approved, carried out and the recipients decided."""
         case = self.case
-        if case.right in DATA_RIGHTS and case.collections.exists():
+        if case.right in DATA_RIGHTS and case.searches.exists():
             self.answer_searches(end)
             if case.right == Right.ACCESS:
                 self.supply_letter(end)

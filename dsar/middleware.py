@@ -119,7 +119,7 @@ class SecurityHeadersMiddleware:
         return response
 
 
-_OFFICER_UPLOAD = re.compile(r"/admin/fulfilment/collection/\d{1,18}/answer/")
+_OFFICER_UPLOAD = re.compile(r"/admin/fulfilment/search/\d{1,18}/answer/")
 
 
 def _staff_session(request: HttpRequest) -> bool:

@@ -265,10 +265,10 @@ CELERY_BEAT_SCHEDULE = {
     "resend-unsent-mail": {"task": "cases.resend_unsent_mail", "schedule": 60.0},
     "expire-unconfirmed": {"task": "reminders.tasks.expire_unconfirmed", "schedule": 600.0},
     "sweep-deadlines": {"task": "reminders.tasks.sweep_deadlines", "schedule": 300.0},
-    # Collections due (a retry, a poll of a processor) or left by a worker that died; packages
+    # Searches due (a retry, a poll of a processor) or left by a worker that died; packages
     # whose download link expired.
-    "sweep-collections": {"task": "fulfilment.sweep_collections", "schedule": 60.0},
-    "sweep-executions": {"task": "fulfilment.sweep_executions", "schedule": 60.0},
+    "sweep-searches": {"task": "fulfilment.sweep_collections", "schedule": 60.0},
+    "sweep-changes": {"task": "fulfilment.sweep_executions", "schedule": 60.0},
     "sweep-archives": {"task": "reports.sweep_archives", "schedule": 60.0},
     "expire-packages": {"task": "fulfilment.expire_packages", "schedule": 600.0},
 }

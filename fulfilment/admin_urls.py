@@ -11,16 +11,16 @@ wrap = admin.site.admin_view
 
 urlpatterns = [
     path("case/<int:pk>/progress/", wrap(officer.progress_view), name="fulfilment_progress"),
-    path("collection/<int:pk>/retry/", wrap(officer.retry_view), name="fulfilment_retry"),
-    path("collection/<int:pk>/skip/", wrap(officer.skip_view), name="fulfilment_skip"),
-    path("collection/<int:pk>/answer/", wrap(officer.answer_view), name="fulfilment_answer"),
+    path("search/<int:pk>/retry/", wrap(officer.retry_view), name="fulfilment_retry"),
+    path("search/<int:pk>/skip/", wrap(officer.skip_view), name="fulfilment_skip"),
+    path("search/<int:pk>/answer/", wrap(officer.answer_view), name="fulfilment_answer"),
     path(
-        "collection/<int:pk>/table/<str:table>/",
+        "search/<int:pk>/table/<str:table>/",
         wrap(officer.table_view),
         name="fulfilment_table",
     ),
     path(
-        "collection/<int:pk>/table/<str:table>/withhold/",
+        "search/<int:pk>/table/<str:table>/withhold/",
         wrap(officer.withhold_view),
         name="fulfilment_withhold",
     ),

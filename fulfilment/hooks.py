@@ -15,7 +15,7 @@ Each receiver only says which room's service a step calls, with the step's argum
   consent): once identity is settled its plan is made (a dry run; ``fulfilment.changes.plans``);
   "approve the plan" takes only the plan the officer reviewed (its hash), never an outdated
   one (its corrections or its systems' declarations changed since), and starts its
-  executions; "prepare the response" waits until each is done (or skipped with a reason) and
+  changes; "prepare the response" waits until each is done (or skipped with a reason) and
   no recipient waits for the officer (Art. 19: no way to tell it declared, data that reach it
   only on occasion, a processor that did not say what it held);
   "approve and send" mails the completion letter. An objection to direct marketing
@@ -82,7 +82,7 @@ def on_taken(
     if case.right in DATA_RIGHTS:
         if case.state == State.IN_PROGRESS:
             start(case, now)  # once: it does nothing when the searches exist
-        if step == "prepare_response" and case.collections.exists():
+        if step == "prepare_response" and case.searches.exists():
             request_build(case, now)
         elif step == "reopen":
             supersede(case, now)

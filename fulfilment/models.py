@@ -18,7 +18,7 @@ from cases.models import Case
 from controllers.models import System, SystemKind
 
 
-class CollectionStatus(models.TextChoices):
+class SearchStatus(models.TextChoices):
     PENDING = "pending", _("waiting to run")
     RUNNING = "running", _("searching")
     REMOTE = "remote", _("waiting for the processor")
@@ -75,12 +75,12 @@ class Job(models.Model):
         return str(_("The processor reports: %(status)s") % {"status": self.remote_status})
 
 
-class Collection(Job):
+class Search(Job):
     """One system searched for one case's subject."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="collections")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="searches")
     status = models.CharField(
-        max_length=10, choices=CollectionStatus.choices, default=CollectionStatus.PENDING
+        max_length=10, choices=SearchStatus.choices, default=SearchStatus.PENDING
     )
     # The identity kinds searched by (values come from the case, never stored twice).
     identities = models.JSONField(default=list)
@@ -241,7 +241,7 @@ class Plan(models.Model):
         return f"{self.case_id}: {self.purpose} plan {self.sha256[:12]} ({self.status})"
 
 
-class ExecutionStatus(models.TextChoices):
+class ChangeStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("scheduled")
     PENDING = "pending", _("waiting to run")
     RUNNING = "running", _("running")
@@ -256,15 +256,15 @@ class ExecutionStatus(models.TextChoices):
     SUPERSEDED = "superseded", _("replaced by a newer plan")
 
 
-class Execution(Job):
+class Change(Job):
     """One approved plan carried out in one system: run, retried and verified like a search."""
 
     SETTLED = ("done", "skipped", "superseded")
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="executions")
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="executions")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="changes")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="changes")
     status = models.CharField(
-        max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
+        max_length=10, choices=ChangeStatus.choices, default=ChangeStatus.PENDING
     )
     # The subject's rows the change covered, by table (the approved plan's counts, verified);
     # of an objection's or a withdrawal's, those that had stopped already (``already``) were
@@ -302,7 +302,7 @@ class Execution(Job):
 
     @property
     def entry(self) -> dict[str, Any]:
-        """The system as the execution's own plan describes it (its title and kind at least,
+        """The system as the change's own plan describes it (its title and kind at least,
         should the plan not name it)."""
         return next(
             (s for s in self.plan.body["systems"] if s["system"] == self.system_name),

@@ -25,7 +25,7 @@ from .changes.events import (
 )
 from .changes.execute import evidence
 from .changes.plans import to_change
-from .models import CollectionStatus, ExecutionStatus, Notice
+from .models import ChangeStatus, Notice, SearchStatus
 
 
 def _when(value: Any) -> str:
@@ -42,8 +42,8 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
     said_downloads, said_manifest, said_made = _("downloads"), _("manifest"), _("made")
     said_approved_by, said_task = _("approved by"), _("task")
     found: list[tuple[str, list[str]]] = []
-    collections = list(case.collections.all())
-    if collections:
+    searches = list(case.searches.all())
+    if searches:
         found.append(
             (
                 _("Systems searched"),
@@ -52,11 +52,11 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                     + (f" · {c.remote_label}" if c.remote_label else "")
                     # What a search found only once it found it: a failed or skipped one
                     # found nothing only in the sense that it did not look.
-                    + (f" · {_counts(c.counts)}" if c.status == CollectionStatus.DONE else "")
+                    + (f" · {_counts(c.counts)}" if c.status == SearchStatus.DONE else "")
                     + (f" · {said_files}: {c.file_count}" if c.file_count else "")
                     + (f" · {c.error}" if c.error else "")
                     + (f" · {c.answer_note}" if c.answer_note else "")
-                    for c in collections
+                    for c in searches
                 ],
             )
         )
@@ -119,17 +119,15 @@ def sections(case: Case) -> list[tuple[str, list[str]]]:
                     % {"hash": entry["done_under"]}
                 )
         zone = timezone.get_current_timezone()
-        for execution in plan.executions.select_related("plan", "answered_by"):
-            if execution.status == ExecutionStatus.DONE:
+        for change in plan.changes.select_related("plan", "answered_by"):
+            if change.status == ChangeStatus.DONE:
                 # How it was established, by kind: the event's own words.
-                detail = describe_change(evidence(execution), zone, heading=False)
+                detail = describe_change(evidence(change), zone, heading=False)
             else:
-                detail = [
-                    x for x in (execution.remote_label, execution.error, execution.answer_note) if x
-                ]
+                detail = [x for x in (change.remote_label, change.error, change.answer_note) if x]
             lines.append(
-                f"{execution.system_title}: {execution.get_status_display()}"
-                f" {_when(execution.finished_at)}" + "".join(f" · {line}" for line in detail)
+                f"{change.system_title}: {change.get_status_display()}"
+                f" {_when(change.finished_at)}" + "".join(f" · {line}" for line in detail)
             )
         found.append(
             (_("Plan of changes: %(purpose)s") % {"purpose": purpose_words(plan.purpose)}, lines)

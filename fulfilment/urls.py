@@ -6,5 +6,5 @@ from .searches import views
 
 urlpatterns = [
     path("s/<str:reference>/<str:token>/package/", views.package_page, name="package"),
-    path("fulfilment/callback/<int:collection_id>/", views.callback, name="fulfilment_callback"),
+    path("fulfilment/callback/<int:search_id>/", views.callback, name="fulfilment_callback"),
 ]

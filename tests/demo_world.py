@@ -23,7 +23,7 @@ from cases.workflow import perform
 from controllers.models import Membership, Role
 from demo import people
 from demo.processor import Processor, datasets, serve
-from fulfilment.models import Collection, CollectionStatus, Package, PackageStatus
+from fulfilment.models import Package, PackageStatus, Search, SearchStatus
 from fulfilment.searches import collect
 from fulfilment.searches.package import open_package, package_of
 
@@ -113,28 +113,26 @@ def settle(committed, case: Case, officer) -> None:
     """Let the processor answer (polled, as the sweep would) and answer manual systems."""
 
     def answered() -> bool:
-        waiting = list(case.collections.filter(status=CollectionStatus.REMOTE))
-        for collection in waiting:
+        waiting = list(case.searches.filter(status=SearchStatus.REMOTE))
+        for search in waiting:
             # The next poll is due now (the sweep would wait its five minutes).
-            Collection.objects.filter(pk=collection.pk).update(next_attempt_at=timezone.now())
-            committed(collect.run, collection.pk)
+            Search.objects.filter(pk=search.pk).update(next_attempt_at=timezone.now())
+            committed(collect.run, search.pk)
         return not waiting
 
     until(answered, "the processor to answer the searches")
-    for collection in case.collections.filter(status=CollectionStatus.MANUAL):
+    for search in case.searches.filter(status=SearchStatus.MANUAL):
         committed(
             collect.answer_manually,
-            collection,
+            search,
             actor=Actor.officer(officer),
             found=False,
             note_text="Searched the paper files.",
             file_name="",
             chunks=None,
         )
-    statuses = set(case.collections.values_list("status", flat=True))
-    assert statuses == {CollectionStatus.DONE}, list(
-        case.collections.values("system_name", "error")
-    )
+    statuses = set(case.searches.values_list("status", flat=True))
+    assert statuses == {SearchStatus.DONE}, list(case.searches.values("system_name", "error"))
 
 
 # What an officer writes where the privacy statement is silent on an item of the access letter
@@ -191,18 +189,18 @@ def officer_client(user) -> Client:
     return client
 
 
-def poll_until_settled(committed, execution) -> None:
+def poll_until_settled(committed, change) -> None:
     """Poll a processor's change as beat's sweep would, until it is settled (the processor
     works on its own clock: on a busy machine that takes longer, never forever)."""
     from fulfilment.changes import execute
-    from fulfilment.models import Execution
+    from fulfilment.models import Change
 
     def settled() -> bool:
-        execution.refresh_from_db()
-        if not execution.settled:
-            Execution.objects.filter(pk=execution.pk).update(next_attempt_at=timezone.now())
-            committed(execute.run, execution.pk)
-        return execution.settled
+        change.refresh_from_db()
+        if not change.settled:
+            Change.objects.filter(pk=change.pk).update(next_attempt_at=timezone.now())
+            committed(execute.run, change.pk)
+        return change.settled
 
     until(settled, "the processor to settle the change")
 

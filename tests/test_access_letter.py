@@ -150,7 +150,7 @@ def test_what_an_erasure_keeps_is_in_the_retention_of_its_category(world, commit
     controller = world["controllers"]["smartlockr"]
     case = drive_to_work(committed, controller, officer)
     settle(committed, case, officer)
-    assert case.collections.get(system_name="platform").counts.get("invoices")
+    assert case.searches.get(system_name="platform").counts.get("invoices")
     text, _ = _letter(unzip(respond(committed, case, officer)))
     assert "Smartlockr-platform — Facturen is kept for 7 more years" in text
 
@@ -364,12 +364,12 @@ def test_a_department_s_export_brings_its_category_its_retention_and_its_recipie
     """Defero's bookkeeper exports the subject's invoices: the financial administration is
     found, with the seven years its systems file keeps it, and the bookkeeper who receives it
     is named."""
-    from fulfilment.models import CollectionStatus
+    from fulfilment.models import SearchStatus
     from fulfilment.searches import collect
 
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["defero"], officer)
-    manual = case.collections.get(status=CollectionStatus.MANUAL)
+    manual = case.searches.get(status=SearchStatus.MANUAL)
     committed(
         collect.answer_manually,
         manual,

@@ -23,7 +23,7 @@ from cases.models import CaseEvent, State
 from cases.workflow import perform
 from fulfilment import report
 from fulfilment.changes import completion, execute, plans
-from fulfilment.models import Execution, ExecutionStatus, NoticeStatus, PlanStatus
+from fulfilment.models import Change, ChangeStatus, NoticeStatus, PlanStatus
 
 from .demo_world import (
     SUBJECT,
@@ -81,8 +81,8 @@ def approve(committed, case, officer):
     return committed(perform, case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
 
 
-def confirm(committed, case, officer, *, found: bool = True, note: str = NOTE) -> Execution:
-    manual = case.executions.get(kind="manual", status=ExecutionStatus.MANUAL)
+def confirm(committed, case, officer, *, found: bool = True, note: str = NOTE) -> Change:
+    manual = case.changes.get(kind="manual", status=ChangeStatus.MANUAL)
     committed(
         execute.confirm_manual, manual, actor=Actor.officer(officer), note_text=note, found=found
     )
@@ -148,9 +148,9 @@ def test_a_processor_s_change_reads_as_reported_completed_with_its_answer(world,
     smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
     case = drive_to_work(committed, smartlockr, officer, "erasure")
     approve(committed, case, officer)
-    remote = case.executions.get(kind="http")
+    remote = case.changes.get(kind="http")
     poll_until_settled(committed, remote)
-    assert remote.status == ExecutionStatus.DONE, remote.error
+    assert remote.status == ChangeStatus.DONE, remote.error
     event = changed_event(case, remote.system_title)
     english, dutch = said(event, "en"), said(event, "nl")
     assert "The processor reported the request completed on" in english
@@ -226,7 +226,7 @@ def test_a_correction_entered_after_the_plan_was_made_makes_it_stale(world, comm
         perform(case, "approve_plan", actor=actor, plan=plan.sha256)
     with translation.override("nl"), pytest.raises(ValidationError, match="correcties"):
         perform(case, "approve_plan", actor=actor, plan=plan.sha256)
-    assert not case.executions.exists()
+    assert not case.changes.exists()
     # A changed value is a change of the corrections too.
     plan = committed(plans.make, case, actor=actor)
     plans.add_correction(case, actor=actor, column="naam", value="Sanne van Dijk", **field)
@@ -272,10 +272,10 @@ def test_a_change_blocked_by_new_rows_is_recorded_and_its_plan_replaced_and_appr
             (SUBJECT.email,),
         )
     db.close()
-    blocked = case.executions.get(system_name="klantenadministratie")
+    blocked = case.changes.get(system_name="klantenadministratie")
     committed(execute.run, blocked.pk)
     blocked.refresh_from_db()
-    assert blocked.status == ExecutionStatus.FAILED  # retrying cannot help: plan again
+    assert blocked.status == ChangeStatus.FAILED  # retrying cannot help: plan again
     event = CaseEvent.objects.get(case=case, action="change_blocked")
     assert event.data["found_now"] == {"contactmomenten": 3}
     assert event.data["planned"] == {"contactmomenten": 2}
@@ -292,7 +292,7 @@ def test_a_change_blocked_by_new_rows_is_recorded_and_its_plan_replaced_and_appr
     blocked.refresh_from_db()
     assert first.status == PlanStatus.SUPERSEDED and second.status == PlanStatus.DRAFT
     assert second.body["replaces"] == first.sha256
-    assert blocked.status == ExecutionStatus.SUPERSEDED
+    assert blocked.status == ChangeStatus.SUPERSEDED
     assert "change_superseded" in actions(case)
     made = CaseEvent.objects.filter(case=case, action="plan_made").order_by("-seq").first()
     assert made.data["replaces"] == first.sha256
@@ -310,12 +310,12 @@ def test_a_change_blocked_by_new_rows_is_recorded_and_its_plan_replaced_and_appr
     assert not any(m.to == ["boekhouding@defero.example"] for m in mailoutbox)
     committed(execute.run, blocked.pk)
     blocked.refresh_from_db()
-    assert blocked.status == ExecutionStatus.SUPERSEDED
-    again = second.executions.get()
+    assert blocked.status == ChangeStatus.SUPERSEDED
+    again = second.changes.get()
     assert again.system_name == "klantenadministratie"
     committed(execute.run, again.pk)
     again.refresh_from_db()
-    assert again.status == ExecutionStatus.DONE, again.error
+    assert again.status == ChangeStatus.DONE, again.error
     assert again.counts["contactmomenten"] == 3
     assert CaseEvent.objects.filter(case=case, action="approve_plan").count() == 2
     assert CaseEvent.objects.filter(case=case, action="approve_plan").last().data["plan"] == (
@@ -346,11 +346,11 @@ def test_what_the_first_plan_did_stays_in_the_letter_and_counts_for_the_recipien
     case = drive_to_work(committed, defero, officer, "erasure")
     approve(committed, case, officer)
     first = plans.current(case)
-    assert case.executions.get(system_name="klantenadministratie").status == ExecutionStatus.DONE
-    waiting = case.executions.get(kind="manual")
+    assert case.changes.get(system_name="klantenadministratie").status == ChangeStatus.DONE
+    waiting = case.changes.get(kind="manual")
     second = committed(plans.make, case, actor=actor)
     waiting.refresh_from_db()
-    assert waiting.status == ExecutionStatus.SUPERSEDED
+    assert waiting.status == ChangeStatus.SUPERSEDED
     systems = {s["system"]: s for s in second.body["systems"]}
     assert "done_under" not in systems["financiele-administratie"]  # it was not done
     assert {t["rows"] for t in systems["klantenadministratie"]["tables"]} == {0}
@@ -377,8 +377,8 @@ def test_an_approved_plan_is_not_replaced_while_a_change_runs(world, committed, 
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "erasure")
     _approved_not_run(case, officer, monkeypatch)
-    running = case.executions.get(system_name="klantenadministratie")
-    Execution.objects.filter(pk=running.pk).update(status=ExecutionStatus.RUNNING)
+    running = case.changes.get(system_name="klantenadministratie")
+    Change.objects.filter(pk=running.pk).update(status=ChangeStatus.RUNNING)
     with pytest.raises(ValidationError, match="running in a system now"):
         plans.make(case, actor=Actor.officer(officer))
     assert plans.current(case).status == PlanStatus.APPROVED
@@ -403,7 +403,7 @@ def test_a_plan_approved_while_it_was_made_again_is_not_replaced_unseen(
     with pytest.raises(ValidationError, match="approved meanwhile"):
         plans.make(case, actor=actor)
     assert plans.current(case) == draft
-    assert not case.executions.filter(status=ExecutionStatus.SUPERSEDED).exists()
+    assert not case.changes.filter(status=ChangeStatus.SUPERSEDED).exists()
 
 
 def test_a_lifting_not_yet_run_can_be_planned_again_and_the_subject_is_told_again(
@@ -417,15 +417,15 @@ def test_a_lifting_not_yet_run_can_be_planned_again_and_the_subject_is_told_agai
     case.refresh_from_db()
     lift = committed(plans.make, case, actor=actor, purpose=plans.LIFT)
     committed(perform, case, "lift_restriction", actor=actor, plan=lift.sha256, reason="Checked.")
-    waiting = lift.executions.get()
+    waiting = lift.changes.get()
     again = committed(plans.make, case, actor=actor, purpose=plans.LIFT)
     waiting.refresh_from_db()
-    assert waiting.status == ExecutionStatus.SUPERSEDED and again.body["replaces"] == lift.sha256
+    assert waiting.status == ChangeStatus.SUPERSEDED and again.body["replaces"] == lift.sha256
     mailoutbox.clear()
     case.refresh_from_db()
     committed(perform, case, "lift_restriction", actor=actor, plan=again.sha256, reason="Checked.")
     assert [m for m in mailoutbox if m.to == [SUBJECT.email]]
-    assert again.executions.get().status == ExecutionStatus.PENDING
+    assert again.changes.get().status == ChangeStatus.PENDING
 
 
 def test_a_settled_plan_is_not_called_outdated_after_the_systems_file_changes(world, committed):
@@ -444,7 +444,7 @@ def test_a_settled_plan_is_not_called_outdated_after_the_systems_file_changes(wo
         system.save()
 
     approve(committed, case, officer)
-    assert all(e.status == ExecutionStatus.DONE for e in case.executions.all())
+    assert all(e.status == ChangeStatus.DONE for e in case.changes.all())
     assert plans.replace_refusal(plans.current(case))  # settled: not made again
     edit_file()
     assert plans.outdated(case, plans.current(case))  # the file did change
@@ -460,9 +460,9 @@ def test_a_settled_plan_is_not_called_outdated_after_the_systems_file_changes(wo
 def _erase_all(committed, controller, officer):
     case = drive_to_work(committed, controller, officer, "erasure")
     approve(committed, case, officer)
-    for remote in case.executions.filter(kind="http"):
+    for remote in case.changes.filter(kind="http"):
         poll_until_settled(committed, remote)
-    if case.executions.filter(status=ExecutionStatus.MANUAL).exists():
+    if case.changes.filter(status=ChangeStatus.MANUAL).exists():
         confirm(committed, case, officer)
     finish(committed, case, officer)
     return case
@@ -498,7 +498,7 @@ def test_a_manual_owner_who_found_nothing_changed_nothing(world, committed, mail
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "restriction")
     approve(committed, case, officer)
-    manual = case.executions.get(kind="manual")
+    manual = case.changes.get(kind="manual")
     url = reverse("fulfilment_change_confirm", args=[manual.pk])
     client = officer_client(officer)
     assert "None of the subject's data was there" in html.unescape(client.get(url).content.decode())

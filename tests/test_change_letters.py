@@ -28,7 +28,7 @@ from cases.workflow import perform
 from controllers.models import System
 from fulfilment import report
 from fulfilment.changes import completion, execute, plans
-from fulfilment.models import ExecutionStatus, NoticeStatus, PlanStatus, Withholding
+from fulfilment.models import ChangeStatus, NoticeStatus, PlanStatus, Withholding
 from fulfilment.searches import collect
 
 from .demo_world import (
@@ -86,7 +86,7 @@ def approve(committed, case, officer, purpose: str | None = None):
 
 
 def confirm_manual(committed, case, officer) -> None:
-    for manual in case.executions.filter(kind="manual", status=ExecutionStatus.MANUAL):
+    for manual in case.changes.filter(kind="manual", status=ChangeStatus.MANUAL):
         committed(
             execute.confirm_manual,
             manual,
@@ -98,7 +98,7 @@ def confirm_manual(committed, case, officer) -> None:
 
 def finish(committed, case, officer) -> None:
     actor = Actor.officer(officer)
-    for remote in case.executions.filter(kind="http"):
+    for remote in case.changes.filter(kind="http"):
         poll_until_settled(committed, remote)
     confirm_manual(committed, case, officer)
     # Recipients that receive data only on occasion wait for the officer's word (Art. 19).
@@ -125,8 +125,8 @@ def date_in(language: str, value: dt.date) -> str:
         return formats.date_format(value, "DATE_FORMAT")
 
 
-def day_of(case, execution) -> dt.date:
-    return timezone.localtime(execution.finished_at, ZoneInfo(case.controller.time_zone)).date()
+def day_of(case, change) -> dt.date:
+    return timezone.localtime(change.finished_at, ZoneInfo(case.controller.time_zone)).date()
 
 
 # --- 1. A restriction covers every table that holds the subject, or says why not.
@@ -146,9 +146,9 @@ def test_a_restriction_marks_the_account_and_its_contracts_through_it_and_says_s
     page = panel(world, case)
     assert "Contracten: restricted with its parent (Account) 2" in page
     approve(committed, case, officer)
-    execution = case.executions.get()
-    assert execution.status == ExecutionStatus.DONE, execution.error
-    assert execution.counts == {"customers": 1, "contracts": 2, "tickets": 1}
+    change = case.changes.get()
+    assert change.status == ChangeStatus.DONE, change.error
+    assert change.counts == {"customers": 1, "contracts": 2, "tickets": 1}
     event = next(e for e in CaseEvent.objects.filter(case=case, action="system_changed"))
     assert "Restricted: customers 1" in said(event, "en")
     assert "Restricted with their parent: contracts 2, tickets 1" in said(event, "en")
@@ -274,7 +274,7 @@ def test_a_restriction_that_restricted_nothing_promises_no_notice_before_lifting
         t.get("rows") for s in plans.current(case).body["systems"] for t in s.get("tables", ())
     )
     approve(committed, case, officer)
-    manual = case.executions.get(kind="manual")
+    manual = case.changes.get(kind="manual")
     committed(
         execute.confirm_manual,
         manual,
@@ -282,7 +282,7 @@ def test_a_restriction_that_restricted_nothing_promises_no_notice_before_lifting
         note_text="The bookkeeper found no such customer.",
         found=False,
     )
-    assert all(e.status == ExecutionStatus.DONE for e in case.executions.all())
+    assert all(e.status == ChangeStatus.DONE for e in case.changes.all())
     finish(committed, case, officer)
     english = letter(case, "en")
     assert "has handled your request as follows" in english
@@ -332,14 +332,14 @@ def test_lifting_reads_lift_and_tells_the_recipients_who_were_told_of_the_restri
     committed(perform, case, "lift_restriction", actor=actor, plan=lift.sha256, reason="Checked.")
     # The step's own reason reaches the subject's notice (the receiver is given it).
     assert [m for m in mailoutbox if m.to == [case.email] and "Checked." in m.body]
-    execution = lift.executions.get()
-    from fulfilment.models import Execution
+    change = lift.changes.get()
+    from fulfilment.models import Change
 
-    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=timezone.now())
+    Change.objects.filter(pk=change.pk).update(next_attempt_at=timezone.now())
     mailoutbox.clear()
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE, execution.error
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE, change.error
     event = CaseEvent.objects.filter(case=case, action="system_changed").order_by("-seq").first()
     english, dutch = said(event, "en"), said(event, "nl")
     assert "Lifted: customers 1" in english
@@ -373,8 +373,8 @@ def test_an_erasure_empties_and_marks_restricted_the_invoices_it_keeps_in_one_ch
         invoices["columns"]
     )
     approve(committed, case, officer)
-    execution = case.executions.get(system_name="platform")
-    assert execution.status == ExecutionStatus.DONE, execution.error
+    change = case.changes.get(system_name="platform")
+    assert change.status == ChangeStatus.DONE, change.error
     kept = query(
         world,
         "smartlockr-platform.sqlite3",
@@ -414,8 +414,8 @@ def test_an_objection_s_letter_names_the_processing_that_stopped(world, committe
     assert f"stops: {processing}" in panel(world, case)
     approve(committed, case, officer)
     finish(committed, case, officer)
-    execution = case.executions.get(system_name="klantenadministratie")
-    day = day_of(case, execution)
+    change = case.changes.get(system_name="klantenadministratie")
+    day = day_of(case, change)
     english = letter(case, "en")
     assert (
         f"“{processing}” stopped on {date_in('en', day)}: 1 record of Nieuwsbrief deleted."
@@ -442,8 +442,8 @@ def test_a_withdrawal_stops_the_newsletter_now_and_says_so(world, committed):
     assert newsletter["rows"] == 1 and "already" not in newsletter
     approve(committed, case, officer)
     finish(committed, case, officer)
-    execution = case.executions.get()
-    day = date_in("en", day_of(case, execution))
+    change = case.changes.get()
+    day = date_in("en", day_of(case, change))
     processing = "Toezending van de nieuwsbrief, op grond van uw toestemming"
     english = letter(case, "en")
     assert f"“{processing}” stopped on {day}: 1 record of Nieuwsbrief marked so." in english
@@ -470,8 +470,8 @@ def test_an_opt_out_already_made_keeps_its_date_and_the_letter_says_since_when(w
     assert newsletter["already"] == {"rows": 1, "since": ["2024-05-03"]}
     assert "1 stopped already (since 2024-05-03): left as they are" in panel(world, case)
     approve(committed, case, officer)
-    execution = case.executions.get()
-    assert execution.status == ExecutionStatus.DONE, execution.error  # verified as it is
+    change = case.changes.get()
+    assert change.status == ChangeStatus.DONE, change.error  # verified as it is
     stamp = query(
         world,
         "smart-site-website.sqlite3",
@@ -505,12 +505,12 @@ def test_an_opt_out_made_after_the_plan_is_said_stopped_already_and_told_to_nobo
     monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
     approve(committed, case, officer)
     opt_out(world, "2026-02-01 09:00:00")
-    execution = case.executions.get()
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE, execution.error
-    assert execution.already == {"newsletter": {"rows": 1, "since": ["2026-02-01"]}}
-    assert not completion.effect(execution)
+    change = case.changes.get()
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE, change.error
+    assert change.already == {"newsletter": {"rows": 1, "since": ["2026-02-01"]}}
+    assert not completion.effect(change)
     event = CaseEvent.objects.get(case=case, action="system_changed")
     assert "Stopped already before the change, left as they were: newsletter 1" in said(event, "en")
     notices = list(plans.current(case).notices.all())
@@ -544,8 +544,8 @@ def test_invoices_an_erasure_kept_unlinked_are_found_by_a_later_access_request(w
     assert invoices["after"] == "findable"
     assert "kept rows stay findable" in panel(world, erasure)
     approve(committed, erasure, officer)
-    execution = erasure.executions.get(system_name="platform")
-    assert execution.status == ExecutionStatus.DONE, execution.error
+    change = erasure.changes.get(system_name="platform")
+    assert change.status == ChangeStatus.DONE, change.error
     ids = [
         key
         for (key,) in query(
@@ -554,7 +554,7 @@ def test_invoices_an_erasure_kept_unlinked_are_found_by_a_later_access_request(w
             "SELECT id FROM invoices WHERE user_id IS NULL ORDER BY id",
         )
     ]
-    assert execution.kept == {"invoices": ids} and len(ids) == 2
+    assert change.kept == {"invoices": ids} and len(ids) == 2
     event = CaseEvent.objects.get(case=erasure, action="system_changed", data__system_kind="sql")
     assert "Kept rows findable by key in a later access request: invoices 2" in said(event, "en")
     assert SUBJECT.email not in str(event.data) and "NL91ABNA" not in str(event.data)
@@ -578,7 +578,7 @@ def test_invoices_an_erasure_kept_unlinked_are_found_by_a_later_access_request(w
     assert all(row["user_id"] is None for row in rows)
     assert "data/platform/users.json" not in archive.namelist()  # the account is gone
     index = html.unescape(archive.read("index.html").decode())
-    day = date_in("en", day_of(erasure, execution))
+    day = date_in("en", day_of(erasure, change))
     until = date_in("en", dt.date.fromisoformat(invoices["keep_until"]))
     keys = ", ".join(map(str, ids))
     assert (
@@ -586,7 +586,7 @@ def test_invoices_an_erasure_kept_unlinked_are_found_by_a_later_access_request(w
         in index
     )
     assert "Why: Art. 17(3)(b) AVG: fiscale bewaarplicht" in index
-    started = CaseEvent.objects.get(case=access, action="collection_started")
+    started = CaseEvent.objects.get(case=access, action="search_started")
     assert "records kept after an erasure" in said(started, "en")
     # Only the same subject's (the same confirmed address, in any case) request looks for them.
     from cases.intake import receive_case
@@ -610,7 +610,7 @@ def erase_at_smartlockr(world, committed) -> list[int]:
     erasure = drive_to_work(committed, smartlockr, officer, "erasure")
     approve(committed, erasure, officer)
     finish(committed, erasure, officer)
-    return erasure.executions.get(system_name="platform").kept["invoices"]
+    return erasure.changes.get(system_name="platform").kept["invoices"]
 
 
 @pytest.mark.parametrize("withheld", ["record", "record's key", "table", "key column"])
@@ -698,20 +698,20 @@ def test_keys_recorded_before_a_replaced_plan_carry_over_to_the_change_that_fini
     case = drive_to_work(committed, smartlockr, officer, "erasure")
     monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
     approve(committed, case, officer)
-    first = case.executions.get(system_name="platform")
+    first = case.changes.get(system_name="platform")
     real = sqlchange.verify
     monkeypatch.setattr(sqlchange, "verify", lambda *args: ["a row is still there"])
     committed(execute.run, first.pk)
     first.refresh_from_db()
-    assert first.status == ExecutionStatus.PENDING and len(first.kept["invoices"]) == 2
+    assert first.status == ChangeStatus.PENDING and len(first.kept["invoices"]) == 2
     monkeypatch.setattr(sqlchange, "verify", real)
     second = committed(plans.make, case, actor=Actor.officer(officer))
     assert tables(second, "platform")["invoices"]["rows"] == 0  # unlinked already
     approve(committed, case, officer)
-    last = second.executions.get(system_name="platform")
+    last = second.changes.get(system_name="platform")
     committed(execute.run, last.pk)
     last.refresh_from_db()
-    assert last.status == ExecutionStatus.DONE, last.error
+    assert last.status == ChangeStatus.DONE, last.error
     assert last.kept == first.kept
 
 
@@ -753,9 +753,9 @@ def test_kept_rows_that_no_longer_identify_the_subject_are_said_so_and_not_recor
     assert tables(plans.current(case), "platform")["invoices"]["after"] == "anonymous"
     assert "kept rows no longer identify the subject" in panel(world, case)
     approve(committed, case, officer)
-    execution = case.executions.get(system_name="platform")
-    assert execution.status == ExecutionStatus.DONE, execution.error
-    assert execution.kept == {}
+    change = case.changes.get(system_name="platform")
+    assert change.status == ChangeStatus.DONE, change.error
+    assert change.kept == {}
     finish(committed, case, officer)
     english = letter(case, "en")
     assert "They no longer identify you: everything in them that could has been erased." in english

@@ -26,7 +26,7 @@ def test_the_completion_letter_and_the_lifting_s_notice_are_dated_by_the_step(wo
     actor = Actor.officer(officer)
     case = drive_to_work(committed, controller, officer, "restriction")
     approve(committed, case, officer)
-    for remote in case.executions.filter(kind="http"):
+    for remote in case.changes.filter(kind="http"):
         poll_until_settled(committed, remote)
     confirm_manual(committed, case, officer)
     nothing_disclosed(committed, case, officer)
@@ -59,4 +59,4 @@ def test_the_completion_letter_and_the_lifting_s_notice_are_dated_by_the_step(wo
     assert (notice.context["reason"], notice.context["message"]) == ("Klaar.", "Tot ziens.")
     lift.refresh_from_db()
     assert lift.approved_at == told
-    assert {e.next_attempt_at for e in lift.executions.exclude(kind="manual")} == {lift_on}
+    assert {e.next_attempt_at for e in lift.changes.exclude(kind="manual")} == {lift_on}

@@ -1,5 +1,5 @@
 """The rights that change data, end to end on the demo systems: plan (a dry run), approval of
-exactly the reviewed plan, execution and verification, Art. 19 notices, the completion letter."""
+exactly the reviewed plan, change and verification, Art. 19 notices, the completion letter."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from cases.actors import Actor
 from cases.models import CaseEvent, State
 from cases.workflow import perform
 from fulfilment.changes import plans
-from fulfilment.models import ExecutionStatus, NoticeStatus, PlanStatus
+from fulfilment.models import ChangeStatus, NoticeStatus, PlanStatus
 from fulfilment.searches.find import find_subject
 
 from .demo_world import (
@@ -92,9 +92,9 @@ def test_an_erasure_at_defero_deletes_keeps_what_the_law_keeps_and_says_so(
     assert after["klantenadministratie"] == {"klanten": 0, "contactmomenten": 0, "nieuwsbrief": 0}
     others = rows(world, "defero-klanten.sqlite3", "SELECT count(*) FROM klanten")[0][0]
     assert others == 30  # everybody else is still there
-    executions = {e.system_name: e for e in case.executions.all()}
-    assert executions["klantenadministratie"].status == ExecutionStatus.DONE
-    assert executions["financiele-administratie"].status == ExecutionStatus.MANUAL
+    changes = {e.system_name: e for e in case.changes.all()}
+    assert changes["klantenadministratie"].status == ChangeStatus.DONE
+    assert changes["financiele-administratie"].status == ChangeStatus.MANUAL
     # Not finished while the bookkeeper has not confirmed the restriction.
     with pytest.raises(ValidationError, match="Not every change is done"):
         perform(case, "prepare_response", actor=Actor.officer(officer), response="x")
@@ -102,7 +102,7 @@ def test_an_erasure_at_defero_deletes_keeps_what_the_law_keeps_and_says_so(
 
     committed(
         execute.confirm_manual,
-        executions["financiele-administratie"],
+        changes["financiele-administratie"],
         actor=Actor.officer(officer),
         note_text="Boekhouder bevestigt per mail: facturen gemarkeerd als beperkt.",
         found=True,
@@ -166,9 +166,9 @@ def test_an_erasure_at_smartphoto_removes_the_photos_and_keeps_the_invoices_unli
     by_table = {t["table"]: t for t in entry["tables"]}
     assert by_table["orders"]["op"] == "update" and by_table["orders"]["keep_until"]
     approve(committed, case, officer)
-    execution = case.executions.get()
-    assert execution.status == ExecutionStatus.DONE, execution.error
-    assert execution.files_deleted == len(theirs)
+    change = case.changes.get()
+    assert change.status == ChangeStatus.DONE, change.error
+    assert change.files_deleted == len(theirs)
     assert not any(path.exists() for path in theirs)
     assert sorted(p for p in photos.rglob("*") if p.is_file()) == sorted(
         set(everyone) - set(theirs)
@@ -210,7 +210,7 @@ def test_withdrawing_consent_at_smart_site_unsubscribes_the_newsletter_only(
         "SELECT unsubscribed_at FROM newsletter WHERE lower(email) = ?",
         SUBJECT.email,
     )[0]
-    assert stamp and stamp.startswith(str(case.executions.get().finished_at.year))
+    assert stamp and stamp.startswith(str(case.changes.get().finished_at.year))
     others = rows(
         world,
         "smart-site-website.sqlite3",
@@ -255,13 +255,13 @@ def test_restriction_marks_the_rows_and_is_lifted_only_after_the_subject_was_tol
     told = [m for m in mailoutbox if m.to == [SUBJECT.email]]
     assert len(told) == 1 and "will be lifted" in told[0].subject
     assert "accuracy of your address" in told[0].body
-    execution = lift.executions.get()
-    assert execution.status == ExecutionStatus.PENDING
+    change = lift.changes.get()
+    assert change.status == ChangeStatus.PENDING
     days = settings.RESTRICTION_LIFT_NOTICE_DAYS
-    assert execution.next_attempt_at > timezone.now() + dt.timedelta(days=days - 1)
+    assert change.next_attempt_at > timezone.now() + dt.timedelta(days=days - 1)
     # Not before its day: the sweep leaves it, a worker that is handed it does nothing.
     assert execute.sweep() == 0
-    committed(execute.run, execution.pk)
+    committed(execute.run, change.pk)
     customers = next(
         t
         for t in find_subject(controller, {"email": SUBJECT.email})[0].tables
@@ -269,12 +269,12 @@ def test_restriction_marks_the_rows_and_is_lifted_only_after_the_subject_was_tol
     )
     assert customers.marks["restricted"] == 1
     execute.sweep(timezone.now() + dt.timedelta(days=days))
-    from fulfilment.models import Execution
+    from fulfilment.models import Change
 
-    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=timezone.now())
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE, execution.error
+    Change.objects.filter(pk=change.pk).update(next_attempt_at=timezone.now())
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE, change.error
     customers = next(
         t
         for t in find_subject(controller, {"email": SUBJECT.email})[0].tables
@@ -359,9 +359,9 @@ def test_an_erasure_at_smartlockr_asks_its_processor_which_deletes(world, commit
     assert rows(world, maillog, query, SUBJECT.email)[0][0] > 0
     case = drive_to_work(committed, smartlockr, officer, "erasure")
     approve(committed, case, officer)
-    remote = case.executions.get(kind="http")
+    remote = case.changes.get(kind="http")
     poll_until_settled(committed, remote)
-    assert remote.status == ExecutionStatus.DONE, remote.error
+    assert remote.status == ChangeStatus.DONE, remote.error
     assert rows(world, maillog, query, SUBJECT.email)[0][0] == 0
     assert rows(world, maillog, "SELECT count(*) FROM deliveries")[0][0] > 0
     notice = case.notices.get(recipient="verwerkers")
@@ -372,7 +372,7 @@ def test_an_erasure_at_smartlockr_asks_its_processor_which_deletes(world, commit
 
 
 def _approved_not_run(case, officer, monkeypatch):
-    """Approve the plan with the executions left for the test to run (no worker picks them)."""
+    """Approve the plan with the changes left for the test to run (no worker picks them)."""
     from fulfilment.changes import execute
 
     monkeypatch.setattr(execute.CHANGES, "enqueue", lambda pk: None)
@@ -385,17 +385,17 @@ def test_a_second_run_changes_nothing_more_and_reports_the_same_counts(
     world, committed, monkeypatch
 ):
     from fulfilment.changes import execute
-    from fulfilment.models import Execution
+    from fulfilment.models import Change
     from fulfilment.systems.connectors import sqlchange
     from fulfilment.systems.connectors.base import files_root
 
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "erasure")
     plan = _approved_not_run(case, officer, monkeypatch)
-    execution = case.executions.get(system_name="klantenadministratie")
+    change = case.changes.get(system_name="klantenadministratie")
     # A worker that committed the change and died before recording it: the next run finds
     # nothing left to change, verifies, and records the plan's counts.
-    system = execution.system
+    system = change.system
     entry = plan.body["systems"][0]
     changes = {t["table"]: t for t in entry["tables"]}
     from controllers.systems import spec_of
@@ -408,16 +408,16 @@ def test_a_second_run_changes_nothing_more_and_reports_the_same_counts(
         key=execute.pseudonym_key(defero),
     )
     assert files_root(spec_of(system.spec)) is None
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE, execution.error
-    assert execution.counts == {"klanten": 1, "contactmomenten": 2, "nieuwsbrief": 1}
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE, change.error
+    assert change.counts == {"klanten": 1, "contactmomenten": 2, "nieuwsbrief": 1}
     events = CaseEvent.objects.filter(case=case).count()
     # Delivered again (a double click, a task redelivered): nothing happens, nothing is recorded.
-    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=None)
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE and execution.attempts == 1
+    Change.objects.filter(pk=change.pk).update(next_attempt_at=None)
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE and change.attempts == 1
     assert CaseEvent.objects.filter(case=case).count() == events
 
 
@@ -438,12 +438,12 @@ def test_rows_that_appeared_after_the_plan_stop_the_change_until_it_is_planned_a
         )
     db.close()
     before = counts(defero)
-    execution = case.executions.get(system_name="klantenadministratie")
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
+    change = case.changes.get(system_name="klantenadministratie")
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
     # Not stretched, and not retried (the rows stay): it fails until the plan is made again.
-    assert execution.status == ExecutionStatus.FAILED
-    assert "contactmomenten: 3 rows hold the subject now" in execution.error
+    assert change.status == ChangeStatus.FAILED
+    assert "contactmomenten: 3 rows hold the subject now" in change.error
     assert counts(defero) == before  # one transaction: nothing of it happened
 
 
@@ -457,16 +457,16 @@ def test_a_declaration_changed_after_approval_fails_the_change_for_good(
     officer.save()
     case = drive_to_work(committed, defero, officer, "erasure")
     _approved_not_run(case, officer, monkeypatch)
-    execution = case.executions.get(system_name="klantenadministratie")
-    system = execution.system
+    change = case.changes.get(system_name="klantenadministratie")
+    system = change.system
     # Its wording may change (a new title): what it does may not.
     system.spec = {**system.spec, "title": "Renamed", "timeout_seconds": 5}
     system.save()
     before = counts(defero)
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.FAILED
-    assert "changed since the plan was approved" in execution.error
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.FAILED
+    assert "changed since the plan was approved" in change.error
     assert counts(defero) == before
     assert "change_failed" in actions(case)
     assert any("Change failed" in m.subject for m in mailoutbox)
@@ -522,10 +522,10 @@ def test_the_officer_reviews_and_approves_the_plan_in_the_case_file(world, commi
     newer = committed(plans.make, case, actor=Actor.officer(officer))
     response = committed(client.post, approve_url, {"plan": plan.sha256})
     assert response.status_code == 400 and "review it again" in response.content.decode()
-    assert not case.executions.exists()
+    assert not case.changes.exists()
     response = committed(client.post, approve_url, {"plan": newer.sha256})
     assert response.status_code == 302
-    assert case.executions.get().status == ExecutionStatus.DONE
+    assert case.changes.get().status == ChangeStatus.DONE
     page = client.get(reverse("admin:dsar_case_change", args=[case.pk])).content.decode()
     assert "Deleted: leads 2" in page and "searched again" in page
     assert "Google (Google Analytics)" in page
@@ -547,7 +547,7 @@ def test_a_right_the_systems_declare_nothing_for_is_approved_as_nothing_and_answ
         "invoices": ("none", 2),
     }
     approve(committed, case, officer)
-    assert not case.executions.exists()
+    assert not case.changes.exists()
     # Nothing changed: nobody is told, and nobody waits for the officer.
     assert {n.status for n in case.notices.all()} == {NoticeStatus.UNREACHABLE}
     finish(committed, case, officer)
@@ -569,21 +569,21 @@ def test_a_request_withdrawn_after_approval_changes_nothing(world, committed, mo
     case = drive_to_work(committed, defero, officer, "erasure")
     _approved_not_run(case, officer, monkeypatch)
     before = counts(defero)
-    execution = case.executions.get(system_name="klantenadministratie")
+    change = case.changes.get(system_name="klantenadministratie")
     committed(perform, case, "withdraw", actor=Actor.subject())
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.SKIPPED  # cancelled with the request
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.SKIPPED  # cancelled with the request
     assert "change_cancelled" in actions(case)
-    committed(execute.run, execution.pk)  # a task delivered late
+    committed(execute.run, change.pk)  # a task delivered late
     assert counts(defero) == before
     # And one that was not cancelled (a worker held it) refuses once it runs.
-    from fulfilment.models import Execution
+    from fulfilment.models import Change
 
-    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.PENDING)
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.FAILED
-    assert "nothing was changed" in execution.error
+    Change.objects.filter(pk=change.pk).update(status=ChangeStatus.PENDING)
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.FAILED
+    assert "nothing was changed" in change.error
     assert counts(defero) == before
 
 
@@ -591,21 +591,21 @@ def test_a_change_is_not_skipped_while_it_runs_and_one_that_ran_is_recorded(
     world, committed, monkeypatch
 ):
     from fulfilment.changes import execute
-    from fulfilment.models import Execution
+    from fulfilment.models import Change
 
     site, officer = world["controllers"]["smart-site"], world["officer"]
     case = drive_to_work(committed, site, officer, "erasure")
     _approved_not_run(case, officer, monkeypatch)
-    execution = case.executions.get()
-    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.RUNNING)
+    change = case.changes.get()
+    Change.objects.filter(pk=change.pk).update(status=ChangeStatus.RUNNING)
     with pytest.raises(ValidationError, match="running in the system now"):
-        execute.skip(execution, actor=Actor.officer(officer), reason="Not needed.")
+        execute.skip(change, actor=Actor.officer(officer), reason="Not needed.")
     # Skipped (by a path that did not see the worker) while the worker changed the system:
     # the record says what happened.
-    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.SKIPPED)
-    committed(execute.finish, execution.pk, counts={"leads": 2}, files=0, warnings=[], extra={})
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE
+    Change.objects.filter(pk=change.pk).update(status=ChangeStatus.SKIPPED)
+    committed(execute.finish, change.pk, counts={"leads": 2}, files=0, warnings=[], extra={})
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE
     assert CaseEvent.objects.get(case=case, action="system_changed").data["after_skip"] is True
 
 
@@ -620,7 +620,7 @@ def test_when_every_change_is_skipped_the_letter_and_the_recipients_hear_no_eras
     mailoutbox.clear()
     committed(
         execute.skip,
-        case.executions.get(),
+        case.changes.get(),
         actor=Actor.officer(officer),
         reason="Kept for a court case (Art. 17(3)(e)).",
     )
@@ -650,7 +650,7 @@ def test_a_plan_made_before_the_systems_file_changed_is_not_approved(world, comm
     system.save()
     with pytest.raises(ValidationError, match="systems file changed since this plan was made"):
         perform(case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
-    assert not case.executions.exists()
+    assert not case.changes.exists()
 
 
 def test_a_manual_system_is_asked_for_every_right(world, committed, mailoutbox):
@@ -719,7 +719,7 @@ def test_a_link_prefills_only_the_plan_s_hash(world, committed):
 def test_erased_photos_go_even_when_the_first_try_could_not_delete_them(
     world, committed, monkeypatch
 ):
-    """The files the change will remove are kept with the execution before the system's
+    """The files the change will remove are kept with the change before the system's
     commit: a try that fails after it (an unlink refused, a worker killed) leaves them listed,
     and the next try removes them and verifies they are gone."""
     from fulfilment.changes import execute
@@ -728,22 +728,22 @@ def test_erased_photos_go_even_when_the_first_try_could_not_delete_them(
     smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
     case = drive_to_work(committed, smartphoto, officer, "erasure")
     _approved_not_run(case, officer, monkeypatch)
-    execution = case.executions.get()
+    change = case.changes.get()
     real = sqlchange.remove_files
     monkeypatch.setattr(sqlchange, "remove_files", lambda root, files: (0, ["refused"]))
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.PENDING
-    assert "file(s) are still there" in execution.error
-    photos = [world["folder"] / "smartphoto-photos" / f for f in execution.files]
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.PENDING
+    assert "file(s) are still there" in change.error
+    photos = [world["folder"] / "smartphoto-photos" / f for f in change.files]
     assert photos and all(p.exists() for p in photos)
     assert counts(smartphoto)["webshop"]["accounts"] == 0  # the rows went in the first try
     monkeypatch.setattr(sqlchange, "remove_files", real)
-    from fulfilment.models import Execution
+    from fulfilment.models import Change
 
-    Execution.objects.filter(pk=execution.pk).update(next_attempt_at=None)
-    committed(execute.run, execution.pk)
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE, execution.error
+    Change.objects.filter(pk=change.pk).update(next_attempt_at=None)
+    committed(execute.run, change.pk)
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE, change.error
     assert not any(p.exists() for p in photos)
-    assert execution.files_deleted == len(photos)
+    assert change.files_deleted == len(photos)

@@ -1,6 +1,6 @@
 """A real Celery worker killed in the middle of an erasure (PostgreSQL, Redis, worker processes):
 the system's transaction dies with it, so nothing of the change happened; the sweep hands the
-execution to the next worker once the lease has run out, and the subject's rows go exactly once,
+change to the next worker once the lease has run out, and the subject's rows go exactly once,
 recorded once, with the approved plan's counts. A late redelivery of the killed worker's task
 changes nothing."""
 
@@ -17,10 +17,10 @@ from cases.actors import Actor
 from cases.models import CaseEvent
 from cases.workflow import perform
 from fulfilment.changes import execute, plans
-from fulfilment.models import ExecutionStatus
+from fulfilment.models import ChangeStatus
 
 from .procs import BIN, Proc, demo_env, with_celery_app
-from .test_collections import (
+from .test_searches import (
     CUSTOMERS,
     LEASE_SECONDS,
     ORDERS,
@@ -101,8 +101,8 @@ def test_a_worker_killed_mid_erasure_changes_nothing_and_the_next_erases_once(
     plan = plans.make(case, actor=Actor.system())
     assert [t["rows"] for t in plan.body["systems"][0]["tables"]] == [2, 3]
     perform(case, "approve_plan", actor=Actor.officer(cast.officer_a), plan=plan.sha256)
-    (execution,) = case.executions.all()
-    assert execution.status == ExecutionStatus.PENDING
+    (change,) = case.changes.all()
+    assert change.status == ChangeStatus.PENDING
 
     env = demo_env(
         tmp_path,
@@ -122,42 +122,42 @@ def test_a_worker_killed_mid_erasure_changes_nothing_and_the_next_erases_once(
 
     with Proc(worker_args, env) as worker:
         worker.wait_for(r"ready\.")
-        with_celery_app(f"app.send_task('fulfilment.execute', args=[{execution.pk}])", env)
+        with_celery_app(f"app.send_task('fulfilment.execute', args=[{change.pk}])", env)
 
         def stalled() -> bool:
-            failed = type(execution).objects.filter(pk=execution.pk).exclude(error="").first()
+            failed = type(change).objects.filter(pk=change.pk).exclude(error="").first()
             assert failed is None, failed.error
             return _slow_db_query(stalling_db, sleeping) > 0
 
         _wait(stalled, "the erasure to stall", worker)
         time.sleep(2 * LEASE_SECONDS)  # the heartbeat keeps the lease of a live change
-        execution.refresh_from_db()
-        assert (execution.status, execution.attempts) == (ExecutionStatus.RUNNING, 1)
-        assert execution.lease_until > timezone.now()
+        change.refresh_from_db()
+        assert (change.status, change.attempts) == (ChangeStatus.RUNNING, 1)
+        assert change.lease_until > timezone.now()
         worker.stop(signal.SIGKILL)  # orders deleted, customers not yet, nothing committed
 
     # The server notices the dead client and rolls its transaction back: every row is there.
     _wait(lambda: _slow_db_query(stalling_db, sleeping) == 0, "the dead session to end", worker)
     assert _ids(stalling_db, "orders") == [10, 11, 12, 13]
     assert _ids(stalling_db, "customers") == [1, 2, 3]
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.RUNNING and execution.counts == {}
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.RUNNING and change.counts == {}
     assert not CaseEvent.objects.filter(case=case, action="system_changed").exists()
     _slow_db_query(stalling_db, "DELETE FROM stall_while RETURNING flag")
 
     with Proc(worker_args, env) as worker:
         worker.wait_for(r"ready\.")
-        _wait(lambda: timezone.now() > execution.lease_until + SECOND, "the lease", worker)
+        _wait(lambda: timezone.now() > change.lease_until + SECOND, "the lease", worker)
         with_celery_app("app.send_task('fulfilment.sweep_executions')", env)
-        worker.wait_for(r"Task fulfilment\.sweep_executions\[[0-9a-f-]+\] succeeded.*: 1\b")
+        worker.wait_for(r"Task fulfilment\.sweep_changes\[[0-9a-f-]+\] succeeded.*: 1\b")
         worker.wait_for(r"Task fulfilment\.execute\[[0-9a-f-]+\] succeeded")
         # The killed worker's task, delivered again late, finds the change done.
-        with_celery_app(f"app.send_task('fulfilment.execute', args=[{execution.pk}])", env)
+        with_celery_app(f"app.send_task('fulfilment.execute', args=[{change.pk}])", env)
         worker.wait_for(r"(?s)(Task fulfilment\.execute\[[0-9a-f-]+\] succeeded.*){2}")
 
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.DONE, execution.error
-    assert execution.attempts == 2 and execution.counts == {"customers": 2, "orders": 3}
+    change.refresh_from_db()
+    assert change.status == ChangeStatus.DONE, change.error
+    assert change.attempts == 2 and change.counts == {"customers": 2, "orders": 3}
     assert _ids(stalling_db, "customers") == [3] and _ids(stalling_db, "orders") == [13]
     changed = CaseEvent.objects.filter(case=case, action="system_changed")
     assert changed.count() == 1 and changed.get().data["verified"] is True

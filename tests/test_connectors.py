@@ -40,7 +40,7 @@ from controllers.policy import normalise
 from controllers.systems import KIND_SCHEMAS, SystemSpec, canonical, spec_of, validate_systems
 from demo import people
 from demo.processor import Dataset, Processor, datasets, serve
-from fulfilment.models import Collection, CollectionStatus
+from fulfilment.models import Search, SearchStatus
 from fulfilment.searches import collect
 from fulfilment.systems import jobs
 from fulfilment.systems.connectors import sql as sql_connector
@@ -1353,40 +1353,40 @@ def waiting(systems, submit, monkeypatch):
     monkeypatch.setenv("DSAR_SMARTLOCKR_MAILLOG_SECRET", MAILLOG_SECRET)
     case = submit(systems["smartlockr"], confirm=False, email=people.SUBJECT.email)
     collect.start(case)  # its on-commit searches do not run: the test's transaction never ends
-    collection = Collection.objects.get(case=case, system_name="maillog")
-    Collection.objects.filter(pk=collection.pk).update(
-        status=CollectionStatus.REMOTE,
+    search = Search.objects.get(case=case, system_name="maillog")
+    Search.objects.filter(pk=search.pk).update(
+        status=SearchStatus.REMOTE,
         remote_id=str(uuid.uuid4()),
         remote_status="pending",
         next_attempt_at=timezone.now() + jobs.POLL_EVERY,
     )
-    collection.refresh_from_db()
-    return collection
+    search.refresh_from_db()
+    return search
 
 
-def _state(collection: Collection) -> tuple:
-    collection.refresh_from_db()
+def _state(search: Search) -> tuple:
+    search.refresh_from_db()
     return (
-        collection.status,
-        collection.remote_status,
-        collection.next_attempt_at,
-        collection.attempts,
-        collection.error,
+        search.status,
+        search.remote_status,
+        search.next_attempt_at,
+        search.attempts,
+        search.error,
     )
 
 
-def _post(collection_id: int, body: bytes, signature: str | None) -> Any:
+def _post(search_id: int, body: bytes, signature: str | None) -> Any:
     headers = {} if signature is None else {"headers": {SIGNATURE: signature}}
     return Client().post(
-        reverse("fulfilment_callback", args=[collection_id]),
+        reverse("fulfilment_callback", args=[search_id]),
         data=body,
         content_type="application/json",
         **headers,
     )
 
 
-def _completed(collection: Collection) -> bytes:
-    return orjson.dumps({"subject_request_id": collection.remote_id, "request_status": "completed"})
+def _completed(search: Search) -> bytes:
+    return orjson.dumps({"subject_request_id": search.remote_id, "request_status": "completed"})
 
 
 @pytest.mark.parametrize("how", ["missing", "other key", "other body", "garbage"])
@@ -1408,12 +1408,12 @@ def test_callback_with_a_bad_signature_is_refused_and_changes_nothing(
     assert callbacks == []
 
 
-def test_callback_for_an_unknown_or_unsent_collection_or_another_request_is_refused(
+def test_callback_for_an_unknown_or_unsent_search_or_another_request_is_refused(
     waiting, django_capture_on_commit_callbacks
 ):
     body = _completed(waiting)
     signature = sign(MAILLOG_SECRET.encode(), body)
-    platform = Collection.objects.get(case=waiting.case, system_name="platform")
+    platform = Search.objects.get(case=waiting.case, system_name="platform")
     before = _state(waiting)
     with django_capture_on_commit_callbacks() as callbacks:
         assert _post(waiting.pk + 1000, body, signature).status_code == 403
@@ -1430,7 +1430,7 @@ def test_callback_signed_by_the_real_processor_is_accepted_and_schedules_the_pol
     waiting, recorder, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     """The demo processor, built from the registry as its command builds it, is asked for the
-    collection's request; the callback it signs is accepted by the view (202), which makes the
+    search's request; the callback it signs is accepted by the view (202), which makes the
     poll due now and queues it; the processor's results are the subject's alone."""
     folder = Path(settings.VAR_DIR) / "systems"
     people.smartlockr_maillog(folder, count=25)
@@ -1456,7 +1456,7 @@ def test_callback_signed_by_the_real_processor_is_accepted_and_schedules_the_pol
         response = _post(waiting.pk, body, signature)
     assert response.status_code == 202
     waiting.refresh_from_db()
-    assert waiting.status == CollectionStatus.REMOTE
+    assert waiting.status == SearchStatus.REMOTE
     assert abs((waiting.next_attempt_at - timezone.now()).total_seconds()) < 5
     assert len(callbacks) == 1  # the poll, queued once the view's transaction commits
 

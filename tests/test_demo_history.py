@@ -16,14 +16,14 @@ from controllers.models import Membership, Role
 from demo import history
 from fulfilment.hooks import EVENT_TYPES
 from fulfilment.models import (
-    Collection,
+    Change,
     DownloadCode,
-    Execution,
     Notice,
     Package,
     PackageStatus,
     Plan,
     PlanStatus,
+    Search,
 )
 
 SLUGS = {"contractstatus", "defero", "smart-site", "smartlockr", "smartphoto"}
@@ -207,10 +207,10 @@ class TestTheSeededHistory:
         began, _made = seeded
         cases = {c.pk: c for c in history.seeded_cases()}
         rows = [
-            (Collection, ("created_at", "finished_at", "answered_at", "next_attempt_at")),
+            (Search, ("created_at", "finished_at", "answered_at", "next_attempt_at")),
             (Package, ("created_at", "built_at", "released_at", "ended_at")),
             (Plan, ("made_at", "approved_at")),
-            (Execution, ("finished_at", "answered_at")),
+            (Change, ("finished_at", "answered_at")),
             (Notice, ("decided_at", "sent_at", "answered_at")),
         ]
         checked = 0
@@ -245,7 +245,7 @@ class TestTheSeededHistory:
         assert erasures.count() >= 10
         for case in erasures:
             plan = case.plans.get(status=PlanStatus.APPROVED)
-            assert plan.executions.filter(status="done").exists(), case.reference
+            assert plan.changes.filter(status="done").exists(), case.reference
             changed = case.events.filter(action="system_changed")
             assert any(e.data.get("verified") for e in changed), case.reference
             assert plan.notices.exists() and not plan.notices.filter(status="pending").exists()

@@ -31,7 +31,7 @@ from cases.models import CaseEvent, OutgoingMail, State
 from cases.workflow import perform
 from controllers.models import Membership, Role
 from controllers.systems import spec_of
-from fulfilment.models import CollectionStatus, DownloadCode, PackageStatus
+from fulfilment.models import DownloadCode, PackageStatus, SearchStatus
 from fulfilment.searches import collect, delivery
 from fulfilment.searches.package import expire, open_package, package_of
 
@@ -53,7 +53,7 @@ from .demo_world import (
 def test_each_controller_delivers_the_subject_s_data_and_nobody_else_s(world, committed, slug):
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"][slug], officer)
-    assert case.collections.count() == world["controllers"][slug].systems.count() > 0
+    assert case.searches.count() == world["controllers"][slug].systems.count() > 0
     settle(committed, case, officer)
     package = respond(committed, case, officer)
     assert package.status == PackageStatus.RELEASED
@@ -84,9 +84,9 @@ def test_each_controller_delivers_the_subject_s_data_and_nobody_else_s(world, co
     assert "Complaints" in text
 
     recorded = actions(case)
-    assert recorded.count("collection_started") == 1
+    assert recorded.count("search_started") == 1
     assert recorded.count("system_searched") + recorded.count("manual_answered") == (
-        case.collections.count()
+        case.searches.count()
     )
     # The package is released by the step that completes, then the mail carrying it leaves.
     assert recorded[-2:] == ["package_released", "decision_sent"] and "package_built" in recorded
@@ -158,12 +158,12 @@ def test_an_officer_withholds_a_field_and_the_package_and_letter_say_so(world, c
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smart-site"], officer)
     settle(committed, case, officer)
-    collection = case.collections.filter(kind="sql").first()
-    table = collection.counts and next(t for t, n in collection.counts.items() if n)
+    search = case.searches.filter(kind="sql").first()
+    table = search.counts and next(t for t, n in search.counts.items() if n)
     client = officer_client(officer)
-    page = client.get(reverse("fulfilment_table", args=[collection.pk, table]))
+    page = client.get(reverse("fulfilment_table", args=[search.pk, table]))
     assert page.status_code == 200 and SUBJECT.email in page.content.decode()
-    url = reverse("fulfilment_withhold", args=[collection.pk, table])
+    url = reverse("fulfilment_withhold", args=[search.pk, table])
     # A field that the table does not declare is refused and nothing is recorded.
     client.post(url, {"column": "password_hash", "reason": "Not data."})
     assert not case.withholdings.exists()
@@ -171,7 +171,7 @@ def test_an_officer_withholds_a_field_and_the_package_and_letter_say_so(world, c
     assert response.status_code == 302
     archive = unzip(respond(committed, case, officer))
     for name in archive.namelist():
-        if name.startswith(f"data/{collection.system_name}/{table}."):
+        if name.startswith(f"data/{search.system_name}/{table}."):
             assert SUBJECT.email.encode() not in archive.read(name), name
     letter = archive.read("letter.html").decode()
     assert "Kept back &lt;b&gt;for a test&lt;/b&gt;." in letter
@@ -183,7 +183,7 @@ def test_a_manual_system_is_answered_with_an_export_file_that_reaches_the_packag
 ):
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["defero"], officer)
-    manual = case.collections.get(kind="manual")
+    manual = case.searches.get(kind="manual")
     # The owner was asked by mail.
     assert OutgoingMail.objects.filter(case=case, kind="manual_task").exists()
     url = reverse("fulfilment_answer", args=[manual.pk])
@@ -194,7 +194,7 @@ def test_a_manual_system_is_answered_with_an_export_file_that_reaches_the_packag
     auditor = officer_client(world["auditor"])
     assert auditor.post(url, {"found": "file", "export": upload}).status_code == 403
     manual.refresh_from_db()
-    assert manual.status == CollectionStatus.MANUAL
+    assert manual.status == SearchStatus.MANUAL
 
     client = officer_client(officer)
     # "Found" without a file is refused.
@@ -214,18 +214,18 @@ def test_officer_pages_are_scoped_and_read_only_for_auditors(world, committed, d
     case = drive_to_work(committed, world["controllers"]["smart-site"], officer)
     settle(committed, case, officer)
     package = respond(committed, case, officer)
-    collection = case.collections.first()
+    search = case.searches.first()
     stranger = django_user_model.objects.create_user("stranger", password="x", is_staff=True)
     Membership.objects.create(
         user=stranger, controller=world["controllers"]["defero"], role=Role.OFFICER
     )
-    table = next(iter(collection.counts))
+    table = next(iter(search.counts))
     urls = [
-        ("get", reverse("fulfilment_table", args=[collection.pk, table])),
-        ("post", reverse("fulfilment_withhold", args=[collection.pk, table])),
-        ("get", reverse("fulfilment_answer", args=[collection.pk])),
-        ("post", reverse("fulfilment_retry", args=[collection.pk])),
-        ("post", reverse("fulfilment_skip", args=[collection.pk])),
+        ("get", reverse("fulfilment_table", args=[search.pk, table])),
+        ("post", reverse("fulfilment_withhold", args=[search.pk, table])),
+        ("get", reverse("fulfilment_answer", args=[search.pk])),
+        ("post", reverse("fulfilment_retry", args=[search.pk])),
+        ("post", reverse("fulfilment_skip", args=[search.pk])),
         ("get", reverse("fulfilment_package", args=[package.pk])),
         ("post", reverse("fulfilment_revoke", args=[package.pk])),
     ]

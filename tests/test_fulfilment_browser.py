@@ -11,7 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from cases import links
-from fulfilment.models import Collection, CollectionStatus
+from fulfilment.models import Search, SearchStatus
 from fulfilment.searches.package import open_package
 
 from .demo_world import drive_to_work, poll_until_settled, respond, settle
@@ -41,8 +41,8 @@ def test_the_search_panel_follows_the_searches_without_a_reload(
     officer.set_password("pw-for-tests-2026")
     officer.save()
     case = drive_to_work(committed, world["controllers"]["smartlockr"], officer)
-    remote = case.collections.get(kind="http")
-    assert remote.status == CollectionStatus.REMOTE  # the processor was asked, not yet read
+    remote = case.searches.get(kind="http")
+    assert remote.status == SearchStatus.REMOTE  # the processor was asked, not yet read
 
     page = browser.new_page()
     page.set_default_timeout(PATIENCE * 1000)
@@ -53,12 +53,12 @@ def test_the_search_panel_follows_the_searches_without_a_reload(
     page.get_by_label("Password").fill("pw-for-tests-2026")
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{live_server.url}/admin/dsar/case/{case.pk}/change/")
-    row = page.locator(f'[data-collection="{remote.pk}"]')
+    row = page.locator(f'[data-search="{remote.pk}"]')
     assert "waiting for the processor" in row.inner_text()
     page.evaluate("window.__same_page = true")  # gone if the page reloads
 
     # The processor's results are read (as the worker would after its callback).
-    Collection.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
+    Search.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
     settle(committed, case, officer)
     row.locator('[data-field="status"]', has_text="done").wait_for()
     assert re.search(r"deliveries: \d+", row.locator('[data-field="found"]').inner_text())
@@ -106,7 +106,7 @@ def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
     committed,
 ):
     from fulfilment.changes import plans
-    from fulfilment.models import ExecutionStatus
+    from fulfilment.models import ChangeStatus
 
     officer = world["officer"]
     officer.set_password("pw-for-tests-2026")
@@ -128,14 +128,14 @@ def test_the_officer_approves_the_plan_and_follows_the_changes_without_a_reload(
     assert page.get_by_label(re.compile("SHA-256 of the plan")).input_value() == plan.sha256
     page.get_by_role("button", name=re.compile("^Approve the plan of changes")).click()
     page.wait_for_url(re.compile(rf"/admin/dsar/case/{case.pk}/change/$"))
-    remote = case.executions.get(kind="http")
-    cell = page.locator(f'[data-execution="{remote.pk}"]')
+    remote = case.changes.get(kind="http")
+    cell = page.locator(f'[data-change="{remote.pk}"]')
     assert "waiting for the processor" in cell.inner_text()
     page.evaluate("window.__same_page = true")  # gone if the page reloads
 
     # The processor finishes; the next poll (as beat's sweep would send it) records it.
     poll_until_settled(committed, remote)
-    assert remote.status == ExecutionStatus.DONE, remote.error
+    assert remote.status == ChangeStatus.DONE, remote.error
     cell.locator('[data-field="status"]', has_text="done").wait_for()
     assert page.evaluate("window.__same_page") is True
     assert violations == []

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import CaseEvent
-from fulfilment.models import Collection, CollectionStatus, DownloadCode
+from fulfilment.models import DownloadCode, Search, SearchStatus
 from fulfilment.searches import collect, delivery
 from fulfilment.searches.staging import Stage
 from fulfilment.systems import jobs
@@ -93,18 +93,18 @@ def test_credentials_in_a_processor_url_are_refused_and_errors_name_only_the_hos
 def test_a_search_whose_worker_dies_on_every_try_fails_instead_of_looping(world, committed):
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smart-site"], officer)
-    collection = case.collections.first()
+    search = case.searches.first()
     # Seven tries that each ended with a dead worker: claimed, never failed or finished.
-    Collection.objects.filter(pk=collection.pk).update(
-        status=CollectionStatus.RUNNING,
+    Search.objects.filter(pk=search.pk).update(
+        status=SearchStatus.RUNNING,
         attempts=jobs.MAX_ATTEMPTS,
         lease_until=timezone.now() - dt.timedelta(seconds=1),
         next_attempt_at=None,
     )
-    assert collect.SEARCHES.claim(collection.pk) is None
-    collection.refresh_from_db()
-    assert collection.status == CollectionStatus.FAILED
-    assert "worker died" in collection.error
+    assert collect.SEARCHES.claim(search.pk) is None
+    search.refresh_from_db()
+    assert search.status == SearchStatus.FAILED
+    assert "worker died" in search.error
     assert case.events.filter(action="system_failed").count() == 1
     assert collect.sweep() == 0
 
@@ -166,9 +166,9 @@ def test_a_replayed_callback_does_not_spend_a_failing_processor_s_retries(world,
 
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smartlockr"], officer)
-    remote = case.collections.get(kind="http")
+    remote = case.searches.get(kind="http")
     later = timezone.now() + dt.timedelta(hours=2)
-    Collection.objects.filter(pk=remote.pk).update(error="HTTP 503", next_attempt_at=later)
+    Search.objects.filter(pk=remote.pk).update(error="HTTP 503", next_attempt_at=later)
     body = f'{{"subject_request_id": "{remote.remote_id}", "request_status": "completed"}}'
     signature = sign(secret_for(spec_of(remote.system.spec)), body.encode())
     url = reverse("fulfilment_callback", args=[remote.pk])
@@ -189,7 +189,7 @@ def test_a_replayed_callback_does_not_spend_a_failing_processor_s_retries(world,
 def test_a_large_upload_is_refused_unread_unless_a_staff_session_sends_it(world, committed):
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["defero"], officer)
-    manual = case.collections.get(kind="manual")
+    manual = case.searches.get(kind="manual")
     url = reverse("fulfilment_answer", args=[manual.pk])
     big = str(20 << 20)  # over the public limit, under the officer's
     anonymous = Client().post(url, b"x", content_type="text/plain", CONTENT_LENGTH=big)
@@ -219,9 +219,9 @@ def test_a_review_page_past_the_end_shows_the_last_page(world, committed):
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smart-site"], officer)
     settle(committed, case, officer)
-    collection = case.collections.first()
-    table = next(t for t, n in collection.counts.items() if n)
-    url = reverse("fulfilment_table", args=[collection.pk, table])
+    search = case.searches.first()
+    table = next(t for t, n in search.counts.items() if n)
+    url = reverse("fulfilment_table", args=[search.pk, table])
     client = officer_client(officer)
     last = client.get(url, {"page": "999999999999"})
     assert last.status_code == 200
@@ -297,8 +297,8 @@ def test_a_withheld_or_not_provided_file_column_keeps_its_files_out(
 
     _files_system(tmp_path, monkeypatch)
     case = submit(cast.a, right=right)
-    (collection,) = case.collections.all()
-    assert collection.status == CollectionStatus.DONE, collection.error
+    (search,) = case.searches.all()
+    assert search.status == SearchStatus.DONE, search.error
     if right == "access":  # the officer withholds the scans (another person is on them)
         Withholding.objects.create(
             case=case,

@@ -26,7 +26,7 @@ from cases.mail import render
 from cases.models import CaseEvent, OutgoingMail
 from cases.workflow import perform
 from fulfilment.changes import completion, execute, plans
-from fulfilment.models import ExecutionStatus, NoticeStatus
+from fulfilment.models import ChangeStatus, NoticeStatus
 from fulfilment.searches import collect
 
 from .demo_world import (
@@ -86,9 +86,9 @@ def test_a_withdrawal_after_an_objection_counts_nothing_changed_anywhere(world, 
     assert "change 1" not in page
     assert "Account: wijzigen 0" in panel(world, case, "nl")
     approve(committed, case, officer)
-    execution = case.executions.get()
-    assert execution.status == ExecutionStatus.DONE, execution.error
-    assert not completion.effect(execution)
+    change = case.changes.get()
+    assert change.status == ChangeStatus.DONE, change.error
+    assert not completion.effect(change)
     event = CaseEvent.objects.get(case=case, action="system_changed")
     assert event.data["done"] == [{"table": "accounts", "op": "update", "rows": 0}]
     english, dutch = said(event, "en"), said(event, "nl")
@@ -125,7 +125,7 @@ def _erase_at_defero(world, committed, *, receives: list[str] | None = None):
         defero.save(update_fields=["notify"])
     case = drive_to_work(committed, defero, officer, "erasure")
     approve(committed, case, officer)
-    manual = case.executions.get(kind="manual")
+    manual = case.changes.get(kind="manual")
     committed(
         execute.confirm_manual,
         manual,
@@ -191,7 +191,7 @@ def test_an_independent_recipient_told_of_a_partial_erasure_is_not_asked_to_eras
     smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
     case = drive_to_work(committed, smartlockr, officer, "erasure")
     approve(committed, case, officer)
-    for remote in case.executions.filter(kind="http"):
+    for remote in case.changes.filter(kind="http"):
         poll_until_settled(committed, remote)
     derden = plans.current(case).notices.get(recipient="derden")
     assert derden.status == NoticeStatus.UNRESOLVED  # it receives data only on occasion
@@ -276,7 +276,7 @@ def test_a_recipient_told_through_its_processor_s_request_is_never_said_told_by_
     smartlockr, officer = world["controllers"]["smartlockr"], world["officer"]
     case = drive_to_work(committed, smartlockr, officer, "erasure")
     approve(committed, case, officer)
-    for remote in case.executions.filter(kind="http"):
+    for remote in case.changes.filter(kind="http"):
         poll_until_settled(committed, remote)
     notices = {n.recipient: n for n in plans.current(case).notices.all()}
     verwerkers = notices["verwerkers"]
@@ -444,7 +444,7 @@ def test_a_manual_export_is_described_in_the_index_and_the_letter(world, committ
     case = drive_to_work(committed, defero, officer)
     case.language = language
     case.save(update_fields=["language"])
-    manual = case.collections.get(kind="manual")
+    manual = case.searches.get(kind="manual")
     committed(
         collect.answer_manually,
         manual,
@@ -478,7 +478,7 @@ def test_a_manual_export_is_described_in_the_index_and_the_letter(world, committ
 
 def _fulfilment_urls(ids: dict[str, int], table: str) -> list[str]:
     """Every officer's fulfilment URL (``fulfilment.admin_urls``) whose objects ``ids`` has,
-    by the first part of its route (case, collection, package, change, notice)."""
+    by the first part of its route (case, search, package, change, notice)."""
     from fulfilment import admin_urls
 
     urls = []
@@ -499,7 +499,7 @@ def test_no_officer_fulfilment_url_of_a_closed_case_answers_500(world, committed
     access = drive_to_work(committed, world["controllers"]["smart-site"], officer)
     settle(committed, access, officer)
     table_url = reverse(
-        "fulfilment_table", args=[access.collections.get().pk, "leads"]
+        "fulfilment_table", args=[access.searches.get().pk, "leads"]
     )  # the link the case file shows while the response is reviewed
     officer_page = officer_client(officer)
     assert officer_page.get(table_url).status_code == 200
@@ -508,12 +508,12 @@ def test_no_officer_fulfilment_url_of_a_closed_case_answers_500(world, committed
     approve(committed, erasure, officer)
     finish(committed, erasure, officer)
     urls = _fulfilment_urls(
-        {"case": access.pk, "collection": access.collections.get().pk, "package": package.pk},
+        {"case": access.pk, "search": access.searches.get().pk, "package": package.pk},
         "leads",
     ) + _fulfilment_urls(
         {
             "case": erasure.pk,
-            "change": erasure.executions.get().pk,
+            "change": erasure.changes.get().pk,
             "notice": erasure.notices.first().pk,
         },
         "leads",

@@ -15,14 +15,14 @@ from cases.models import CaseEvent
 from controllers.models import SystemKind
 from controllers.systems import spec_of
 from dsar.celery import app
-from fulfilment.models import CollectionStatus
+from fulfilment.models import SearchStatus
 from fulfilment.searches import collect
 from fulfilment.systems.connectors import CONNECTORS, connector_for
 from fulfilment.systems.connectors.http import HttpConnector
 from fulfilment.systems.connectors.sql import SqlConnector
 from fulfilment.systems.jobs import RETRY_AFTER
 
-from .test_collections import FOUND, load, sql_system, sqlite_database, unreachable
+from .test_searches import FOUND, load, sql_system, sqlite_database, unreachable
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -54,16 +54,16 @@ def test_a_search_run_with_a_set_back_clock_is_dated_by_it(cast, submit, tmp_pat
     monkeypatch.setattr(collect.SEARCHES, "enqueue", lambda pk: None)  # run below, by hand
     with time_machine.travel(T0, tick=False):
         case = submit(cast.a)
-    (collection,) = case.collections.all()
+    (search,) = case.searches.all()
     then = T0 + dt.timedelta(hours=2)
 
     with time_machine.travel(T0 + dt.timedelta(days=30), tick=False):
-        collect.run(collection.pk, now=then)
+        collect.run(search.pk, now=then)
 
-    collection.refresh_from_db()
-    assert collection.status == CollectionStatus.DONE
-    assert collection.counts == FOUND
-    assert collection.finished_at == then
+    search.refresh_from_db()
+    assert search.status == SearchStatus.DONE
+    assert search.counts == FOUND
+    assert search.finished_at == then
     searched = CaseEvent.objects.get(case=case, action="system_searched")
     assert searched.at == then
 
@@ -76,14 +76,14 @@ def test_a_failed_try_with_a_set_back_clock_is_retried_on_its_schedule(
     monkeypatch.setattr(collect.SEARCHES, "enqueue", lambda pk: None)
     with time_machine.travel(T0, tick=False):
         case = submit(cast.a)
-    (collection,) = case.collections.all()
+    (search,) = case.searches.all()
     then = T0 + dt.timedelta(minutes=5)
 
     with time_machine.travel(T0 + dt.timedelta(days=30), tick=False):
-        collect.run(collection.pk, now=then)
+        collect.run(search.pk, now=then)
         # Due by the set-back clock, not yet by the wall clock's: the sweep finds it by `now`.
         assert collect.sweep(now=then) == 0
 
-    collection.refresh_from_db()
-    assert (collection.status, collection.attempts) == (CollectionStatus.PENDING, 1)
-    assert collection.next_attempt_at == then + dt.timedelta(seconds=RETRY_AFTER[0])
+    search.refresh_from_db()
+    assert (search.status, search.attempts) == (SearchStatus.PENDING, 1)
+    assert search.next_attempt_at == then + dt.timedelta(seconds=RETRY_AFTER[0])

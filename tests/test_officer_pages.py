@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from controllers.models import Membership, Role
-from fulfilment.models import ExecutionStatus
+from fulfilment.models import ChangeStatus
 
 from .demo_world import drive_to_work, officer_client
 from .test_change_letters import approve
@@ -33,7 +33,7 @@ def restriction(world, committed):
 def test_the_change_pages_are_scoped_and_read_only_for_auditors(
     world, restriction, django_user_model
 ):
-    manual = restriction.executions.get(kind="manual")
+    manual = restriction.changes.get(kind="manual")
     stranger = django_user_model.objects.create_user("stranger", password="x", is_staff=True)
     Membership.objects.create(
         user=stranger, controller=world["controllers"]["smart-site"], role=Role.OFFICER
@@ -54,11 +54,11 @@ def test_the_change_pages_are_scoped_and_read_only_for_auditors(
         for method, url in urls:
             assert getattr(client, method)(url).status_code == refused, (user, url)
     manual.refresh_from_db()
-    assert manual.status == ExecutionStatus.MANUAL
+    assert manual.status == ChangeStatus.MANUAL
 
 
 def test_a_form_page_shows_the_service_s_refusal_on_its_form(world, restriction, committed):
-    manual = restriction.executions.get(kind="manual")
+    manual = restriction.changes.get(kind="manual")
     url = reverse("fulfilment_change_skip", args=[manual.pk])
     client = officer_client(world["officer"])
     page = html.unescape(client.get(url).content.decode())
@@ -71,22 +71,22 @@ def test_a_form_page_shows_the_service_s_refusal_on_its_form(world, restriction,
     assert response.status_code == 400
     assert "The change is running in the system now" in html.unescape(response.content.decode())
     manual.refresh_from_db()
-    assert manual.status == ExecutionStatus.MANUAL
+    assert manual.status == ChangeStatus.MANUAL
     manual.lease_until = None
     manual.save(update_fields=["lease_until"])
     response = committed(client.post, url, {"reason": "Het archief is weg."})
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:dsar_case_change", args=[restriction.pk])
     manual.refresh_from_db()
-    assert manual.status == ExecutionStatus.SKIPPED
+    assert manual.status == ChangeStatus.SKIPPED
 
 
 def test_a_button_says_on_the_case_file_why_it_did_nothing(world, restriction, committed):
-    manual = restriction.executions.get(kind="manual")
+    manual = restriction.changes.get(kind="manual")
     client = officer_client(world["officer"])
     url = reverse("fulfilment_change_retry", args=[manual.pk])
     assert client.get(url)["Location"] == reverse("admin:dsar_case_change", args=[restriction.pk])
     response = committed(client.post, url, follow=True)
     assert "Only a failed change can be tried again." in html.unescape(response.content.decode())
     manual.refresh_from_db()
-    assert manual.status == ExecutionStatus.MANUAL
+    assert manual.status == ChangeStatus.MANUAL

@@ -23,7 +23,7 @@ from cases.mail import render
 from cases.models import CaseEvent, Direction, OutgoingMail, State
 from cases.workflow import perform
 from fulfilment.changes import completion, execute, plans
-from fulfilment.models import ExecutionStatus, Notice, NoticeStatus, PlanStatus
+from fulfilment.models import ChangeStatus, Notice, NoticeStatus, PlanStatus
 from mailin.ingest import ingest
 
 from .demo_world import (
@@ -107,7 +107,7 @@ def decide(committed, notice, officer, decision, **kwargs) -> None:
 
 def confirm_owner(committed, case, officer, note: str, *, found: bool) -> None:
     """The officer records the manual system's owner's answer."""
-    manual = case.executions.get(kind="manual")
+    manual = case.changes.get(kind="manual")
     committed(
         execute.confirm_manual, manual, actor=Actor.officer(officer), note_text=note, found=found
     )
@@ -117,7 +117,7 @@ def erase_at_smartphoto(world, committed):
     smartphoto, officer = world["controllers"]["smartphoto"], world["officer"]
     case = drive_to_work(committed, smartphoto, officer, "erasure")
     approve(committed, case, officer)
-    assert case.executions.get().status == ExecutionStatus.DONE
+    assert case.changes.get().status == ChangeStatus.DONE
     return case
 
 
@@ -303,8 +303,8 @@ def test_defero_s_objection_deletes_the_newsletter_row_and_its_processor_is_told
     defero, officer = world["controllers"]["defero"], world["officer"]
     case = drive_to_work(committed, defero, officer, "objection")
     approve(committed, case, officer)
-    crm = case.executions.get(system_name="klantenadministratie")
-    assert crm.status == ExecutionStatus.DONE and crm.counts == {"nieuwsbrief": 1}
+    crm = case.changes.get(system_name="klantenadministratie")
+    assert crm.status == ChangeStatus.DONE and crm.counts == {"nieuwsbrief": 1}
     confirm_owner(committed, case, officer, "Geen marketing in de boeken.", found=False)
     verwerkers = notices(case)["verwerkers"]
     assert verwerkers.status == NoticeStatus.SENT and verwerkers.kind == "processor"
@@ -393,9 +393,9 @@ def test_a_rectification_reaches_the_processor_through_its_api_which_corrects_it
     plan = plans.current(case)
     maillog = next(s for s in plan.body["systems"] if s["system"] == "maillog")
     assert maillog["task"] == "rectification"
-    remote = case.executions.get(kind="http")
+    remote = case.changes.get(kind="http")
     poll_until_settled(committed, remote)
-    assert remote.status == ExecutionStatus.DONE, remote.error
+    assert remote.status == ChangeStatus.DONE, remote.error
     assert int(remote.reported["affected_records"]) > 0
     db = sqlite3.connect(world["folder"] / "processor-smartlockr-maillog.sqlite3")
     try:
@@ -426,7 +426,7 @@ def test_a_rectification_the_processor_s_api_is_not_given_reaches_it_by_mail_wit
 ):
     new = "+31 6 1234 0000"
     case = _rectify_at_smartlockr(world, committed, [("platform", "users", "phone", new)])
-    assert not case.executions.filter(kind="http").exists()  # its API is not asked
+    assert not case.changes.filter(kind="http").exists()  # its API is not asked
     verwerkers = notices(case)["verwerkers"]
     assert verwerkers.status == NoticeStatus.SENT
     assert verwerkers.mail.to == "privacy@mailverwerker.example"
@@ -538,7 +538,7 @@ def _erased_at_the_processor(world, committed):
     declare(smartlockr, "derden", email="privacy@derde.example")
     case = drive_to_work(committed, smartlockr, officer, "erasure")
     approve(committed, case, officer)
-    return case, case.executions.get(kind="http")
+    return case, case.changes.get(kind="http")
 
 
 def test_a_change_only_a_processor_made_tells_the_other_recipients_when_it_says_it_held_data(
@@ -620,7 +620,7 @@ def test_a_notice_is_told_when_its_mail_left_and_waits_again_if_it_bounced(
     monkeypatch.setattr(outgoing.send_mail, "delay", broker_down)
     approve(committed, case, officer)
     monkeypatch.undo()
-    assert case.executions.get().status == ExecutionStatus.DONE
+    assert case.changes.get().status == ChangeStatus.DONE
     mailed = {n.recipient: n for n in plans.current(case).notices.filter(mail__isnull=False)}
     assert mailed, "the erasure mails its recipients"
     queued = [n for n in mailed.values() if n.mail.status == "queued"]

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from cases.actors import Actor
 from cases.workflow import perform
 from fulfilment.changes import execute, plans
-from fulfilment.models import Collection, CollectionStatus, Execution, ExecutionStatus
+from fulfilment.models import Change, ChangeStatus, Search, SearchStatus
 from fulfilment.report import sections
 from fulfilment.searches import collect
 
@@ -54,15 +54,15 @@ def test_a_search_the_processor_finished_says_completed_in_the_row_panel_and_rep
 ):
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smartlockr"], officer)
-    remote = case.collections.get(kind="http")
-    assert (remote.status, remote.remote_status) == (CollectionStatus.REMOTE, "pending")
+    remote = case.searches.get(kind="http")
+    assert (remote.status, remote.remote_status) == (SearchStatus.REMOTE, "pending")
     settle(committed, case, officer)
     remote.refresh_from_db()
-    assert remote.status == CollectionStatus.DONE
+    assert remote.status == SearchStatus.DONE
     assert remote.remote_status == "completed"
     assert "The processor reports: completed" in _panel(officer, case)
     progress = officer_client(officer).get(reverse("fulfilment_progress", args=[case.pk]))
-    (entry,) = [c for c in progress.json()["collections"] if c["id"] == remote.pk]
+    (entry,) = [c for c in progress.json()["searches"] if c["id"] == remote.pk]
     assert entry["remote"] == "The processor reports: completed"
     (line,) = [x for x in _report(case)["Systems searched"] if x.startswith(remote.system_title)]
     assert "The processor reports: completed" in line and "pending" not in line
@@ -76,15 +76,15 @@ def test_a_processor_that_cancels_is_said_to_have_cancelled_and_nobody_waits_for
     processor"), and the report says neither "pending" nor that nothing was found."""
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["smartlockr"], officer)
-    remote = case.collections.get(kind="http")
+    remote = case.searches.get(kind="http")
     requests = _finished_at_processor(world, remote.remote_id)
     with sqlite3.connect(requests) as db:
         db.execute("UPDATE requests SET status = 'cancelled' WHERE id = ?", (remote.remote_id,))
-    Collection.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
+    Search.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
     committed(collect.run, remote.pk)
     remote.refresh_from_db()
     assert remote.remote_status == "cancelled"
-    assert remote.status == CollectionStatus.PENDING  # its next try, not the processor's work
+    assert remote.status == SearchStatus.PENDING  # its next try, not the processor's work
     assert "cancelled" in remote.error
     (line,) = [x for x in _report(case)["Systems searched"] if x.startswith(remote.system_title)]
     assert "The processor reports: cancelled" in line
@@ -96,17 +96,17 @@ def _erasure_at_smartlockr(world, committed):
     case = drive_to_work(committed, world["controllers"]["smartlockr"], officer, "erasure")
     plan = plans.current(case)
     committed(perform, case, "approve_plan", actor=Actor.officer(officer), plan=plan.sha256)
-    return case, case.executions.get(kind="http")
+    return case, case.changes.get(kind="http")
 
 
 def test_a_change_the_processor_finished_says_completed(world, committed):
     """An erasure at smartlockr: once its processor reported the request completed, the
     change's row says so, not the "pending" it said while waiting."""
     case, remote = _erasure_at_smartlockr(world, committed)
-    assert (remote.status, remote.remote_status) == (ExecutionStatus.REMOTE, "pending")
+    assert (remote.status, remote.remote_status) == (ChangeStatus.REMOTE, "pending")
     poll_until_settled(committed, remote)
     remote.refresh_from_db()
-    assert remote.status == ExecutionStatus.DONE, remote.error
+    assert remote.status == ChangeStatus.DONE, remote.error
     assert remote.remote_status == "completed"
     (plan_lines,) = [v for k, v in _report(case).items() if k.startswith("Plan of changes")]
     line = [x for x in plan_lines if x.startswith(remote.system_title + ":")][-1]
@@ -124,11 +124,11 @@ def test_a_change_the_processor_cancelled_is_not_waiting_for_it_and_can_be_skipp
     requests = _finished_at_processor(world, remote.remote_id)
     with sqlite3.connect(requests) as db:
         db.execute("UPDATE requests SET status = 'cancelled' WHERE id = ?", (remote.remote_id,))
-    Execution.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
+    Change.objects.filter(pk=remote.pk).update(next_attempt_at=timezone.now())
     committed(execute.run, remote.pk)
     remote.refresh_from_db()
     assert remote.remote_status == "cancelled"
-    assert remote.status == ExecutionStatus.PENDING and "cancelled" in remote.error
+    assert remote.status == ChangeStatus.PENDING and "cancelled" in remote.error
     (plan_lines,) = [v for k, v in _report(case).items() if k.startswith("Plan of changes")]
     line = [x for x in plan_lines if x.startswith(remote.system_title + ":")][-1]
     assert "The processor reports: cancelled" in line
@@ -140,4 +140,4 @@ def test_a_change_the_processor_cancelled_is_not_waiting_for_it_and_can_be_skipp
         reason="The processor cancelled it; handled by phone.",
     )
     remote.refresh_from_db()
-    assert remote.status == ExecutionStatus.SKIPPED
+    assert remote.status == ChangeStatus.SKIPPED

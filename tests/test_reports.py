@@ -46,7 +46,7 @@ def erased(world, committed):
     committed(perform, case, "approve_plan", actor=actor, plan=plan.sha256)
     from fulfilment.changes import execute
 
-    manual = case.executions.get(kind="manual")
+    manual = case.changes.get(kind="manual")
     committed(
         execute.confirm_manual, manual, actor=actor, note_text="Bookkeeper confirmed.", found=True
     )

@@ -410,11 +410,11 @@ def test_withheld_parts_leave_every_other_value_exact_and_the_review_shows_the_c
     officer = world["officer"]
     case = drive_to_work(committed, world["controllers"]["contractstatus"], officer)
     settle(committed, case, officer)
-    collection = case.collections.get(system_name="contracten")
+    search = case.searches.get(system_name="contracten")
     client = officer_client(officer)
-    page = client.get(reverse("fulfilment_table", args=[collection.pk, "contracts"]))
+    page = client.get(reverse("fulfilment_table", args=[search.pk, "contracts"]))
     assert "<td>54.5</td>" in page.content.decode() and "<td>121</td>" in page.content.decode()
-    url = reverse("fulfilment_withhold", args=[collection.pk, "contracts"])
+    url = reverse("fulfilment_withhold", args=[search.pk, "contracts"])
     assert client.post(url, {"column": "iban", "reason": "A test."}).status_code == 302
     archive = unzip(respond(committed, case, officer))
     data, text = _contracts(archive)

@@ -167,7 +167,7 @@ _COMMON = {
     "title": Key("str", required=True, column=True),
     "kind": _choice(SystemKind.values, required=True, column=True),
     "description": Key("text"),
-    # Who answers for the system: asked by mail for a manual task, told when collection fails.
+    # Who answers for the system: asked by mail for a manual task, told when search fails.
     "owner": Key("email"),
 }
 KIND_SCHEMAS: dict[str, dict[str, Key]] = {

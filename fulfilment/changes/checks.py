@@ -48,7 +48,7 @@ def check(case: Case, step: str, arguments: dict[str, Any]) -> None:
         if plan is None or plan.status != PlanStatus.APPROVED:
             raise ValidationError(_("Approve the plan of changes first."))
         all_settled(
-            plan.executions.all(),
+            plan.changes.all(),
             _(
                 "Not every change is done: %(systems)s. Wait for it, try it again, confirm "
                 "a manual task, make the plan again, or skip it with a reason."

@@ -2,10 +2,10 @@
 stopped), what was kept, on which legal ground and until when, which recipients were told,
 which received none of the subject's data and which were not told and why, and the right to
 complain. Written in the subject's language from the
-approved plan and what the executions recorded, when the officer sends the response; the text
+approved plan and what the changes recorded, when the officer sends the response; the text
 is kept in the case (a message to the subject, and the event the chain covers).
 
-What was done is read from every done execution of the request's plans, the current one and
+What was done is read from every done change of the request's plans, the current one and
 any it replaced: a system erased under a first plan is said erased, though the second plan's
 dry run found nothing left there. What stays as it is comes from the current plan's dry run.
 
@@ -35,7 +35,7 @@ from cases.mail import queue_mail
 from cases.models import Carries, Case, Direction, Message
 from controllers.models import Right, SystemKind
 
-from ..models import Execution, ExecutionStatus, NoticeException, NoticeStatus, Plan, PlanStatus
+from ..models import Change, ChangeStatus, NoticeException, NoticeStatus, Plan, PlanStatus
 
 # Why a recipient was not told (Art. 19), or waits for the officer: kept in the record in
 # English (``Notice.reason``), read in the reader's language.
@@ -100,21 +100,21 @@ def _opening(purpose: str, company: str) -> str:
     return texts.get(purpose, texts[Right.ERASURE]) % {"company": company}
 
 
-def _restriction_opening(plan: Plan, done: dict[str, list[Execution]], company: str) -> list[str]:
+def _restriction_opening(plan: Plan, done: dict[str, list[Change]], company: str) -> list[str]:
     """A restriction's opening claims it only of what was restricted: each table whose rows
     were marked (by their own flag or their parent's) and each department that confirmed it;
     where rows could not be marked, it says so (the reasons follow, system by system)."""
     where: list[str] = []
-    for executions in done.values():
-        for execution in executions:
-            if not effect(execution):
+    for changes in done.values():
+        for change in changes:
+            if not effect(change):
                 continue
-            if execution.kind == SystemKind.SQL:
-                for table in execution.entry.get("tables", ()):
-                    if execution.counts.get(table["table"]) and table["label"] not in where:
+            if change.kind == SystemKind.SQL:
+                for table in change.entry.get("tables", ()):
+                    if change.counts.get(table["table"]) and table["label"] not in where:
                         where.append(table["label"])
-            elif execution.system_title not in where:
-                where.append(execution.system_title)
+            elif change.system_title not in where:
+                where.append(change.system_title)
     unmarked = [
         table["label"]
         for entry in plan.body["systems"]
@@ -135,21 +135,21 @@ def _restriction_opening(plan: Plan, done: dict[str, list[Execution]], company: 
     return out
 
 
-def done_executions(case: Case, purpose: str) -> list[Execution]:
+def done_changes(case: Case, purpose: str) -> list[Change]:
     """Every change done for this request and purpose, under its current plan or one that plan
     replaced, oldest first."""
     return list(
-        Execution.objects.filter(case=case, plan__purpose=purpose, status=ExecutionStatus.DONE)
+        Change.objects.filter(case=case, plan__purpose=purpose, status=ChangeStatus.DONE)
         .select_related("plan", "answered_by")
         .order_by("pk")
     )
 
 
-def reported_records(execution: Execution) -> int | None:
+def reported_records(change: Change) -> int | None:
     """How many of the subject's records a processor reported it acted on (its answer's
     ``affected_records``, this protocol's word for it; the demo processor reports it), or None
     when its answer does not say."""
-    value = (execution.reported or {}).get("affected_records")
+    value = (change.reported or {}).get("affected_records")
     if isinstance(value, bool):
         return None
     try:
@@ -159,31 +159,31 @@ def reported_records(execution: Execution) -> int | None:
     return number if number >= 0 else None
 
 
-def stopped_already(execution: Execution, table: dict[str, Any]) -> dict[str, Any]:
+def stopped_already(change: Change, table: dict[str, Any]) -> dict[str, Any]:
     """Of an objection's or a withdrawal's table (its plan ``table`` entry), the rows whose
     processing had stopped already, ``{"rows", "since"}``: as the change found them when it
-    first ran (``Execution.already``), or, for a change recorded before that was kept, as the
+    first ran (``Change.already``), or, for a change recorded before that was kept, as the
     plan's dry run counted them."""
-    if execution.already is not None:
-        return execution.already.get(table.get("table", ""), {})
+    if change.already is not None:
+        return change.already.get(table.get("table", ""), {})
     return table.get("already", {})
 
 
-def changed_rows(execution: Execution) -> dict[str, int]:
+def changed_rows(change: Change) -> dict[str, int]:
     """Of a done SQL change, the rows each table had changed, by table: its counts (the
     subject's rows the change covered, as the approved plan counted them) less an objection's
     or a withdrawal's rows whose processing had stopped already when it ran (left as they
     were: no change of ours). What the record, the panel, the report and the letter call
     changed."""
-    planned = {t["table"]: t for t in execution.entry.get("tables", ())}
+    planned = {t["table"]: t for t in change.entry.get("tables", ())}
     out = {}
-    for table, rows in execution.counts.items():
-        before = stopped_already(execution, {"table": table, **planned.get(table, {})})
+    for table, rows in change.counts.items():
+        before = stopped_already(change, {"table": table, **planned.get(table, {})})
         out[table] = max(int(rows) - int(before.get("rows", 0)), 0)
     return out
 
 
-def effect(execution: Execution) -> bool:
+def effect(change: Change) -> bool:
     """Whether a done change is known to have changed the subject's data (what recipients are
     told of, and what the letter's opening claims):
 
@@ -197,27 +197,27 @@ def effect(execution: Execution) -> bool:
       that it held anything: that is no change known here, and the recipients it concerns wait
       for the officer (``concerned``: "silent"), never told or passed over unseen.
     """
-    purpose = execution.plan.purpose
-    entry = execution.entry
-    if execution.kind == SystemKind.SQL:
+    purpose = change.plan.purpose
+    entry = change.entry
+    if change.kind == SystemKind.SQL:
         ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
         return any(
             rows
             # For an erasure, marking kept rows restricted is not an erasure.
             and not (purpose == Right.ERASURE and ops.get(table) in ("restrict", "via"))
-            for table, rows in changed_rows(execution).items()
+            for table, rows in changed_rows(change).items()
         )
-    if execution.kind == SystemKind.MANUAL:
+    if change.kind == SystemKind.MANUAL:
         # None: confirmed before the owner's answer was asked for, as done.
         kept = purpose == Right.ERASURE and entry.get("task") == "keep"
-        return execution.found is not False and not kept
-    return (reported_records(execution) or 0) > 0
+        return change.found is not False and not kept
+    return (reported_records(change) or 0) > 0
 
 
-def changed(case: Case, purpose: str, done: list[Execution] | None = None) -> bool:
+def changed(case: Case, purpose: str, done: list[Change] | None = None) -> bool:
     """Whether any change of this request (under any of its plans) changed the subject's data
-    (``done``: ``done_executions``, read already)."""
-    done = done_executions(case, purpose) if done is None else done
+    (``done``: ``done_changes``, read already)."""
+    done = done_changes(case, purpose) if done is None else done
     return any(effect(e) for e in done)
 
 
@@ -227,19 +227,19 @@ def approved_bodies(case: Case, purpose: str) -> list[dict[str, Any]]:
     return [p.body for p in case.plans.filter(purpose=purpose, approved_at__isnull=False)]
 
 
-def _held(system: str, done: list[Execution], approved: list[dict[str, Any]]) -> bool:
+def _held(system: str, done: list[Change], approved: list[dict[str, Any]]) -> bool:
     """Whether ``system`` held any of the subject's data, as far as the request shows: an SQL
     system's counts in any approved plan, a manual owner's answer, a processor's reported
     records. What the request cannot show counts as held: "none of your data were disclosed"
     is said only where it is known."""
     answers: list[bool] = []
-    for execution in done:
-        if execution.system_name != system:
+    for change in done:
+        if change.system_name != system:
             continue
-        if execution.kind == SystemKind.MANUAL and execution.found is not None:
-            answers.append(execution.found)
-        elif execution.kind == SystemKind.HTTP:
-            records = reported_records(execution)
+        if change.kind == SystemKind.MANUAL and change.found is not None:
+            answers.append(change.found)
+        elif change.kind == SystemKind.HTTP:
+            records = reported_records(change)
             answers.append(records is None or records > 0)
     for body in approved:
         for entry in body["systems"]:
@@ -255,7 +255,7 @@ def concerned(
     purpose: str,
     systems: list[str] | None,
     *,
-    done: list[Execution] | None = None,
+    done: list[Change] | None = None,
     approved: list[dict[str, Any]] | None = None,
 ) -> str:
     """What a recipient that receives the data of ``systems`` (None: of every system) has to be
@@ -264,9 +264,9 @@ def concerned(
     reported completion without saying what it held: the officer asks), ``UNCHANGED`` (nothing
     of the subject's there changed: nothing to tell) or ``NONE`` (those systems held none of
     the subject's data: none was disclosed to it). ``done`` and ``approved``
-    (``done_executions``, ``approved_bodies``): read once by a caller that asks for every
+    (``done_changes``, ``approved_bodies``): read once by a caller that asks for every
     recipient."""
-    done = done_executions(case, purpose) if done is None else done
+    done = done_changes(case, purpose) if done is None else done
     mine = [e for e in done if systems is None or e.system_name in systems]
     if any(effect(e) for e in mine):
         return CHANGED
@@ -279,50 +279,46 @@ def concerned(
     return UNCHANGED
 
 
-def deleted_in(purpose: str, done: list[Execution]) -> set[str]:
+def deleted_in(purpose: str, done: list[Change]) -> set[str]:
     """The systems where this request deleted some of the subject's records (an objection's or
     a withdrawal's notice says so to the recipients of their data): an SQL table the plan
     deletes from, with the subject's rows, or a manual owner's deletion done as asked
-    (``done``: ``done_executions``)."""
+    (``done``: ``done_changes``)."""
     found = set()
-    for execution in done:
-        entry = execution.entry
-        if execution.kind == SystemKind.SQL:
+    for change in done:
+        entry = change.entry
+        if change.kind == SystemKind.SQL:
             ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
-            if any(rows and ops.get(t) == "delete" for t, rows in execution.counts.items()):
-                found.add(execution.system_name)
-        elif (
-            execution.kind == SystemKind.MANUAL
-            and execution.found
-            and entry.get("task") == "delete"
-        ):
-            found.add(execution.system_name)
+            if any(rows and ops.get(t) == "delete" for t, rows in change.counts.items()):
+                found.add(change.system_name)
+        elif change.kind == SystemKind.MANUAL and change.found and entry.get("task") == "delete":
+            found.add(change.system_name)
     return found
 
 
-def _day(case: Case, execution: Execution) -> str:
-    moment = execution.finished_at or execution.answered_at
+def _day(case: Case, change: Change) -> str:
+    moment = change.finished_at or change.answered_at
     if moment is None:
         return "—"
     zone = ZoneInfo(case.controller.time_zone)
     return formats.date_format(timezone.localtime(moment, zone), "DATE_FORMAT")
 
 
-def _done(case: Case, purpose: str, execution: Execution) -> list[str]:
+def _done(case: Case, purpose: str, change: Change) -> list[str]:
     """What one done change did, line by line, said as what it is."""
-    entry = execution.entry
-    day = {"date": _day(case, execution)}
-    if execution.kind == SystemKind.SQL:
+    entry = change.entry
+    day = {"date": _day(case, change)}
+    if change.kind == SystemKind.SQL:
         lines = []
         for table in entry.get("tables", ()):
-            rows = execution.counts.get(table["table"], 0)
+            rows = change.counts.get(table["table"], 0)
             if rows and table.get("processing"):
                 # What had stopped already, as the change found it (not the dry run's figure).
-                table = {**table, "already": stopped_already(execution, table)}
+                table = {**table, "already": stopped_already(change, table)}
             if rows:
                 lines += _table_done(purpose, table, rows, day["date"])
         return lines
-    if execution.kind == SystemKind.HTTP:
+    if change.kind == SystemKind.HTTP:
         return [
             _(
                 "Our processor was asked to act on your request and reported it completed on "
@@ -330,7 +326,7 @@ def _done(case: Case, purpose: str, execution: Execution) -> list[str]:
             )
             % day
         ]
-    if execution.found is False:
+    if change.found is False:
         return [
             _("The department that keeps it found none of your data there (confirmed on %(date)s).")
             % day
@@ -564,18 +560,18 @@ def _system(
     case: Case,
     purpose: str,
     entry: dict[str, Any],
-    execution: Execution | None,
-    done: list[Execution],
+    change: Change | None,
+    done: list[Change],
 ) -> list[str]:
     """What happened in one system, line by line: only what was done, said as done. ``entry``
-    is the system in the current plan (its dry run: what stays as it is), ``execution`` the
+    is the system in the current plan (its dry run: what stays as it is), ``change`` the
     current plan's change there, ``done`` every change done there under any plan."""
     title = entry["title"]
     lines: list[str] = []
     for each in done:
         lines += [line for line in _done(case, purpose, each) if line and line not in lines]
-    if execution is not None and execution.status == ExecutionStatus.SKIPPED:
-        reason = {"system": title, "reason": execution.answer_note}
+    if change is not None and change.status == ChangeStatus.SKIPPED:
+        reason = {"system": title, "reason": change.answer_note}
         if not lines:
             return [_("%(system)s: not changed. Reason: %(reason)s") % reason]
         lines.append(_("Not changed again under the new plan. Reason: %(reason)s") % reason)
@@ -614,14 +610,14 @@ def _system(
 def paragraphs(case: Case, plan: Plan) -> list[str]:
     """The letter, paragraph by paragraph, in the subject's language."""
     with translation.override(case.language):
-        current = {e.system_name: e for e in plan.executions.all()}
-        done: dict[str, list[Execution]] = defaultdict(list)
-        for execution in done_executions(case, plan.purpose):
-            done[execution.system_name].append(execution)
+        current = {e.system_name: e for e in plan.changes.all()}
+        done: dict[str, list[Change]] = defaultdict(list)
+        for change in done_changes(case, plan.purpose):
+            done[change.system_name].append(change)
         company = case.controller.legal_name
         if plan.purpose == Right.RESTRICTION:
             out = _restriction_opening(plan, done, company)
-        elif any(effect(e) for executions in done.values() for e in executions):
+        elif any(effect(e) for changes in done.values() for e in changes):
             out = [_opening(plan.purpose, company)]
         else:
             out = [_("%(company)s has handled your request as follows.") % {"company": company}]
@@ -635,14 +631,14 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
             )
             out.append("\n".join(lines))
         # A system changed under a replaced plan that the current plan no longer names.
-        for name, executions in done.items():
-            if name not in named and executions:
-                entry = {"title": executions[0].system_title}
-                out.append("\n".join(_system(case, plan.purpose, entry, None, executions)))
+        for name, changes in done.items():
+            if name not in named and changes:
+                entry = {"title": changes[0].system_title}
+                out.append("\n".join(_system(case, plan.purpose, entry, None, changes)))
         corrected = []
-        for execution in (e for executions in done.values() for e in executions):
-            for c in execution.plan.body.get("corrections", ()):
-                if c["system"] == execution.system_name and c not in corrected:
+        for change in (e for changes in done.values() for e in changes):
+            for c in change.plan.body.get("corrections", ()):
+                if c["system"] == change.system_name and c not in corrected:
                     corrected.append(c)
         if corrected:
             out.append(
@@ -655,7 +651,7 @@ def paragraphs(case: Case, plan: Plan) -> list[str]:
         # Only where something was restricted: a manual owner who found nothing, or a table
         # with none of the subject's rows, restricted nothing that could be lifted.
         if plan.purpose == Right.RESTRICTION and any(
-            effect(e) for executions in done.values() for e in executions
+            effect(e) for changes in done.values() for e in changes
         ):
             out.append(
                 _("Before the restriction is lifted, %(company)s will tell you (Art. 18(3) GDPR).")

@@ -1,8 +1,8 @@
-"""Executing an approved plan: one ``Execution`` a system, run by Celery like a search.
+"""Executing an approved plan: one ``Change`` a system, run by Celery like a search.
 
-Approval (the ``approve_plan`` or ``lift_restriction`` step) creates the executions in its
+Approval (the ``approve_plan`` or ``lift_restriction`` step) creates the changes in its
 transaction; they run after commit. Each is claimed with a lease (``fulfilment.systems.jobs``), so a
-killed worker's execution is taken up again by the sweep, and retried on the same schedule as a
+killed worker's change is taken up again by the sweep, and retried on the same schedule as a
 search. What a try does depends on the system:
 
 - SQL: ``connectors.sqlchange.apply`` in one transaction on the system, the files the erased
@@ -17,12 +17,12 @@ search. What a try does depends on the system:
   the case file (done as asked, or none of the subject's data there), who and when.
 
 Nothing runs for a system whose declaration changed since the plan was approved (the plan is
-made and approved again), nor for one removed from the systems file. When every execution is
+made and approved again), nor for one removed from the systems file. When every change is
 settled, the recipients are told (Art. 19) of what was changed, under this plan or one it
 replaced (``settle``, by ``completion.concerned``); one that cannot be told without
 an officer waits for them (``decide``). The record keeps the plan and the counts, never
 the erased data; a rectification keeps the SHA-256 of each value it replaced, and an erasure
-the keys of the rows it keeps while cutting their link to the subject (``Execution.kept``: a
+the keys of the rows it keeps while cutting their link to the subject (``Change.kept``: a
 later access request of the subject finds them by these). Each change's
 event says how it was established, by kind (``evidence``): searched again (SQL), confirmed by
 an officer (manual), reported by the processor (HTTP).
@@ -54,8 +54,8 @@ from controllers.systems import SystemSpec, spec_of
 from controllers.validators import has_control_characters
 
 from ..models import (
-    Execution,
-    ExecutionStatus,
+    Change,
+    ChangeStatus,
     Notice,
     NoticeException,
     NoticeStatus,
@@ -94,8 +94,8 @@ def recipient_language(controller: Controller) -> str:
 # --- Approval.
 
 
-def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Execution]:
-    """Mark the plan approved and create its executions and notices; call inside the approving
+def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Change]:
+    """Mark the plan approved and create its changes and notices; call inside the approving
     step's transaction (the case's row is locked)."""
     plan.status = PlanStatus.APPROVED
     plan.approved_by = actor.user
@@ -105,22 +105,22 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
     if plan.purpose == LIFT:
         start_at = at + dt.timedelta(days=settings.RESTRICTION_LIFT_NOTICE_DAYS)
     systems = {s.name: s for s in case.controller.systems.all()}
-    executions = []
+    changes = []
     for entry in plan.body["systems"]:
         if entry.get("tables") is not None and all(t["op"] in UNWRITTEN for t in entry["tables"]):
             continue  # nothing changes there (kept rows without a way to mark them)
         if entry.get("done_under"):
             continue  # done under the plan this one replaced: never asked twice
         manual = entry["kind"] == SystemKind.MANUAL
-        executions.append(
-            Execution.objects.create(
+        changes.append(
+            Change.objects.create(
                 plan=plan,
                 case=case,
                 system=systems.get(entry["system"]),
                 system_name=entry["system"],
                 system_title=entry["title"],
                 kind=entry["kind"],
-                status=ExecutionStatus.MANUAL if manual else ExecutionStatus.PENDING,
+                status=ChangeStatus.MANUAL if manual else ChangeStatus.PENDING,
                 next_attempt_at=None if manual else start_at,
             )
         )
@@ -139,28 +139,26 @@ def approve(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> list[Ex
             exception=entry.get("exception", ""),
             note=entry.get("note", ""),
         )
-    for execution in executions:
-        if execution.status == ExecutionStatus.MANUAL:
-            _ask_owner(case, plan, execution, start_at, at)
+    for change in changes:
+        if change.status == ChangeStatus.MANUAL:
+            _ask_owner(case, plan, change, start_at, at)
         elif plan.purpose != LIFT:
-            CHANGES.enqueue_on_commit(execution.pk)
-    if not executions:
+            CHANGES.enqueue_on_commit(change.pk)
+    if not changes:
         settle(plan.pk, now=at)
-    return executions
+    return changes
 
 
-def _ask_owner(
-    case: Case, plan: Plan, execution: Execution, when: dt.datetime, now: dt.datetime
-) -> None:
-    entry = execution.entry
-    for address in jobs.owner_or_officers(execution):
+def _ask_owner(case: Case, plan: Plan, change: Change, when: dt.datetime, now: dt.datetime) -> None:
+    entry = change.entry
+    for address in jobs.owner_or_officers(change):
         queue_mail(
             case,
             "manual_change",
             to=address,
             at=now,
             language=recipient_language(case.controller),
-            system=execution.system_title,
+            system=change.system_title,
             purpose=plan.purpose,
             task=entry.get("task", ""),
             keep_ground=entry.get("keep_ground", ""),
@@ -180,7 +178,7 @@ def _ask_owner(
 class Changes(jobs.JobKind):
     """A change at one system, as the approved plan says; done, it settles the plan."""
 
-    model = Execution
+    model = Change
     task_name = "fulfilment.execute"
     sweep_name = "fulfilment.sweep_executions"
     noun = "change"
@@ -192,10 +190,10 @@ class Changes(jobs.JobKind):
     tell_owner = False
     retried = "change_retried"
     skipped = "change_skipped"
-    retryable = (ExecutionStatus.FAILED,)
+    retryable = (ChangeStatus.FAILED,)
     not_retryable = gettext_lazy("Only a failed change can be tried again.")
 
-    def check(self, job: Execution) -> None:
+    def check(self, job: Change) -> None:
         allowed = State.COMPLETED if job.plan.purpose == LIFT else State.IN_PROGRESS
         if job.case.state != allowed:
             # Withdrawn or refused after the approval (or a lifting for a case reopened):
@@ -211,10 +209,10 @@ class Changes(jobs.JobKind):
                 "again and approve it"
             )
 
-    def by_sql(self, job: Execution, connector: SqlConnector, now: Now) -> None:
+    def by_sql(self, job: Change, connector: SqlConnector, now: Now) -> None:
         _change_sql(job, connector, now)
 
-    def request(self, job: Execution) -> dict[str, Any]:
+    def request(self, job: Change) -> dict[str, Any]:
         return {
             "kind": "restriction_lift" if job.plan.purpose == LIFT else job.plan.purpose,
             "callback_url": "",
@@ -226,17 +224,17 @@ class Changes(jobs.JobKind):
             ],
         }
 
-    def completed(self, job: Execution, http: HttpConnector, answer: Answer, now: Now) -> None:
-        Execution.objects.filter(pk=job.pk).update(reported=_words(answer))
+    def completed(self, job: Change, http: HttpConnector, answer: Answer, now: Now) -> None:
+        Change.objects.filter(pk=job.pk).update(reported=_words(answer))
         finish(job.pk, counts={}, files=0, warnings=[], extra={}, now=now)
 
-    def officer_check(self, job: Execution) -> None:
+    def officer_check(self, job: Change) -> None:
         if job.settled:
             raise ValidationError(_("This change is settled already."))
 
-    def skip_check(self, job: Execution, now: dt.datetime) -> None:
+    def skip_check(self, job: Change, now: dt.datetime) -> None:
         """Not while a worker is on it (its change may be half-way): wait, or let it fail."""
-        busy = job.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE) or (
+        busy = job.status in (ChangeStatus.RUNNING, ChangeStatus.REMOTE) or (
             job.lease_until and job.lease_until > now
         )
         if busy:
@@ -245,7 +243,7 @@ class Changes(jobs.JobKind):
             )
 
     def skip(
-        self, job: Execution, *, actor: Actor, reason: str, now: dt.datetime | None = None
+        self, job: Change, *, actor: Actor, reason: str, now: dt.datetime | None = None
     ) -> None:
         """Go ahead without this system; the reason goes into the record and the letter, and
         the plan is settled if it was the last (in the same transaction)."""
@@ -256,11 +254,11 @@ class Changes(jobs.JobKind):
 
 
 CHANGES = Changes()
-# What the tasks, the demo and the pages call (``run(execution_id, now=None)``).
+# What the tasks, the demo and the pages call (``run(change_id, now=None)``).
 run, sweep, retry, skip = CHANGES.run, CHANGES.sweep, CHANGES.retry, CHANGES.skip
 
 
-def _change_sql(job: Execution, connector: SqlConnector, now: dt.datetime | None) -> None:
+def _change_sql(job: Change, connector: SqlConnector, now: dt.datetime | None) -> None:
     """Apply the plan's entry for this system in one transaction there, remove the files the
     changed rows named, and verify it in a new session; done, with the plan's counts."""
     case, spec, entry = job.case, connector.spec, job.entry
@@ -275,7 +273,7 @@ def _change_sql(job: Execution, connector: SqlConnector, now: dt.datetime | None
     # Keys an earlier try, or a change under a plan this one replaced, recorded: that change
     # may have unlinked the rows already, so this one finds none of them.
     earlier = (
-        Execution.objects.filter(
+        Change.objects.filter(
             case=case, system_name=job.system_name, plan__purpose=job.plan.purpose
         )
         .exclude(pk=job.pk)  # its own keys come first, from ``job.kept``
@@ -289,7 +287,7 @@ def _change_sql(job: Execution, connector: SqlConnector, now: dt.datetime | None
     if already is None:
         already = sqlchange.already(spec, identities, changes)
     if files != job.files or before != job.before or kept != job.kept or already != job.already:
-        Execution.objects.filter(pk=job.pk).update(
+        Change.objects.filter(pk=job.pk).update(
             files=files, before=before, kept=kept, already=already
         )
         job.kept, job.already = kept, already
@@ -375,7 +373,7 @@ def _words(answer: dict[str, Any]) -> dict[str, str]:
 
 
 def finish(
-    execution_id: int,
+    change_id: int,
     *,
     counts: dict[str, int],
     files: int,
@@ -384,22 +382,22 @@ def finish(
     actor: Actor | None = None,
     now: dt.datetime | None = None,
 ) -> None:
-    """Record an execution as done (its event says how that was established: ``evidence``),
+    """Record a change as done (its event says how that was established: ``evidence``),
     then settle the plan if it was the last."""
     now = now or timezone.now()
     with transaction.atomic():
         job = (
-            Execution.objects.select_for_update(of=("self",))
+            Change.objects.select_for_update(of=("self",))
             .select_related("case", "plan")
-            .filter(pk=execution_id)
+            .filter(pk=change_id)
             .first()
         )
-        if job is None or job.status == ExecutionStatus.DONE:
+        if job is None or job.status == ChangeStatus.DONE:
             return
         # Skipped or cancelled while this worker was already changing the system: the change
         # happened all the same, and the record says so.
         late = job.settled
-        job.status = ExecutionStatus.DONE
+        job.status = ChangeStatus.DONE
         job.counts = counts
         job.files_deleted = files
         job.warnings = warnings
@@ -422,33 +420,33 @@ def finish(
         settle(job.plan_id, now=now)
 
 
-def evidence(execution: Execution) -> dict[str, Any]:
+def evidence(change: Change) -> dict[str, Any]:
     """What the record says a done change was, by kind of system, and only what was
     established: an SQL system's changes by table, searched again (``_change_sql`` finishes only
     after ``verify``); a manual task as the officer recorded the owner's answer (who, when, and
     for data kept, under which ground until when); a processor's report of completion with its
     answer (nothing is counted there). The ``system_changed`` event carries it, and the panel
-    and the case report read a done execution through it (``events.describe_change``)."""
+    and the case report read a done change through it (``events.describe_change``)."""
     data: dict[str, Any] = {
-        "system": execution.system_title,
-        "system_kind": execution.kind,
-        "purpose": execution.plan.purpose,
-        "plan": execution.plan.sha256,
+        "system": change.system_title,
+        "system_kind": change.kind,
+        "purpose": change.plan.purpose,
+        "plan": change.plan.sha256,
     }
-    entry = execution.entry
-    if execution.kind == SystemKind.SQL:
+    entry = change.entry
+    if change.kind == SystemKind.SQL:
         # In the plan's order of tables (the counts' keys come back from the database in
         # its own order).
         order = [t["table"] for t in entry.get("tables", ())]
         ops = {t["table"]: t["op"] for t in entry.get("tables", ())}
         # The rows each table had changed: an objection's or a withdrawal's rows that had
         # stopped already are not among them (``stopped_already`` below says them apart).
-        changed = completion.changed_rows(execution)
+        changed = completion.changed_rows(change)
         tables = sorted(changed, key=lambda t: order.index(t) if t in order else 999)
         data["done"] = [
             {"table": table, "op": ops.get(table, ""), "rows": changed[table]} for table in tables
         ]
-        data["files"] = execution.files_deleted
+        data["files"] = change.files_deleted
         data["verified"] = True
         # What stays, as the plan counted it, and why and until when.
         kept = [
@@ -463,33 +461,33 @@ def evidence(execution: Execution) -> dict[str, Any]:
         ]
         if kept:
             data["kept"] = kept
-        if execution.kept:
-            # Counts only: the keys themselves stay with the execution.
-            data["findable"] = {table: len(keys) for table, keys in execution.kept.items()}
-        if execution.already:
+        if change.kept:
+            # Counts only: the keys themselves stay with the change.
+            data["findable"] = {table: len(keys) for table, keys in change.kept.items()}
+        if change.already:
             # An objection's or a withdrawal's rows left as they were: stopped before it ran.
             data["stopped_already"] = {
-                table: int(said.get("rows", 0)) for table, said in execution.already.items()
+                table: int(said.get("rows", 0)) for table, said in change.already.items()
             }
-    elif execution.kind == SystemKind.MANUAL:
+    elif change.kind == SystemKind.MANUAL:
         data["task"] = entry.get("task", "")
-        data["found"] = execution.found
-        data["confirmed_by"] = execution.answered_by.get_username() if execution.answered_by else ""
-        data["confirmed_at"] = execution.answered_at.isoformat() if execution.answered_at else ""
-        data["confirmed"] = execution.answer_note
+        data["found"] = change.found
+        data["confirmed_by"] = change.answered_by.get_username() if change.answered_by else ""
+        data["confirmed_at"] = change.answered_at.isoformat() if change.answered_at else ""
+        data["confirmed"] = change.answer_note
         if entry.get("keep_ground"):
             data["keep_ground"] = entry["keep_ground"]
             data["keep_until"] = entry.get("keep_until") or ""
     else:
-        data["request"] = execution.remote_id
+        data["request"] = change.remote_id
         data["reported"] = "completed"
-        data["reported_at"] = execution.finished_at.isoformat() if execution.finished_at else ""
-        data["answer"] = execution.reported
+        data["reported_at"] = change.finished_at.isoformat() if change.finished_at else ""
+        data["answer"] = change.reported
     return data
 
 
 def settle(plan_id: int, now: dt.datetime | None = None) -> None:
-    """Once every execution of the plan is settled: tell the recipients (Art. 19), once, of
+    """Once every change of the plan is settled: tell the recipients (Art. 19), once, of
     what was done to the subject's data, under this plan or one it replaced. Each recipient:
 
     - a processor whose own request was made (its HTTP system asked) is told by it;
@@ -507,7 +505,7 @@ def settle(plan_id: int, now: dt.datetime | None = None) -> None:
       under a ground: kept, restricted, until when).
     """
     plan = Plan.objects.select_related("case__controller").get(pk=plan_id)
-    if plan.executions.exclude(status__in=(ExecutionStatus.DONE, ExecutionStatus.SKIPPED)).exists():
+    if plan.changes.exclude(status__in=(ChangeStatus.DONE, ChangeStatus.SKIPPED)).exists():
         return
     case = plan.case
     if plan.purpose not in (*NOTIFIED, LIFT):  # a lifting: those told of the restriction
@@ -517,11 +515,11 @@ def settle(plan_id: int, now: dt.datetime | None = None) -> None:
         return  # told already (a change recorded after a skip settles the plan again)
     # What was done under this plan and under any plan it replaced, and what the approved
     # plans counted: read once, for every recipient.
-    executions = completion.done_executions(case, plan.purpose)
+    changes = completion.done_changes(case, plan.purpose)
     approved = completion.approved_bodies(case, plan.purpose)
-    done = {e.system_name for e in executions}
+    done = {e.system_name for e in changes}
     entries = {entry["recipient"]: entry for entry in plan.body.get("notices", ())}
-    anything = completion.changed(case, plan.purpose, executions)
+    anything = completion.changed(case, plan.purpose, changes)
     said: dict[str, Any] | None = None  # what a mailed notice says: once, if one is mailed
     now = now or timezone.now()
     for notice in pending:
@@ -536,7 +534,7 @@ def settle(plan_id: int, now: dt.datetime | None = None) -> None:
             case,
             plan.purpose,
             entry.get("receives") or None,
-            done=executions,
+            done=changes,
             approved=approved,
         )
         if found in (completion.NONE, completion.UNCHANGED):
@@ -560,7 +558,7 @@ def settle(plan_id: int, now: dt.datetime | None = None) -> None:
         elif entry.get("occasional"):
             notice.status, notice.reason = NoticeStatus.UNRESOLVED, completion.OCCASIONAL
         elif notice.address:
-            said = said if said is not None else _said(case, plan, executions)
+            said = said if said is not None else _said(case, plan, changes)
             _mail(case, plan, notice, said, entry.get("receives") or None, now=now)
         else:
             notice.status = NoticeStatus.UNRESOLVED
@@ -589,13 +587,13 @@ def settle(plan_id: int, now: dt.datetime | None = None) -> None:
     )
 
 
-def _said(case: Case, plan: Plan, done: list[Execution] | None = None) -> dict[str, Any]:
+def _said(case: Case, plan: Plan, done: list[Change] | None = None) -> dict[str, Any]:
     """What the notices of this plan can say was done, per system (``done``:
-    ``completion.done_executions``, read already): where records were deleted, an erasure's
+    ``completion.done_changes``, read already): where records were deleted, an erasure's
     outcome (erased, or kept under a ground), the processing an objection or a withdrawal
     stopped, and the corrections made. Read once for every recipient; each notice says what
     concerns the systems whose data it receives (``_for``)."""
-    done = completion.done_executions(case, plan.purpose) if done is None else done
+    done = completion.done_changes(case, plan.purpose) if done is None else done
     specs = (
         {s.name: spec_of(s.spec) for s in case.controller.systems.all()}
         if plan.purpose in (Right.OBJECTION, Right.WITHDRAW_CONSENT, Right.RECTIFICATION)
@@ -632,7 +630,7 @@ def _for(said: dict[str, Any], receives: list[str] | None) -> dict[str, Any]:
     }
 
 
-def _erasure_outcome(plan: Plan, done: list[Execution]) -> list[dict[str, Any]]:
+def _erasure_outcome(plan: Plan, done: list[Change]) -> list[dict[str, Any]]:
     """Per system that held the subject's data, in the plan's order, what an erasure did:
     ``erased`` (the labels of the tables erased, ``[""]`` for the system as a whole) and
     ``kept`` (each ``{"label", "ground", "until"}``: kept under that ground, restricted, until
@@ -646,11 +644,11 @@ def _erasure_outcome(plan: Plan, done: list[Execution]) -> list[dict[str, Any]]:
         if item not in items:
             items.append(item)
 
-    for execution in done:
-        entry = execution.entry
-        here = system(execution.system_name, execution.system_title)
-        if execution.kind == SystemKind.SQL:
-            changed = completion.changed_rows(execution)
+    for change in done:
+        entry = change.entry
+        here = system(change.system_name, change.system_title)
+        if change.kind == SystemKind.SQL:
+            changed = completion.changed_rows(change)
             for table in entry.get("tables", ()):
                 rows = changed.get(table["table"], 0) or (
                     table.get("rows", 0) if table["op"] == "keep" else 0
@@ -668,8 +666,8 @@ def _erasure_outcome(plan: Plan, done: list[Execution]) -> list[dict[str, Any]]:
                     )
                 elif table["op"] in ("delete", "update"):
                     add(here["erased"], table["label"])
-        elif execution.kind == SystemKind.MANUAL:
-            if not execution.found:
+        elif change.kind == SystemKind.MANUAL:
+            if not change.found:
                 continue
             if entry.get("task") == "keep":
                 add(
@@ -682,7 +680,7 @@ def _erasure_outcome(plan: Plan, done: list[Execution]) -> list[dict[str, Any]]:
                 )
             else:
                 add(here["erased"], "")
-        elif completion.reported_records(execution) != 0:
+        elif completion.reported_records(change) != 0:
             add(here["erased"], "")  # the processor erased what it held
     # A system the plan keeps as it is runs no change: what it keeps is the plan's count.
     for entry in plan.body["systems"]:
@@ -704,7 +702,7 @@ def _erasure_outcome(plan: Plan, done: list[Execution]) -> list[dict[str, Any]]:
 
 
 def _stopped_processing(
-    purpose: str, done: list[Execution], specs: dict[str, SystemSpec]
+    purpose: str, done: list[Change], specs: dict[str, SystemSpec]
 ) -> dict[str, list[str]]:
     """Per system, the processing an objection or a withdrawal of consent stopped there, as
     the systems file declares it (``processing``): an SQL table whose rows it changed now (not
@@ -712,14 +710,14 @@ def _stopped_processing(
     if purpose not in (Right.OBJECTION, Right.WITHDRAW_CONSENT):
         return {}
     found: dict[str, list[str]] = {}
-    for execution in done:
-        names = found.setdefault(execution.system_name, [])
-        if execution.kind == SystemKind.SQL:
-            changed = completion.changed_rows(execution)
-            for table in execution.entry.get("tables", ()):
+    for change in done:
+        names = found.setdefault(change.system_name, [])
+        if change.kind == SystemKind.SQL:
+            changed = completion.changed_rows(change)
+            for table in change.entry.get("tables", ()):
                 if changed.get(table["table"]) and table.get("processing"):
                     names.append(table["processing"])
-        elif execution.kind == SystemKind.HTTP and (spec := specs.get(execution.system_name)):
+        elif change.kind == SystemKind.HTTP and (spec := specs.get(change.system_name)):
             for table in spec.tables:
                 action = table.objection if purpose == Right.OBJECTION else table.withdrawal
                 if action is not None and action.processing:
@@ -769,7 +767,7 @@ def _receives(plan: Plan, recipient: str) -> list[str] | None:
 
 
 def _corrected(
-    plan: Plan, done: list[Execution], specs: dict[str, SystemSpec]
+    plan: Plan, done: list[Change], specs: dict[str, SystemSpec]
 ) -> list[tuple[str, str]]:
     """The corrections made (in a system whose change was done), as (system, "field: new
     value")."""
@@ -791,7 +789,7 @@ def _corrected(
 
 
 def confirm_manual(
-    execution: Execution,
+    change: Change,
     *,
     actor: Actor,
     note_text: str,
@@ -804,33 +802,33 @@ def confirm_manual(
     and how, never that it was verified."""
     now = now or timezone.now()
     with transaction.atomic():
-        execution = CHANGES.for_officer(execution, actor)
-        if execution.status != ExecutionStatus.MANUAL:
+        change = CHANGES.for_officer(change, actor)
+        if change.status != ChangeStatus.MANUAL:
             raise ValidationError(_("Only a manual task is confirmed by hand."))
         if not note_text.strip():
             raise ValidationError(_("Say who confirmed it, and how."))
-        Execution.objects.filter(pk=execution.pk).update(
+        Change.objects.filter(pk=change.pk).update(
             answered_by=actor.user,
             answered_at=now,
             answer_note=note_text,
             found=found,
         )
-        finish(execution.pk, counts={}, files=0, warnings=[], extra={}, actor=actor, now=now)
+        finish(change.pk, counts={}, files=0, warnings=[], extra={}, actor=actor, now=now)
 
 
 def cancel(case: Case, at: dt.datetime) -> None:
     """The request ended (withdrawn, refused) before its changes ran: what has not started is
     not done (call inside the ending step's transaction). One a worker is on runs to its end and
     is recorded as it happened."""
-    waiting = case.executions.select_for_update(of=("self",)).filter(
-        status__in=(ExecutionStatus.PENDING, ExecutionStatus.MANUAL, ExecutionStatus.FAILED),
+    waiting = case.changes.select_for_update(of=("self",)).filter(
+        status__in=(ChangeStatus.PENDING, ChangeStatus.MANUAL, ChangeStatus.FAILED),
         plan__purpose=case.right,
     )
-    for execution in waiting:
-        if execution.lease_until and execution.lease_until > at:
+    for change in waiting:
+        if change.lease_until and change.lease_until > at:
             continue
-        Execution.objects.filter(pk=execution.pk).update(
-            status=ExecutionStatus.SKIPPED,
+        Change.objects.filter(pk=change.pk).update(
+            status=ChangeStatus.SKIPPED,
             answer_note="the request ended before this change ran",
             next_attempt_at=None,
         )
@@ -839,7 +837,7 @@ def cancel(case: Case, at: dt.datetime) -> None:
             actor=Actor.system(),
             action="change_cancelled",
             at=at,
-            data={"system": execution.system_title, "state": case.state},
+            data={"system": change.system_title, "state": case.state},
         )
 
 

@@ -1,5 +1,5 @@
 """The officer's side of the rights that change data, in the admin: a panel on the case file with
-the plan (what each system will do, counted by a dry run), its approval, each execution's
+the plan (what each system will do, counted by a dry run), its approval, each change's
 progress and how each done change was established (searched again, confirmed by an officer,
 reported by the processor), the plans it replaced, the Art. 19 notices and their delivery, and
 the pages to act on them: make the plan again (an outdated one, or an approved one whose changes
@@ -31,10 +31,10 @@ from cases.workflow import available_steps
 from controllers import access
 from controllers.models import Right
 
-from ..models import Execution, ExecutionStatus, Notice, NoticeException, NoticeStatus, PlanStatus
+from ..models import Change, ChangeStatus, Notice, NoticeException, NoticeStatus, PlanStatus
 from ..systems import pages
 from . import execute, plans
-from .completion import done_executions
+from .completion import done_changes
 from .events import already_words, describe_change, entry_words, told_how, unmarked_words
 
 
@@ -63,14 +63,14 @@ def _notes(table: dict[str, Any]) -> list[str]:
 
 
 def _rows(plan: Any) -> list[dict[str, Any]]:
-    """The plan's systems, each with its execution (if any; for a system done under the plan
+    """The plan's systems, each with its change (if any; for a system done under the plan
     this one replaced, that one's), for the template; each table with its operation in words,
     and each done change with how it was established."""
     if plan is None:
         return []
-    executions = {e.system_name: e for e in plan.executions.select_related("plan", "answered_by")}
+    changes = {e.system_name: e for e in plan.changes.select_related("plan", "answered_by")}
     earlier = {
-        e.system_name: e for e in done_executions(plan.case, plan.purpose) if e.plan_id != plan.pk
+        e.system_name: e for e in done_changes(plan.case, plan.purpose) if e.plan_id != plan.pk
     }
     zone = timezone.get_current_timezone()
     rows = []
@@ -87,20 +87,18 @@ def _rows(plan: Any) -> list[dict[str, Any]]:
                 }
                 for t in system["tables"]
             ]
-        execution = executions.get(system["system"])
-        carried = execution is None and bool(system.get("done_under"))
+        change = changes.get(system["system"])
+        carried = change is None and bool(system.get("done_under"))
         if carried:
-            execution = earlier.get(system["system"])
-        done = execution is not None and execution.status == ExecutionStatus.DONE
+            change = earlier.get(system["system"])
+        done = change is not None and change.status == ChangeStatus.DONE
         rows.append(
             {
                 "entry": entry,
-                "execution": execution,
+                "change": change,
                 "carried": carried,
                 "outcome": (
-                    describe_change(execute.evidence(execution), zone, heading=False)
-                    if done
-                    else []
+                    describe_change(execute.evidence(change), zone, heading=False) if done else []
                 ),
             }
         )
@@ -171,7 +169,7 @@ def changes_panel(case: Case, request: HttpRequest) -> str:
             "outdated": outdated,
             "stopped": plan is not None
             and plan.status == PlanStatus.APPROVED
-            and plan.executions.filter(status=ExecutionStatus.FAILED).exists(),
+            and plan.changes.filter(status=ChangeStatus.FAILED).exists(),
             "notices": _notices(case, plan) if plan else [],
             "corrections": case.corrections.all(),
             "rectifying": case.right == Right.RECTIFICATION
@@ -206,8 +204,8 @@ def _step_url(case: Case, step: str, plan: Any) -> str:
     return f"{base}?plan={plan.sha256}"
 
 
-def _execution(request: HttpRequest, pk: int) -> Execution:
-    found = Execution.objects.select_related("case").filter(pk=pk).first()
+def _change(request: HttpRequest, pk: int) -> Change:
+    found = Change.objects.select_related("case").filter(pk=pk).first()
     if found is None:
         raise Http404
     pages.case(request, found.case_id, act=True)
@@ -285,20 +283,20 @@ class ConfirmForm(forms.Form):
     note = pages.record_text(gettext_lazy("Who confirmed it, when and how (kept in the record)"))
 
 
-class _ExecutionPage(pages.FormPage[Execution]):
-    def target(self, pk: int) -> Execution:
-        return _execution(self.request, pk)
+class _ChangePage(pages.FormPage[Change]):
+    def target(self, pk: int) -> Change:
+        return _change(self.request, pk)
 
 
-class _ConfirmPage(_ExecutionPage):
+class _ConfirmPage(_ChangePage):
     form_class = ConfirmForm
 
-    def act(self, target: Execution, data: dict[str, Any]) -> None:
+    def act(self, target: Change, data: dict[str, Any]) -> None:
         execute.confirm_manual(
             target, actor=self.actor, note_text=data["note"], found=data["outcome"] == "done"
         )
 
-    def title(self, target: Execution) -> str:
+    def title(self, target: Change) -> str:
         return _("Confirm the task in %(system)s") % {"system": target.system_title}
 
 
@@ -306,23 +304,23 @@ confirm_view = _ConfirmPage.view()
 
 
 def change_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
-    execution = _execution(request, pk)
+    change = _change(request, pk)
 
     def retry() -> str:
-        execute.retry(execution, actor=Actor.officer(request.user))
-        return _("%(system)s: trying again.") % {"system": execution.system_title}
+        execute.retry(change, actor=Actor.officer(request.user))
+        return _("%(system)s: trying again.") % {"system": change.system_title}
 
-    return pages.button(request, execution.case, retry)
+    return pages.button(request, change.case, retry)
 
 
-class _SkipPage(_ExecutionPage):
-    def act(self, target: Execution, data: dict[str, Any]) -> None:
+class _SkipPage(_ChangePage):
+    def act(self, target: Change, data: dict[str, Any]) -> None:
         execute.skip(target, actor=self.actor, reason=data["reason"])
 
-    def title(self, target: Execution) -> str:
+    def title(self, target: Change) -> str:
         return _("Skip %(system)s") % {"system": target.system_title}
 
-    def help(self, target: Execution) -> str:
+    def help(self, target: Change) -> str:
         return _(
             "The system is left as it is. Say why: it goes into the record and into the "
             "subject's letter."

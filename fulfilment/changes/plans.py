@@ -7,7 +7,7 @@ table; lifting a restriction is a plan of its own. ``make`` counts the subject's
 SQL system (read-only sessions: a dry run never writes), says what a processor (HTTP) or an
 owner (manual) will be asked, and which recipients are told (Art. 19). The plan's body is
 hashed; the officer approves that hash (the ``approve_plan`` step, whose event carries it), and
-the executions carry out that body and nothing else (``fulfilment.changes.execute``).
+the changes carry out that body and nothing else (``fulfilment.changes.execute``).
 
 A plan is outdated when the systems file changed what a system does, or (rectification) the
 corrections changed, since it was made: it is not approved, and the officer makes it again. An
@@ -65,9 +65,9 @@ from controllers.systems import (
 )
 
 from ..models import (
+    Change,
+    ChangeStatus,
     Correction,
-    Execution,
-    ExecutionStatus,
     Notice,
     NoticeStatus,
     Plan,
@@ -76,7 +76,7 @@ from ..models import (
 from ..systems.connectors import sqlchange
 from ..systems.connectors.base import ConnectorError
 from ..systems.jobs import identities_for
-from .completion import done_executions, effect, reported_records
+from .completion import done_changes, effect, reported_records
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _behaviour(value: Any) -> Any:
 
 def spec_hash(system: System) -> str:
     """What the system's declaration does, as the plan saw it (its wording aside): approval
-    refuses a plan made before it changed, and an execution refuses to run on a changed one."""
+    refuses a plan made before it changed, and a change refuses to run on a changed one."""
     behaviour = _behaviour(system.spec)
     return hashlib.sha256(orjson.dumps(behaviour, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -484,7 +484,7 @@ def lift_refusal(case: Case, body: dict[str, Any]) -> str:
     what it held, may hold some: that is not nothing. The subject is never told that a
     restriction will be lifted when the lifting lifts nothing (Art. 18(3) tells them of a
     lifting, not of none)."""
-    restricted = done_executions(case, Right.RESTRICTION)
+    restricted = done_changes(case, Right.RESTRICTION)
     for entry in body["systems"]:
         if entry.get("error"):
             return ""
@@ -492,11 +492,11 @@ def lift_refusal(case: Case, body: dict[str, Any]) -> str:
             if any(t["op"] in (LIFT, "via") and t.get("rows") for t in entry["tables"]):
                 return ""
             continue
-        for execution in restricted:
-            if execution.system_name != entry["system"]:
+        for change in restricted:
+            if change.system_name != entry["system"]:
                 continue
-            unknown = execution.kind == SystemKind.HTTP and reported_records(execution) is None
-            if unknown or effect(execution):
+            unknown = change.kind == SystemKind.HTTP and reported_records(change) is None
+            if unknown or effect(change):
                 return ""
     return _(
         "This lifting would lift nothing: none of the subject's data is restricted in the "
@@ -540,14 +540,14 @@ def replace_refusal(plan: Plan, now: dt.datetime | None = None) -> str:
     """Why this approved plan cannot be replaced now ("" if it can): once every change is
     settled its notices have gone out and the record is whole; while one runs (a worker on it,
     a processor working) what it does is not yet known."""
-    executions = list(plan.executions.all())
-    if all(e.settled for e in executions):
+    changes = list(plan.changes.all())
+    if all(e.settled for e in changes):
         return _("Every change of the approved plan is settled: it is not made again.")
     now = now or timezone.now()
     if any(
-        e.status in (ExecutionStatus.RUNNING, ExecutionStatus.REMOTE)
+        e.status in (ChangeStatus.RUNNING, ChangeStatus.REMOTE)
         or (e.lease_until and e.lease_until > now)
-        for e in executions
+        for e in changes
     ):
         return _(
             "A change of the approved plan is running in a system now: wait until it is done "
@@ -586,7 +586,7 @@ def make(
                 raise ValidationError(_("The plan was approved meanwhile: reload the page."))
         if existing is not None and existing.status == PlanStatus.APPROVED:
             # Its changes locked: a worker claims one only through its row's lock.
-            list(existing.executions.select_for_update(of=("self",)))
+            list(existing.changes.select_for_update(of=("self",)))
             if why := replace_refusal(existing, made):
                 raise ValidationError(why)
             _supersede(locked, existing, actor=actor, at=made)
@@ -618,9 +618,9 @@ def _supersede(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> None
     will (an event each); its notices, never sent, say why."""
     plan.status = PlanStatus.SUPERSEDED
     plan.save(update_fields=["status"])
-    for execution in plan.executions.exclude(status__in=Execution.SETTLED):
-        Execution.objects.filter(pk=execution.pk).update(
-            status=ExecutionStatus.SUPERSEDED, next_attempt_at=None, lease_until=None
+    for change in plan.changes.exclude(status__in=Change.SETTLED):
+        Change.objects.filter(pk=change.pk).update(
+            status=ChangeStatus.SUPERSEDED, next_attempt_at=None, lease_until=None
         )
         note(
             case,
@@ -628,9 +628,9 @@ def _supersede(case: Case, plan: Plan, *, actor: Actor, at: dt.datetime) -> None
             action="change_superseded",
             at=at,
             data={
-                "system": execution.system_title,
+                "system": change.system_title,
                 "plan": plan.sha256,
-                **({"error": execution.error} if execution.error else {}),
+                **({"error": change.error} if change.error else {}),
             },
         )
     plan.notices.filter(status=NoticeStatus.PENDING).update(
@@ -648,9 +648,7 @@ def _carry(case: Case, purpose: str, body: dict[str, Any]) -> None:
     body["replaces"] = last.sha256
     done = {
         e.system_name: e.plan.sha256
-        for e in Execution.objects.filter(
-            case=case, plan__purpose=purpose, status=ExecutionStatus.DONE
-        )
+        for e in Change.objects.filter(case=case, plan__purpose=purpose, status=ChangeStatus.DONE)
         .exclude(kind=SystemKind.SQL)
         .select_related("plan")
         .order_by("pk")

@@ -18,15 +18,15 @@ from .package import package_of
 
 def check(case: Case, step: str) -> None:
     """Raise ValidationError if ``step`` must wait; call for a data right's case only."""
-    if step == "answer_no_data" and (case.collections.exists() or case.controller.systems.exists()):
+    if step == "answer_no_data" and (case.searches.exists() or case.controller.systems.exists()):
         raise answered_by_systems()
     # A case without searches (its controller declared no systems when its identity was
     # settled) is answered by text alone, as before fulfilment existed.
-    if not case.collections.exists():
+    if not case.searches.exists():
         return
     if step == "prepare_response":
         all_settled(
-            case.collections.all(),
+            case.searches.all(),
             _(
                 "Not every system has been searched: %(systems)s. Wait for it, try it "
                 "again, answer it by hand, or skip it with a reason."

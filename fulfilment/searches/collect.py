@@ -1,11 +1,11 @@
-"""Collection: every system of the controller searched for one case's subject.
+"""Search: every system of the controller searched for one case's subject.
 
 An SQL system is searched by the subject's confirmed address and, where an earlier erasure of
 the same subject kept rows under a ground while emptying what linked them to the subject, by
 the keys that erasure recorded (``kept_records``), until their retention ends.
 
 Once identity is settled on an access or portability request, ``start`` creates one
-``Collection`` a system, in the transaction of the step that settled it, and the searches run as
+``Search`` a system, in the transaction of the step that settled it, and the searches run as
 Celery tasks after commit. A search is claimed with a lease (a worker that dies lets it go when
 the lease ends; the sweep takes it up again), writes into a run folder of its own, and only a
 finished run is recorded, so a retried search never adds rows twice. A failure is retried on a
@@ -40,7 +40,7 @@ from cases.mail import queue_mail
 from cases.models import Case
 from controllers.models import Controller, Right, SystemKind
 
-from ..models import Collection, CollectionStatus, Execution, ExecutionStatus
+from ..models import Change, ChangeStatus, Search, SearchStatus
 from ..systems import jobs, vault
 from ..systems.connectors.base import Batch, ConnectorError, Now
 from ..systems.connectors.http import Answer, HttpConnector
@@ -56,7 +56,7 @@ DATA_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
 
 def kept_records(case: Case) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """What earlier erasures of the same subject kept while cutting its link to them, per
-    (system, table): the keys of the rows (``Execution.kept``), when the erasure was done,
+    (system, table): the keys of the rows (``Change.kept``), when the erasure was done,
     the ground and the date until which they are kept. The same subject: an erasure at the
     same controller by the same confirmed address (in any case). Keys are searched only until
     the declared retention ends: by then the rows should be gone, and a key may name another's
@@ -75,27 +75,27 @@ def kept_records_of(
     and what ``find_subject`` shows apart."""
     today = timezone.localdate()
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    executions = Execution.objects.filter(
+    changes = Change.objects.filter(
         case__controller=controller,
         case__email__iexact=email,
         plan__purpose=Right.ERASURE,
-        status=ExecutionStatus.DONE,
+        status=ChangeStatus.DONE,
         kind=SystemKind.SQL,
     )
     if besides is not None:
-        executions = executions.exclude(case=besides)
-    executions = executions.select_related("plan").order_by("pk")
-    for execution in executions:
-        planned = {t["table"]: t for t in execution.entry.get("tables", ())}
-        for table, keys in (execution.kept or {}).items():
+        changes = changes.exclude(case=besides)
+    changes = changes.select_related("plan").order_by("pk")
+    for change in changes:
+        planned = {t["table"]: t for t in change.entry.get("tables", ())}
+        for table, keys in (change.kept or {}).items():
             said = planned.get(table, {})
             until = dt.date.fromisoformat(said["keep_until"]) if said.get("keep_until") else None
             if not keys or until is None or until < today:
                 continue
-            found.setdefault((execution.system_name, table), []).append(
+            found.setdefault((change.system_name, table), []).append(
                 {
                     "keys": list(keys),
-                    "erased": execution.finished_at,
+                    "erased": change.finished_at,
                     "ground": said.get("keep_ground", ""),
                     "until": until,
                 }
@@ -125,73 +125,73 @@ def case_folder(case: Case) -> Path:
     return vault.root() / "cases" / str(case.pk)
 
 
-def run_folder(collection: Collection) -> Path:
-    return case_folder(collection.case) / f"{collection.pk}-{collection.run_id}"
+def run_folder(search: Search) -> Path:
+    return case_folder(search.case) / f"{search.pk}-{search.run_id}"
 
 
 # --- Starting.
 
 
-def start(case: Case, now: dt.datetime | None = None) -> list[Collection]:
+def start(case: Case, now: dt.datetime | None = None) -> list[Search]:
     """Create the searches of a case whose identity was just settled; call inside the step's
     transaction (the case's row is locked). Does nothing twice, nor for other rights."""
-    if case.right not in DATA_RIGHTS or case.collections.exists():
+    if case.right not in DATA_RIGHTS or case.searches.exists():
         return []
     now = now or timezone.now()
     identities = sorted(identities_for(case))
-    collections = []
+    searches = []
     for system in case.controller.systems.order_by("position"):
         manual = system.kind == SystemKind.MANUAL
-        collections.append(
-            Collection.objects.create(
+        searches.append(
+            Search.objects.create(
                 case=case,
                 system=system,
                 system_name=system.name,
                 created_at=now,
                 system_title=system.title,
                 kind=system.kind,
-                status=CollectionStatus.MANUAL if manual else CollectionStatus.PENDING,
+                status=SearchStatus.MANUAL if manual else SearchStatus.PENDING,
                 identities=identities,
                 next_attempt_at=None if manual else now,
             )
         )
-    if not collections:
+    if not searches:
         return []
     # Searched by the keys an earlier erasure recorded, too: said in the record (counts).
     records = kept_records(case)
     kept = {
         c.system_title: {table: len(keys) for table, keys in found.items()}
-        for c in collections
+        for c in searches
         if (found := kept_for(case, c.system_name, records))
     }
     note(
         case,
         actor=Actor.system(),
-        action="collection_started",
+        action="search_started",
         at=now,
         data={
-            "systems": [c.system_title for c in collections],
+            "systems": [c.system_title for c in searches],
             "identities": identities,
             **({"kept_keys": kept} if kept else {}),
         },
     )
-    for collection in collections:
-        if collection.status == CollectionStatus.MANUAL:
-            _ask_owner(case, collection, now)
+    for search in searches:
+        if search.status == SearchStatus.MANUAL:
+            _ask_owner(case, search, now)
         else:
-            SEARCHES.enqueue_on_commit(collection.pk)
-    return collections
+            SEARCHES.enqueue_on_commit(search.pk)
+    return searches
 
 
-def _ask_owner(case: Case, collection: Collection, now: dt.datetime) -> None:
-    spec = jobs.spec_or_none(collection)
-    for address in jobs.owner_or_officers(collection):
+def _ask_owner(case: Case, search: Search, now: dt.datetime) -> None:
+    spec = jobs.spec_or_none(search)
+    for address in jobs.owner_or_officers(search):
         queue_mail(
             case,
             "manual_task",
             to=address,
             at=now,
-            system=collection.system_title,
+            system=search.system_title,
             instructions=spec.instructions if spec else "",
             customer_number=case.customer_number,
         )
@@ -203,7 +203,7 @@ def _ask_owner(case: Case, collection: Collection, now: dt.datetime) -> None:
 class Searches(jobs.JobKind):
     """A search of one system: what it found is staged (``record_run``) and recorded."""
 
-    model = Collection
+    model = Search
     task_name = "fulfilment.collect"
     sweep_name = "fulfilment.sweep_collections"
     noun = "search"
@@ -211,59 +211,59 @@ class Searches(jobs.JobKind):
     related = ("case__controller", "system")
     asked = "system_asked"
     failed = "system_failed"
-    failed_mail = "collection_failed"
+    failed_mail = "search_failed"
     tell_owner = True
     retried = "system_retried"
     skipped = "system_skipped"
-    retryable = (CollectionStatus.FAILED, CollectionStatus.PENDING)
+    retryable = (SearchStatus.FAILED, SearchStatus.PENDING)
     not_retryable = gettext_lazy("Only a failed or waiting search can be tried again.")
 
-    def check(self, job: Collection) -> None:
+    def check(self, job: Search) -> None:
         if job.system is None:
             raise ConnectorError("the system is no longer declared in the controller's file")
 
-    def by_sql(self, job: Collection, connector: SqlConnector, now: Now) -> None:
+    def by_sql(self, job: Search, connector: SqlConnector, now: Now) -> None:
         kept = kept_for(job.case, job.system_name)
         batches = connector.search(identities_for(job.case), kept)
         record_run(job, batches, files=connector.files(), now=now)
 
-    def request(self, job: Collection) -> dict[str, Any]:
+    def request(self, job: Search) -> dict[str, Any]:
         return {
             "kind": job.case.right,
             "callback_url": settings.SITE_URL + reverse("fulfilment_callback", args=[job.pk]),
         }
 
-    def completed(self, job: Collection, http: HttpConnector, answer: Answer, now: Now) -> None:
+    def completed(self, job: Search, http: HttpConnector, answer: Answer, now: Now) -> None:
         batches = http.results(answer.get("results_url"), identities_for(job.case))
         record_run(job, batches, now=now)
 
-    def officer_check(self, job: Collection) -> None:
+    def officer_check(self, job: Search) -> None:
         if not job.case.is_open:
             raise ValidationError(_("The request is closed."))
 
-    def skip_check(self, job: Collection, now: dt.datetime) -> None:
+    def skip_check(self, job: Search, now: dt.datetime) -> None:
         if job.settled:
             raise ValidationError(_("This search is settled already."))
 
 
 SEARCHES = Searches()
-# What the tasks, the pages and the callback call (``run(collection_id, now=None)``).
+# What the tasks, the pages and the callback call (``run(search_id, now=None)``).
 run, sweep, enqueue = SEARCHES.run, SEARCHES.sweep, SEARCHES.enqueue
 retry, skip = SEARCHES.retry, SEARCHES.skip
 
 
 def record_run(
-    collection: Collection,
+    search: Search,
     batches: Iterator[Batch],
     *,
     files: Path | None = None,
     now: dt.datetime | None = None,
 ) -> None:
     """Stage what a search yields in a run folder of its own, then record the run as the
-    collection's result; a failure anywhere leaves no trace but the error."""
+    search's result; a failure anywhere leaves no trace but the error."""
     run_id = uuid.uuid4().hex
     key = vault.new_key()
-    folder = case_folder(collection.case) / f"{collection.pk}-{run_id}"
+    folder = case_folder(search.case) / f"{search.pk}-{run_id}"
     stage = Stage(folder, key)
     try:
         references: list[tuple[str, Any, str, str]] = []
@@ -283,7 +283,7 @@ def record_run(
     except BaseException:
         stage.abort()
         raise
-    finish(collection.pk, run_id, key, manifest, now=now)
+    finish(search.pk, run_id, key, manifest, now=now)
 
 
 def _stage_file(
@@ -318,7 +318,7 @@ def _stage_file(
 
 
 def finish(
-    collection_id: int,
+    search_id: int,
     run_id: str,
     key: bytes,
     manifest: dict[str, Any],
@@ -329,50 +329,50 @@ def finish(
     """Record a finished run as the search's result (``record``: as its own event)."""
     now = now or timezone.now()
     with transaction.atomic():
-        collection = (
-            Collection.objects.select_for_update(of=("self",))
+        search = (
+            Search.objects.select_for_update(of=("self",))
             .select_related("case")
-            .filter(pk=collection_id)
+            .filter(pk=search_id)
             .first()
         )
-        folder = case_folder(collection.case) if collection else None
-        if collection is None or collection.status in (
-            CollectionStatus.DONE,
-            CollectionStatus.SKIPPED,
+        folder = case_folder(search.case) if search else None
+        if search is None or search.status in (
+            SearchStatus.DONE,
+            SearchStatus.SKIPPED,
         ):
             # Skipped (or finished by another worker) meanwhile: this run is not needed.
             if folder is not None:
-                shutil.rmtree(folder / f"{collection_id}-{run_id}", ignore_errors=True)
+                shutil.rmtree(folder / f"{search_id}-{run_id}", ignore_errors=True)
             return
-        old = collection.run_id
+        old = search.run_id
         counts = {name: table["rows"] for name, table in manifest["tables"].items()}
         for export in manifest["exports"]:
             counts[f"file:{export['name']}"] = 1
-        collection.status = CollectionStatus.DONE
-        collection.run_id = run_id
-        collection.wrapped_key = vault.wrap(key)
-        collection.counts = counts
-        collection.file_count = len(manifest["files"])
-        collection.warnings = manifest["warnings"]
-        collection.error = ""
-        collection.finished_at = now
-        collection.lease_until = collection.next_attempt_at = None
-        collection.save()
+        search.status = SearchStatus.DONE
+        search.run_id = run_id
+        search.wrapped_key = vault.wrap(key)
+        search.counts = counts
+        search.file_count = len(manifest["files"])
+        search.warnings = manifest["warnings"]
+        search.error = ""
+        search.finished_at = now
+        search.lease_until = search.next_attempt_at = None
+        search.save()
         if old and old != run_id:
-            stale = folder / f"{collection.pk}-{old}"
+            stale = folder / f"{search.pk}-{old}"
             transaction.on_commit(lambda: shutil.rmtree(stale, ignore_errors=True))
         if not record:
             return
         note(
-            collection.case,
+            search.case,
             actor=Actor.system(),
             action="system_searched",
             at=now,
             data={
-                "system": collection.system_title,
+                "system": search.system_title,
                 "rows": counts,
-                "files": collection.file_count,
-                **({"warnings": collection.warnings} if collection.warnings else {}),
+                "files": search.file_count,
+                **({"warnings": search.warnings} if search.warnings else {}),
             },
         )
 
@@ -381,7 +381,7 @@ def finish(
 
 
 def answer_manually(
-    collection: Collection,
+    search: Search,
     *,
     actor: Actor,
     found: bool,
@@ -392,13 +392,13 @@ def answer_manually(
 ) -> None:
     """The answer to a manual search (or to a failed one, searched by hand): nothing found, or
     an export file, with who and when (``now``: when the officer recorded it)."""
-    collection = SEARCHES.for_officer(collection, actor)
-    if collection.settled:
+    search = SEARCHES.for_officer(search, actor)
+    if search.settled:
         raise ValidationError(_("This search is settled already."))
     if found and chunks is None:
         raise ValidationError(_("Add the export file of what was found."))
     run_id, key = uuid.uuid4().hex, vault.new_key()
-    stage = Stage(case_folder(collection.case) / f"{collection.pk}-{run_id}", key)
+    stage = Stage(case_folder(search.case) / f"{search.pk}-{run_id}", key)
     try:
         export = stage.add_export(file_name or "export", chunks) if found and chunks else None
         manifest = stage.close()
@@ -407,17 +407,17 @@ def answer_manually(
         raise
     now = now or timezone.now()
     with transaction.atomic():
-        Collection.objects.filter(pk=collection.pk).update(
+        Search.objects.filter(pk=search.pk).update(
             answered_by=actor.user, answered_at=now, answer_note=note_text
         )
-        finish(collection.pk, run_id, key, manifest, record=False, now=now)
+        finish(search.pk, run_id, key, manifest, record=False, now=now)
         note(
-            collection.case,
+            search.case,
             actor=actor,
             action="manual_answered",
             at=now,
             data={
-                "system": collection.system_title,
+                "system": search.system_title,
                 "found": bool(export),
                 **({"file": export["name"], "size": export["size"]} if export else {}),
                 **({"note": note_text} if note_text else {}),
@@ -425,11 +425,11 @@ def answer_manually(
         )
 
 
-def reader(collection: Collection) -> StageReader | None:
+def reader(search: Search) -> StageReader | None:
     """The finished run of a search, to read back; None before one finished."""
-    if collection.status != CollectionStatus.DONE or not collection.run_id:
+    if search.status != SearchStatus.DONE or not search.run_id:
         return None
-    return StageReader(run_folder(collection), vault.unwrap(collection.wrapped_key))
+    return StageReader(run_folder(search), vault.unwrap(search.wrapped_key))
 
 
 def discard_staging(case: Case) -> None:

@@ -12,7 +12,7 @@ from ..systems.events import rows_text
 from . import letter
 
 EVENT_TYPES = {
-    "collection_started": gettext_lazy("Search of the controller's systems started"),
+    "search_started": gettext_lazy("Search of the controller's systems started"),
     "system_asked": gettext_lazy("Processor asked for the subject's data"),
     "system_searched": gettext_lazy("System searched"),
     "system_failed": gettext_lazy("Search of a system failed"),

@@ -60,7 +60,7 @@ from controllers.models import (
 )
 from controllers.systems import SystemKind, spec_of
 
-from ..models import Collection, CollectionStatus, LetterSupplement
+from ..models import LetterSupplement, Search, SearchStatus
 
 # The language of the statements and the registry's texts (the five controllers' statements
 # are Dutch, smartphoto's Flemish): a letter in another language marks their quotes as such.
@@ -114,21 +114,21 @@ def found(case: Case) -> Found:
     categories of each table with rows, a manual system's categories when its owner exported
     something. What an erasure keeps (``keep_years``, ``keep_ground``) goes with its category."""
     result = Found()
-    collections = Collection.objects.filter(case=case).select_related("system")
-    for collection in collections:
-        result.all_systems.add(collection.system_name)
-        if collection.status != CollectionStatus.DONE or collection.system is None:
+    searches = Search.objects.filter(case=case).select_related("system")
+    for search in searches:
+        result.all_systems.add(search.system_name)
+        if search.status != SearchStatus.DONE or search.system is None:
             continue
-        spec = spec_of(collection.system.spec)
+        spec = spec_of(search.system.spec)
         tables = {t.name: t for t in spec.tables}
-        for name, rows in collection.counts.items():
+        for name, rows in search.counts.items():
             if not rows:
                 continue
-            result.systems.add(collection.system_name)
+            result.systems.add(search.system_name)
             if name.startswith("file:"):
                 if spec.kind == SystemKind.MANUAL:
                     for category in spec.categories:
-                        entry = _entry(result, category, collection.system_title)
+                        entry = _entry(result, category, search.system_title)
                         if spec.keep_years:
                             _keep(entry, spec.title, spec.keep_years, spec.keep_ground)
                 continue
@@ -136,11 +136,11 @@ def found(case: Case) -> Found:
             if table is None:
                 continue
             for column in table.columns:
-                entry = _entry(result, column.category, collection.system_title)
+                entry = _entry(result, column.category, search.system_title)
                 if column.label not in entry["fields"]:
                     entry["fields"].append(column.label)
                 if table.keep_years:
-                    label = f"{collection.system_title} — {table.label}"
+                    label = f"{search.system_title} — {table.label}"
                     _keep(entry, label, table.keep_years, table.keep_ground)
     return result
 

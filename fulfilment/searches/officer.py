@@ -38,7 +38,7 @@ from controllers.models import Right
 from controllers.systems import spec_of
 from controllers.validators import database_id, multi_line, single_line
 
-from ..models import Collection, Package, PackageStatus, Withholding
+from ..models import Package, PackageStatus, Search, Withholding
 from ..systems import pages
 from ..systems.vault import VaultError
 from . import collect
@@ -49,8 +49,8 @@ from .staging import parse_row, text_of
 PAGE = 50
 
 
-def _collection(request: HttpRequest, pk: int, *, act: bool = False) -> Collection:
-    found = Collection.objects.select_related("case", "system").filter(pk=pk).first()
+def _search(request: HttpRequest, pk: int, *, act: bool = False) -> Search:
+    found = Search.objects.select_related("case", "system").filter(pk=pk).first()
     if found is None:
         raise Http404
     pages.case(request, found.case_id, act=act)
@@ -80,16 +80,16 @@ def _progress(case: Case) -> list[dict[str, Any]]:
             ),
             "settled": c.settled,
         }
-        for c in case.collections.all()
+        for c in case.searches.all()
     ]
 
 
 def officer_panel(case: Case, request: HttpRequest) -> str:
-    if not case.collections.exists() and not case.packages.exists():
+    if not case.searches.exists() and not case.packages.exists():
         return ""
     officer = access.is_officer(request.user, case.controller)
     letter_gaps = None
-    settled = all(c.settled for c in case.collections.all())
+    settled = all(c.settled for c in case.searches.all())
     if case.right == Right.ACCESS and case.state == State.IN_PROGRESS and settled:
         from .letter import gaps
 
@@ -100,7 +100,7 @@ def officer_panel(case: Case, request: HttpRequest) -> str:
         {
             "letter_gaps": letter_gaps,
             "case": case,
-            "collections": case.collections.all(),
+            "searches": case.searches.all(),
             "progress": _progress(case),
             "package": package_of(case),
             "withholdings": case.withholdings.all(),
@@ -112,25 +112,25 @@ def officer_panel(case: Case, request: HttpRequest) -> str:
     )
 
 
-def _moving(execution: Any) -> bool:
+def _moving(change: Any) -> bool:
     """A change a worker is on or will be within the minute (a lifting that waits out its
     notice period, a manual task or a failure is not worth polling for)."""
-    if execution.status in ("running", "remote"):
+    if change.status in ("running", "remote"):
         return True
     soon = timezone.now() + dt.timedelta(minutes=1)
-    return execution.status == "pending" and (
-        execution.next_attempt_at is None or execution.next_attempt_at <= soon
+    return change.status == "pending" and (
+        change.next_attempt_at is None or change.next_attempt_at <= soon
     )
 
 
 def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
     case = pages.case(request, pk)
     package = package_of(case)
-    executions = list(case.executions.all())
+    changes = list(case.changes.all())
     return JsonResponse(
         {
-            "collections": _progress(case),
-            "executions": [
+            "searches": _progress(case),
+            "changes": [
                 {
                     "id": e.pk,
                     "status": e.status,
@@ -139,36 +139,36 @@ def progress_view(request: HttpRequest, pk: int) -> JsonResponse:
                     "remote": "" if e.status == "done" else e.remote_label,
                     "error": e.error,
                 }
-                for e in executions
+                for e in changes
             ],
             "package": package.status if package else "",
-            "settled": all(c.settled for c in case.collections.all())
-            and not any(_moving(e) for e in executions),
+            "settled": all(c.settled for c in case.searches.all())
+            and not any(_moving(e) for e in changes),
         }
     )
 
 
 def retry_view(request: HttpRequest, pk: int) -> HttpResponse:
-    collection = _collection(request, pk, act=True)
+    search = _search(request, pk, act=True)
 
     def retry() -> str:
-        collect.retry(collection, actor=Actor.officer(request.user))
-        return _("%(system)s: searching again.") % {"system": collection.system_title}
+        collect.retry(search, actor=Actor.officer(request.user))
+        return _("%(system)s: searching again.") % {"system": search.system_title}
 
-    return pages.button(request, collection.case, retry)
+    return pages.button(request, search.case, retry)
 
 
-class _SkipPage(pages.FormPage[Collection]):
-    def target(self, pk: int) -> Collection:
-        return _collection(self.request, pk, act=True)
+class _SkipPage(pages.FormPage[Search]):
+    def target(self, pk: int) -> Search:
+        return _search(self.request, pk, act=True)
 
-    def act(self, target: Collection, data: dict[str, Any]) -> None:
+    def act(self, target: Search, data: dict[str, Any]) -> None:
         collect.skip(target, actor=self.actor, reason=data["reason"])
 
-    def title(self, target: Collection) -> str:
+    def title(self, target: Search) -> str:
         return _("Skip %(system)s") % {"system": target.system_title}
 
-    def help(self, target: Collection) -> str:
+    def help(self, target: Search) -> str:
         return _("The response goes ahead without this system. Say why: it goes into the record.")
 
 
@@ -198,16 +198,16 @@ class AnswerForm(forms.Form):
         return data
 
 
-class _AnswerPage(pages.FormPage[Collection]):
+class _AnswerPage(pages.FormPage[Search]):
     """The officer's answer to a search made by hand (a manual system, or one that failed)."""
 
     form_class = AnswerForm
     multipart = True
 
-    def target(self, pk: int) -> Collection:
-        return _collection(self.request, pk, act=True)
+    def target(self, pk: int) -> Search:
+        return _search(self.request, pk, act=True)
 
-    def act(self, target: Collection, data: dict[str, Any]) -> None:
+    def act(self, target: Search, data: dict[str, Any]) -> None:
         upload = data.get("export")
         collect.answer_manually(
             target,
@@ -218,10 +218,10 @@ class _AnswerPage(pages.FormPage[Collection]):
             chunks=upload.chunks() if upload else None,
         )
 
-    def title(self, target: Collection) -> str:
+    def title(self, target: Search) -> str:
         return _("Answer the search of %(system)s") % {"system": target.system_title}
 
-    def help(self, target: Collection) -> str:
+    def help(self, target: Search) -> str:
         spec = spec_of(target.system.spec) if target.system else None
         return spec.instructions if spec else ""
 
@@ -234,17 +234,17 @@ def _gone(request: HttpRequest, case: Case, title: str, why: str) -> TemplateRes
     return pages.page(request, "gone.html", title=title, case=case, why=why, status=410)
 
 
-def _search_gone(request: HttpRequest, collection: Collection) -> TemplateResponse:
+def _search_gone(request: HttpRequest, search: Search) -> TemplateResponse:
     return _gone(
         request,
-        collection.case,
-        collection.system_title,
+        search.case,
+        search.system_title,
         _(
             "What this search found is no longer kept: the copy of a search is deleted once "
             "the request has ended (%(state)s). Its counts stay in the case file and the "
             "record; the subject's package, if one was sent, holds what they received."
         )
-        % {"state": collection.case.get_state_display()},
+        % {"state": search.case.get_state_display()},
     )
 
 
@@ -252,18 +252,18 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     """What one search found in one table, page by page, with what may be withheld. Once the
     request has ended its copy is deleted (``collect.discard_staging``): a tab opened before
     gets a page that says so (410), never an error."""
-    collection = _collection(request, pk, act=True)
-    spec = spec_of(collection.system.spec) if collection.system else None
+    search = _search(request, pk, act=True)
+    spec = spec_of(search.system.spec) if search.system else None
     declared = next((t for t in spec.tables if t.name == table), None) if spec else None
-    if declared is None or table not in collection.counts:
+    if declared is None or table not in search.counts:
         raise Http404
-    if not collection.case.is_open:
-        return _search_gone(request, collection)
-    stage = collect.reader(collection)
+    if not search.case.is_open:
+        return _search_gone(request, search)
+    stage = collect.reader(search)
     if stage is None:
         raise Http404
     # Clamped first: a page past the end would decrypt the whole table to show nothing.
-    paged = Paginator(range(collection.counts[table]), PAGE).get_page(
+    paged = Paginator(range(search.counts[table]), PAGE).get_page(
         database_id(request.GET.get("page", "1")) or 1
     )
     number = paged.number
@@ -275,10 +275,10 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         lines = list(itertools.islice(stage.lines(table), first, first + PAGE))
     except VaultError:
         # Deleted meanwhile (the request ended while this page was asked for).
-        collection.case.refresh_from_db(fields=["state"])
-        if collection.case.is_open:
+        search.case.refresh_from_db(fields=["state"])
+        if search.case.is_open:
             raise  # still open: the copy is damaged, a fault to see
-        return _search_gone(request, collection)
+        return _search_gone(request, search)
     for line in lines:
         row = parse_row(line)
         rows.append(
@@ -287,16 +287,14 @@ def table_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
     return pages.page(
         request,
         "table.html",
-        title=f"{collection.system_title} — {declared.label}",
-        case=collection.case,
-        collection=collection,
+        title=f"{search.system_title} — {declared.label}",
+        case=search.case,
+        search=search,
         table=declared,
         rows=rows,
         pages=paged,
-        withholdings=collection.case.withholdings.filter(
-            system_name=collection.system_name, table=table
-        ),
-        reviewing=collection.case.state == State.IN_PROGRESS,
+        withholdings=search.case.withholdings.filter(system_name=search.system_name, table=table),
+        reviewing=search.case.state == State.IN_PROGRESS,
         form=WithholdForm(),
     )
 
@@ -313,17 +311,17 @@ class WithholdForm(forms.Form):
 
 
 def withhold_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
-    collection = _collection(request, pk, act=True)
-    spec = spec_of(collection.system.spec) if collection.system else None
+    search = _search(request, pk, act=True)
+    spec = spec_of(search.system.spec) if search.system else None
     declared = next((t for t in spec.tables if t.name == table), None) if spec else None
     if declared is None or request.method != "POST":
         raise Http404
     form = WithholdForm(request.POST)
-    back = redirect("fulfilment_table", collection.pk, table)
+    back = redirect("fulfilment_table", search.pk, table)
     if not form.is_valid():
         messages.error(request, _("Give a reason; the record and field must be one line."))
         return back
-    case = collection.case
+    case = search.case
     if not case.is_open:
         messages.error(request, _("The request has ended: nothing more can be withheld."))
         return pages.back(case)
@@ -339,7 +337,7 @@ def withhold_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
         now = timezone.now()
         Withholding.objects.create(
             case=locked,
-            system_name=collection.system_name,
+            system_name=search.system_name,
             table=table,
             record=data["record"],
             column=data["column"],
@@ -353,7 +351,7 @@ def withhold_view(request: HttpRequest, pk: int, table: str) -> HttpResponse:
             action="withheld",
             at=now,
             data={
-                "system": collection.system_title,
+                "system": search.system_title,
                 "table": declared.label,
                 "record": data["record"],
                 "column": data["column"],

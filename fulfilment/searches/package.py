@@ -78,7 +78,7 @@ from cases.pdf import render_pdf
 from controllers.models import Right
 from controllers.systems import TableSpec, spec_of
 
-from ..models import Collection, CollectionStatus, Package, PackageStatus, Withholding
+from ..models import Package, PackageStatus, Search, SearchStatus, Withholding
 from ..systems import vault
 from ..systems.connectors.base import number_json
 from .collect import kept_records, reader
@@ -265,8 +265,8 @@ class Assembly:
         self.systems: list[dict[str, Any]] = []
         self.withheld: list[dict[str, Any]] = []
         self.manifest_sha256 = ""
-        collections = list(Collection.objects.filter(case=case).select_related("system"))
-        self.collections = [(c, reader(c)) for c in collections]
+        searches = list(Search.objects.filter(case=case).select_related("system"))
+        self.searches = [(c, reader(c)) for c in searches]
         self.kept = kept_records(case)
 
     # The ZIP itself.
@@ -297,22 +297,22 @@ class Assembly:
 
     def _members(self) -> Iterator[tuple[str, Iterable[bytes]]]:
         base = "portability" if self.kind == Right.PORTABILITY else "data"
-        for collection, stage in self.collections:
-            system = self._system_entry(collection)
+        for search, stage in self.searches:
+            system = self._system_entry(search)
             self.systems.append(system)
             if stage is None:
                 continue
             manifest = stage.manifest()
-            spec = spec_of(collection.system.spec) if collection.system else None
+            spec = spec_of(search.system.spec) if search.system else None
             for table_name in manifest["tables"]:
                 table = _table_spec(spec, table_name)
                 if table is None:
                     continue
-                yield from self._table(collection, stage, table, base)
-            yield from self._files(collection, stage, manifest, spec, base)
+                yield from self._table(search, stage, table, base)
+            yield from self._files(search, stage, manifest, spec, base)
             if self.kind == Right.ACCESS:
                 for export in manifest["exports"]:
-                    path = f"{base}/{collection.system_name}/{export['name']}"
+                    path = f"{base}/{search.system_name}/{export['name']}"
                     # Described where the subject reads what was found (index and letter).
                     system["exports"].append({"path": path, "name": export["name"]})
                     yield path, stage.export(export["name"])
@@ -325,42 +325,40 @@ class Assembly:
         self.manifest_sha256 = hashlib.sha256(manifest).hexdigest()
         yield "manifest.json", [manifest]
 
-    def _system_entry(self, collection: Collection) -> dict[str, Any]:
+    def _system_entry(self, search: Search) -> dict[str, Any]:
         return {
-            "name": collection.system_name,
-            "title": collection.system_title,
-            "kind": collection.kind,
-            "status": collection.status,
-            "skipped": collection.answer_note
-            if collection.status == CollectionStatus.SKIPPED
-            else "",
+            "name": search.system_name,
+            "title": search.system_title,
+            "kind": search.kind,
+            "status": search.status,
+            "skipped": search.answer_note if search.status == SearchStatus.SKIPPED else "",
             "exports": [],
         }
 
     # Tables.
 
     def _table(
-        self, collection: Collection, stage: StageReader, table: TableSpec, base: str
+        self, search: Search, stage: StageReader, table: TableSpec, base: str
     ) -> Iterator[tuple[str, Iterable[bytes]]]:
-        rule = self.rules.get((collection.system_name, table.name), Rules())
+        rule = self.rules.get((search.system_name, table.name), Rules())
         columns = table.provided if self.kind == Right.PORTABILITY else table.columns
         if not columns:
             return
         view = TableView(
-            system=collection.system_title,
+            system=search.system_title,
             name=table.name,
             label=table.label,
             spec=table,
-            path=f"{base}/{collection.system_name}",
+            path=f"{base}/{search.system_name}",
             columns=[{"name": c.name, "label": c.label, "category": c.category} for c in columns],
         )
         self.views.append(view)
         if rule.whole_table:
             # Nothing of it is in the package: neither are the keys of what was kept.
-            self._note_withheld(collection, table, rule, view)
+            self._note_withheld(search, table, rule, view)
             return
         names = [c.name for c in columns]
-        kept = self.kept.get((collection.system_name, table.name))
+        kept = self.kept.get((search.system_name, table.name))
         if kept:
             # Which of the rows kept are in the package is known as they stream (row by row:
             # the kept keys are read from the rows the package holds, never the stage's).
@@ -378,7 +376,7 @@ class Assembly:
         yield f"{view.path}/{table.name}.json", self._json_rows(stage, table, names, rule, view)
         yield f"{view.path}/{table.name}.csv", self._csv_rows(stage, table, names, rule)
         if rule:
-            self._note_withheld(collection, table, rule, view)
+            self._note_withheld(search, table, rule, view)
         if kept:
             view.kept = self._kept(kept, view.present or set())
 
@@ -453,18 +451,18 @@ class Assembly:
             yield csv_columns(list(zip(*texts, strict=True)))
 
     def _note_withheld(
-        self, collection: Collection, table: TableSpec, rule: Rules, view: TableView
+        self, search: Search, table: TableSpec, rule: Rules, view: TableView
     ) -> None:
         reasons = list(
             Withholding.objects.filter(
-                case=self.case, system_name=collection.system_name, table=table.name
+                case=self.case, system_name=search.system_name, table=table.name
             ).values_list("reason", flat=True)
         )
         view.withheld_records = len(rule.records)
         view.withheld_fields = sorted(rule.columns | {c for _, c in rule.fields})
         self.withheld.append(
             {
-                "system": collection.system_title,
+                "system": search.system_title,
                 "table": table.label,
                 "whole_table": rule.whole_table,
                 "records": len(rule.records),
@@ -480,7 +478,7 @@ class Assembly:
 
     def _files(
         self,
-        collection: Collection,
+        search: Search,
         stage: StageReader,
         manifest: dict[str, Any],
         spec: Any,
@@ -490,7 +488,7 @@ class Assembly:
             table = _table_spec(spec, entry["table"])
             if table is None:
                 continue
-            rule = self.rules.get((collection.system_name, table.name), Rules())
+            rule = self.rules.get((search.system_name, table.name), Rules())
             record = str(entry["record"])
             file_columns = {c.name for c in table.columns if c.file}
             if self.kind == Right.PORTABILITY:
@@ -504,7 +502,7 @@ class Assembly:
             if not wanted or withheld:
                 continue
             yield (
-                f"{base}/{collection.system_name}/files/{entry['name']}",
+                f"{base}/{search.system_name}/files/{entry['name']}",
                 stage.file(entry["name"]),
             )
 

@@ -1,9 +1,9 @@
-"""What one collection found, kept sealed until the package is built from it.
+"""What one search found, kept sealed until the package is built from it.
 
 A run writes into a folder of its own: for every table its rows as JSON lines and as CSV (the
 two forms the package gives the subject, written once while the rows stream in), the files its
 ``file`` columns name, a manual export, and a manifest with the counts. A run that dies leaves a
-folder nobody refers to (``Collection.run_id`` names the finished one), so a retried search can
+folder nobody refers to (``Search.run_id`` names the finished one), so a retried search can
 never add its rows twice.
 """
 

@@ -31,7 +31,7 @@ from cases.links import case_for_status
 from cases.models import Case, State
 from controllers.systems import spec_of
 
-from ..models import Collection, CollectionStatus, PackageStatus
+from ..models import PackageStatus, Search, SearchStatus
 from ..systems.connectors.base import ConnectorError
 from ..systems.connectors.http import SIGNATURE, secret_for, verify
 from .collect import DATA_RIGHTS, enqueue
@@ -123,15 +123,15 @@ def package_page(request: HttpRequest, reference: str, token: str) -> HttpRespon
 
 @csrf_exempt
 @require_POST
-def callback(request: HttpRequest, collection_id: int) -> HttpResponse:
+def callback(request: HttpRequest, search_id: int) -> HttpResponse:
     """A processor says a request changed: signed with the system's secret, or refused."""
-    collection = Collection.objects.select_related("system").filter(pk=collection_id).first()
+    search = Search.objects.select_related("system").filter(pk=search_id).first()
     # One answer for every refusal: it tells nobody which searches wait on a processor.
     refused = HttpResponseForbidden("refused")
-    if collection is None or collection.system is None or not collection.remote_id:
+    if search is None or search.system is None or not search.remote_id:
         return refused
     try:
-        secret = secret_for(spec_of(collection.system.spec))
+        secret = secret_for(spec_of(search.system.spec))
     except ConnectorError:
         return refused
     body = request.body
@@ -141,15 +141,15 @@ def callback(request: HttpRequest, collection_id: int) -> HttpResponse:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
         return HttpResponse("not JSON", status=400)
-    if not isinstance(message, dict) or message.get("subject_request_id") != collection.remote_id:
+    if not isinstance(message, dict) or message.get("subject_request_id") != search.remote_id:
         return HttpResponse("not about this request", status=400)
     with transaction.atomic():
         # Not while a failed try waits out its backoff (error set): a callback replayed from a
         # log must not spend the retries of a processor that is down.
-        updated = Collection.objects.filter(
-            pk=collection.pk, status=CollectionStatus.REMOTE, error=""
-        ).update(next_attempt_at=timezone.now())
+        updated = Search.objects.filter(pk=search.pk, status=SearchStatus.REMOTE, error="").update(
+            next_attempt_at=timezone.now()
+        )
         if updated:
             # Ask for the results now instead of at the next poll.
-            transaction.on_commit(lambda: enqueue(collection.pk))
+            transaction.on_commit(lambda: enqueue(search.pk))
     return HttpResponse(status=202)

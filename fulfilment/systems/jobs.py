@@ -1,6 +1,6 @@
 """What a search of a system and a change to a system share: one job skeleton.
 
-A job is a row (``Collection``, ``Execution``: the fields of ``fulfilment.models.Job``) that a
+A job is a row (``Search``, ``Change``: the fields of ``fulfilment.models.Job``) that a
 Celery task runs: a worker claims it with a lease, keeps the lease alive with a heartbeat, hands
 it to its system's connector (``connectors.CONNECTORS``, one class a kind), which calls the
 job's action for that kind (``by_sql``, ``by_http``); a failed try is retried on a schedule until

@@ -1,6 +1,6 @@
 """Files of personal data at rest, encrypted as a stream: collected rows, exports, packages.
 
-Each collection and each package has a key of its own (AES-256-GCM), kept on its row wrapped
+Each search and each package has a key of its own (AES-256-GCM), kept on its row wrapped
 with ``settings.ID_DOCUMENT_KEY``, as ID copies are: a copy of the media folder alone, or of the
 database alone, reads nothing. Unlike an ID copy (Fernet, one piece), these files can be
 gigabytes, so they are sealed in chunks of 1 MiB: each chunk's nonce is the file's random prefix

@@ -7,8 +7,8 @@
   if (!panel) return;
   var url = panel.getAttribute("data-progress-url");
   function update(data) {
-    (data.executions || []).forEach(function (e) {
-      var cell = panel.querySelector('[data-execution="' + e.id + '"]');
+    (data.changes || []).forEach(function (e) {
+      var cell = panel.querySelector('[data-change="' + e.id + '"]');
       var status = cell && cell.querySelector('[data-field="status"]');
       if (!status) return;
       status.textContent = e.status_label;
@@ -16,8 +16,8 @@
       var remote = cell.querySelector('[data-field="remote"]');
       if (remote) remote.textContent = e.remote || "";
     });
-    data.collections.forEach(function (c) {
-      var row = panel.querySelector('[data-collection="' + c.id + '"]');
+    data.searches.forEach(function (c) {
+      var row = panel.querySelector('[data-search="' + c.id + '"]');
       if (!row) return;
       var status = row.querySelector('[data-field="status"]');
       if (status) {

@@ -54,7 +54,7 @@ class Connector(ABC):
 
 class ConnectorError(Exception):
     """A system could not be searched (down, slow, misconfigured, garbage): says which, and why.
-    A collection that ends in one is retried, then failed with this message for the officer."""
+    A search that ends in one is retried, then failed with this message for the officer."""
 
 
 class ForeignRows(ConnectorError):

@@ -20,7 +20,7 @@ Every call carries ``X-OpenDSR-Signature``: the hex HMAC-SHA256, under the syste
 the body (a GET: of ``"GET " + path``); the processor's callbacks are signed the same way and
 refused otherwise. Results are read as a stream, only declared tables and columns are kept,
 every row is checked against the identity, and results are only fetched from the system's own
-address. A fault (no answer, an error status, garbage) is a ``ConnectorError``: the collection
+address. A fault (no answer, an error status, garbage) is a ``ConnectorError``: the search
 retries it on its schedule.
 """
 

@@ -47,7 +47,7 @@ from .sql import IN_CHUNK, SqlSource, _raw, _reflect, _short, engine_for, in_lin
 
 # A plan entry's change to one column: {"column": ..., "to": "null" | "pseudonymise" | "value",
 # "value": text}; a table's "op": delete, update, set or none.
-Change = Mapping[str, Any]
+ColumnChange = Mapping[str, Any]
 
 
 class CountChanged(ConnectorError):
@@ -140,7 +140,7 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(("" if value is None else str(value)).encode()).hexdigest()
 
 
-def _needed(spec: SystemSpec, changes: Mapping[str, Change]) -> SystemSpec:
+def _needed(spec: SystemSpec, changes: Mapping[str, ColumnChange]) -> SystemSpec:
     """The system with only the columns a change reads: keys, identities, links, files and
     the columns it rewrites (a search of everything would read the whole record for nothing)."""
     parents = {
@@ -180,7 +180,7 @@ def count(spec: SystemSpec, identities: Identities) -> dict[str, int]:
     return SqlSource(_needed(spec, {})).count(identities)
 
 
-def check_values(spec: SystemSpec, changes: Mapping[str, Change]) -> None:
+def check_values(spec: SystemSpec, changes: Mapping[str, ColumnChange]) -> None:
     """The dry run's check of what a change would write, against the database's own columns:
     each column exists, each declared value fits its type and length, and a pseudonym goes only
     into a text column. A ConnectorError names the first fault (the plan cannot be approved)."""
@@ -204,7 +204,7 @@ def check_values(spec: SystemSpec, changes: Mapping[str, Change]) -> None:
         raise ConnectorError(_short(error)) from None
 
 
-def _check_value(column: sa.Column, item: Change, now: dt.datetime) -> None:
+def _check_value(column: sa.Column, item: ColumnChange, now: dt.datetime) -> None:
     try:
         python_type = column.type.python_type
     except NotImplementedError:
@@ -281,7 +281,7 @@ def marks(
 def apply(
     spec: SystemSpec,
     identities: Identities,
-    changes: Mapping[str, Change],
+    changes: Mapping[str, ColumnChange],
     *,
     now: dt.datetime,
     key: bytes,
@@ -323,7 +323,7 @@ def _change(
     conn: Connection,
     found: sa.Table,
     table: TableSpec,
-    change: Change,
+    change: ColumnChange,
     rows: Sequence[tuple[Any, ...]],
     now: dt.datetime,
     key: bytes,
@@ -450,7 +450,7 @@ def _day(value: Any) -> str:
 
 
 def already(
-    spec: SystemSpec, identities: Identities, changes: Mapping[str, Change]
+    spec: SystemSpec, identities: Identities, changes: Mapping[str, ColumnChange]
 ) -> dict[str, dict[str, Any]]:
     """The dry run of an objection or a withdrawal: of the subject's rows, those whose
     processing has stopped already (``unless_set``: the change leaves them as they are), per
@@ -585,10 +585,12 @@ def files_left(root: Path | None, relatives: Iterable[str]) -> int:
     return left
 
 
-def preview(spec: SystemSpec, identities: Identities, changes: Mapping[str, Change]) -> Applied:
+def preview(
+    spec: SystemSpec, identities: Identities, changes: Mapping[str, ColumnChange]
+) -> Applied:
     """What ``apply`` is about to do, read before it does it (read-only session): the keys of
     the rows it changes, the files they name, and the SHA-256 of each value a rectification
-    replaces. Kept with the execution first, so a run that dies after its commit still removes
+    replaces. Kept with the change first, so a run that dies after its commit still removes
     the files and records the old values' hashes (and the keys of rows an erasure unlinks),
     not what is left after it."""
     narrow = _needed(spec, changes)
@@ -642,7 +644,7 @@ def still_named(spec: SystemSpec, relatives: Iterable[str]) -> set[str]:
 def verify(
     spec: SystemSpec,
     identities: Identities,
-    changes: Mapping[str, Change],
+    changes: Mapping[str, ColumnChange],
     applied: Applied,
 ) -> list[str]:
     """What is still there that the plan meant to change (empty: verified)."""

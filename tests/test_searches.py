@@ -1,4 +1,4 @@
-"""Collections: the retry schedule of a system that cannot be reached, what an officer does with
+"""Searches: the retry schedule of a system that cannot be reached, what an officer does with
 a search (retry, skip), the lease that keeps two workers off one search, and a real worker
 killed in the middle of a search whose work the sweep hands to the next worker, exactly once."""
 
@@ -24,7 +24,7 @@ from cases.models import Case, CaseEvent, OutgoingMail, State
 from cases.workflow import perform
 from controllers.access import reminder_addresses
 from controllers.systems import load_systems_files, spec_of
-from fulfilment.models import Collection, CollectionStatus
+from fulfilment.models import Search, SearchStatus
 from fulfilment.searches import collect
 from fulfilment.searches.collect import (
     case_folder,
@@ -48,7 +48,7 @@ pytestmark = pytest.mark.usefixtures("english")
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
 FULFILMENT_EVENTS = (
-    "collection_started",
+    "search_started",
     "system_searched",
     "system_failed",
     "system_retried",
@@ -122,9 +122,9 @@ def fulfilment_events(case: Case) -> list[CaseEvent]:
     return list(CaseEvent.objects.filter(case=case, action__in=FULFILMENT_EVENTS).order_by("seq"))
 
 
-def staged(collection: Collection) -> dict[str, list[int]]:
-    """The keys of the rows the collection's finished run holds, by table."""
-    stage = reader(collection)
+def staged(search: Search) -> dict[str, list[int]]:
+    """The keys of the rows the search's finished run holds, by table."""
+    stage = reader(search)
     assert stage is not None
     return {table: [row["id"] for row in stage.rows(table)] for table in FOUND}
 
@@ -155,60 +155,60 @@ def test_an_unreachable_system_is_retried_on_the_schedule_then_failed_and_the_of
 
     with time_machine.travel(T0, tick=False) as clock:
         case = submit(cast.a)  # identity settled: the search starts, and its first try fails
-        (collection,) = case.collections.all()
-        assert (collection.status, collection.attempts) == (CollectionStatus.PENDING, 1)
-        assert collection.next_attempt_at == T0 + dt.timedelta(seconds=RETRY_AFTER[0])
-        assert "OperationalError" in collection.error and collection.lease_until is None
+        (search,) = case.searches.all()
+        assert (search.status, search.attempts) == (SearchStatus.PENDING, 1)
+        assert search.next_attempt_at == T0 + dt.timedelta(seconds=RETRY_AFTER[0])
+        assert "OperationalError" in search.error and search.lease_until is None
         tries = [T0]
         for number in range(2, MAX_ATTEMPTS + 1):
-            due = collection.next_attempt_at
+            due = search.next_attempt_at
             assert sweep(now=due - SECOND) == 0  # not before its time
             clock.move_to(due)
             assert sweep(now=due) == 1  # runs it (eagerly, in this process), and it fails again
-            collection.refresh_from_db()
-            assert collection.attempts == number
+            search.refresh_from_db()
+            assert search.attempts == number
             tries.append(due)
             if number < MAX_ATTEMPTS:
-                assert collection.status == CollectionStatus.PENDING
+                assert search.status == SearchStatus.PENDING
                 wait = dt.timedelta(seconds=RETRY_AFTER[number - 1])
-                assert collection.next_attempt_at == due + wait
+                assert search.next_attempt_at == due + wait
                 # A try that will be retried tells nobody and writes nothing in the record.
-                assert [e.action for e in fulfilment_events(case)] == ["collection_started"]
-                assert not OutgoingMail.objects.filter(kind="collection_failed").exists()
+                assert [e.action for e in fulfilment_events(case)] == ["search_started"]
+                assert not OutgoingMail.objects.filter(kind="search_failed").exists()
 
         assert [b - a for a, b in itertools.pairwise(tries)] == [
             dt.timedelta(seconds=s) for s in RETRY_AFTER
         ]
         assert tries[-1] - tries[0] == dt.timedelta(seconds=sum(RETRY_AFTER))
         assert tries[-1] - tries[0] >= dt.timedelta(hours=24)
-        assert collection.status == CollectionStatus.FAILED
-        assert collection.next_attempt_at is None and collection.lease_until is None
-        assert "OperationalError" in collection.error
+        assert search.status == SearchStatus.FAILED
+        assert search.next_attempt_at is None and search.lease_until is None
+        assert "OperationalError" in search.error
 
         started, failed = fulfilment_events(case)
-        assert (started.action, failed.action) == ("collection_started", "system_failed")
+        assert (started.action, failed.action) == ("search_started", "system_failed")
         assert failed.at == tries[-1] and failed.actor_kind == "system"
         assert failed.data == {
             "system": "CRM database",
-            "error": collection.error,
+            "error": search.error,
             "attempts": MAX_ATTEMPTS,
         }
         # The officers (who decide about the case) and the system's owner (who can mend it).
-        sent = OutgoingMail.objects.filter(kind="collection_failed").order_by("pk")
+        sent = OutgoingMail.objects.filter(kind="search_failed").order_by("pk")
         assert reminder_addresses(cast.a) == ["officer@smart-site.example"]
         assert [m.to for m in sent] == ["officer@smart-site.example", "crm@smart-site.example"]
         for mail in sent:
             assert mail.case == case
-            assert mail.context == {"system": "CRM database", "error": collection.error}
+            assert mail.context == {"system": "CRM database", "error": search.error}
 
         # Failed for good: the sweep leaves it alone, a late task does nothing, nobody is told
         # twice.
         clock.move_to(tries[-1] + dt.timedelta(days=3))
         assert sweep() == 0
-        run(collection.pk)
-        collection.refresh_from_db()
-        assert (collection.status, collection.attempts) == (CollectionStatus.FAILED, MAX_ATTEMPTS)
-        assert OutgoingMail.objects.filter(kind="collection_failed").count() == 2
+        run(search.pk)
+        search.refresh_from_db()
+        assert (search.status, search.attempts) == (SearchStatus.FAILED, MAX_ATTEMPTS)
+        assert OutgoingMail.objects.filter(kind="search_failed").count() == 2
         assert len(fulfilment_events(case)) == 2
 
 
@@ -229,9 +229,9 @@ def test_retry_and_skip_settle_the_searches_and_the_response_waits_until_they_ar
     stranger = Actor.officer(cast.officer_b)  # an officer of another controller
 
     case = submit(cast.a)
-    crm, shop = case.collections.order_by("pk")
+    crm, shop = case.searches.order_by("pk")
     assert (crm.system_name, shop.system_name) == ("crm", "shop")
-    assert crm.status == shop.status == CollectionStatus.PENDING
+    assert crm.status == shop.status == SearchStatus.PENDING
 
     def prepare() -> Case:
         return perform(case, "prepare_response", actor=officer, response="Here is your data.")
@@ -243,12 +243,12 @@ def test_retry_and_skip_settle_the_searches_and_the_response_waits_until_they_ar
     assert case.state == State.IN_PROGRESS
 
     # The CRM's last try fails: failed, and it still holds the response back.
-    Collection.objects.filter(pk=crm.pk).update(
+    Search.objects.filter(pk=crm.pk).update(
         attempts=MAX_ATTEMPTS - 1, next_attempt_at=timezone.now() - SECOND
     )
     assert sweep() == 1  # the shop's next try is a minute away
     crm.refresh_from_db()
-    assert crm.status == CollectionStatus.FAILED
+    assert crm.status == SearchStatus.FAILED
     with pytest.raises(ValidationError):
         prepare()
 
@@ -258,7 +258,7 @@ def test_retry_and_skip_settle_the_searches_and_the_response_waits_until_they_ar
         retry(crm, actor=stranger)
     committed(retry, crm, actor=officer)
     crm.refresh_from_db()
-    assert crm.status == CollectionStatus.DONE
+    assert crm.status == SearchStatus.DONE
     assert crm.attempts == 1 and crm.error == "" and crm.next_attempt_at is None
     assert crm.counts == FOUND and crm.finished_at is not None
     assert staged(crm) == {"customers": [1, 2], "orders": [10, 11, 12]}
@@ -282,10 +282,10 @@ def test_retry_and_skip_settle_the_searches_and_the_response_waits_until_they_ar
     with pytest.raises(PermissionDenied):
         skip(shop, actor=stranger, reason="Not ours")
     shop.refresh_from_db()
-    assert shop.status == CollectionStatus.PENDING
+    assert shop.status == SearchStatus.PENDING
     skip(shop, actor=officer, reason="Shut down in 2025; its data was deleted then.")
     shop.refresh_from_db()
-    assert shop.status == CollectionStatus.SKIPPED and shop.settled
+    assert shop.status == SearchStatus.SKIPPED and shop.settled
     assert shop.answered_by == cast.officer_a and shop.answered_at is not None
     assert shop.answer_note == "Shut down in 2025; its data was deleted then."
     assert shop.next_attempt_at is None
@@ -318,43 +318,43 @@ def test_a_live_lease_is_not_stolen_and_an_expired_one_is_taken_up_by_the_sweep(
     monkeypatch.setattr(collect.SEARCHES, "enqueue", published.append)  # the broker, as a list
 
     case = submit(cast.a)
-    (collection,) = case.collections.all()
-    assert published == [collection.pk]
-    assert (collection.status, collection.attempts) == (CollectionStatus.PENDING, 0)
+    (search,) = case.searches.all()
+    assert published == [search.pk]
+    assert (search.status, search.attempts) == (SearchStatus.PENDING, 0)
 
     # A worker takes it, and dies in the middle of the search.
     now = timezone.now()
-    held = collect.SEARCHES.claim(collection.pk, now=now)
-    assert held is not None and held.status == CollectionStatus.RUNNING
+    held = collect.SEARCHES.claim(search.pk, now=now)
+    assert held is not None and held.status == SearchStatus.RUNNING
     assert held.attempts == 1 and held.lease_until == now + lease()
 
     # While its lease runs, nobody else takes it: not a second worker, not the sweep.
-    assert collect.SEARCHES.claim(collection.pk, now=held.lease_until - SECOND) is None
-    run(collection.pk)  # a redelivered task, now
+    assert collect.SEARCHES.claim(search.pk, now=held.lease_until - SECOND) is None
+    run(search.pk)  # a redelivered task, now
     published.clear()
     assert sweep(now=held.lease_until - SECOND) == 0 and sweep() == 0
     assert published == []
-    collection.refresh_from_db()
-    assert (collection.status, collection.attempts) == (CollectionStatus.RUNNING, 1)
-    assert collection.lease_until == held.lease_until
+    search.refresh_from_db()
+    assert (search.status, search.attempts) == (SearchStatus.RUNNING, 1)
+    assert search.lease_until == held.lease_until
 
     # Once the lease has run out, the sweep publishes it again and the next worker runs it.
-    assert sweep(now=held.lease_until + SECOND) == 1 and published == [collection.pk]
-    Collection.objects.filter(pk=collection.pk).update(lease_until=timezone.now() - SECOND)
+    assert sweep(now=held.lease_until + SECOND) == 1 and published == [search.pk]
+    Search.objects.filter(pk=search.pk).update(lease_until=timezone.now() - SECOND)
     published.clear()
-    assert sweep() == 1 and published == [collection.pk]
-    run(collection.pk)
-    collection.refresh_from_db()
-    assert collection.status == CollectionStatus.DONE and collection.attempts == 2
-    assert collection.counts == FOUND and collection.lease_until is None
+    assert sweep() == 1 and published == [search.pk]
+    run(search.pk)
+    search.refresh_from_db()
+    assert search.status == SearchStatus.DONE and search.attempts == 2
+    assert search.counts == FOUND and search.lease_until is None
 
     # The dead worker comes back and finishes its own run late: it is thrown away.
     spec = spec_of(held.system.spec)
     record_run(held, SqlSource(spec).search(identities_for(case)))
     # ... and a task delivered again finds the search done.
-    run(collection.pk)
-    finished = Collection.objects.get(pk=collection.pk)
-    assert (finished.run_id, finished.attempts) == (collection.run_id, 2)
+    run(search.pk)
+    finished = Search.objects.get(pk=search.pk)
+    assert (finished.run_id, finished.attempts) == (search.run_id, 2)
     assert sealed_runs(case) == [run_folder(finished)]
     assert staged(finished) == {"customers": [1, 2], "orders": [10, 11, 12]}
     searched = [e for e in fulfilment_events(case) if e.action == "system_searched"]
@@ -435,8 +435,8 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
         collect.SEARCHES, "enqueue", lambda pk: None
     )  # this process searches nothing
     case = submit(cast.a)
-    (collection,) = case.collections.all()
-    assert collection.status == CollectionStatus.PENDING
+    (search,) = case.searches.all()
+    assert search.status == SearchStatus.PENDING
 
     env = demo_env(
         tmp_path,
@@ -458,10 +458,10 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
 
     with Proc(worker_args, env) as worker:
         worker.wait_for(r"ready\.")
-        with_celery_app(f"app.send_task('fulfilment.collect', args=[{collection.pk}])", env)
+        with_celery_app(f"app.send_task('fulfilment.collect', args=[{search.pk}])", env)
 
         def stalled() -> bool:
-            failed = Collection.objects.filter(pk=collection.pk).exclude(error="").first()
+            failed = Search.objects.filter(pk=search.pk).exclude(error="").first()
             assert failed is None, failed.error  # the search ended before it reached the view
             return _slow_db_query(slow_db, sleeping) > 0
 
@@ -469,38 +469,38 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
         # A live search slower than its lease keeps it: the worker's heartbeat renews it, so
         # the sweep starts no second run beside it.
         time.sleep(2 * LEASE_SECONDS)
-        collection.refresh_from_db()
-        assert (collection.status, collection.attempts) == (CollectionStatus.RUNNING, 1)
-        assert collection.lease_until > timezone.now()
-        assert collect.SEARCHES.claim(collection.pk) is None
+        search.refresh_from_db()
+        assert (search.status, search.attempts) == (SearchStatus.RUNNING, 1)
+        assert search.lease_until > timezone.now()
+        assert collect.SEARCHES.claim(search.pk) is None
         worker.stop(signal.SIGKILL)  # mid-search: no fail(), no finish(), the lease stays
 
-    collection.refresh_from_db()
-    assert (collection.status, collection.attempts) == (CollectionStatus.RUNNING, 1)
-    assert collection.run_id == "" and collection.counts == {}
-    assert collection.lease_until is not None
-    assert [e.action for e in fulfilment_events(case)] == ["collection_started"]
+    search.refresh_from_db()
+    assert (search.status, search.attempts) == (SearchStatus.RUNNING, 1)
+    assert search.run_id == "" and search.counts == {}
+    assert search.lease_until is not None
+    assert [e.action for e in fulfilment_events(case)] == ["search_started"]
     assert sealed_runs(case) == []  # the killed run sealed nothing
     _slow_db_query(slow_db, "DELETE FROM stall_while RETURNING flag")  # fast from now on
 
     with Proc(worker_args, env) as worker:
         worker.wait_for(r"ready\.")
         # The killed worker's lease runs out; beat's sweep (sent here by hand) takes it up.
-        _wait(lambda: timezone.now() > collection.lease_until + SECOND, "the lease", worker)
+        _wait(lambda: timezone.now() > search.lease_until + SECOND, "the lease", worker)
         with_celery_app("app.send_task('fulfilment.sweep_collections')", env)
-        worker.wait_for(r"Task fulfilment\.sweep_collections\[[0-9a-f-]+\] succeeded.*: 1\b")
+        worker.wait_for(r"Task fulfilment\.sweep_searches\[[0-9a-f-]+\] succeeded.*: 1\b")
         worker.wait_for(r"Task fulfilment\.collect\[[0-9a-f-]+\] succeeded")
         # The killed worker's task, delivered again late, finds the search done.
-        with_celery_app(f"app.send_task('fulfilment.collect', args=[{collection.pk}])", env)
+        with_celery_app(f"app.send_task('fulfilment.collect', args=[{search.pk}])", env)
         worker.wait_for(r"(?s)(Task fulfilment\.collect\[[0-9a-f-]+\] succeeded.*){2}")
 
-    collection.refresh_from_db()
-    assert collection.status == CollectionStatus.DONE
-    assert collection.attempts == 2 and collection.error == ""
-    assert collection.lease_until is None and collection.next_attempt_at is None
-    assert collection.counts == FOUND
-    assert sealed_runs(case) == [run_folder(collection)]
-    assert staged(collection) == {"customers": [1, 2], "orders": [10, 11, 12]}
+    search.refresh_from_db()
+    assert search.status == SearchStatus.DONE
+    assert search.attempts == 2 and search.error == ""
+    assert search.lease_until is None and search.next_attempt_at is None
+    assert search.counts == FOUND
+    assert sealed_runs(case) == [run_folder(search)]
+    assert staged(search) == {"customers": [1, 2], "orders": [10, 11, 12]}
     events = fulfilment_events(case)
-    assert [e.action for e in events] == ["collection_started", "system_searched"]
+    assert [e.action for e in events] == ["search_started", "system_searched"]
     assert events[1].data == {"system": "CRM database", "rows": FOUND, "files": 0}
