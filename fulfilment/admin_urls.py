@@ -2,14 +2,29 @@
 two-factor check), each view checks scope and role itself (fulfilment.searches.officer)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.urls import path, re_path
 
 from .changes import officer as changes_officer
 from .searches import officer
 
 wrap = admin.site.admin_view
 
+# Before issue 22 a search's pages lived under the model's old name.
+OLD_SEARCH = "/fulfilment/collection/"  # rename:keep
+
+
+def renamed(request: HttpRequest, rest: str) -> HttpResponsePermanentRedirect:
+    """A bookmark or a page loaded before the rename: the same page at its new address. A 308,
+    so that a form posted from such a page (a retry, an answer) is posted again, not dropped."""
+    return HttpResponsePermanentRedirect(
+        request.get_full_path().replace(OLD_SEARCH, "/fulfilment/search/", 1),
+        preserve_request=True,
+    )
+
+
 urlpatterns = [
+    re_path(r"^collection/(?P<rest>.*)$", renamed),  # rename:keep
     path("case/<int:pk>/progress/", wrap(officer.progress_view), name="fulfilment_progress"),
     path("search/<int:pk>/retry/", wrap(officer.retry_view), name="fulfilment_retry"),
     path("search/<int:pk>/skip/", wrap(officer.skip_view), name="fulfilment_skip"),

@@ -19,7 +19,9 @@ import tomli_w
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from cases import events
 from cases.actors import Actor
+from cases.audit import note, verify_chain
 from cases.models import Case, CaseEvent, OutgoingMail, State
 from cases.workflow import perform
 from controllers.access import reminder_addresses
@@ -504,3 +506,41 @@ def test_a_worker_killed_mid_search_leaves_it_to_the_sweep_and_it_finishes_once(
     events = fulfilment_events(case)
     assert [e.action for e in events] == ["search_started", "system_searched"]
     assert events[1].data == {"system": "CRM database", "rows": FOUND, "files": 0}
+
+
+def test_a_search_recorded_under_its_old_name_reads_as_a_search_and_its_chain_holds(
+    cast, submit, client
+):
+    """Issue 22 renamed the event, never an old record: one written before the rename keeps
+    its name and its hash, and reads like the new one on the case page."""
+    case = submit(cast.a)
+    old = note(
+        case,
+        actor=Actor.system(),
+        action="collection_started",  # rename:keep
+        at=timezone.now(),
+        data={"systems": ["CRM database"], "identities": ["email"]},
+    )
+    assert events.label(old.action) == events.label("search_started")
+    assert events.label(old.action) == "Search of the controller's systems started"
+    assert events.describe(old) == ["Systems: CRM database", "Searched by: email"]
+    assert verify_chain(case) is None
+
+    client.force_login(cast.officer_a)
+    client.cookies["django_language"] = "en"
+    page = client.get(f"/admin/dsar/case/{case.pk}/change/")
+    assert page.status_code == 200
+    assert "Search of the controller&#x27;s systems started" in page.text
+
+
+def test_a_search_s_page_at_its_old_address_is_the_same_page_at_its_new_one(cast, client):
+    """Bookmarks and pages loaded before issue 22's rename: a 308 keeps a posted form posted."""
+    client.force_login(cast.officer_a)
+    old = "/admin/fulfilment/collection/7/table/orders/?page=2"  # rename:keep
+    moved = client.get(old)
+    assert (moved.status_code, moved["Location"]) == (
+        308,
+        "/admin/fulfilment/search/7/table/orders/?page=2",
+    )
+    posted = client.post("/admin/fulfilment/collection/7/retry/", {})  # rename:keep
+    assert (posted.status_code, posted["Location"]) == (308, "/admin/fulfilment/search/7/retry/")

@@ -1,5 +1,12 @@
 """The events of a search, a package and the access letter (``cases.events``): their names, how
-the data keys only they write read, and the one read as a whole (an item of the letter)."""
+the data keys only they write read, and the one read as a whole (an item of the letter).
+
+Names of events are never rewritten: an event's action is part of what its hash covers, so a
+record written before the models took the UI's words (issue 22) keeps its old name, and the
+chain verifier checks it as written. New records take the new name; each old name stays
+declared (``RENAMED``) with the words of the new one, so every reader of the trail (the case
+page, the case report, the compliance report) reads both alike. The line that names them is
+marked ``rename:keep``: issue 22's renaming script leaves such lines as they are."""
 
 from __future__ import annotations
 
@@ -33,6 +40,10 @@ EVENT_TYPES = {
     "package_viewed": gettext_lazy("Data package downloaded by an officer"),
     "package_expired": gettext_lazy("Download link expired; package deleted"),
 }
+
+# The names of old records: each reads as the event that took its place.
+RENAMED = {"collection_started": "search_started"}  # rename:keep
+EVENT_TYPES.update({old: EVENT_TYPES[new] for old, new in RENAMED.items()})
 
 
 RENDERERS = {
