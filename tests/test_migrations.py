@@ -245,3 +245,45 @@ def test_notices_told_before_their_mail_left_are_being_mailed_and_told_again_bac
     assert notices(migrate(after)) == {"queued": ("mailing", None), "left": ("sent", now)}
     assert notices(migrate(before)) == {"queued": ("sent", now), "left": ("sent", now)}
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_collections_and_executions_become_searches_and_changes_with_every_row_kept():
+    """Issue 22's rename: the rows stay (same keys, same data, reached by the new related
+    names), and a queued mail of a failed search takes its new kind; backwards, the old."""
+    graph = MigrationExecutor(connection).loader.graph
+    others = [n for n in graph.leaf_nodes() if n[0] != "fulfilment"]
+    rename = ("fulfilment", "0011_search_and_change")
+    (parent,) = [n for n in graph.node_map[rename].parents if n[0] == "fulfilment"]
+    old = migrate([*others, parent])
+    controller = a_controller(old, "r")
+    now = dt.datetime(2026, 3, 5, 10, tzinfo=dt.UTC)
+    case = open_case(old.get_model("dsar", "Case"), "DSAR-2026-000001", controller, now)
+    job = {"system_name": "crm", "system_title": "CRM", "kind": "sql", "status": "done"}
+    collection = old.get_model("fulfilment", "Collection").objects.create(
+        case_id=case.pk, counts={"customers": 2}, **job
+    )
+    plan = old.get_model("fulfilment", "Plan").objects.create(
+        case_id=case.pk, purpose="erasure", body={"systems": []}, sha256="0" * 64, made_at=now
+    )
+    execution = old.get_model("fulfilment", "Execution").objects.create(
+        case_id=case.pk, plan_id=plan.pk, counts={"customers": 2}, **job
+    )
+    mail = old.get_model("dsar", "OutgoingMail").objects.create(
+        case_id=case.pk, to="o@example.org", kind="collection_failed", language="nl", created_at=now
+    )
+
+    new = migrate([*others, rename])
+    Case = new.get_model("dsar", "Case")
+    search = Case.objects.get(pk=case.pk).searches.get()
+    change = new.get_model("fulfilment", "Plan").objects.get(pk=plan.pk).changes.get()
+    assert (search.pk, search.counts) == (collection.pk, {"customers": 2})
+    assert (change.pk, change.case_id, change.counts) == (execution.pk, case.pk, {"customers": 2})
+    assert Case.objects.get(pk=case.pk).changes.get().pk == execution.pk
+    assert new.get_model("dsar", "OutgoingMail").objects.get(pk=mail.pk).kind == "search_failed"
+
+    back = migrate([*others, parent])
+    assert back.get_model("fulfilment", "Collection").objects.get().pk == collection.pk
+    assert back.get_model("fulfilment", "Execution").objects.get().pk == execution.pk
+    assert back.get_model("dsar", "OutgoingMail").objects.get().kind == "collection_failed"
+    migrate(graph.leaf_nodes())
