@@ -18,7 +18,7 @@ def mail_kind(old: str, new: str):
 class Migration(migrations.Migration):
     dependencies = [
         ("dsar", "0016_grounds_per_right_and_pause_reasons"),
-        ("fulfilment", "0009_letter_supplement"),
+        ("fulfilment", "0010_clock_set_creation"),
     ]
 
     operations = [
