@@ -32,7 +32,7 @@ def require_service(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def pytest_search_modifyitems(config, items) -> None:
+def pytest_collection_modifyitems(config, items) -> None:
     if RUN_CI_ONLY:
         return
     skip = pytest.mark.skip(reason="ci_only: CI runs it (set CI=1 to run it here)")
