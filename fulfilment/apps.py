@@ -4,8 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 class FulfilmentConfig(AppConfig):
     """Fulfilment in the controller's systems: access and portability (collect and package) and
-        the rights that change data (plan, approve, execute, verify, notify). A room above the case
-        core, joined to it only through ``cases.extensions`` and the steps it adds to the core's
+    the rights that change data (plan, approve, execute, verify, notify). A room above the case
+    core, joined to it only through ``cases.extensions`` and the steps it adds to the core's
     table (``cases.steps.register``); the core never imports it."""
 
     name = "fulfilment"
